@@ -116,7 +116,7 @@ export interface AtrIssue {
 }
 
 export interface ParsedAtr {
-  /** The bytes given to the parser, unchanged. */
+  /** A copy of the bytes given to the parser (USB buffers get reused; the ATR must not change under us). */
   bytes: Uint8Array;
   convention: 'direct' | 'inverse';
   ts: number;
@@ -334,7 +334,7 @@ export function parseAtr(bytes: Uint8Array): ParsedAtr {
   }
 
   const result: ParsedAtr = {
-    bytes,
+    bytes: bytes.slice(),
     convention: ts === 0x3f ? 'inverse' : 'direct',
     ts,
     t0,

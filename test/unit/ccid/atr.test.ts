@@ -183,9 +183,12 @@ describe('parseAtr on real ATRs', () => {
     expect(atr.t0).toBe(0xdb);
   });
 
-  it('keeps the input bytes unchanged', () => {
+  it('keeps a copy of the input bytes that later changes to the input do not affect', () => {
     const input = bytes('3B 02 14 50');
-    expect(parseAtr(input).bytes).toBe(input);
+    const parsed = parseAtr(input);
+    input[3] = 0x00;
+    expect(Array.from(parsed.bytes)).toEqual([0x3b, 0x02, 0x14, 0x50]);
+    expect(Array.from(parsed.historical)).toEqual([0x14, 0x50]);
   });
 
   it('has one empty group when T0 announces no interface bytes', () => {

@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseAtr } from '../../../src/ccid/atr.js';
+import { bitRate, isValidFiDi, parseAtr } from '../../../src/ccid/atr.js';
 import type { ParsedAtr } from '../../../src/ccid/atr.js';
 import { DriverError, IFD } from '../../../src/ccid/errors.js';
 import type { IfdCode } from '../../../src/ccid/errors.js';
@@ -321,5 +322,57 @@ describe('setParametersBody (CCID 1.1 §6.1.7, as libccid builds it)', () => {
     expectDriverError(() => setParametersBody(1, YUBIKEY4, 0x70), IFD.ERROR_PTS_FAILURE);
     expectDriverError(() => setParametersBody(1, YUBIKEY4, 0x1ff), IFD.ERROR_PTS_FAILURE);
     expectDriverError(() => setParametersBody(2 as 0 | 1, YUBIKEY4, 0x11), IFD.PROTOCOL_NOT_SUPPORTED);
+  });
+});
+
+describe('PPS properties', () => {
+  it('judges any pair of byte strings without throwing, and only accepts answers that XOR to zero', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 8 }), fc.uint8Array({ maxLength: 8 }), (request, response) => {
+        const r = checkPpsResponse(request, response);
+        if (r.ok) {
+          expect(response.reduce((a, b) => a ^ b, 0)).toBe(0);
+          expect(r.protocol).toBe((request[1] ?? 0) & 0x0f);
+          expect(r.pps1).toBeDefined();
+        } else {
+          expect(r.reason).toEqual(expect.any(String));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('accepts the echo of every request it builds, returning its PPS1 or 0x11', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(0 as const, 1 as const), fc.option(fc.integer({ min: 0, max: 255 }), { nil: undefined }), (p, pps1) => {
+        if (pps1 !== undefined && !isValidFiDi(pps1)) {
+          expect(() => buildPpsRequest(p, pps1)).toThrow(DriverError);
+          return;
+        }
+        const request = buildPpsRequest(p, pps1);
+        expect(checkPpsResponse(request, request)).toEqual({ ok: true, protocol: p, pps1: pps1 ?? 0x11 });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('proposes only a PPS1 the reader can do, never slower than the default', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: 1000, max: 20000 }),
+        fc.integer({ min: 9600, max: 1_000_000 }),
+        (ta1, clock, maxRate) => {
+          const card = parseAtr(Uint8Array.of(0x3b, 0x10, ta1));
+          const reader = { ...GEMPC_TWIN, dwDefaultClock: clock, dwMaxDataRate: maxRate };
+          const pps1 = choosePps1(card, reader);
+          if (pps1 === undefined) return;
+          expect(isValidFiDi(pps1)).toBe(true);
+          expect(bitRate(pps1, clock)).toBeGreaterThan(bitRate(0x11, clock));
+          expect(bitRate(pps1, clock)).toBeLessThanOrEqual(maxRate);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseAtr } from '../../../src/ccid/atr.js';
 import type { ParsedAtr } from '../../../src/ccid/atr.js';
@@ -149,5 +150,27 @@ describe('exchangeTimeoutMs on values libccid calls non-ISO', () => {
 
   it('refuses a protocol other than T=0/T=1', () => {
     expect(() => exchangeTimeoutMs(T0_DEFAULTS, 2 as 0 | 1, 4000, 0x11)).toThrow(DriverError);
+  });
+});
+
+describe('exchangeTimeoutMs properties', () => {
+  it('gives a whole number of ms, at least 3000 for T=0 and more than 1000 for T=1, for any parsable ATR', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 33 }).map((rest) => Uint8Array.of(0x3b, ...rest)),
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: 1000, max: 20000 }),
+        (bytes, fidi, clock) => {
+          const parsed = parseAtr(bytes);
+          const t0 = exchangeTimeoutMs(parsed, 0, clock, fidi);
+          const t1 = exchangeTimeoutMs(parsed, 1, clock, fidi);
+          expect(Number.isInteger(t0)).toBe(true);
+          expect(Number.isInteger(t1)).toBe(true);
+          expect(t0).toBeGreaterThanOrEqual(3000);
+          expect(t1).toBeGreaterThan(1000);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
