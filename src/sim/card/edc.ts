@@ -1,0 +1,62 @@
+/**
+ * The T=1 epilogue field: error detection code (ISO/IEC 7816-3 §11.4.4).
+ *
+ * LRC is one byte, the exclusive-or of every byte of the block before it. CRC is two bytes computed with the
+ * polynomial x^16 + x^12 + x^5 + 1 of ISO/IEC 13239, bit-reflected (0x8408), starting from 0xFFFF, with no final
+ * exclusive-or, most significant byte first — the variant that libccid and the readers it drives put on the wire, so
+ * that a CRC card of this simulator interoperates with them.
+ */
+
+export type EdcKind = 'lrc' | 'crc';
+
+/** Number of epilogue bytes for the block check in use. */
+export function edcLength(kind: EdcKind): 1 | 2 {
+  return kind === 'crc' ? 2 : 1;
+}
+
+/** LRC over bytes[start, end). */
+export function lrc(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  let x = 0;
+  for (let i = start; i < end; i++) x ^= bytes[i]!;
+  return x;
+}
+
+const CRC_TABLE: Uint16Array = (() => {
+  const table = new Uint16Array(256);
+  for (let n = 0; n < 256; n++) {
+    let v = n;
+    for (let bit = 0; bit < 8; bit++) v = v & 1 ? (v >>> 1) ^ 0x8408 : v >>> 1;
+    table[n] = v;
+  }
+  return table;
+})();
+
+/** CRC over bytes[start, end), as a 16-bit number (sent high byte first). */
+export function crc16(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  let v = 0xffff;
+  for (let i = start; i < end; i++) v = (v >>> 8) ^ CRC_TABLE[(v ^ bytes[i]!) & 0xff]!;
+  return v;
+}
+
+/** Computes the EDC over block[0, end) and writes it at block[end] (and block[end + 1] for CRC). */
+export function writeEdc(kind: EdcKind, block: Uint8Array, end: number): void {
+  if (kind === 'crc') {
+    const v = crc16(block, 0, end);
+    block[end] = v >>> 8;
+    block[end + 1] = v & 0xff;
+  } else {
+    block[end] = lrc(block, 0, end);
+  }
+}
+
+/** True when the last edcLength(kind) bytes of the block are the EDC of the bytes before them. */
+export function edcMatches(kind: EdcKind, block: Uint8Array): boolean {
+  const n = edcLength(kind);
+  if (block.length < n) return false;
+  const end = block.length - n;
+  if (kind === 'crc') {
+    const v = crc16(block, 0, end);
+    return block[end] === v >>> 8 && block[end + 1] === (v & 0xff);
+  }
+  return block[end] === lrc(block, 0, end);
+}
