@@ -5,7 +5,7 @@
  *
  * What it does, with the rules it follows:
  * - Sends the APDU as a chain of I-blocks of at most IFSC bytes (§11.4.2, M bit §11.3.2.2), waiting for R(N(S)+1)
- *   after each chained block; receives the card's chain and acknowledges each block with R(N(R)) (§11.6.2.3 rule 5).
+ *   after each chained block; receives the card's chain and acknowledges each block with R(N(R)) (§11.6.2, rule 5).
  * - Error recovery (§11.6.3.2): on an invalid block or BWT time-out it answers with an R-block asking for the expected
  *   I-block, flagging "EDC/parity error" (0x81/0x91) for parity and EDC errors and "other error" (0x82/0x92) for
  *   everything else (rule 7.1); after sending an R-block it re-sends that same R-block (rule 7.2); after an S request,
@@ -77,9 +77,16 @@ export interface T1Stats {
  */
 export type T1State = 'ready' | 'needs-resynch' | 'dead';
 
-/** Retransmissions without progress before resynchronising (§11.6.3.2 rule 7.4.2). */
+/**
+ * Retransmissions without progress before resynchronising (§11.6.3.2 rule 7.4.2). Counted after the first
+ * transmission, so Annex A scenario 13 (the card needs three repeats of R(0)) completes without a resynch; libccid
+ * counts the first transmission too and would resynchronise there.
+ */
 export const T1_MAX_RETRIES = 3;
-/** S(RESYNCH request) blocks per call before giving up (rule 6.4). */
+/**
+ * S(RESYNCH request) blocks per call before giving up (rule 6.4). The budget covers the whole call: libccid refills it
+ * after every successful resynch, so a card that resynchronises fine but never completes the command keeps it looping.
+ */
 export const T1_MAX_RESYNCHS = 3;
 /** IFSD the card assumes until an S(IFS) exchange changes it, and after a resynchronisation (§11.4.2). */
 export const T1_DEFAULT_IFSD = 32;
@@ -189,7 +196,7 @@ export class T1Protocol {
   }
 
   /**
-   * Announces IFSD with S(IFS request) (§11.6.2.3 rule 4), as libccid does right after the ATR unless the reader
+   * Announces IFSD with S(IFS request) (§11.6.2, rule 4), as libccid does right after the ATR unless the reader
    * negotiates IFSD itself (dwFeatures 0x400). Resolves once the card echoed the value; then `ifsd` reports it.
    * When the card never answers correctly the protocol resynchronises (IFSD stays 32) and the call fails.
    */
@@ -268,13 +275,14 @@ export class T1Protocol {
    */
   private async exchange(block: Uint8Array): Promise<Reception> {
     const wtx = this.wtx;
-    this.wtx = 1; // a WTX grant covers only the block that answers it (§11.6.2.3 rule 3)
+    this.wtx = 1; // a WTX grant covers only the block that answers it (§11.6.2, rule 3)
     this.counters.exchanges++;
     let reply: Uint8Array;
     try {
       reply = await this.link.exchange(block, wtx);
     } catch (e) {
       if (e instanceof T1ReceiveError) {
+        // libccid treats anything but a parity error as fatal; a BWT time-out is recoverable per rule 7.1.
         return { valid: false, edcError: e.kind === 'parity', reason: e.message };
       }
       this.status = 'needs-resynch';
@@ -398,7 +406,7 @@ export class T1Protocol {
         } else if (b.type === 'R') {
           if (!receiving && b.nr !== this.ns && more) {
             // Rule 5: R(N(S)+1) acknowledges our chained block; send the next one.
-            this.ns ^= 1;
+            this.ns = this.ns ? 0 : 1;
             offset += chunk;
             failures = 0;
             cardRequests = 0;
@@ -421,7 +429,7 @@ export class T1Protocol {
         } else {
           if (!receiving) {
             // The card's first I-block acknowledges our last one (rule 2).
-            this.ns ^= 1;
+            this.ns = this.ns ? 0 : 1;
             receiving = true;
           }
           received += b.inf.length;
@@ -433,7 +441,7 @@ export class T1Protocol {
             );
           }
           parts.push(b.inf);
-          this.nr ^= 1;
+          this.nr = this.nr ? 0 : 1;
           if (!b.more) return concat(parts, received);
           failures = 0;
           cardRequests = 0;

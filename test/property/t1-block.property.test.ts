@@ -210,7 +210,7 @@ class FakeT1Card {
     if (b.type === 'R') {
       if (this.pending) return this.resendLast(); // our S(WTX request) was lost
       if (this.awaitingAck && b.nr !== this.ns && this.more) {
-        this.ns ^= 1;
+        this.ns = this.ns ? 0 : 1;
         this.offset += this.chunk;
         return this.responseBlock();
       }
@@ -224,13 +224,13 @@ class FakeT1Card {
     if (b.ns !== this.nr) return this.resendLast();
     if (this.awaitingAck) {
       if (this.more) return this.complain('other');
-      this.ns ^= 1; // the interface device's next I-block acknowledges our last one
+      this.ns = this.ns ? 0 : 1; // the interface device's next I-block acknowledges our last one
       this.awaitingAck = false;
       this.response = undefined;
     }
     if (b.inf.length > this.ifsc) return this.complain('other');
     this.command.push(...b.inf);
-    this.nr ^= 1;
+    this.nr = this.nr ? 0 : 1;
     if (b.more) return this.keep({ type: 'R', nr: this.nr, error: 'none' });
     this.response = expectedResponse(Uint8Array.from(this.command));
     this.command = [];
