@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { crc16, edcLength, edcMatches, lrc, writeEdc } from '../../../../src/sim/card/edc.js';
+
+const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+describe('T=1 epilogue (ISO 7816-3 §11.4.4)', () => {
+  it('LRC is the exclusive-or of the bytes: libccid WTX request 00 C3 01 09 carries CB', () => {
+    expect(lrc(Uint8Array.of(0x00, 0xc3, 0x01, 0x09))).toBe(0xcb);
+    expect(lrc(Uint8Array.of(0x00, 0xe3, 0x01, 0x09))).toBe(0xeb);
+  });
+
+  it('CRC is the reflected x^16+x^12+x^5+1 from FFFF without final xor (check value of "123456789" is 6F91)', () => {
+    expect(crc16(ascii('123456789'))).toBe(0x6f91);
+    expect(crc16(new Uint8Array(0))).toBe(0xffff);
+  });
+
+  it('writes the CRC high byte first and recognises it', () => {
+    const block = new Uint8Array(3 + 9 + 2);
+    block.set(ascii('123456789'), 3);
+    writeEdc('crc', block, 12);
+    const v = crc16(block, 0, 12);
+    expect(block[12]).toBe(v >>> 8);
+    expect(block[13]).toBe(v & 0xff);
+    expect(edcMatches('crc', block)).toBe(true);
+    block[5] ^= 0x40;
+    expect(edcMatches('crc', block)).toBe(false);
+  });
+
+  it('an LRC block whose check byte is changed no longer matches', () => {
+    const block = Uint8Array.of(0x00, 0x00, 0x01, 0x42, 0);
+    writeEdc('lrc', block, 4);
+    expect(edcMatches('lrc', block)).toBe(true);
+    block[4] ^= 1;
+    expect(edcMatches('lrc', block)).toBe(false);
+  });
+
+  it('the epilogue is one byte for LRC and two for CRC', () => {
+    expect(edcLength('lrc')).toBe(1);
+    expect(edcLength('crc')).toBe(2);
+    expect(edcMatches('crc', Uint8Array.of(1))).toBe(false);
+  });
+});
