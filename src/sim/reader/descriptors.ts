@@ -1,0 +1,132 @@
+/**
+ * USB descriptors of a simulated reader (USB 2.0 §9.6) with the CCID class descriptor (CCID 1.1 §5.1), as the reader
+ * returns them to a standard GET_DESCRIPTOR request.
+ */
+import type { CcidDescriptorFields, ReaderProfile } from './profiles.js';
+
+export const DESCRIPTOR_TYPE = { DEVICE: 1, CONFIGURATION: 2, STRING: 3, INTERFACE: 4, ENDPOINT: 5, CCID: 0x21 } as const;
+
+/** Endpoint numbers of the simulated CCID interface (direction bit not included, as WebUSB takes them). */
+export const ENDPOINT = { BULK_OUT: 1, BULK_IN: 2, INTERRUPT_IN: 3 } as const;
+export const BULK_PACKET_SIZE = 64;
+export const INTERRUPT_PACKET_SIZE = 8;
+export const CONFIGURATION_VALUE = 1;
+export const INTERFACE_NUMBER = 0;
+
+/** String descriptor indexes used by the simulator (0 = no string, USB 2.0 §9.6.7). */
+export const STRING_INDEX = { MANUFACTURER: 1, PRODUCT: 2, SERIAL: 3, INTERFACE: 4 } as const;
+
+/** English (United States), the one LANGID the simulated readers offer (USB LANGID table). */
+export const LANGID_EN_US = 0x0409;
+
+function le16(out: number[], v: number): void {
+  out.push(v & 0xff, (v >>> 8) & 0xff);
+}
+function le32(out: number[], v: number): void {
+  out.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
+}
+
+/** The 54 bytes of the CCID class descriptor, fields packed little-endian in offset order (CCID 1.1 Table 5.1-1). */
+export function encodeCcidClassDescriptor(d: CcidDescriptorFields): Uint8Array {
+  const out: number[] = [];
+  out.push(d.bLength, d.bDescriptorType);
+  le16(out, d.bcdCCID);
+  out.push(d.bMaxSlotIndex, d.bVoltageSupport);
+  le32(out, d.dwProtocols);
+  le32(out, d.dwDefaultClock);
+  le32(out, d.dwMaximumClock);
+  out.push(d.bNumClockSupported);
+  le32(out, d.dwDataRate);
+  le32(out, d.dwMaxDataRate);
+  out.push(d.bNumDataRatesSupported);
+  le32(out, d.dwMaxIFSD);
+  le32(out, d.dwSynchProtocols);
+  le32(out, d.dwMechanical);
+  le32(out, d.dwFeatures);
+  le32(out, d.dwMaxCCIDMessageLength);
+  out.push(d.bClassGetResponse, d.bClassEnvelope);
+  le16(out, d.wLcdLayout);
+  out.push(d.bPINSupport, d.bMaxCCIDBusySlots);
+  return Uint8Array.from(out);
+}
+
+/** Device descriptor, 18 bytes (USB 2.0 §9.6.1). bcdUSB 2.00, class defined at interface level. */
+export function encodeDeviceDescriptor(p: ReaderProfile): Uint8Array {
+  const out: number[] = [18, DESCRIPTOR_TYPE.DEVICE];
+  le16(out, 0x0200);
+  out.push(0, 0, 0, 64);
+  le16(out, p.vendorId);
+  le16(out, p.productId);
+  le16(out, p.bcdDevice);
+  out.push(
+    p.manufacturer === null ? 0 : STRING_INDEX.MANUFACTURER,
+    p.product === null ? 0 : STRING_INDEX.PRODUCT,
+    p.serialNumber === null ? 0 : STRING_INDEX.SERIAL,
+    1,
+  );
+  return Uint8Array.from(out);
+}
+
+/** Endpoints in descriptor order: bulk-OUT, bulk-IN, then interrupt-IN when the profile has one. */
+export function endpointLayout(p: ReaderProfile): { address: number; attributes: number; packetSize: number; interval: number }[] {
+  const eps = [
+    { address: ENDPOINT.BULK_OUT, attributes: 0x02, packetSize: BULK_PACKET_SIZE, interval: 0 },
+    { address: 0x80 | ENDPOINT.BULK_IN, attributes: 0x02, packetSize: BULK_PACKET_SIZE, interval: 0 },
+  ];
+  if (p.interruptEndpoint) {
+    eps.push({ address: 0x80 | ENDPOINT.INTERRUPT_IN, attributes: 0x03, packetSize: INTERRUPT_PACKET_SIZE, interval: 0x10 });
+  }
+  return eps;
+}
+
+/**
+ * The full configuration descriptor (USB 2.0 §9.6.3): configuration, interface, then the CCID class descriptor after the
+ * interface descriptor (CCID 1.1 §5.1) or, for profiles that say so, after the last endpoint descriptor.
+ */
+export function encodeConfigurationDescriptor(p: ReaderProfile): Uint8Array {
+  const eps = endpointLayout(p);
+  const ccid = encodeCcidClassDescriptor(p.ccid);
+  const total = 9 + 9 + ccid.length + 7 * eps.length;
+  const out: number[] = [9, DESCRIPTOR_TYPE.CONFIGURATION];
+  le16(out, total);
+  // bmAttributes: bit 7 reserved (1), bit 5 remote wake-up when dwFeatures says USB wake up (CCID 1.1 §5.1).
+  const attributes = 0x80 | (p.ccid.dwFeatures & 0x100000 ? 0x20 : 0);
+  out.push(1, CONFIGURATION_VALUE, 0, attributes, 50);
+  out.push(9, DESCRIPTOR_TYPE.INTERFACE, INTERFACE_NUMBER, 0, eps.length, p.interfaceClass, 0, 0);
+  out.push(p.interfaceName === null ? 0 : STRING_INDEX.INTERFACE);
+  if (p.descriptorPlacement === 'interface') out.push(...ccid);
+  for (const ep of eps) {
+    out.push(7, DESCRIPTOR_TYPE.ENDPOINT, ep.address, ep.attributes);
+    le16(out, ep.packetSize);
+    out.push(ep.interval);
+  }
+  if (p.descriptorPlacement === 'endpoint') out.push(...ccid);
+  return Uint8Array.from(out);
+}
+
+/** String descriptor (USB 2.0 §9.6.7): index 0 is the LANGID list; others UTF-16LE text. Null when absent. */
+export function encodeStringDescriptor(p: ReaderProfile, index: number): Uint8Array | null {
+  if (index === 0) return Uint8Array.from([4, DESCRIPTOR_TYPE.STRING, LANGID_EN_US & 0xff, LANGID_EN_US >>> 8]);
+  const text =
+    index === STRING_INDEX.MANUFACTURER
+      ? p.manufacturer
+      : index === STRING_INDEX.PRODUCT
+        ? p.product
+        : index === STRING_INDEX.SERIAL
+          ? p.serialNumber
+          : index === STRING_INDEX.INTERFACE
+            ? p.interfaceName
+            : null;
+  if (text === null) return null;
+  // bLength is one byte: at most 126 UTF-16 code units fit.
+  const units = Math.min(text.length, 126);
+  const out = new Uint8Array(2 + 2 * units);
+  out[0] = out.length;
+  out[1] = DESCRIPTOR_TYPE.STRING;
+  for (let i = 0; i < units; i++) {
+    const c = text.charCodeAt(i);
+    out[2 + 2 * i] = c & 0xff;
+    out[3 + 2 * i] = c >>> 8;
+  }
+  return out;
+}
