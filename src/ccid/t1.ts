@@ -183,6 +183,25 @@ export class T1Protocol {
   }
 
   /**
+   * N(S) of our next I-block and N(S) expected from the card. A PIN-pad reader at TPDU level sends the VERIFY/MODIFY
+   * I-block itself (PC_to_RDR_Secure), so the driver builds that block's prologue from this state and stores the state
+   * after the exchange with `setSequence`, as libccid does with its t1 state (`SecurePINVerify`).
+   */
+  get sequence(): { ns: number; nr: number } {
+    return { ns: this.ns, nr: this.nr };
+  }
+
+  setSequence(sequence: { ns: number; nr: number }): void {
+    this.ns = (sequence.ns & 1) as 0 | 1;
+    this.nr = (sequence.nr & 1) as 0 | 1;
+  }
+
+  /** The block check the card uses (from the ATR). */
+  get edcKind(): EdcKind {
+    return this.edc;
+  }
+
+  /**
    * After a card reset (cold or warm): both sequence numbers back to 0, IFSC to the ATR's value, IFSD to 32, no WTX
    * pending. The protocol is usable again even after it gave up.
    */

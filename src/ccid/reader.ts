@@ -1,0 +1,205 @@
+import { CCID_CLASS_AUTO_IFSD, CCID_CLASS_EXCHANGE_MASK, CCID_CLASS_TPDU, CCID_CLASS_SHORT_APDU, CCID_CLASS_EXTENDED_APDU, CCID_CLASS_CHARACTER } from './constants.js';
+import { discoverCcidInterfaces, exchangeLevel } from './descriptor.js';
+import { DriverError, IFD, readerRemoved } from './errors.js';
+import type { IfdReader } from './ifd.js';
+import { firmwareRefusal, lookupReader, readerQuirks, type ReaderQuirks } from './known-readers.js';
+import { friendlyName } from './reader-name.js';
+import { CcidReaderSlot } from './reader-slot.js';
+import { CcidTransport } from './transport.js';
+import type { CcidClassDescriptor, CcidInterfaceInfo, ExchangeLevel } from './types.js';
+
+export type DriverLog = (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
+
+export interface CcidReaderOptions {
+  /** libccid `--enable-zlp`: drain the bogus zero-length packets of the Gemalto IDBridge K30/CT30 (off by default). */
+  enableZlp?: boolean;
+  /** Allow PC_to_RDR_Escape through SCardControl (libccid DRIVER_OPTION_CCID_EXCHANGE_AUTHORIZED; off by default). */
+  allowEscape?: boolean;
+  /** Use a reader whose firmware libccid refuses as buggy. */
+  allowBogusFirmware?: boolean;
+  /** Multiplies every timeout (tests use a small value so that faults resolve quickly). */
+  timeoutScale?: number;
+  /** GetSlotStatus polling period for readers without an interrupt endpoint (ms). */
+  pollIntervalMs?: number;
+  log?: DriverLog;
+}
+
+const LEVEL_BITS: Record<ExchangeLevel, number> = {
+  character: CCID_CLASS_CHARACTER,
+  tpdu: CCID_CLASS_TPDU,
+  'short-apdu': CCID_CLASS_SHORT_APDU,
+  'extended-apdu': CCID_CLASS_EXTENDED_APDU,
+};
+
+/**
+ * The descriptor as the driver uses it: the reader's own, with the known-readers table's corrections applied (libccid
+ * patches `_ccid_descriptor` in `ccid_open_hack_pre` the same way).
+ */
+export function effectiveDescriptor(d: CcidClassDescriptor, quirks: ReaderQuirks): CcidClassDescriptor {
+  const out = { ...d };
+  if (quirks.exchangeLevel !== undefined) {
+    out.dwFeatures = (out.dwFeatures & ~CCID_CLASS_EXCHANGE_MASK) | LEVEL_BITS[quirks.exchangeLevel];
+  }
+  if (quirks.maxIfsd !== undefined) out.dwMaxIFSD = quirks.maxIfsd;
+  if (quirks.maxDataRate !== undefined) out.dwMaxDataRate = Math.min(out.dwMaxDataRate, quirks.maxDataRate);
+  if (quirks.pinSupport !== undefined) out.bPINSupport = quirks.pinSupport;
+  if (quirks.autoIfsd === true) out.dwFeatures |= CCID_CLASS_AUTO_IFSD;
+  return out;
+}
+
+/**
+ * A CCID reader: one claimed CCID interface of a USB device, its transport and its slots. This is what pcsc-lite's
+ * reader factory gets from libccid's IFDHCreateChannel: a friendly name and one IFD handler per slot.
+ */
+export class CcidReader implements IfdReader {
+  readonly slots: readonly CcidReaderSlot[];
+  readonly #removedListeners = new Set<() => void>();
+  #removed = false;
+
+  private constructor(
+    readonly device: USBDevice,
+    readonly info: CcidInterfaceInfo,
+    readonly descriptor: CcidClassDescriptor,
+    readonly level: ExchangeLevel,
+    readonly quirks: ReaderQuirks,
+    readonly transport: CcidTransport,
+    readonly friendlyName: string,
+    readonly interfaceName: string | undefined,
+    readonly serialNumber: string | undefined,
+    readonly dataRates: number[] | undefined,
+    options: CcidReaderOptions,
+    log: DriverLog,
+  ) {
+    const slots: CcidReaderSlot[] = [];
+    for (let i = 0; i <= descriptor.bMaxSlotIndex; i++) {
+      slots.push(
+        new CcidReaderSlot(i, transport, {
+          descriptor,
+          level,
+          dataRates,
+          log,
+          quirks,
+          vendorId: device.vendorId,
+          productId: device.productId,
+          bcdDevice: (device.deviceVersionMajor << 8) | (device.deviceVersionMinor << 4) | device.deviceVersionSubminor,
+          vendorName: device.manufacturerName ?? '',
+          serialNumber: device.serialNumber ?? undefined,
+          allowEscape: options.allowEscape === true || quirks.escapeAlwaysAllowed === true,
+        }),
+      );
+    }
+    this.slots = slots;
+    transport.onSlotChange((slot, present) => this.slots[slot]?.cardEvent(present));
+  }
+
+  /**
+   * Opens the first usable CCID interface of `device` (libccid `OpenUSBByName` + `IFDHCreateChannel`): reads the
+   * configuration descriptor, finds the CCID class descriptor, applies the known-readers quirks, claims the interface,
+   * resynchronises, and asks for the data-rate table when the reader has one.
+   */
+  static async open(device: USBDevice, options: CcidReaderOptions = {}): Promise<CcidReader> {
+    const log: DriverLog = options.log ?? (() => {});
+    if (!device.opened) {
+      try {
+        await device.open();
+      } catch (e) {
+        throw asOpenError(e, 'open the USB device');
+      }
+    }
+    const scan = await discoverCcidInterfaces(device);
+    const info = scan.readers[0];
+    if (info === undefined) {
+      const why = scan.rejected.map((r) => `interface ${r.interfaceNumber}: ${r.reason}`).join('; ');
+      throw new DriverError(
+        IFD.NOT_SUPPORTED,
+        why === '' ? 'this USB device has no CCID smart card reader interface' : `this USB device has no usable CCID interface (${why})`,
+      );
+    }
+    const vid = device.vendorId;
+    const pid = device.productId;
+    const bcdDevice = (device.deviceVersionMajor << 8) | (device.deviceVersionMinor << 4) | device.deviceVersionSubminor;
+    const refusal = firmwareRefusal(vid, pid, bcdDevice, { allowBogusFirmware: options.allowBogusFirmware === true });
+    if (refusal !== undefined) throw refusal;
+    const quirks = readerQuirks(vid, pid, {
+      enableZlp: options.enableZlp === true,
+      bcdDevice,
+      reportedExchangeLevel: exchangeLevel(info.descriptor),
+    });
+    const descriptor = effectiveDescriptor(info.descriptor, quirks);
+    const level = exchangeLevel(descriptor);
+    const transportOptions: Parameters<typeof CcidTransport.open>[2] = { zlpDrain: quirks.zlp, log };
+    if (options.timeoutScale !== undefined) transportOptions.timeoutScale = options.timeoutScale;
+    if (options.pollIntervalMs !== undefined) transportOptions.pollIntervalMs = options.pollIntervalMs;
+    const transport = await CcidTransport.open(device, { ...info, descriptor }, transportOptions);
+    let dataRates: number[] | undefined;
+    if (descriptor.bNumDataRatesSupported > 0) {
+      // GET_DATA_RATES (CCID 1.1 §5.3.3); libccid treats a failure as "no table".
+      try {
+        const rates = await transport.getDataRates();
+        if (rates.length > 0) dataRates = rates;
+      } catch (e) {
+        log('warn', `GET_DATA_RATES failed (${(e as Error).message}); assuming no data rate table`);
+      }
+    }
+    const known = lookupReader(vid, pid);
+    const nameParts: Parameters<typeof friendlyName>[0] = {};
+    if (device.manufacturerName) nameParts.manufacturer = device.manufacturerName;
+    if (device.productName) nameParts.product = device.productName;
+    if (known !== undefined) nameParts.knownName = known.name;
+    let name = friendlyName(nameParts);
+    if (name === '') name = `USB reader ${hex4(vid)}:${hex4(pid)}`;
+    const alternate = device.configuration?.interfaces.find((i) => i.interfaceNumber === info.interfaceNumber)?.alternate;
+    const interfaceName = alternate?.interfaceName ?? undefined;
+    return new CcidReader(
+      device,
+      info,
+      descriptor,
+      level,
+      quirks,
+      transport,
+      name,
+      interfaceName === null || interfaceName === '' ? undefined : interfaceName,
+      device.serialNumber ?? undefined,
+      dataRates,
+      options,
+      log,
+    );
+  }
+
+  /** The USB stack told us the device is gone (navigator.usb `disconnect`): end everything at once. */
+  markRemoved(): void {
+    if (this.#removed) return;
+    this.#removed = true;
+    this.transport.markRemoved();
+    for (const slot of this.slots) slot.cardRemoved();
+    for (const l of [...this.#removedListeners]) l();
+  }
+
+  get removed(): boolean {
+    return this.#removed;
+  }
+
+  onRemoved(listener: () => void): () => void {
+    this.#removedListeners.add(listener);
+    return () => this.#removedListeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.#removed) return;
+    this.#removed = true;
+    await this.transport.close();
+    for (const l of [...this.#removedListeners]) l();
+  }
+}
+
+function hex4(n: number): string {
+  return n.toString(16).toUpperCase().padStart(4, '0');
+}
+
+/** WebUSB open/claim failures as driver errors. */
+function asOpenError(e: unknown, what: string): DriverError {
+  if (e instanceof DriverError) return e;
+  const name = (e as { name?: string } | null)?.name;
+  if (name === 'NotFoundError') return readerRemoved(`the reader was removed while trying to ${what}`);
+  return new DriverError(IFD.COMMUNICATION_ERROR, `could not ${what}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+}
