@@ -22,7 +22,7 @@ describe('T=1 epilogue (ISO 7816-3 §11.4.4)', () => {
     expect(block[12]).toBe(v >>> 8);
     expect(block[13]).toBe(v & 0xff);
     expect(edcMatches('crc', block)).toBe(true);
-    block[5] ^= 0x40;
+    block[5] = block[5]! ^ 0x40;
     expect(edcMatches('crc', block)).toBe(false);
   });
 
@@ -30,7 +30,7 @@ describe('T=1 epilogue (ISO 7816-3 §11.4.4)', () => {
     const block = Uint8Array.of(0x00, 0x00, 0x01, 0x42, 0);
     writeEdc('lrc', block, 4);
     expect(edcMatches('lrc', block)).toBe(true);
-    block[4] ^= 1;
+    block[4] = block[4]! ^ 1;
     expect(edcMatches('lrc', block)).toBe(false);
   });
 

@@ -55,7 +55,7 @@ describe('PPS, card side (ISO 7816-3 §9)', () => {
     const policy = { protocols: [0, 1] as const, ta1: 0x96 };
     const good = ppsRequest(1, 0x96);
     const badPck = good.slice();
-    badPck[3] ^= 1;
+    badPck[3] = badPck[3]! ^ 1;
     expect(answerPps(badPck, policy)).toBeNull();
     expect(answerPps(Uint8Array.of(0xfe, 0x01, 0xff), policy)).toBeNull();
     expect(answerPps(good.subarray(0, 3), policy)).toBeNull();

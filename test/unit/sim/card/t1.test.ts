@@ -180,7 +180,7 @@ describe('T=1 card side (ISO 7816-3 §11)', () => {
     const card = poweredT1();
     const good = block(I(0), hex('00 84 00 00 04'));
     const corrupted = good.slice();
-    corrupted[4] ^= 0x01;
+    corrupted[4] = corrupted[4]! ^ 0x01;
     expect(decode(card.t1Block(corrupted)).pcb).toBe(R(0, 1));
     const badLen = good.slice();
     badLen[2] = 9;
