@@ -44,7 +44,7 @@ export function readAtrFacts(atr: Uint8Array): AtrFacts {
   let i = 2;
   let level = 1;
   let protocol = 0; // protocol the current group of interface bytes belongs to
-  let t1Seen = false; // the first TA/TB/TC for T=1 are in the group after the first TD naming T=1
+  let t1Seen = false;
   while (i < atr.length) {
     const ta = y & 1 ? atr[i++] : undefined;
     const tb = y & 2 ? atr[i++] : undefined;
@@ -55,9 +55,10 @@ export function readAtrFacts(atr: Uint8Array): AtrFacts {
       if (tc !== undefined) facts.tc1 = tc;
     } else if (level === 2) {
       if (ta !== undefined) facts.specificMode = true;
-      if (tc !== undefined && protocol === 0 && tc !== 0) facts.wi = tc;
+      if (tc !== undefined && tc !== 0) facts.wi = tc; // TC2: WI of T=0 (§10.2)
     }
-    if (level >= 2 && protocol === 1 && !t1Seen) {
+    if (level >= 3 && protocol === 1 && !t1Seen) {
+      // T=1 specific bytes: the first TAi/TBi/TCi with i ≥ 3 after a TD naming T=1 (§11.4).
       t1Seen = true;
       if (ta !== undefined && ta >= 1 && ta <= 254) facts.ifsc = ta;
       if (tb !== undefined) {
