@@ -7,7 +7,7 @@ export interface CardFaults {
   mute: boolean;
   /**
    * The card answers this many more exchanges (PPS requests, T=0 transmissions, T=1 blocks), then goes mute until its
-   * next activation — a crash that a reset cures. Spent when it fires; undefined when unarmed.
+   * next cold or warm reset — a crash that a reset cures. Spent when it fires; undefined when unarmed.
    */
   muteAfterExchanges: number | undefined;
   /** The next k T=1 blocks the card sends carry a wrong EDC. */
