@@ -272,11 +272,15 @@ export class SimulatedReader implements USBDevice {
     this.halted.delete(name);
   }
 
-  async isochronousTransferIn(): Promise<USBIsochronousInTransferResult> {
+  async isochronousTransferIn(_endpointNumber: number, _packetLengths: number[]): Promise<USBIsochronousInTransferResult> {
     throw domError('NotSupportedError', 'A CCID reader has no isochronous endpoints.');
   }
 
-  async isochronousTransferOut(): Promise<USBIsochronousOutTransferResult> {
+  async isochronousTransferOut(
+    _endpointNumber: number,
+    _data: BufferSource,
+    _packetLengths: number[],
+  ): Promise<USBIsochronousOutTransferResult> {
     throw domError('NotSupportedError', 'A CCID reader has no isochronous endpoints.');
   }
 
