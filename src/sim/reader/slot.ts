@@ -316,6 +316,8 @@ export class Slot {
   }
 
   private xfrCharacters(data: Uint8Array): Outcome {
+    if (this.ppsAllowed && data.length > 0 && data[0] === 0xff) return this.hostPps(data);
+    this.ppsAllowed = false;
     if (this.protocol === 1) {
       const answer = this.contacts.t1Block(data);
       return answer === null ? fail(SLOT_ERROR.ICC_MUTE) : ok(answer);
@@ -324,17 +326,19 @@ export class Slot {
     return answer.length === 0 ? fail(SLOT_ERROR.ICC_MUTE) : ok(answer);
   }
 
-  private xfrTpdu(data: Uint8Array): Outcome {
-    if (this.ppsAllowed && data.length > 0 && data[0] === 0xff) {
-      // A PPS request as the first exchange after the ATR (ISO/IEC 7816-3 §9.1): the host negotiates.
-      this.ppsAllowed = false;
-      const answer = this.contacts.pps(data);
-      if (answer === null) return fail(SLOT_ERROR.ICC_MUTE);
-      if (answer.length >= 3 && answer.length === data.length && answer.every((b, i) => b === data[i])) {
-        if (answer[1]! & 0x10) this.parameters[0] = answer[2]!;
-      }
-      return ok(answer);
+  /** A PPS request as the first exchange after the ATR (ISO/IEC 7816-3 §9.1): the host negotiates. */
+  private hostPps(data: Uint8Array): Outcome {
+    this.ppsAllowed = false;
+    const answer = this.contacts.pps(data);
+    if (answer === null) return fail(SLOT_ERROR.ICC_MUTE);
+    if (answer.length >= 3 && answer.length === data.length && answer.every((b, i) => b === data[i])) {
+      if (answer[1]! & 0x10) this.parameters[0] = answer[2]!;
     }
+    return ok(answer);
+  }
+
+  private xfrTpdu(data: Uint8Array): Outcome {
+    if (this.ppsAllowed && data.length > 0 && data[0] === 0xff) return this.hostPps(data);
     this.ppsAllowed = false;
     if (this.protocol === 1) {
       const answer = this.contacts.t1Block(data);
