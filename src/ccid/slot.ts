@@ -257,6 +257,9 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
     if (atr === undefined) {
       throw new DriverError(IFD.PROTOCOL_NOT_SUPPORTED, `slot ${this.slot}: the card's ATR is malformed, no protocol can be chosen`);
     }
+    // At character level even the PPS would need character-by-character reads the driver does not do: say so here
+    // rather than misreading the reader's answer as a refused PPS.
+    if (this.reader.level === 'character') throw characterLevelUnsupported();
     const d = this.reader.descriptor;
     const plan = planProtocol(atr, d, wanted, this.reader.dataRates);
     let fidi = plan.fidi;
@@ -343,12 +346,7 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
       throw new DriverError(IFD.COMMUNICATION_ERROR, `a command APDU needs at least 4 bytes (CLA INS P1 P2), got ${apdu.length}`);
     }
     const level = this.reader.level;
-    if (level === 'character') {
-      throw new DriverError(
-        IFD.NOT_SUPPORTED,
-        'this reader exchanges characters (CCID character level); the driver supports TPDU and APDU level readers only',
-      );
-    }
+    if (level === 'character') throw characterLevelUnsupported();
     const protocol = this.#protocol;
     if (protocol === undefined) {
       throw new DriverError(IFD.PROTOCOL_NOT_SUPPORTED, `slot ${this.slot}: no protocol was set up for the card`);
@@ -463,4 +461,11 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
   get readTimeoutMs(): number {
     return this.#readTimeoutMs;
   }
+}
+
+function characterLevelUnsupported(): DriverError {
+  return new DriverError(
+    IFD.NOT_SUPPORTED,
+    'this reader exchanges characters (CCID character level); the driver supports TPDU and APDU level readers only',
+  );
 }
