@@ -223,3 +223,22 @@ export async function until(cond: () => boolean, what: string, ms = SETTLE_MS): 
     await new Promise((r) => setTimeout(r, 1));
   }
 }
+
+/** Exact byte comparison that reports the length and the first difference instead of dumping 64 KiB. */
+export function expectBytes(actual: Uint8Array, expected: Uint8Array, what = 'bytes'): void {
+  let first = -1;
+  const n = Math.min(actual.length, expected.length);
+  for (let i = 0; i < n; i++) {
+    if (actual[i] !== expected[i]) {
+      first = i;
+      break;
+    }
+  }
+  if (first === -1 && actual.length === expected.length) return;
+  const at = first === -1 ? n : first;
+  const window = (b: Uint8Array) => toHex(b.subarray(Math.max(0, at - 4), at + 8));
+  expect.fail(
+    `${what}: got ${actual.length} bytes, want ${expected.length}; first difference at ${at}: ` +
+      `got …${window(actual)}…, want …${window(expected)}… (tail got ${toHex(actual.subarray(-4))}, want ${toHex(expected.subarray(-4))})`,
+  );
+}
