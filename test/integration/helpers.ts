@@ -5,7 +5,7 @@
 import { expect } from 'vitest';
 import { CcidReader, type CcidReaderOptions } from '../../src/ccid/reader.js';
 import { DriverError, ifdCodeName } from '../../src/ccid/errors.js';
-import { READER_ENDPOINT, createSimulatedReader, type ProfileId, type ReaderProfile, type SimulatedReader } from '../../src/sim/index.js';
+import { READER_ENDPOINT, createSimulatedReader, type ProfileId, type ReaderProfile, type SimulatedReader, type SimulatedReaderOptions } from '../../src/sim/index.js';
 
 export const hex = (s: string): Uint8Array =>
   Uint8Array.from(
@@ -198,11 +198,10 @@ export interface Rig {
 export async function openRig(
   profile: ProfileId | ReaderProfile,
   options: CcidReaderOptions = {},
-  prepare?: (sim: SimulatedReader) => void,
+  simOptions: SimulatedReaderOptions = {},
 ): Promise<Rig> {
-  const sim = createSimulatedReader(profile);
+  const sim = createSimulatedReader(profile, simOptions);
   const traffic = new Traffic(sim);
-  prepare?.(sim);
   const reader = await must(CcidReader.open(sim, { ...FAST, ...options }), 'CcidReader.open');
   return { sim, reader, traffic };
 }
