@@ -71,8 +71,8 @@ export const ALL_PROFILES: readonly ProfileId[] = [
   'k30',
 ];
 
-/** Timeouts scaled so that a 3 s driver timeout is 3 ms: faults resolve at once. */
-export const FAST: CcidReaderOptions = { timeoutScale: 0.001, pollIntervalMs: 2 };
+/** Timeouts scaled so that a 3 s driver timeout is 0.6 ms and the 60 s power-on one 12 ms: faults resolve at once. */
+export const FAST: CcidReaderOptions = { timeoutScale: 0.0002, pollIntervalMs: 2 };
 
 /** A generous bound for "settles": far above any scaled timeout, far below vitest's limit. */
 export const SETTLE_MS = 3000;
