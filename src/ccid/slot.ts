@@ -423,6 +423,22 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
       }
     }
     const first = response.param;
+    if (
+      level === 'extended-apdu' &&
+      first !== CHAIN_NONE &&
+      first !== CHAIN_BEGIN &&
+      first !== CHAIN_END &&
+      first !== CHAIN_CONTINUE &&
+      first !== CHAIN_EMPTY_NEXT
+    ) {
+      // An undefined value cannot be read as "complete": the rest of a chained response would be lost and the
+      // application would get a truncated response as if it were whole. (Short-APDU readers may leave the RFU byte
+      // as they like: there it is not checked, as libccid does not.)
+      throw new DriverError(
+        IFD.COMMUNICATION_ERROR,
+        `the reader sent bChainParameter 0x${first.toString(16)}, not defined by CCID 1.1 §6.2.1; the response is unusable`,
+      );
+    }
     if (first !== CHAIN_BEGIN && first !== CHAIN_CONTINUE && first !== CHAIN_EMPTY_NEXT) {
       return response.data.slice();
     }
