@@ -72,6 +72,9 @@ function responseFaults(target: FaultTarget, checked: boolean, phase: Phase): Fa
     { kind: 'garble', where: 'header', offset: 6, target },
     { kind: 'garble', where: 'header', offset: 7, mask: 0x40, target },
     { kind: 'garble', where: 'header', offset: 7, mask: 0x02, target },
+    { kind: 'garble', where: 'header', offset: 8, target },
+    { kind: 'garble', where: 'header', offset: 9, target },
+    { kind: 'garble', where: 'header', offset: 9, mask: 0x02, target },
     { kind: 'wrong-seq', target },
     { kind: 'stale', target },
     { kind: 'stale', seq: 0x80, target },
@@ -184,7 +187,7 @@ const POSITIONS: Record<Phase, number[]> = {
   'power-on': [1],
   'set-protocol': [1, 2, 3],
   exchange: [1, 2],
-  chain: [120],
+  chain: [120, 300],
 };
 
 describe.each(SETUPS)('$name', (setup) => {
@@ -377,5 +380,23 @@ describe('property: random faults at random points of random exchanges', () => {
       ),
       { seed, numRuns: 60 },
     );
+  });
+});
+
+describe('CCID chaining: a corrupted bChainParameter on the first part of the response', () => {
+  // 01 → FE and 01 → 10 (an undefined value, a wrong one that still asks for more): never a truncated response. (A flip
+  // to another defined "complete" value, 01 → 00, cannot be told from a real one: USB's CRC is what rules it out.)
+  it.each([0xff, 0x11])('mask %i: never a truncated response', async (mask) => {
+    const { sim, reader } = await openRig('extended-apdu');
+    sim.insertCard(helloWorldCardT1());
+    await must(reader.slots[0]!.power('up'));
+    await must(reader.slots[0]!.setProtocol(2));
+    const data = pattern(65000, 8);
+    const apdu = echoExtended(data);
+    const parts = Math.ceil(apdu.length / 261);
+    sim.injectFault({ kind: 'garble', where: 'header', offset: 9, mask, target: { on: 'nth-command', n: parts } });
+    await checkCall(reader.slots[0]!.transmit(apdu), (v) => expectBytes(v, concat(data, SW_OK)), 'ECHO');
+    expect(sim.faults.injected).toBe(1);
+    await reader.close();
   });
 });
