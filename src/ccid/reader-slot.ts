@@ -103,6 +103,7 @@ export class CcidReaderSlot extends CcidSlot implements IfdSlot {
 
   /** IFDHSetCapabilities: libccid accepts no attribute (pcscd then answers SCARD_E_UNSUPPORTED_FEATURE). */
   async setAttribute(tag: number, _value: Uint8Array): Promise<void> {
+    this.checkReader();
     throw new DriverError(IFD.ERROR_NOT_SUPPORTED, `the reader driver has no settable attribute 0x${tag.toString(16)}`);
   }
 
@@ -112,6 +113,7 @@ export class CcidReaderSlot extends CcidSlot implements IfdSlot {
    * returns as SCARD_E_UNSUPPORTED_FEATURE.
    */
   async control(code: number, input: Uint8Array): Promise<Uint8Array> {
+    this.checkReader();
     const d = this.info.descriptor;
     const q = this.info.quirks;
     if (isGetFeatureRequest(code)) {

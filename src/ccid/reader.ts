@@ -78,6 +78,12 @@ export class CcidReader implements IfdReader {
           level,
           dataRates,
           log,
+          readerGone: () =>
+            transport.state === 'open'
+              ? undefined
+              : readerRemoved(
+                  transport.state === 'closed' ? 'the reader was closed by the driver' : 'the reader was removed: plug it in again to use it',
+                ),
           quirks,
           vendorId: device.vendorId,
           productId: device.productId,
@@ -171,7 +177,8 @@ export class CcidReader implements IfdReader {
     if (this.#removed) return;
     this.#removed = true;
     this.transport.markRemoved();
-    for (const slot of this.slots) slot.cardRemoved();
+    const gone = readerRemoved('the reader was removed: plug it in again to use it');
+    for (const slot of this.slots) slot.readerGone(gone);
     for (const l of [...this.#removedListeners]) l();
   }
 
@@ -187,6 +194,8 @@ export class CcidReader implements IfdReader {
   async close(): Promise<void> {
     if (this.#removed) return;
     this.#removed = true;
+    const gone = readerRemoved('the reader was closed by the driver');
+    for (const slot of this.slots) slot.readerGone(gone);
     await this.transport.close();
     for (const l of [...this.#removedListeners]) l();
   }

@@ -39,6 +39,8 @@ export interface SlotReaderInfo {
   /** GET_DATA_RATES answer (CCID 1.1 §5.3.3), when the reader has a table. */
   dataRates?: number[];
   log: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
+  /** Whether the transport has found the reader gone (a transfer failed with "disconnected"), and with what error. */
+  readerGone?: () => DriverError | undefined;
 }
 
 /** bPowerSelect values (CCID 1.1 §6.1.1). */
@@ -72,6 +74,7 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
   #poweredDown = false;
   #readTimeoutMs = DEFAULT_TIMEOUT_MS;
   #fidi = 0x11;
+  #gone: DriverError | undefined;
 
   constructor(
     readonly slot: number,
@@ -118,14 +121,10 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
    * looks (libccid `IFDHICCPresence`): that counts as absent once, so the daemon sees the removal.
    */
   async iccPresence(): Promise<boolean> {
-    let response: CcidResponse;
-    try {
-      response = await this.channel.command(this.slot, (seq) => encodeGetSlotStatus(this.slot, seq), DEFAULT_TIMEOUT_MS);
-    } catch (e) {
-      // libccid: a reader that is gone has no card.
-      if (e instanceof DriverError && e.code === IFD.NO_SUCH_DEVICE) return false;
-      throw e;
-    }
+    this.checkReader();
+    // A reader that is gone answers IFD_NO_SUCH_DEVICE (libccid IFDHICCPresence passes CmdGetSlotStatus's
+    // IFD_NO_SUCH_DEVICE on, and pcscd then drops the reader): "no card" would hide the removal.
+    const response = await this.channel.command(this.slot, (seq) => encodeGetSlotStatus(this.slot, seq), DEFAULT_TIMEOUT_MS);
     switch (response.iccStatus) {
       case CCID_ICC_ABSENT:
         this.#forgetCard();
@@ -158,8 +157,24 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
     this.#forgetCard();
   }
 
+  /**
+   * The reader is gone (unplugged, or closed): from now on every call rejects with `error` (IFD_NO_SUCH_DEVICE), even
+   * those the slot could answer from its own state, e.g. "no powered card" — the daemon must see the reader go.
+   */
+  readerGone(error: DriverError): void {
+    this.#gone ??= error;
+    this.#forgetCard();
+  }
+
+  /** Throws the reader-gone error, if the reader is gone. */
+  protected checkReader(): void {
+    const gone = this.#gone ?? this.reader.readerGone?.();
+    if (gone !== undefined) throw gone;
+  }
+
   /** IFDHPowerICC. */
   async power(action: PowerAction): Promise<Uint8Array> {
+    this.checkReader();
     if (action === 'down') {
       this.#atr = undefined;
       this.#parsedAtr = undefined;
@@ -249,6 +264,7 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
    * TPDU level for T=1 the block protocol with its S(IFS) request (unless the reader exchanges IFSD itself).
    */
   async setProtocol(protocol: IfdProtocol): Promise<void> {
+    this.checkReader();
     const wanted: 0 | 1 = protocol === 2 ? 1 : 0;
     if (this.#atr === undefined) {
       throw new DriverError(IFD.ICC_NOT_PRESENT, `slot ${this.slot}: the card is not powered; power it up first`);
@@ -339,6 +355,7 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
 
   /** IFDHTransmitToICC: one command APDU, one response APDU. */
   async transmit(apdu: Uint8Array): Promise<Uint8Array> {
+    this.checkReader();
     if (this.#atr === undefined) {
       throw new DriverError(IFD.ICC_NOT_PRESENT, `slot ${this.slot}: no powered card to send the command to`);
     }
