@@ -158,6 +158,9 @@ export class Traffic {
   /** Raw bulk-IN transfers as the driver got them (zero-length packets included). */
   readonly inRaw: Uint8Array[] = [];
 
+  /** Called before the nth bulk-OUT transfer (1-based, counted since the last clear) reaches the simulator. */
+  beforeOut: ((n: number) => void) | undefined;
+
   constructor(readonly sim: SimulatedReader) {
     const transferOut = sim.transferOut.bind(sim);
     const transferIn = sim.transferIn.bind(sim);
@@ -165,6 +168,7 @@ export class Traffic {
       const b =
         data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       this.out.push(frame(b.slice()));
+      this.beforeOut?.(this.out.length);
       return transferOut(ep, data);
     };
     sim.transferIn = async (ep: number, length: number) => {
