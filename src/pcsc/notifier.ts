@@ -1,0 +1,50 @@
+/**
+ * Event-driven wake-ups, where pcscd sleeps and polls: a generation counter plus the callers waiting for the next
+ * generation. `wait(since)` resolves as soon as the generation has moved past `since`, so a change that happens
+ * between reading the state and starting to wait is never missed.
+ */
+export interface Wait {
+  readonly promise: Promise<void>;
+  /** Stop waiting (the promise then never settles); harmless after it resolved. */
+  dispose(): void;
+}
+
+export class Notifier {
+  #generation = 0;
+  readonly #waiters = new Set<() => void>();
+
+  get generation(): number {
+    return this.#generation;
+  }
+
+  notify(): void {
+    this.#generation++;
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
+    for (const wake of waiters) wake();
+  }
+
+  wait(since: number = this.#generation): Wait {
+    if (this.#generation !== since) return { promise: Promise.resolve(), dispose: () => undefined };
+    let wake: () => void = () => undefined;
+    const promise = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    this.#waiters.add(wake);
+    return { promise, dispose: () => this.#waiters.delete(wake) };
+  }
+}
+
+/** A FIFO async mutex: one `run` at a time, in call order. */
+export class SerialQueue {
+  #tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.#tail.then(fn, fn);
+    this.#tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+}

@@ -1,0 +1,343 @@
+/**
+ * One PC/SC reader: a slot of a driver's reader, with everything pcscd keeps in its READER_CONTEXT (readerfactory.h)
+ * and publishes in READER_STATE: card state, ATR, negotiated protocol, event counter, sharing count, the transaction
+ * lock (hLockId / LockCount), the card handles with their pending event (RDR_CLIHANDLES.dwEventStatus), and the power
+ * state of the on-demand power-off (eventhandler.c). Card events come from the driver (IfdSlot.onCardEvent) and are
+ * processed one at a time, like pcscd's per-reader event handler thread; IFD calls are serialised like rContext->mMutex.
+ */
+import type { IfdReader, IfdSlot, PowerAction } from '../ccid/ifd.js';
+import { DriverError, IFD, ifdCodeName } from '../ccid/errors.js';
+import {
+  SCARD_ABSENT,
+  SCARD_E_NOT_TRANSACTED,
+  SCARD_E_READER_UNAVAILABLE,
+  SCARD_E_SHARING_VIOLATION,
+  SCARD_E_INVALID_HANDLE,
+  SCARD_E_NOT_TRANSACTED as NOT_TRANSACTED,
+  SCARD_NEGOTIABLE,
+  SCARD_POWERED,
+  SCARD_PRESENT,
+  SCARD_PROTOCOL_UNDEFINED,
+  SCARD_S_SUCCESS,
+  SCARD_SWALLOWED,
+  SCARD_UNKNOWN,
+  SCARD_W_REMOVED_CARD,
+  SCARD_W_RESET_CARD,
+} from './constants.js';
+import { Notifier, SerialQueue } from './notifier.js';
+import { SHARING_EXCLUSIVE, SHARING_NONE, type ReaderSnapshot } from './status-change.js';
+
+/** RDR_CLIHANDLES.dwEventStatus: 0, SCARD_RESET or SCARD_REMOVED. */
+export type HandleEvent = 'none' | 'reset' | 'removed';
+
+/** eventhandler.c POWER_STATE_*. */
+export type PowerState = 'unpowered' | 'powered' | 'grace-period' | 'in-use';
+
+export interface ReaderSlotHooks {
+  /** EHSignalEventToClients: wake every GetStatusChange waiter. */
+  signalClients(): void;
+  powerOffGraceMs: number;
+  log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
+}
+
+/** An IFD call's outcome mapped to PC/SC the way ifdwrapper.c does for that call. */
+export type IfdResult<T> = { ok: true; value: T } | { ok: false; code: number; detail: string };
+
+function ifdCode(e: unknown): number {
+  return e instanceof DriverError ? e.code : IFD.COMMUNICATION_ERROR;
+}
+
+function describe(e: unknown): string {
+  if (e instanceof DriverError) return `${ifdCodeName(e.code)}: ${e.message}`;
+  return e instanceof Error ? e.message : String(e);
+}
+
+export class ReaderSlot {
+  /** Set by the reader factory: the published READER_STATE fields. */
+  readerState = SCARD_UNKNOWN;
+  eventCounter = 0;
+  atr: Uint8Array = new Uint8Array(0);
+  cardProtocol = SCARD_PROTOCOL_UNDEFINED;
+  /** rContext->contexts: -1 exclusive, else the number of handles. */
+  contexts = SHARING_NONE;
+  /** READER_STATE.readerSharing as last published. */
+  readerSharing = SHARING_NONE;
+  lockId = 0;
+  lockCount = 0;
+  readonly handles = new Map<number, { event: HandleEvent }>();
+  powerState: PowerState = 'unpowered';
+  removed = false;
+  /** Listed (in ListReaders, GetStatusChange, by name and handle) once its initial card state is known. */
+  published = false;
+  /** Wakes callers waiting for the lock, the sharing or the card state to change (pcscd's 100 ms polls). */
+  readonly changes = new Notifier();
+
+  readonly #ifdQueue = new SerialQueue();
+  readonly #eventQueue = new SerialQueue();
+  /** The event handler's dwCurrentState. */
+  #seen: 'present' | 'absent' | 'unknown' = 'unknown';
+  #powerTimer: ReturnType<typeof setTimeout> | undefined;
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly reader: IfdReader,
+    readonly ifd: IfdSlot,
+    /** The reader's index (the XX of its name). */
+    readonly index: number,
+    private readonly hooks: ReaderSlotHooks,
+  ) {}
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Event handler (eventhandler.c EHStatusHandlerThread)
+
+  /** Start the event handler: the initial card state (not counted as an event), then the driver's card events. */
+  async start(): Promise<void> {
+    this.#unsubscribe = this.ifd.onCardEvent((present) => {
+      void this.#eventQueue.run(() => this.#cardEvent(present));
+    });
+    await this.#eventQueue.run(async () => {
+      let present: boolean;
+      try {
+        present = await this.ifd.iccPresence();
+      } catch (e) {
+        this.hooks.log('error', `${this.name}: cannot read the card presence (${describe(e)}); reader marked unavailable`);
+        this.readerState = SCARD_UNKNOWN;
+        this.#seen = 'unknown';
+        return;
+      }
+      if (present) {
+        await this.#powerUpInserted();
+        this.#seen = 'present';
+      } else {
+        this.#setAbsent();
+        this.#seen = 'absent';
+      }
+      this.readerSharing = this.contexts;
+    });
+    this.published = true;
+    this.hooks.signalClients();
+  }
+
+  async #cardEvent(present: boolean): Promise<void> {
+    if (this.removed) return;
+    if (!present) {
+      if (this.#seen === 'present' || this.#seen === 'unknown') {
+        this.setEventState('removed');
+        this.#setAbsent();
+        this.#seen = 'absent';
+        this.#countEvent();
+        this.hooks.log('info', `${this.name}: card removed`);
+        this.changes.notify();
+        this.hooks.signalClients();
+      }
+      return;
+    }
+    if (this.#seen === 'absent' || this.#seen === 'unknown') {
+      await this.#powerUpInserted();
+      this.#seen = 'present';
+      this.#countEvent();
+      this.hooks.log('info', `${this.name}: card inserted${this.readerState & SCARD_SWALLOWED ? ' (mute: no ATR)' : ''}`);
+      this.changes.notify();
+      this.hooks.signalClients();
+    }
+  }
+
+  #countEvent(): void {
+    this.eventCounter = this.eventCounter >= 0xffff ? 0 : this.eventCounter + 1;
+  }
+
+  #setAbsent(): void {
+    this.readerState = SCARD_ABSENT;
+    this.atr = new Uint8Array(0);
+    this.cardProtocol = SCARD_PROTOCOL_UNDEFINED;
+  }
+
+  /** Auto power-on at insertion (DISABLE_AUTO_POWER_ON unset). */
+  async #powerUpInserted(): Promise<void> {
+    const r = await this.power('up');
+    this.cardProtocol = SCARD_PROTOCOL_UNDEFINED;
+    if (r.ok) {
+      this.atr = r.value;
+      this.readerState = SCARD_PRESENT | SCARD_POWERED | SCARD_NEGOTIABLE;
+      this.setPowerState('powered');
+    } else {
+      this.atr = new Uint8Array(0);
+      this.readerState = SCARD_PRESENT | SCARD_SWALLOWED;
+      this.setPowerState('unpowered');
+      this.hooks.log('warn', `${this.name}: the card did not power up: ${r.detail}`);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // On-demand power-off (eventhandler.c, the end of the polling loop; RFSetPowerState)
+
+  /**
+   * POWER_STATE_POWERED arms the grace timer; when it fires and the card is still only "powered" (no SHARED or
+   * EXCLUSIVE handle made it "in use"), the card is powered down and the protocol forgotten. The published reader
+   * state is left as it is, as pcscd does: a later Connect powers the card up again.
+   */
+  setPowerState(state: PowerState): void {
+    this.powerState = state;
+    if (state === 'powered') this.#armPowerTimer();
+  }
+
+  /** winscard.c SCardDisconnect, last handle gone: a powered card enters its grace period. */
+  enterGracePeriod(): void {
+    if (this.powerState === 'powered' || this.powerState === 'grace-period' || this.powerState === 'in-use') {
+      this.setPowerState('powered');
+    }
+  }
+
+  #armPowerTimer(): void {
+    if (this.#powerTimer !== undefined) clearTimeout(this.#powerTimer);
+    this.#powerTimer = undefined;
+    if (this.removed) return;
+    const fire = (): void => {
+      this.#powerTimer = undefined;
+      if (this.removed || this.powerState !== 'powered') return;
+      this.powerState = 'unpowered';
+      this.cardProtocol = SCARD_PROTOCOL_UNDEFINED;
+      this.hooks.log('debug', `${this.name}: no handle uses the card: powering it down`);
+      void this.power('down');
+    };
+    if (this.hooks.powerOffGraceMs <= 0) fire();
+    else this.#powerTimer = setTimeout(fire, this.hooks.powerOffGraceMs);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // IFD calls (ifdwrapper.c), serialised per reader
+
+  /** Run one driver call under the reader's mutex. */
+  ifdCall<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#ifdQueue.run(fn);
+  }
+
+  /**
+   * IFDPowerICC: the card must be present (else SCARD_W_REMOVED_CARD), then the driver powers it;
+   * IFD_NO_SUCH_DEVICE → SCARD_E_READER_UNAVAILABLE, any other failure → SCARD_E_NOT_TRANSACTED.
+   */
+  power(action: PowerAction): Promise<IfdResult<Uint8Array>> {
+    return this.ifdCall(async () => {
+      try {
+        if (!(await this.ifd.iccPresence())) return { ok: false, code: SCARD_W_REMOVED_CARD, detail: 'no card in the reader' };
+        const atr = await this.ifd.power(action);
+        return { ok: true, value: atr };
+      } catch (e) {
+        const code = ifdCode(e) === IFD.NO_SUCH_DEVICE ? SCARD_E_READER_UNAVAILABLE : SCARD_E_NOT_TRANSACTED;
+        return { ok: false, code, detail: `power ${action} failed: ${describe(e)}` };
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Handles and their pending events (readerfactory.c)
+
+  /** RFSetReaderEventState: flag every handle; a removal also clears the lock. */
+  setEventState(event: 'reset' | 'removed'): void {
+    for (const h of this.handles.values()) h.event = event;
+    if (event === 'removed') {
+      this.lockId = 0;
+      this.lockCount = 0;
+      this.changes.notify();
+    }
+  }
+
+  /** RFCheckReaderEventState. */
+  checkEventState(hCard: number): number {
+    const h = this.handles.get(hCard);
+    if (h === undefined) return SCARD_E_INVALID_HANDLE;
+    if (h.event === 'removed') return SCARD_W_REMOVED_CARD;
+    if (h.event === 'reset') return SCARD_W_RESET_CARD;
+    return SCARD_S_SUCCESS;
+  }
+
+  /** RFClearReaderEventState. */
+  clearEventState(hCard: number): void {
+    const h = this.handles.get(hCard);
+    if (h !== undefined) h.event = 'none';
+  }
+
+  /** RFCheckReaderStatus: a reader in error is unavailable. */
+  checkReaderStatus(): number {
+    return this.readerState & SCARD_UNKNOWN ? SCARD_E_READER_UNAVAILABLE : SCARD_S_SUCCESS;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // The transaction lock (readerfactory.c RFCheckSharing, RFLockSharing, RFUnlockSharing, RFUnlockAllSharing)
+
+  checkSharing(hCard: number): number {
+    return this.lockId === 0 || this.lockId === hCard ? SCARD_S_SUCCESS : SCARD_E_SHARING_VIOLATION;
+  }
+
+  lockSharing(hCard: number): number {
+    const rv = this.checkSharing(hCard);
+    if (rv === SCARD_S_SUCCESS) {
+      this.lockCount += 1;
+      this.lockId = hCard;
+    }
+    return rv;
+  }
+
+  unlockSharing(hCard: number): number {
+    let rv = this.checkSharing(hCard);
+    if (rv === SCARD_S_SUCCESS) {
+      if (this.contexts === SHARING_EXCLUSIVE) {
+        // An exclusive handle holds the lock implicitly (count 1): only the transactions above it can end.
+        if (this.lockCount > 1) this.lockCount -= 1;
+        else rv = NOT_TRANSACTED;
+      } else if (this.lockCount > 0) {
+        this.lockCount -= 1;
+        if (this.lockCount === 0) this.lockId = 0;
+      } else {
+        rv = NOT_TRANSACTED;
+      }
+    }
+    this.changes.notify();
+    return rv;
+  }
+
+  unlockAllSharing(hCard: number): number {
+    const rv = this.checkSharing(hCard);
+    if (rv === SCARD_S_SUCCESS) {
+      this.lockCount = 0;
+      this.lockId = 0;
+      this.changes.notify();
+    }
+    return rv;
+  }
+
+  /** `rContext->readerState->readerSharing = rContext->contexts`, and the event handler's notice of the change. */
+  publishSharing(): void {
+    if (this.readerSharing !== this.contexts) {
+      this.readerSharing = this.contexts;
+      this.hooks.signalClients();
+    }
+    this.changes.notify();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+
+  snapshot(): ReaderSnapshot {
+    return {
+      name: this.name,
+      eventCounter: this.eventCounter,
+      readerState: this.readerState,
+      readerSharing: this.readerSharing,
+      atr: this.atr,
+    };
+  }
+
+  /** The reader went away (RFRemoveReader): stop the event handler, wake every waiter so it sees the reader gone. */
+  detach(): void {
+    this.removed = true;
+    this.readerState = SCARD_UNKNOWN;
+    this.lockId = 0;
+    this.lockCount = 0;
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    if (this.#powerTimer !== undefined) clearTimeout(this.#powerTimer);
+    this.#powerTimer = undefined;
+    this.changes.notify();
+  }
+}
