@@ -1,0 +1,96 @@
+/**
+ * Launching Debian's Chromium with unpacked extensions through playwright-core: shared by `npm start`
+ * (scripts/start.mjs) and the end-to-end tests (test/e2e). Plain JavaScript so that Node runs it as it is;
+ * chromium.d.mts gives its types.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+/** Fixed by the "key" of manifest.json: sha256(DER public key)[0..32] in a–p. */
+export const CONNECTOR_ID = 'ngfkfjneanfndnjljhacboedojhajjdi';
+/** Fixed by the "key" of hello-world-app/manifest.json. */
+export const HELLO_WORLD_ID = 'nkaebjccgmdndbjihmnjcbcpfadgjgdp';
+
+export const DIST = {
+  connector: join(ROOT, 'dist', 'connector'),
+  connectorTest: join(ROOT, 'dist', 'connector-test'),
+  helloWorld: join(ROOT, 'dist', 'hello-world-app'),
+  testClient: join(ROOT, 'dist', 'test-client'),
+};
+
+/** The flags these machines need (no GPU, no sandbox in containers, no background traffic). */
+export const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--no-default-browser-check',
+];
+
+/** Runs scripts/ensure-chromium.sh (installs Chromium as root when missing); throws with its message otherwise. */
+export function ensureChromium() {
+  try {
+    execFileSync('bash', [join(ROOT, 'scripts', 'ensure-chromium.sh')], { stdio: ['ignore', 'inherit', 'pipe'] });
+  } catch (e) {
+    const stderr = e && typeof e === 'object' && 'stderr' in e ? String(e.stderr) : String(e);
+    throw new Error(stderr.trim() || 'Chromium is not available (scripts/ensure-chromium.sh failed)');
+  }
+}
+
+/**
+ * Launches Chromium with the given unpacked extension folders in a fresh temporary profile.
+ * @param {{ extensions: string[], headless?: boolean, userDataDir?: string }} options
+ */
+export async function launchWithExtensions(options) {
+  const userDataDir = options.userDataDir ?? mkdtempSync(join(tmpdir(), 'scc-chromium-'));
+  const list = options.extensions.join(',');
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM_PATH,
+    headless: options.headless ?? true,
+    args: [`--disable-extensions-except=${list}`, `--load-extension=${list}`, ...CHROMIUM_FLAGS],
+    viewport: { width: 900, height: 700 },
+  });
+  return {
+    context,
+    userDataDir,
+    async close() {
+      await context.close().catch(() => {});
+      if (!options.userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * The service worker of an extension, once it is running.
+ * @param {import('playwright-core').BrowserContext} context
+ * @param {string} extensionId
+ * @param {number} [timeoutMs]
+ */
+export async function waitForWorker(context, extensionId, timeoutMs = 15_000) {
+  const prefix = `chrome-extension://${extensionId}/`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const worker = context.serviceWorkers().find((w) => w.url().startsWith(prefix));
+    if (worker) return worker;
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      const seen = context.serviceWorkers().map((w) => w.url());
+      throw new Error(`the service worker of extension ${extensionId} did not start (workers: ${seen.join(', ') || 'none'})`);
+    }
+    await context.waitForEvent('serviceworker', { timeout: Math.min(left, 1000) }).catch(() => {});
+  }
+}
+
+/** chrome-extension://<id>/<path> */
+export function extensionUrl(extensionId, path) {
+  return `chrome-extension://${extensionId}/${path}`;
+}

@@ -1,0 +1,38 @@
+/**
+ * The connector's service worker in the test build (dist/connector-test): the real worker plus `globalThis.connectorTest`,
+ * which the end-to-end tests call through Playwright's `worker.evaluate`. Never part of the released connector.
+ */
+import { service, started } from '../../../src/connector/background.js';
+import { createSimulatedReader, helloWorldCardT1 } from '../../../src/sim/index.js';
+
+const hooks = {
+  started,
+  /** Takes the demo card out of the demo reader. */
+  removeDemoCard(): void {
+    service.demoReader?.removeCard();
+  },
+  insertDemoCard(): void {
+    service.demoReader?.insertCard();
+  },
+  setDemoReader(on: boolean): Promise<void> {
+    return service.setDemoReader(on);
+  },
+  status() {
+    return service.status();
+  },
+  /**
+   * A class-0x0B reader as Chrome gives it to an extension: claimInterface rejects with SecurityError ("protected
+   * class"), as content/browser/usb/web_usb_service_impl.cc does for every extension but Google's own.
+   */
+  async addBlockedReader(): Promise<unknown> {
+    const device = createSimulatedReader('gempc-twin');
+    device.insertCard(helloWorldCardT1());
+    Object.defineProperty(device, 'claimInterface', {
+      configurable: true,
+      value: () => Promise.reject(new DOMException('The requested interface implements a protected class.', 'SecurityError')),
+    });
+    return service.addDevice(device, { label: 'Gemalto GemPC Twin (test: class 0x0B, blocked)' });
+  },
+};
+
+Object.assign(globalThis, { connectorTest: hooks });
