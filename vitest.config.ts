@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 20_000,
     reporters: ['default'],
+    // Chromium for the end-to-end suites (test/e2e): installed when missing (as root), extension builds made if absent.
+    globalSetup: ['test/e2e/global-setup.ts'],
   },
 });

@@ -46,5 +46,22 @@ const raw = {
   },
 };
 
-Object.assign(globalThis, { lib, raw });
+/** Runs a client-library call and reports the outcome as JSON: the value, or the error's PC/SC name and message. */
+async function attempt(f: () => Promise<unknown>): Promise<{ ok: true; value: unknown } | { ok: false; name: string; message: string }> {
+  try {
+    return { ok: true, value: toJson(await f()) };
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    return { ok: false, name: typeof code === 'number' ? lib.pcscErrorName(code) : String((e as Error).name), message: String((e as Error).message) };
+  }
+}
+
+function toJson(v: unknown): unknown {
+  if (v instanceof Uint8Array) return [...v].map((b) => b.toString(16).padStart(2, '0')).join('');
+  if (Array.isArray(v)) return v.map(toJson);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, toJson(x)]));
+  return v;
+}
+
+Object.assign(globalThis, { lib, raw, attempt });
 document.getElementById('ready')!.textContent = 'ready';

@@ -1,0 +1,19 @@
+/**
+ * Global setup of the end-to-end suites: Chromium must be there (scripts/ensure-chromium.sh installs Debian's package
+ * when running as root, else fails with what to do), and so must the extension builds (`npm test` makes them first;
+ * a bare `npx vitest run` gets them built here).
+ */
+import { execSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DIST, ROOT, ensureChromium } from '../../scripts/chromium.mjs';
+
+export default function setup(): void {
+  ensureChromium();
+  if (![DIST.connector, DIST.helloWorld].every((d) => existsSync(join(d, 'manifest.json')))) {
+    execSync('npm run --silent build', { cwd: ROOT, stdio: 'inherit' });
+  }
+  if (![DIST.connectorTest, DIST.testClient].every((d) => existsSync(join(d, 'manifest.json')))) {
+    execSync('npm run --silent build:e2e', { cwd: ROOT, stdio: 'inherit' });
+  }
+}
