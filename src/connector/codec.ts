@@ -82,6 +82,11 @@ export function describe(v: unknown): string {
   }
 }
 
+/** A value for a message: strings quoted (and cut), anything else described. */
+function quote(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v) : describe(v);
+}
+
 /** Cuts a text to the wire limit. */
 export function clip(text: string, max = MAX_WIRE_MESSAGE): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
@@ -375,7 +380,7 @@ function envelope(raw: unknown, kinds: readonly string[]): { o: Record<string, u
   }
   const kind = raw.kind;
   if (typeof kind !== 'string' || !kinds.includes(kind)) {
-    throw new ProtocolError(`message: unknown kind ${describe(kind)} (expected one of ${kinds.join(', ')})`, id);
+    throw new ProtocolError(`message: unknown kind ${quote(kind)} (expected one of ${kinds.join(', ')})`, id);
   }
   return { o: raw, kind, id };
 }
@@ -392,7 +397,7 @@ export function decodeClientMessage(raw: unknown): DecodedClientMessage {
       }
       checkObject(o, 'message', ['v', 'kind', 'id', 'fn', 'args']);
       const reqId = requestId(o.id, 'id');
-      if (!isFunctionName(o.fn)) throw new Invalid(`fn: unknown function ${describe(o.fn)}`);
+      if (!isFunctionName(o.fn)) throw new Invalid(`fn: unknown function ${quote(o.fn)}`);
       const fn = o.fn;
       const spec = SPECS[fn];
       if (!Array.isArray(o.args)) fail('args', 'an array', o.args);
@@ -540,7 +545,7 @@ export function decodeConnectorMessage(raw: unknown): DecodedConnectorMessage {
         case 'event': {
           checkObject(o, 'message', ['v', 'kind', 'event']);
           const ev = checkObject(o.event, 'event', ['type', 'readers']);
-          if (ev.type !== 'readers') throw new Invalid(`event.type: unknown event ${describe(ev.type)}`);
+          if (ev.type !== 'readers') throw new Invalid(`event.type: unknown event ${quote(ev.type)}`);
           const readers = array(ev.readers, 'event.readers', MAX_WIRE_READERS).map((r, i) => {
             const p = `event.readers[${i}]`;
             const x = checkObject(r, p, ['name', 'state', 'atr']);
