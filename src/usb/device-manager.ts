@@ -14,6 +14,7 @@
  */
 import type { IfdReader } from '../ccid/ifd.js';
 import { discoverCcidInterfaces } from '../ccid/descriptor.js';
+import { firmwareRefusal } from '../ccid/known-readers.js';
 import { CcidReader, type CcidReaderOptions } from '../ccid/reader.js';
 import { describeOpenFailure } from './errors.js';
 import { hasSmartCardInterface, looksLikeSmartCardReader } from './filters.js';
@@ -353,7 +354,7 @@ export class UsbDeviceManager {
   }
 
   #fail(rec: DeviceRecord, e: unknown): void {
-    const failure = describeOpenFailure(e);
+    const failure = describeOpenFailure(e, { firmwareRefused: this.#refusesFirmware(rec.device) });
     rec.reader = undefined;
     rec.inDaemon = false;
     rec.readerNames = [];
@@ -368,6 +369,11 @@ export class UsbDeviceManager {
     const level: UsbLogLevel = failure.state === 'blocked' || failure.state === 'unsupported' ? 'warn' : 'error';
     this.#log(level, `${rec.label}: ${rec.state}: ${describe(e)}`);
     this.#changed();
+  }
+
+  #refusesFirmware(device: USBDevice): boolean {
+    const bcdDevice = (device.deviceVersionMajor << 8) | (device.deviceVersionMinor << 4) | device.deviceVersionSubminor;
+    return firmwareRefusal(device.vendorId, device.productId, bcdDevice, { allowBogusFirmware: this.#driver.allowBogusFirmware === true }) !== undefined;
   }
 
   /** Undoes an opened reader after its device ended: out of the daemon (if added), then closed or marked removed. */

@@ -81,11 +81,20 @@ function protectedClassReason(interfaceClass: number | undefined, cause: unknown
   );
 }
 
-/**
- * Classifies an error from opening a reader (CcidReader.open, claimInterface, the daemon's addReader).
- * @param interfaceClass the class of the interface that was being claimed, when known (default: 0x0B).
- */
-export function describeOpenFailure(e: unknown, interfaceClass?: number): OpenFailure {
+export interface OpenFailureContext {
+  /** The class of the interface that was being claimed, when known (default: 0x0B). */
+  interfaceClass?: number;
+  /** The driver refused the reader's firmware as known to be buggy (known-readers `firmwareRefusal`). */
+  firmwareRefused?: boolean;
+}
+
+/** Classifies an error from opening a reader (CcidReader.open, claimInterface, the daemon's addReader). */
+export function describeOpenFailure(e: unknown, context: OpenFailureContext = {}): OpenFailure {
+  const { interfaceClass } = context;
+  if (context.firmwareRefused === true && e instanceof DriverError) {
+    // Retrying will not help: only another firmware (or the driver option) will.
+    return { state: 'unsupported', reason: `This reader is not supported: ${sentence(e.message)}` };
+  }
   if (e instanceof ProtectedInterfaceClassError) {
     return { state: 'blocked', reason: protectedClassReason(e.interfaceClass, e.cause) };
   }

@@ -27,4 +27,5 @@ export {
   BUSY_EXPLANATION,
   type OpenFailure,
   type OpenFailureState,
+  type OpenFailureContext,
 } from './errors.js';

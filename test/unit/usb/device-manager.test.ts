@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { CcidReaderOptions } from '../../../src/ccid/reader.js';
 import { CcidReader } from '../../../src/ccid/reader.js';
 import { createDemoReader, DEMO_READER_LABEL, SimulatedUsb } from '../../../src/sim/demo.js';
-import { createSimulatedReader, type ProfileId, type SimulatedReader } from '../../../src/sim/index.js';
+import { createSimulatedReader, PROFILES, type ProfileId, type SimulatedReader } from '../../../src/sim/index.js';
 import { UsbDeviceManager, type ReaderEntry, type UsbLogLevel } from '../../../src/usb/device-manager.js';
 import { BUSY_EXPLANATION, PROTECTED_CLASS_EXPLANATION, TOO_MANY_READERS_EXPLANATION } from '../../../src/usb/errors.js';
 import { FakeDaemon, GadgetDevice, gate, settle, until, waitForEntries } from './helpers.js';
@@ -499,5 +499,29 @@ describe('the demo reader', () => {
     demo.insertCard(); // no effect: already in
     expect(demo.cardPresent).toBe(true);
     expect(await slot.iccPresence()).toBe(true);
+  });
+});
+
+describe('readers the driver refuses', () => {
+  it('firmware libccid knows to be buggy is unsupported (retrying would not help), with the upgrade advice', async () => {
+    const { manager, daemon } = setup();
+    // An SCM SPR 532 (04E6:E003) with firmware 5.00, below the 5.10 libccid requires.
+    const spr532 = createSimulatedReader({ ...PROFILES['pinpad'], id: 'old-spr532', vendorId: 0x04e6, productId: 0xe003, bcdDevice: 0x0500 });
+    const entry = await manager.addDevice(spr532);
+    expect(entry?.state).toBe('unsupported');
+    expect(entry?.reason).toMatch(/firmware 5\.00 is known to be buggy/);
+    expect(entry?.reason).toMatch(/^This reader is not supported: .*upgrade the reader firmware/);
+    expect(entry?.reason).not.toMatch(/plug it in again/);
+    expect(spr532.opened).toBe(false);
+    expect(daemon.addCalls).toEqual([]);
+  });
+
+  it('the same reader opens when the driver is told to allow bogus firmware', async () => {
+    const usb = new SimulatedUsb();
+    const daemon = new FakeDaemon();
+    const manager = new UsbDeviceManager(usb, daemon, { driver: { ...DRIVER, allowBogusFirmware: true } });
+    managers.push(manager);
+    const spr532 = createSimulatedReader({ ...PROFILES['pinpad'], id: 'old-spr532', vendorId: 0x04e6, productId: 0xe003, bcdDevice: 0x0500 });
+    expect((await manager.addDevice(spr532))?.state).toBe('ready');
   });
 });

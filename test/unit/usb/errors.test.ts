@@ -28,7 +28,7 @@ describe('describeOpenFailure', () => {
     const f = describeOpenFailure(new ProtectedInterfaceClassError(1, 0x03, raw));
     expect(f.state).toBe('blocked');
     expect(f.reason).toMatch(/class 0x03/);
-    expect(describeOpenFailure(raw, 0x08).reason).toMatch(/class 0x08/);
+    expect(describeOpenFailure(raw, { interfaceClass: 0x08 }).reason).toMatch(/class 0x08/);
   });
 
   it('the device going away is "gone"', () => {
@@ -53,6 +53,13 @@ describe('describeOpenFailure', () => {
     );
     expect(f.state).toBe('unsupported');
     expect(f.reason).toBe('This reader is not supported: This USB device has no usable CCID interface (interface 0: the interface speaks ICCD version A).');
+  });
+
+  it('firmware the driver refuses is unsupported, without the advice to retry', () => {
+    const e = new DriverError(IFD.COMMUNICATION_ERROR, 'SCM Microsystems Inc. SPR 532 firmware 5.00 is known to be buggy (5.10 or later works): upgrade the reader firmware');
+    const f = describeOpenFailure(e, { firmwareRefused: true });
+    expect(f.state).toBe('unsupported');
+    expect(f.reason).toBe('This reader is not supported: SCM Microsystems Inc. SPR 532 firmware 5.00 is known to be buggy (5.10 or later works): upgrade the reader firmware.');
   });
 
   it("the daemon's reader limit is failed with the limit explained; other daemon errors keep their text", () => {
