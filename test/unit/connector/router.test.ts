@@ -172,7 +172,7 @@ describe('ConnectorRouter: hostile and malformed messages', () => {
       throw new TypeError('boom');
     };
     c.SCardListReaders = () => Promise.resolve({ readers: [42] as unknown as string[] });
-    c.SCardTransmit = () => Promise.resolve({ recvPci: { dwProtocol: 2 }, recvBuffer: 'not bytes' as unknown as Uint8Array });
+    c.SCardTransmit = (() => Promise.resolve({ recvPci: { dwProtocol: 2 }, recvBuffer: 'not bytes' })) as unknown as typeof c.SCardTransmit;
     raw.send(call(2, 'SCardStatus', [1]));
     raw.send(call(3, 'SCardListReaders', [0x1001, null, null]));
     raw.send(call(4, 'SCardTransmit', [1, { dwProtocol: 2 }, '00', null]));
