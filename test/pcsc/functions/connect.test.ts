@@ -119,7 +119,19 @@ describe('SCardConnect: server checks (winscard.c)', () => {
     }
   });
 
-  it('check 7: reader in error → SCARD_E_READER_UNAVAILABLE (SHARED and DIRECT); before the exclusive check', async () => {
+  it('check 7: reader in error (card presence unreadable) → SCARD_E_READER_UNAVAILABLE (SHARED and DIRECT)', async () => {
+    const r = rig();
+    const fake = new FakeReader();
+    fake.slot0.broken = true;
+    const { names } = await r.addFake(fake);
+    const { client, ctx } = await r.client();
+    const name = first(names);
+    await waitState(client, ctx, name, SCARD_STATE_UNAVAILABLE);
+    await fails(client.SCardConnect(ctx, name, SCARD_SHARE_SHARED, T1), SCARD_E_READER_UNAVAILABLE, 'SHARED');
+    await fails(client.SCardConnect(ctx, name, SCARD_SHARE_DIRECT, 0), SCARD_E_READER_UNAVAILABLE, 'DIRECT');
+  });
+
+  it('check 7 comes before the exclusive check: a reader falling into error while held exclusively → READER_UNAVAILABLE', async () => {
     const r = rig();
     const { reader, names } = await r.addFake();
     const a = await r.client('A');
