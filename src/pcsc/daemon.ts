@@ -356,11 +356,8 @@ export class PcscDaemon {
   }
 
   async endTransaction(client: ClientState, hCard: number, disposition: number): Promise<void> {
-    this.#alive(client);
     const d = disposition >>> 0;
-    if (d !== SCARD_LEAVE_CARD && d !== SCARD_RESET_CARD && d !== 2 && d !== SCARD_EJECT_CARD) {
-      throw new PcscError(SCARD_E_INVALID_VALUE, `disposition ${disposition} is none of SCARD_LEAVE_CARD, _RESET_CARD, _UNPOWER_CARD, _EJECT_CARD`);
-    }
+    // winscard_clnt.c looks the handle up; winscard.c then checks the disposition before RFReaderInfoById.
     const ctx = this.#handleContext(client, hCard);
     await ctx.queue.run(async () => {
       this.#stillOwned(client, ctx, hCard >>> 0);

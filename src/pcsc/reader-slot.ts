@@ -119,8 +119,25 @@ export class ReaderSlot {
     this.hooks.signalClients();
   }
 
+  /**
+   * One turn of EHStatusHandlerThread's loop, prompted by the driver's card event: IFDStatusICC first (a failure puts
+   * the reader in error: SCARD_UNKNOWN, no ATR, no protocol), then the transition the driver reported. Leaving the
+   * error state counts as an insertion or a removal, as in pcscd (dwCurrentState == SCARD_UNKNOWN).
+   */
   async #cardEvent(present: boolean): Promise<void> {
     if (this.removed) return;
+    try {
+      await this.ifdCall(() => this.ifd.iccPresence());
+    } catch (e) {
+      this.hooks.log('error', `${this.name}: the reader does not answer (${describe(e)}): reader unavailable`);
+      this.readerState = SCARD_UNKNOWN;
+      this.atr = new Uint8Array(0);
+      this.cardProtocol = SCARD_PROTOCOL_UNDEFINED;
+      this.#seen = 'unknown';
+      this.changes.notify();
+      this.hooks.signalClients();
+      return;
+    }
     if (!present) {
       if (this.#seen === 'present' || this.#seen === 'unknown') {
         this.setEventState('removed');

@@ -346,8 +346,11 @@ export class Winscard {
     }
   }
 
-  /** winscard.c SCardEndTransaction (the disposition was checked by the caller, before the handle lookup). */
+  /** winscard.c SCardEndTransaction: the disposition is checked before the handle lookup. */
   async endTransaction(hCard: number, disposition: number): Promise<void> {
+    if (disposition !== SCARD_LEAVE_CARD && disposition !== SCARD_UNPOWER_CARD && disposition !== SCARD_RESET_CARD && disposition !== SCARD_EJECT_CARD) {
+      fail(SCARD_E_INVALID_VALUE, `disposition ${disposition} is none of SCARD_LEAVE_CARD, _RESET_CARD, _UNPOWER_CARD, _EJECT_CARD`);
+    }
     const slot = this.slotOf(hCard);
     this.#checkEvent(slot, hCard);
     if (disposition !== SCARD_LEAVE_CARD && slot.lockId !== 0 && slot.lockId !== hCard) {
