@@ -120,7 +120,7 @@ function at(path: string, key: string): string {
   return path ? `${path}.${key}` : key;
 }
 
-export function u32(v: unknown, path: string): number {
+function u32(v: unknown, path: string): number {
   if (typeof v !== 'number') fail(path, 'an unsigned 32-bit integer', v);
   if (!Number.isFinite(v)) fail(path, 'an unsigned 32-bit integer', v);
   if (!Number.isInteger(v)) fail(path, 'an integer', v);
@@ -163,8 +163,12 @@ export function bytesToHex(bytes: Uint8Array): Hex {
 
 const HEX_RE = /^[0-9a-fA-F]*$/;
 
-/** Decodes wire hex (even length, 0-9a-fA-F only, at most `maxBytes` bytes). */
-export function hexToBytes(v: unknown, path: string, maxBytes: number = MAX_WIRE_BYTES): Uint8Array {
+/** Decodes wire hex (even length, 0-9a-fA-F only, at most `maxBytes` bytes). Throws only ProtocolError. */
+export function hexToBytes(v: unknown, path = 'hex', maxBytes: number = MAX_WIRE_BYTES): Uint8Array {
+  return guard(undefined, () => hexIn(v, path, maxBytes));
+}
+
+function hexIn(v: unknown, path: string, maxBytes: number = MAX_WIRE_BYTES): Uint8Array {
   if (typeof v !== 'string') fail(path, 'a hex string', v);
   if (v.length > maxBytes * 2) throw new Invalid(`${path}: ${Math.ceil(v.length / 2)} bytes exceed the limit of ${maxBytes}`);
   if (v.length % 2 !== 0) throw new Invalid(`${path}: hex string of odd length ${v.length}`);
@@ -200,7 +204,7 @@ const STRING_OR_NULL: Codec = {
   encode: (v, p) => (v === undefined || v === null ? null : str(v, p)),
   decode: (v, p) => (v === null ? null : str(v, p)),
 };
-const HEX: Codec = { encode: (v, p) => bytesToHex(bytesIn(v, p, MAX_WIRE_BYTES)), decode: (v, p) => hexToBytes(v, p) };
+const HEX: Codec = { encode: (v, p) => bytesToHex(bytesIn(v, p, MAX_WIRE_BYTES)), decode: (v, p) => hexIn(v, p) };
 const PCI: Codec = {
   encode(v, p) {
     if (typeof v !== 'object' || v === null) fail(p, 'an SCARD_IO_REQUEST {dwProtocol}', v);
@@ -271,7 +275,7 @@ function decodeReaderStatesOut(v: unknown, p: string): ReaderStateOut[] {
       szReader: str(o.szReader, at(q, 'szReader')),
       dwCurrentState: u32(o.dwCurrentState, at(q, 'dwCurrentState')),
       dwEventState: u32(o.dwEventState, at(q, 'dwEventState')),
-      rgbAtr: hexToBytes(o.rgbAtr, at(q, 'rgbAtr'), MAX_WIRE_ATR_BYTES),
+      rgbAtr: hexIn(o.rgbAtr, at(q, 'rgbAtr'), MAX_WIRE_ATR_BYTES),
     };
   });
 }
@@ -311,7 +315,7 @@ function record(fields: Record<string, Codec>): Codec {
 
 const ATR: Codec = {
   encode: (v, p) => bytesToHex(bytesIn(v, p, MAX_WIRE_ATR_BYTES)),
-  decode: (v, p) => hexToBytes(v, p, MAX_WIRE_ATR_BYTES),
+  decode: (v, p) => hexIn(v, p, MAX_WIRE_ATR_BYTES),
 };
 const READER_STATES_OUT: Codec = { encode: encodeReaderStatesOut, decode: decodeReaderStatesOut };
 
@@ -549,7 +553,7 @@ export function decodeConnectorMessage(raw: unknown): DecodedConnectorMessage {
           const readers = array(ev.readers, 'event.readers', MAX_WIRE_READERS).map((r, i) => {
             const p = `event.readers[${i}]`;
             const x = checkObject(r, p, ['name', 'state', 'atr']);
-            return { name: str(x.name, at(p, 'name')), state: u32(x.state, at(p, 'state')), atr: hexToBytes(x.atr, at(p, 'atr'), MAX_WIRE_ATR_BYTES) };
+            return { name: str(x.name, at(p, 'name')), state: u32(x.state, at(p, 'state')), atr: hexIn(x.atr, at(p, 'atr'), MAX_WIRE_ATR_BYTES) };
           });
           return { kind: 'event', event: { type: 'readers', readers } };
         }
