@@ -198,6 +198,9 @@ export class FakeSlot implements IfdSlot {
   atr: Uint8Array = FAKE_ATR;
   protocol: IfdProtocol | undefined;
   readonly powerLog: PowerAction[] = [];
+  /** When set, Transmit does not answer until the reader is unplugged (then IFD_NO_SUCH_DEVICE). */
+  holdTransmit = false;
+  readonly held: ((e: Error) => void)[] = [];
   readonly transmitted: Uint8Array[] = [];
   readonly #listeners = new Set<(present: boolean) => void>();
 
@@ -241,6 +244,7 @@ export class FakeSlot implements IfdSlot {
     if (this.failing) return Promise.reject(new DriverError(IFD.COMMUNICATION_ERROR, 'fake reader in error'));
     if (!this.present) return Promise.reject(new DriverError(IFD.ICC_NOT_PRESENT, 'no card'));
     this.transmitted.push(apdu.slice());
+    if (this.holdTransmit) return new Promise<Uint8Array>((_, reject) => this.held.push(reject));
     return Promise.resolve(SW_OK.slice());
   }
 
@@ -310,7 +314,10 @@ export class FakeReader implements IfdReader {
 
   /** The reader is unplugged. */
   unplug(): void {
-    for (const s of this.slots) s.failing = true;
+    for (const s of this.slots) {
+      s.failing = true;
+      for (const reject of s.held.splice(0)) reject(new DriverError(IFD.NO_SUCH_DEVICE, 'fake reader unplugged'));
+    }
     for (const l of [...this.#removed]) l();
   }
 

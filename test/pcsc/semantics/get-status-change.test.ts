@@ -8,6 +8,7 @@ import {
   PNP_NOTIFICATION_READER_NAME,
   SCARD_E_INVALID_HANDLE,
   SCARD_E_INVALID_PARAMETER,
+  SCARD_E_READER_UNAVAILABLE,
   SCARD_E_TIMEOUT,
   SCARD_E_UNKNOWN_READER,
   SCARD_LEAVE_CARD,
@@ -184,7 +185,9 @@ describe('§3 GetStatusChange, per entry', () => {
     await expectPending(w, 'waiter after an exclusive Connect');
     r.sims[0]!.removeCard();
     const { readerStates } = await expectResolves(w, 'waiter after the removal');
-    expectState(readerStates[0]!.dwEventState, 0x0001_0012 | SCARD_STATE_CHANGED);
+    // The EXCLUSIVE handle is still there: EXCLUSIVE is reported next to EMPTY (the sharing rule does not look at the
+    // card), INUSE is not.
+    expectState(readerStates[0]!.dwEventState, 0x0001_0000 | SCARD_STATE_EMPTY | SCARD_STATE_EXCLUSIVE | SCARD_STATE_CHANGED);
   });
 
   it('INUSE → free fires for a waiter whose current state has INUSE', async () => {
@@ -198,6 +201,8 @@ describe('§3 GetStatusChange, per entry', () => {
     expectState(readerStates[0]!.dwEventState, 0x0000_0022);
   });
 
+  // pcscd's event loop asks IFDHICCPresence on every round (after each card event or poll); a failure there is the
+  // reader-in-error state (readerState SCARD_UNKNOWN). The fake slot fails IFDHICCPresence, then raises an event.
   it('reader in error: UNAVAILABLE (event state exactly UNAVAILABLE | CHANGED when the current state lacks it); back to normal → CHANGED', async () => {
     const reader = new FakeReader('Flaky Reader');
     const f = await fakeRig([reader]);
@@ -210,6 +215,8 @@ describe('§3 GetStatusChange, per entry', () => {
     const { readerStates } = await expectResolves(w, 'waiter on the reader error');
     expectState(readerStates[0]!.dwEventState, SCARD_STATE_UNAVAILABLE | SCARD_STATE_CHANGED);
     expectState(await noChange(c, name, SCARD_STATE_UNAVAILABLE), SCARD_STATE_UNAVAILABLE);
+    // §2 Connect: reader in error → READER_UNAVAILABLE.
+    await expectCode(c.api.SCardConnect(c.ctx, name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1), SCARD_E_READER_UNAVAILABLE);
     // The other way round: the current state has UNAVAILABLE, the reader works again → CHANGED.
     const w2 = track(gsc(c, INFINITE, [{ szReader: name, dwCurrentState: SCARD_STATE_UNAVAILABLE }]));
     reader.slots[0]!.setFailing(false);
