@@ -234,10 +234,18 @@ export class FakeSlot implements IfdSlot {
     return Promise.resolve(this.atr.slice());
   }
 
-  setProtocol(protocol: IfdProtocol): Promise<void> {
-    if (!this.present) return Promise.reject(new DriverError(IFD.ICC_NOT_PRESENT, 'no card'));
+  /** When set, PPS takes this long, and a second PPS after the ATR fails (as on a real card: PPS only right after reset). */
+  ppsDelayMs = 0;
+
+  async setProtocol(protocol: IfdProtocol): Promise<void> {
+    if (!this.present) throw new DriverError(IFD.ICC_NOT_PRESENT, 'no card');
+    if (this.ppsDelayMs > 0) {
+      if (this.protocol !== undefined) throw new DriverError(IFD.ERROR_PTS_FAILURE, 'PPS after the protocol was set');
+      this.protocol = protocol;
+      await new Promise((r) => setTimeout(r, this.ppsDelayMs));
+      return;
+    }
     this.protocol = protocol;
-    return Promise.resolve();
   }
 
   transmit(apdu: Uint8Array): Promise<Uint8Array> {

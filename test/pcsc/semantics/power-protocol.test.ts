@@ -213,6 +213,17 @@ describe('§3 Protocol selection', () => {
     expect(dwActiveProtocol).toBe(SCARD_PROTOCOL_T0);
   });
 
+  it('concurrent Connects negotiate once (pcscd holds the reader mutex over the check and PPS): all get T=1', async () => {
+    const reader = new FakeReader('Slow PPS Reader');
+    const f = await fakeRig([reader], { clients: 5 });
+    cleanup.push(() => f.close());
+    reader.slots[0]!.ppsDelayMs = 5;
+    const results = await Promise.all(
+      f.clients.map((c) => ok(c.api.SCardConnect(c.ctx, f.names[0]!, SCARD_SHARE_SHARED, SCARD_PROTOCOL_ANY), 'a concurrent Connect')),
+    );
+    expect(results.map((x) => x.dwActiveProtocol)).toEqual(Array(5).fill(SCARD_PROTOCOL_T1));
+  });
+
   it('DIRECT returns whatever protocol is current: UNDEFINED before any negotiation, T=1 after', async () => {
     const { r, a, b } = await with1(helloWorldCardT1());
     const d1 = await ok(a.api.SCardConnect(a.ctx, r.name, SCARD_SHARE_DIRECT, SCARD_PROTOCOL_ANY));
