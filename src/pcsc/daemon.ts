@@ -466,6 +466,10 @@ export class PcscDaemon {
 
   async getAttrib(client: ClientState, hCard: number, attrId: number, bufferLength: number | undefined): Promise<{ attr: Uint8Array }> {
     const ctx = this.#handleContext(client, hCard);
+    // winscard_clnt.c SCardGetSetAttrib: the attribute travels in a MAX_BUFFER_SIZE array.
+    if (bufferLength !== undefined && bufferLength > MAX_BUFFER_SIZE) {
+      throw new PcscError(SCARD_E_INSUFFICIENT_BUFFER, `attribute buffers are at most ${MAX_BUFFER_SIZE} bytes; ${bufferLength} was given`);
+    }
     return ctx.queue.run(async () => {
       this.#stillOwned(client, ctx, hCard >>> 0);
       return { attr: this.#server.getAttrib(hCard >>> 0, attrId, bufferLength) };
@@ -475,8 +479,8 @@ export class PcscDaemon {
   async setAttrib(client: ClientState, hCard: number, attrId: number, attr: Uint8Array): Promise<void> {
     this.#alive(client);
     if (attr.length === 0) throw new PcscError(SCARD_E_INVALID_PARAMETER, 'SCardSetAttrib needs a value of at least one byte');
-    if (attr.length > MAX_BUFFER_SIZE) throw new PcscError(SCARD_E_INSUFFICIENT_BUFFER, `attribute value of ${attr.length} bytes; at most ${MAX_BUFFER_SIZE}`);
     const ctx = this.#handleContext(client, hCard);
+    if (attr.length > MAX_BUFFER_SIZE) throw new PcscError(SCARD_E_INSUFFICIENT_BUFFER, `attribute value of ${attr.length} bytes; at most ${MAX_BUFFER_SIZE}`);
     await ctx.queue.run(async () => {
       this.#stillOwned(client, ctx, hCard >>> 0);
       await this.#server.setAttrib(hCard >>> 0, attrId, attr);

@@ -109,10 +109,10 @@ export class ReaderFactory {
   }
 
   /**
-   * RFRemoveReader: free the reader's positions (it leaves ListReaders and GetStatusChange at once). Its open handles
-   * stay attached to it, now an unavailable reader (SCARD_UNKNOWN), until they are disconnected: calls through them
-   * give SCARD_E_READER_UNAVAILABLE, Disconnect succeeds — what a client of pcscd sees while an unplugged reader is
-   * being removed (IFD_NO_SUCH_DEVICE → SCARD_E_READER_UNAVAILABLE).
+   * RFRemoveReader: free the reader's positions (it leaves ListReaders and GetStatusChange at once). Its handles are
+   * then in no reader's list: calls through them give SCARD_E_INVALID_VALUE (RFReaderInfoById), Disconnect succeeds
+   * ("ignore reader removal"), Status gives SCARD_E_READER_UNAVAILABLE (the client library's reader lookup). Calls
+   * already running when the reader went away get the driver's IFD_NO_SUCH_DEVICE → SCARD_E_READER_UNAVAILABLE.
    */
   remove(reader: IfdReader): ReaderSlot[] {
     const slots = this.#byReader.get(reader) ?? [];
@@ -121,7 +121,6 @@ export class ReaderFactory {
       const s = this.#positions[i];
       if (s !== undefined && slots.includes(s)) this.#positions[i] = undefined;
     }
-    for (const s of slots) if (s.handles.size > 0) this.#gone.add(s);
     return slots;
   }
 }

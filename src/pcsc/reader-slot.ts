@@ -72,6 +72,11 @@ export class ReaderSlot {
   /** Wakes callers waiting for the lock, the sharing or the card state to change (pcscd's 100 ms polls). */
   readonly changes = new Notifier();
 
+  /** Held from "protocol not yet set" to "protocol set", as pcscd holds rContext->mMutex around PHSetProtocol. */
+  readonly negotiation = new SerialQueue();
+  /** Connect/Reconnect calls between marking the card in use and adding their handle: the power-off must wait. */
+  connecting = 0;
+
   readonly #ifdQueue = new SerialQueue();
   readonly #eventQueue = new SerialQueue();
   /** The event handler's dwCurrentState. */
@@ -199,6 +204,12 @@ export class ReaderSlot {
     if (state === 'powered') this.#armPowerTimer();
   }
 
+  /** A Connect/Reconnect ended: re-arm the power-off it held back, if the card is (again) unused. */
+  connectionSettled(): void {
+    this.connecting = Math.max(0, this.connecting - 1);
+    if (this.connecting === 0 && this.powerState === 'powered') this.#armPowerTimer();
+  }
+
   /** winscard.c SCardDisconnect, last handle gone: a powered card enters its grace period. */
   enterGracePeriod(): void {
     if (this.powerState === 'powered' || this.powerState === 'grace-period' || this.powerState === 'in-use') {
@@ -213,6 +224,9 @@ export class ReaderSlot {
     const fire = (): void => {
       this.#powerTimer = undefined;
       if (this.removed || this.powerState !== 'powered') return;
+      // pcscd's threads cannot power the card off between SCardConnect's "in use" and its handle being added (both
+      // happen in one call); here they could interleave: a connection under way re-arms the timer when it ends.
+      if (this.connecting > 0) return;
       this.powerState = 'unpowered';
       this.cardProtocol = SCARD_PROTOCOL_UNDEFINED;
       this.hooks.log('debug', `${this.name}: no handle uses the card: powering it down`);

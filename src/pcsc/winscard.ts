@@ -13,7 +13,6 @@ import {
   SCARD_ATTR_DEVICE_FRIENDLY_NAME_A,
   SCARD_ATTR_DEVICE_SYSTEM_NAME_A,
   SCARD_E_INSUFFICIENT_BUFFER,
-  SCARD_E_INVALID_PARAMETER,
   SCARD_E_INVALID_VALUE,
   SCARD_E_NO_SMARTCARD,
   SCARD_E_NOT_TRANSACTED,
@@ -108,6 +107,10 @@ export class Winscard {
       return;
     }
     if (shareMode === SCARD_SHARE_DIRECT) return;
+    await slot.negotiation.run(() => this.#negotiateLocked(slot, preferred));
+  }
+
+  async #negotiateLocked(slot: ReaderSlot, preferred: number): Promise<void> {
     if (slot.cardProtocol === SCARD_PROTOCOL_UNDEFINED) {
       const atr = decodeAtrProtocols(slot.atr);
       const wanted = preferred & SCARD_PROTOCOL_ANY_OLD ? SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1 : preferred;
@@ -162,6 +165,17 @@ export class Winscard {
 
   /** winscard.c SCardConnect. */
   async connect(szReader: string, shareMode: number, preferred: number): Promise<{ hCard: number; dwActiveProtocol: number; slot: ReaderSlot }> {
+    const slot = this.readers.byName(szReader);
+    if (slot === undefined) return this.#connect(szReader, shareMode, preferred);
+    slot.connecting += 1;
+    try {
+      return await this.#connect(szReader, shareMode, preferred);
+    } finally {
+      slot.connectionSettled();
+    }
+  }
+
+  async #connect(szReader: string, shareMode: number, preferred: number): Promise<{ hCard: number; dwActiveProtocol: number; slot: ReaderSlot }> {
     if (
       shareMode !== SCARD_SHARE_DIRECT &&
       !(preferred & (SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_RAW | SCARD_PROTOCOL_ANY_OLD))
@@ -228,6 +242,17 @@ export class Winscard {
 
   /** winscard.c SCardReconnect (one attempt: SCARD_E_SHARING_VIOLATION is retried by the client layer). */
   async reconnect(hCard: number, shareMode: number, preferred: number, initialization: number): Promise<number> {
+    const slot = this.readers.byHandle(hCard);
+    if (slot === undefined) return this.#reconnect(hCard, shareMode, preferred, initialization);
+    slot.connecting += 1;
+    try {
+      return await this.#reconnect(hCard, shareMode, preferred, initialization);
+    } finally {
+      slot.connectionSettled();
+    }
+  }
+
+  async #reconnect(hCard: number, shareMode: number, preferred: number, initialization: number): Promise<number> {
     if (initialization !== SCARD_LEAVE_CARD && initialization !== SCARD_RESET_CARD && initialization !== SCARD_UNPOWER_CARD) {
       fail(SCARD_E_INVALID_VALUE, `initialization ${initialization} is none of SCARD_LEAVE_CARD, SCARD_RESET_CARD, SCARD_UNPOWER_CARD`);
     }
@@ -393,7 +418,8 @@ export class Winscard {
 
   /** winscard.c SCardTransmit (one attempt). `recvLength`: the caller's buffer. */
   async transmit(hCard: number, pciProtocol: number, apdu: Uint8Array, recvLength: number): Promise<Uint8Array> {
-    if (recvLength < 2) fail(SCARD_E_INSUFFICIENT_BUFFER, `a receive buffer of ${recvLength} bytes cannot even hold a status word`);
+    // winscard.c's `dwRxLength < 2` check never fires through pcscd: winscard_svc.c passes its own 64 KiB buffer and
+    // compares the response with the client's buffer afterwards (below).
     const slot = this.slotOf(hCard);
     check(slot.checkSharing(hCard), `another handle holds a transaction on "${slot.name}"`);
     check(slot.checkReaderStatus(), `reader "${slot.name}" is in error`);
@@ -431,7 +457,8 @@ export class Winscard {
   async control(hCard: number, code: number, input: Uint8Array, recvLength: number | undefined): Promise<Uint8Array> {
     const slot = this.slotOf(hCard);
     check(slot.checkSharing(hCard), `another handle holds a transaction on "${slot.name}"`);
-    if (input.length === 0) fail(SCARD_E_INVALID_PARAMETER, 'SCardControl needs input bytes');
+    // winscard.c's "no input → SCARD_E_INVALID_PARAMETER" applies to IFD handler v2 drivers only; a v3 driver (libccid,
+    // and every IfdSlot) gets the empty input (CM_IOCTL_GET_FEATURE_REQUEST is usually sent without any).
     check(slot.checkReaderStatus(), `reader "${slot.name}" is in error`);
     let output: Uint8Array;
     try {
