@@ -144,6 +144,11 @@ export class Winscard {
 
   /** Apply a power disposition the way Reconnect / EndTransaction do (IFD_RESET, or power down then up). */
   async #repower(slot: ReaderSlot, disposition: number): Promise<{ ok: boolean; code: number; detail: string }> {
+    // Under the negotiation lock: a Connect must not read the old protocol while the card is being reset.
+    return slot.negotiation.run(() => this.#repowerLocked(slot, disposition));
+  }
+
+  async #repowerLocked(slot: ReaderSlot, disposition: number): Promise<{ ok: boolean; code: number; detail: string }> {
     let r;
     if (disposition === SCARD_RESET_CARD) r = await slot.power('reset');
     else {
@@ -327,6 +332,22 @@ export class Winscard {
     }
     if (disposition === SCARD_RESET_CARD || disposition === SCARD_UNPOWER_CARD) {
       slot.setEventState('reset');
+      await slot.negotiation.run(() => this.#disposeLocked(slot, disposition));
+    } else if (disposition === SCARD_EJECT_CARD) {
+      // pcscd sends a CT-BCS "eject ICC" through the IFD handler v2 control; CCID readers have no eject: nothing.
+      this.log('info', `${slot.name}: SCARD_EJECT_CARD: the reader cannot eject; the card is left as it is`);
+    }
+    slot.handles.delete(hCard);
+    this.ids.release(hCard);
+    if (slot.contexts === SHARING_EXCLUSIVE) slot.contexts = SHARING_NONE;
+    else slot.contexts = Math.max(0, slot.contexts - 1);
+    if (slot.contexts === SHARING_NONE) slot.enterGracePeriod();
+    slot.publishSharing();
+  }
+
+  /** SCardDisconnect's RESET / UNPOWER, under the negotiation lock. */
+  async #disposeLocked(slot: ReaderSlot, disposition: number): Promise<void> {
+    {
       if (disposition === SCARD_RESET_CARD) {
         const r = await slot.power('reset');
         slot.cardProtocol = SCARD_PROTOCOL_UNDEFINED;
@@ -344,16 +365,7 @@ export class Winscard {
         if (r.ok) slot.readerState = SCARD_PRESENT;
         else slot.readerState = r.code === SCARD_W_REMOVED_CARD ? SCARD_ABSENT : SCARD_PRESENT | SCARD_SWALLOWED;
       }
-    } else if (disposition === SCARD_EJECT_CARD) {
-      // pcscd sends a CT-BCS "eject ICC" through the IFD handler v2 control; CCID readers have no eject: nothing.
-      this.log('info', `${slot.name}: SCARD_EJECT_CARD: the reader cannot eject; the card is left as it is`);
     }
-    slot.handles.delete(hCard);
-    this.ids.release(hCard);
-    if (slot.contexts === SHARING_EXCLUSIVE) slot.contexts = SHARING_NONE;
-    else slot.contexts = Math.max(0, slot.contexts - 1);
-    if (slot.contexts === SHARING_NONE) slot.enterGracePeriod();
-    slot.publishSharing();
   }
 
   /** winscard.c SCardBeginTransaction (one attempt). */
