@@ -17,7 +17,13 @@ export default defineConfig({
         'hello-world': 'scripts/hello-world.ts',
         bench: 'bench/run.ts',
       },
-      output: { entryFileNames: '[name].js', format: 'es' },
+      // scripts/chromium.mjs finds the project from its own location: it must stay where it is, not be inlined.
+      external: (id: string) => /(^|\/)scripts\/chromium\.mjs$/.test(id) || id === 'playwright-core',
+      output: {
+        entryFileNames: '[name].js',
+        format: 'es',
+        paths: (id: string) => (/(^|\/)scripts\/chromium\.mjs$/.test(id) ? '../../scripts/chromium.mjs' : id),
+      },
     },
   },
   logLevel: 'warn',

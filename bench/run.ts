@@ -1,120 +1,91 @@
 /**
- * `npm run bench`: what the stack costs, measured on this machine. Not a test: it asserts nothing about speed.
+ * `npm run bench`: what the stack costs, measured on this machine, side by side with native pcsc-lite. Not a test: it
+ * asserts nothing about speed.
  *
- * Driver figures use the zero-latency simulated reader, so they are the driver's (and the simulator's) own cost per
- * exchange: the time a real reader spends on the wire is not in them. Each figure is the median of several runs;
- * each run times a batch of exchanges after a warm-up.
+ * One command prints a table (Markdown, ready for the README) and writes bench/results/latest.json. Each timed figure
+ * is the median of BENCH_RUNS runs (default 7; the count is printed), each run a batch of exchanges after a warm-up.
+ * Native pcsc-lite (../shared/anchors/native-pcscd/run.sh) runs in the same command, so "ours / native" ratios are
+ * taken on the same machine at the same time; absolute figures drift between runs and machines, ratios much less.
+ *
+ * BENCH_SKIP_CHROMIUM=1 and BENCH_SKIP_NATIVE=1 leave those parts out (said so in the table).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { CcidReader } from '../src/ccid/reader.js';
-import type { CcidReaderSlot } from '../src/ccid/reader-slot.js';
-import { createSimulatedReader, helloWorldCardT1, type ProfileId } from '../src/sim/index.js';
+import { chromiumFigures } from './chromium.js';
+import { inProcessFigures } from './inprocess.js';
+import { RUNS, type Figure } from './measure.js';
+import { nativeFigures } from './native.js';
+import { sizeFigures } from './sizes.js';
 
-interface Figure {
-  name: string;
-  unit: 'us';
-  median: number;
-  min: number;
-  max: number;
-  runs: number;
-  perRun: number;
-  note?: string;
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function format(f: Figure): string {
+  if (f.median === null) return 'not measured';
+  const v = f.median;
+  if (f.unit === 'bytes') return `${v.toLocaleString('en-US')} B`;
+  const digits = v >= 1000 ? 0 : v >= 100 ? 0 : v >= 10 ? 1 : 2;
+  return `${v.toFixed(digits)} ${f.unit === 'us' ? 'µs' : f.unit}`;
 }
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 7);
-
-async function openSlot(profile: ProfileId): Promise<{ reader: CcidReader; slot: CcidReaderSlot }> {
-  const device = createSimulatedReader(profile);
-  device.insertCard(helloWorldCardT1({ seed: 1 }));
-  const reader = await CcidReader.open(device);
-  const slot = reader.slots[0]!;
-  await slot.power('up');
-  await slot.setProtocol(2);
-  return { reader, slot };
-}
-
-async function measure(name: string, perRun: number, op: () => Promise<void>, note?: string): Promise<Figure> {
-  for (let i = 0; i < Math.max(10, perRun / 5); i++) await op();
-  const samples: number[] = [];
-  for (let r = 0; r < RUNS; r++) {
-    const t0 = performance.now();
-    for (let i = 0; i < perRun; i++) await op();
-    samples.push(((performance.now() - t0) * 1000) / perRun);
-  }
-  samples.sort((a, b) => a - b);
-  const figure: Figure = {
-    name,
-    unit: 'us',
-    median: samples[Math.floor(samples.length / 2)]!,
-    min: samples[0]!,
-    max: samples[samples.length - 1]!,
-    runs: RUNS,
-    perRun,
-  };
-  if (note !== undefined) figure.note = note;
-  return figure;
-}
-
-function echoApdu(length: number): Uint8Array {
-  const apdu = new Uint8Array(7 + length + 2);
-  apdu.set([0x80, 0xee, 0x00, 0x00, 0x00, length >> 8, length & 0xff]);
-  for (let i = 0; i < length; i++) apdu[7 + i] = (i * 7) & 0xff;
-  return apdu; // Le 00 00 = up to 65536
+function ratioText(f: Figure): string {
+  if (f.nativeId === undefined) return '';
+  if (f.ratio === null || f.ratio === undefined) return 'no native figure';
+  return `${f.ratio.toFixed(2)}×`;
 }
 
 async function main(): Promise<void> {
+  const started = new Date();
   const figures: Figure[] = [];
-  const getChallenge = Uint8Array.of(0x00, 0x84, 0x00, 0x00, 0x08);
-  const echo = echoApdu(65000);
+  const log = (s: string) => console.error(`[bench] ${s}`);
 
-  {
-    const { reader, slot } = await openSlot('gempc-twin');
-    figures.push(
-      await measure('driver: 8-byte GET CHALLENGE, GemPC Twin (TPDU, T=1)', 2000, async () => {
-        const r = await slot.transmit(getChallenge);
-        if (r.length !== 10 || r[8] !== 0x90) throw new Error('bad GET CHALLENGE answer');
-      }),
-    );
-    figures.push(
-      await measure(
-        'driver: 65,000-byte extended ECHO, GemPC Twin (T=1 chaining, IFSD 254)',
-        20,
-        async () => {
-          const r = await slot.transmit(echo);
-          if (r.length !== 65002) throw new Error('bad ECHO answer');
-        },
-        `${Math.ceil(65009 / 254)} I-blocks out, ${Math.ceil(65002 / 254)} in`,
-      ),
-    );
-    await reader.close();
-  }
-  {
-    const { reader, slot } = await openSlot('extended-apdu');
-    figures.push(
-      await measure('driver: 65,000-byte extended ECHO, extended-APDU reader (CCID chaining)', 20, async () => {
-        const r = await slot.transmit(echo);
-        if (r.length !== 65002) throw new Error('bad ECHO answer');
-      }),
-    );
-    await reader.close();
+  log(`in-process figures (median of ${RUNS} runs)…`);
+  figures.push(...(await inProcessFigures()));
+
+  if (process.env.BENCH_SKIP_CHROMIUM) {
+    figures.push({ id: 'chromium', name: 'Chromium figures', unit: 'us', median: null, note: 'skipped (BENCH_SKIP_CHROMIUM)' });
+  } else {
+    log('Chromium figures (headless, release connector + e2e test client)…');
+    try {
+      figures.push(...(await chromiumFigures()));
+    } catch (e) {
+      figures.push({ id: 'chromium', name: 'Chromium figures', unit: 'us', median: null, note: `failed: ${(e as Error).message.split('\n')[0]}` });
+    }
   }
 
-  const width = Math.max(...figures.map((f) => f.name.length));
-  console.log(`Benchmarks (median of ${RUNS} runs, µs per exchange; node ${process.version})`);
-  console.log(`${'figure'.padEnd(width)}  median      min      max`);
+  log('built sizes…');
+  figures.push(...sizeFigures(ROOT));
+
+  if (process.env.BENCH_SKIP_NATIVE) {
+    for (const id of ['native-getchallenge', 'native-echo']) {
+      figures.push({ id, name: `native pcsc-lite (${id})`, unit: 'us', median: null, note: 'anchor not run: skipped (BENCH_SKIP_NATIVE)' });
+    }
+  } else {
+    log('native pcsc-lite anchor (../shared/anchors/native-pcscd/run.sh)…');
+    figures.push(...nativeFigures(ROOT));
+  }
+
+  const byId = new Map(figures.map((f) => [f.id, f]));
   for (const f of figures) {
-    console.log(
-      `${f.name.padEnd(width)}  ${f.median.toFixed(1).padStart(7)}  ${f.min.toFixed(1).padStart(7)}  ${f.max.toFixed(1).padStart(7)}` +
-        (f.note ? `  (${f.note})` : ''),
-    );
+    if (f.nativeId === undefined) continue;
+    const n = byId.get(f.nativeId);
+    f.ratio = f.median !== null && n?.median != null ? f.median / n.median : null;
   }
-  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  const out = resolve(root, 'bench', 'results', 'latest.json');
+
+  const date = started.toISOString().slice(0, 10);
+  console.log(`\nBenchmarks, ${date}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; timed figures are medians of ${RUNS} runs.\n`);
+  console.log('| figure | median | runs × per run | ours / native |');
+  console.log('|---|---|---|---|');
+  for (const f of figures) {
+    const runs = f.runs !== undefined ? `${f.runs} × ${f.perRun ?? 1}` : '';
+    const value = f.median === null ? `not measured: ${f.note ?? ''}` : format(f);
+    const note = f.median !== null && f.note ? ` (${f.note})` : '';
+    console.log(`| ${f.name}${note} | ${value} | ${runs} | ${ratioText(f)} |`);
+  }
+  const out = resolve(ROOT, 'bench', 'results', 'latest.json');
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), node: process.version, figures }, null, 2));
+  writeFileSync(out, JSON.stringify({ date: started.toISOString(), node: process.version, cpus: cpus().length, runs: RUNS, figures }, null, 2));
   console.log(`\nwritten to ${out}`);
 }
 

@@ -1,0 +1,158 @@
+/**
+ * Figures measured in headless Chromium (Debian's, through playwright-core, with the end-to-end harness): the released
+ * connector extension with its demo reader, and the end-to-end test client extension (`npm run build:e2e`), which
+ * exposes the client library to its page as the hello-world app uses it.
+ *
+ * - per-APDU time through Chrome messaging: a loop of N SCardTransmit calls (8-byte GET CHALLENGE) timed inside the
+ *   client page with performance.now(): client library → chrome.runtime port → the connector's service worker →
+ *   router → daemon → driver → the demo reader (a zero-latency simulated GemPC Twin) and back;
+ * - cold start: from launching Chromium with the extensions to the first answered SCardEstablishContext, and from
+ *   stopping the connector's worker (CDP ServiceWorker.stopAllWorkers, what Chrome's idle timeout does) to the first
+ *   answered SCardEstablishContext of a client that reconnects.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Page } from 'playwright-core';
+import { CONNECTOR_ID, DIST, ensureChromium, launchWithExtensions, waitForWorker } from '../scripts/chromium.mjs';
+import { openConnectorPage, openTestClient, turnDemoOn, type Rig } from '../test/e2e/harness.js';
+import { RUNS, summarise, type Figure } from './measure.js';
+
+const APDUS_PER_RUN = Number(process.env.BENCH_CHROMIUM_APDUS ?? 500);
+const LAUNCHES = Number(process.env.BENCH_LAUNCHES ?? 3);
+
+async function launch(): Promise<Rig> {
+  const browser = await launchWithExtensions({ extensions: [DIST.connector, DIST.helloWorld, DIST.testClient] });
+  try {
+    const worker = await waitForWorker(browser.context, CONNECTOR_ID);
+    return { browser, context: browser.context, worker, close: () => browser.close() };
+  } catch (e) {
+    await browser.close();
+    throw e;
+  }
+}
+
+/** In the client page: connect (or reconnect) and retry SCardEstablishContext until it is answered; ms it took. */
+function firstContext(page: Page, fresh: boolean): Promise<number> {
+  return page.evaluate(
+    `(async () => {
+      const g = globalThis;
+      const t0 = performance.now();
+      for (let i = 0; i < 2000; i++) {
+        try {
+          if (${fresh} || !g.c) g.c = await g.lib.connect(${JSON.stringify(CONNECTOR_ID)}, { name: 'bench', connectTimeoutMs: 20000 });
+          else await g.c.reconnect();
+          const { hContext } = await g.c.SCardEstablishContext(g.lib.SCARD_SCOPE_SYSTEM);
+          await g.c.SCardReleaseContext(hContext);
+          return performance.now() - t0;
+        } catch (e) {
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      }
+      throw new Error('no SCardEstablishContext answered');
+    })()`,
+  ) as Promise<number>;
+}
+
+async function messagingFigure(rig: Rig): Promise<Figure> {
+  const connector = await openConnectorPage(rig);
+  await turnDemoOn(connector);
+  const client = await openTestClient(rig);
+  await firstContext(client, true);
+  const samples = (await client.evaluate(
+    `(async () => {
+      const g = globalThis;
+      const c = g.c;
+      const { hContext } = await c.SCardEstablishContext(g.lib.SCARD_SCOPE_SYSTEM);
+      const { readers } = await c.SCardListReaders(hContext, null);
+      const { hCard, dwActiveProtocol } = await c.SCardConnect(hContext, readers[0], g.lib.SCARD_SHARE_SHARED, g.lib.SCARD_PROTOCOL_T1);
+      const pci = { dwProtocol: dwActiveProtocol };
+      const apdu = Uint8Array.of(0x00, 0x84, 0x00, 0x00, 0x08);
+      const one = async () => {
+        const r = (await c.SCardTransmit(hCard, pci, apdu)).recvBuffer;
+        if (r.length !== 10 || r[8] !== 0x90 || r[9] !== 0x00) throw new Error('bad GET CHALLENGE answer');
+      };
+      for (let i = 0; i < 100; i++) await one();
+      const out = [];
+      for (let run = 0; run < ${RUNS}; run++) {
+        const t0 = performance.now();
+        for (let i = 0; i < ${APDUS_PER_RUN}; i++) await one();
+        out.push(((performance.now() - t0) * 1000) / ${APDUS_PER_RUN});
+      }
+      await c.SCardDisconnect(hCard, g.lib.SCARD_LEAVE_CARD);
+      await c.SCardReleaseContext(hContext);
+      return out;
+    })()`,
+  )) as number[];
+  await connector.close();
+  return {
+    id: 'chromium-getchallenge',
+    name: 'Chromium messaging SCardTransmit: 8-byte GET CHALLENGE (client page → port → connector worker → daemon → demo reader)',
+    unit: 'us',
+    ...summarise(samples),
+    runs: samples.length,
+    perRun: APDUS_PER_RUN,
+    nativeId: 'native-getchallenge',
+  };
+}
+
+async function restartFigure(rig: Rig): Promise<Figure> {
+  const client = await openTestClient(rig);
+  await firstContext(client, true);
+  const cdp = await rig.context.newCDPSession(client);
+  await cdp.send('ServiceWorker.enable');
+  const samples: number[] = [];
+  for (let r = 0; r < RUNS; r++) {
+    const before = await client.evaluate('globalThis.c.instance');
+    const t0 = performance.now();
+    await cdp.send('ServiceWorker.stopAllWorkers');
+    await firstContext(client, false);
+    samples.push(performance.now() - t0);
+    // The answer must come from a new worker, not from the one that was to stop.
+    if ((await client.evaluate('globalThis.c.instance')) === before) throw new Error('the connector worker did not restart');
+  }
+  await cdp.detach();
+  return {
+    id: 'cold-start-worker',
+    name: "cold start: connector worker stopped (CDP ServiceWorker.stopAllWorkers) → first answered SCardEstablishContext",
+    unit: 'ms',
+    ...summarise(samples),
+    runs: samples.length,
+    perRun: 1,
+  };
+}
+
+/** Every Chromium figure, or one explaining figure when Chromium or the builds are missing. */
+export async function chromiumFigures(): Promise<Figure[]> {
+  try {
+    ensureChromium();
+  } catch (e) {
+    return [{ id: 'chromium', name: 'Chromium figures', unit: 'us', median: null, note: `not measured: ${(e as Error).message}` }];
+  }
+  const figures: Figure[] = [];
+  const launches: number[] = [];
+  let rig: Rig | undefined;
+  try {
+    for (let i = 0; i < LAUNCHES; i++) {
+      const t0 = performance.now();
+      const r = await launch();
+      const page = await openTestClient(r);
+      await firstContext(page, true);
+      launches.push(performance.now() - t0);
+      await page.close();
+      if (i < LAUNCHES - 1) await r.close();
+      else rig = r;
+    }
+    figures.push({
+      id: 'cold-start-launch',
+      name: 'cold start: launching Chromium with the extensions → first answered SCardEstablishContext (test client page)',
+      unit: 'ms',
+      ...summarise(launches),
+      runs: launches.length,
+      perRun: 1,
+    });
+    figures.push(await messagingFigure(rig!));
+    figures.push(await restartFigure(rig!));
+  } finally {
+    await rig?.close();
+  }
+  return figures;
+}

@@ -1,0 +1,171 @@
+/**
+ * In-process figures: the driver alone, the full SCardTransmit round trip through the daemon's client API, and the
+ * event latency of SCardGetStatusChange. All on zero-latency simulated readers, so the figures are the stack's (and the
+ * simulator's) own cost: a real reader's wire time is not in them.
+ */
+import { performance } from 'node:perf_hooks';
+import { CcidReader } from '../src/ccid/reader.js';
+import {
+  INFINITE,
+  PcscDaemon,
+  SCARD_PROTOCOL_T1,
+  SCARD_SCOPE_SYSTEM,
+  SCARD_SHARE_SHARED,
+  SCARD_STATE_PRESENT,
+  SCARD_STATE_UNAWARE,
+  type PcscClient,
+} from '../src/pcsc/index.js';
+import { createSimulatedReader, helloWorldCardT1, type ProfileId } from '../src/sim/index.js';
+import { GET_CHALLENGE_8, RUNS, echoApdu, isEchoOf, measure, summarise, type Figure } from './measure.js';
+
+const ECHO_BYTES = 65000;
+
+async function driverFigures(): Promise<Figure[]> {
+  const figures: Figure[] = [];
+  const echo = echoApdu(ECHO_BYTES);
+  for (const profile of ['gempc-twin', 'extended-apdu'] as ProfileId[]) {
+    const device = createSimulatedReader(profile);
+    device.insertCard(helloWorldCardT1({ seed: 1 }));
+    const reader = await CcidReader.open(device);
+    const slot = reader.slots[0]!;
+    await slot.power('up');
+    await slot.setProtocol(2);
+    if (profile === 'gempc-twin') {
+      figures.push(
+        await measure('driver-getchallenge', 'driver only: 8-byte GET CHALLENGE, GemPC Twin (TPDU, T=1)', 2000, async () => {
+          const r = await slot.transmit(GET_CHALLENGE_8);
+          if (r.length !== 10 || r[8] !== 0x90) throw new Error('bad GET CHALLENGE answer');
+        }),
+      );
+    }
+    figures.push(
+      await measure(
+        `driver-echo-${profile}`,
+        profile === 'gempc-twin'
+          ? 'driver only: 65,000-byte ECHO, GemPC Twin (T=1 chaining, IFSD 254)'
+          : 'driver only: 65,000-byte ECHO, extended-APDU reader (CCID chaining)',
+        20,
+        async () => {
+          if (!isEchoOf(await slot.transmit(echo), echo)) throw new Error('bad ECHO answer');
+        },
+      ),
+    );
+    await reader.close();
+  }
+  return figures;
+}
+
+/** A daemon with one simulated reader holding the hello-world T=1 card, and a client connected to it. */
+async function daemonWith(profile: ProfileId): Promise<{ daemon: PcscDaemon; client: PcscClient; hCard: number; protocol: number }> {
+  const device = createSimulatedReader(profile);
+  device.insertCard(helloWorldCardT1({ seed: 1 }));
+  const daemon = new PcscDaemon();
+  const [name] = await daemon.addReader(await CcidReader.open(device));
+  const client = daemon.connect({ name: 'bench' });
+  const { hContext } = await client.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
+  const { hCard, dwActiveProtocol } = await client.SCardConnect(hContext, name!, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
+  return { daemon, client, hCard, protocol: dwActiveProtocol };
+}
+
+async function daemonFigures(): Promise<Figure[]> {
+  const figures: Figure[] = [];
+  const echo = echoApdu(ECHO_BYTES);
+  for (const profile of ['gempc-twin', 'extended-apdu'] as ProfileId[]) {
+    const { daemon, client, hCard, protocol } = await daemonWith(profile);
+    const pci = { dwProtocol: protocol };
+    if (profile === 'gempc-twin') {
+      figures.push(
+        await measure(
+          'daemon-getchallenge',
+          'in-process SCardTransmit: 8-byte GET CHALLENGE (client API → daemon → driver → GemPC Twin, T=1)',
+          2000,
+          async () => {
+            const r = (await client.SCardTransmit(hCard, pci, GET_CHALLENGE_8)).recvBuffer;
+            if (r.length !== 10 || r[8] !== 0x90) throw new Error('bad GET CHALLENGE answer');
+          },
+          { nativeId: 'native-getchallenge' },
+        ),
+      );
+    }
+    figures.push(
+      await measure(
+        `daemon-echo-${profile}`,
+        profile === 'gempc-twin'
+          ? 'in-process SCardTransmit: 65,000-byte ECHO, GemPC Twin (T=1 chaining, IFSD 254: 256 I-blocks each way)'
+          : 'in-process SCardTransmit: 65,000-byte ECHO, extended-APDU reader (CCID chaining)',
+        20,
+        async () => {
+          if (!isEchoOf((await client.SCardTransmit(hCard, pci, echo)).recvBuffer, echo)) throw new Error('bad ECHO answer');
+        },
+        { nativeId: 'native-echo' },
+      ),
+    );
+    await daemon.shutdown();
+  }
+  return figures;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Event latency: 100 contexts (10 clients × 10 contexts) each wait in SCardGetStatusChange(INFINITE) on the empty
+ * reader; the time from insertCard() on the simulated reader until the last of the 100 calls has resolved. The card
+ * is powered by the daemon before the event is signalled (as pcscd does), so the ATR read is inside the figure.
+ */
+export async function eventLatency(waiters = 100, clientsCount = 10): Promise<Figure> {
+  const device = createSimulatedReader('gempc-twin');
+  const daemon = new PcscDaemon();
+  const [name] = await daemon.addReader(await CcidReader.open(device));
+  const contexts: { client: PcscClient; hContext: number }[] = [];
+  for (let c = 0; c < clientsCount; c++) {
+    const client = daemon.connect({ name: `waiter-${c}` });
+    for (let k = 0; k < waiters / clientsCount; k++) contexts.push({ client, hContext: (await client.SCardEstablishContext(SCARD_SCOPE_SYSTEM)).hContext });
+  }
+  const samples: number[] = [];
+  for (let round = 0; round < RUNS + 1; round++) {
+    const waits = await Promise.all(
+      contexts.map(async ({ client, hContext }) => {
+        const now = await client.SCardGetStatusChange(hContext, 0, [{ szReader: name!, dwCurrentState: SCARD_STATE_UNAWARE }]);
+        return { client, hContext, state: now.readerStates[0]!.dwEventState & ~0x2 };
+      }),
+    );
+    let resolved = 0;
+    let last = 0;
+    const all = Promise.all(
+      waits.map(({ client, hContext, state }) =>
+        client.SCardGetStatusChange(hContext, INFINITE, [{ szReader: name!, dwCurrentState: state }]).then((r) => {
+          if ((r.readerStates[0]!.dwEventState & SCARD_STATE_PRESENT) === 0) throw new Error('woke without the card');
+          resolved += 1;
+          last = performance.now();
+        }),
+      ),
+    );
+    await sleep(20); // every waiter is registered
+    if (resolved !== 0) throw new Error('a waiter resolved before the insertion');
+    const t0 = performance.now();
+    device.insertCard(helloWorldCardT1({ seed: round + 1 }));
+    await all;
+    if (round > 0) samples.push((last - t0) * 1000); // round 0 warms up
+    device.removeCard();
+    // Wait for the daemon to see the removal before the next round.
+    const probe = contexts[0]!;
+    for (;;) {
+      const s = await probe.client.SCardGetStatusChange(probe.hContext, 0, [{ szReader: name!, dwCurrentState: SCARD_STATE_UNAWARE }]);
+      if ((s.readerStates[0]!.dwEventState & SCARD_STATE_PRESENT) === 0) break;
+      await sleep(2);
+    }
+  }
+  await daemon.shutdown();
+  return {
+    id: 'event-latency',
+    name: `event latency: card insertion → ${waiters} waiting SCardGetStatusChange (${clientsCount} clients × ${waiters / clientsCount} contexts) all resolved`,
+    unit: 'us',
+    ...summarise(samples),
+    runs: samples.length,
+    perRun: 1,
+  };
+}
+
+export async function inProcessFigures(): Promise<Figure[]> {
+  return [...(await driverFigures()), ...(await daemonFigures()), await eventLatency()];
+}
