@@ -125,7 +125,8 @@ export class ConnectorService {
     this.#settings = options.settings ?? new MemorySettings();
     this.#log = options.log ?? (() => {});
     this.#makeDemo = options.createDemoReader ?? (() => createDemoReader());
-    this.daemon = options.daemon ?? new PcscDaemon({ log: this.#log });
+    // Clients are unrelated extensions: each gets pcscd's 200 contexts, so none can lock the others out.
+    this.daemon = options.daemon ?? new PcscDaemon({ log: this.#log, contextLimitScope: 'client' });
     this.devices = new UsbDeviceManager(mergeUsb(this.#usb, this.simulatedUsb), this.daemon, { log: this.#log });
     this.router = new ConnectorRouter({ daemon: this.daemon, instance: this.instance, version: this.version, log: this.#log });
     this.devices.onChange(() => this.#changed());

@@ -57,6 +57,12 @@ export interface DaemonOptions {
   log?: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
   /** Source for 31-bit handles (default Math.random); tests may make it deterministic. */
   random?: () => number;
+  /**
+   * Where pcscd's limit of 200 contexts applies. 'daemon' (default) is pcscd's: 200 in all, shared by every client.
+   * 'client' gives each client its own 200, so that in a browser, where clients are unrelated extensions, one client
+   * cannot lock every other out by opening contexts; a single client sees exactly pcscd's limit either way.
+   */
+  contextLimitScope?: 'daemon' | 'client';
 }
 
 export interface PcscClient extends PcscApi {
@@ -81,12 +87,14 @@ export class PcscDaemon {
   readonly #events = new Notifier();
   readonly #hooks: ReaderSlotHooks;
   readonly #contexts = new Map<number, ContextState>();
+  readonly #contextLimitScope: 'daemon' | 'client';
   readonly #clients = new Set<ClientState>();
   readonly #unsubscribe = new Map<IfdReader, () => void>();
   #clientCounter = 0;
   #stopped = false;
 
   constructor(options: DaemonOptions = {}) {
+    this.#contextLimitScope = options.contextLimitScope ?? 'daemon';
     this.#log = options.log ?? (() => undefined);
     this.#ids = new HandleAllocator(options.random);
     this.#server = new Winscard(this.#readers, this.#ids, this.#log);
@@ -255,8 +263,13 @@ export class PcscDaemon {
     if (!Number.isInteger(dwScope) || dwScope < SCARD_SCOPE_USER || dwScope > SCARD_SCOPE_GLOBAL) {
       throw new PcscError(SCARD_E_INVALID_VALUE, `scope ${dwScope} is none of SCARD_SCOPE_USER (0) … SCARD_SCOPE_GLOBAL (3)`);
     }
-    if (this.#contexts.size >= PCSC_MAX_CONTEXT_THREADS) {
-      throw new PcscError(SCARD_E_NO_MEMORY, `${PCSC_MAX_CONTEXT_THREADS} contexts are established, pcscd's limit: release some first`);
+    const perClient = this.#contextLimitScope === 'client';
+    const established = perClient ? client.contexts.size : this.#contexts.size;
+    if (established >= PCSC_MAX_CONTEXT_THREADS) {
+      throw new PcscError(
+        SCARD_E_NO_MEMORY,
+        `${PCSC_MAX_CONTEXT_THREADS} contexts are established${perClient ? ' by this client' : ''}, pcscd's limit: release some first`,
+      );
     }
     const hContext = this.#ids.allocate();
     const ctx = new ContextState(hContext, client.id);

@@ -129,10 +129,8 @@ describe('hostile clients', () => {
     expect(run.ok, run.lines.join('\n')).toBe(true);
   }, 90_000);
 
-  // Known gap (reported): pcscd's limit of 200 contexts is global in the daemon, and the router has no per-client
-  // quota, so one client holding 200 contexts locks every other client out (SCARD_E_NO_MEMORY). Remove `.fails` once
-  // the router (or the daemon) bounds contexts per client.
-  it.fails('one client cannot exhaust the contexts of every other client', async () => {
+  // The connector gives each client pcscd's 200 contexts (DaemonOptions.contextLimitScope 'client').
+  it('one client cannot exhaust the contexts of every other client', async () => {
     const hog = await open(client, 'e2e context hog');
     try {
       await client.evaluate((p) => {
