@@ -9,6 +9,7 @@
  * | `00 84 00 00 Le` GET CHALLENGE (§11.6.2) | Ne seeded pseudo-random bytes `90 00`; no Le `67 00` |
  * | `80 EE P1 P2 Lc data [Le]` ECHO (short or extended) | the data `90 00` |
  * | `00 20 00 80 [Lc PIN]` VERIFY (§11.5.6) with the PIN applet selected | `90 00`, `63 Cx`, `69 83` when blocked; without data: `90 00` if verified, else `63 Cx` |
+ * | `00 24 00 80 Lc old‖new` CHANGE REFERENCE DATA (§11.5.7) with the PIN applet selected; the old PIN is as long as the current one | `90 00` (the new PIN is set, tries restored), `63 Cx`, `69 83` when blocked |
  * | CLA other than 00 and 80 | `6E 00` |
  * | any other instruction (also `00 00 00 00` and VERIFY when their applet is not selected) | `6D 00` |
  * | bytes that are no APDU (§5.1) | `67 00` |
@@ -68,7 +69,7 @@ export class CardApplications {
   private pinVerified = false;
   private triesLeft: number;
   private readonly maxTries: number;
-  private readonly pin: Uint8Array;
+  private pin: Uint8Array;
   private readonly pinAid: Uint8Array;
   private readonly challenge: ChallengeSource;
 
@@ -127,6 +128,8 @@ export class CardApplications {
           return this.getChallenge(command);
         case 0x20:
           return this.selection === 'pin' ? this.verify(command) : respond(SW.INS_NOT_SUPPORTED);
+        case 0x24:
+          return this.selection === 'pin' ? this.changeReferenceData(command) : respond(SW.INS_NOT_SUPPORTED);
         case 0x00:
           return this.selection === 'hello' && command.p1 === 0 && command.p2 === 0
             ? respond(SW.OK, HELLO_WORLD)
@@ -144,7 +147,7 @@ export class CardApplications {
   /** The T=0 meaning of P3 for this instruction (see T0Transfer). */
   t0Transfer(cla: number, ins: number): T0Transfer {
     if (cla === 0x00) {
-      if (ins === 0xa4 || ins === 0x20) return 'incoming';
+      if (ins === 0xa4 || ins === 0x20 || ins === 0x24) return 'incoming';
       if (ins === 0x84) return 'outgoing';
       return 'none';
     }
@@ -179,6 +182,27 @@ export class CardApplications {
     if (c.p1 !== 0 || c.p2 !== 0) return respond(SW.INCORRECT_P1P2);
     if (c.ne === 0 || c.data.length !== 0) return respond(SW.WRONG_LENGTH);
     return respond(SW.OK, this.challenge.fill(new Uint8Array(c.ne)));
+  }
+
+  /**
+   * CHANGE REFERENCE DATA with P1 = 00 (ISO/IEC 7816-4 §11.5.7): the data field is the current PIN followed by the new
+   * one. A wrong current PIN counts as a failed verification.
+   */
+  private changeReferenceData(c: CommandApdu): ResponseApdu {
+    if (c.p1 !== 0x00 || c.p2 !== 0x80) return respond(SW.INCORRECT_P1P2);
+    if (this.triesLeft === 0) return respond(SW.AUTH_BLOCKED);
+    const old = c.data.subarray(0, this.pin.length);
+    const next = c.data.subarray(this.pin.length);
+    if (next.length === 0) return respond(SW.WRONG_LENGTH);
+    if (!equalBytes(old, this.pin)) {
+      this.triesLeft--;
+      this.pinVerified = false;
+      return respond(SW.VERIFY_FAILED | this.triesLeft);
+    }
+    this.pin = next.slice();
+    this.triesLeft = this.maxTries;
+    this.pinVerified = true;
+    return respond(SW.OK);
   }
 
   private verify(c: CommandApdu): ResponseApdu {

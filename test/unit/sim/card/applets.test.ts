@@ -183,3 +183,32 @@ describe('everything else', () => {
     expect(run(new CardApplications(), hex('80 EE 00 00 05 01'))).toEqual([0x67, 0x00]);
   });
 });
+
+describe('CHANGE REFERENCE DATA (ISO/IEC 7816-4 §11.5.7)', () => {
+  const ascii = (s: string) => [...new TextEncoder().encode(s)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+
+  it('with the current PIN first, sets the new one and restores the tries', () => {
+    const apps = new CardApplications();
+    run(apps, SELECT_PIN);
+    expect(sw(apps, hex(`00 20 00 80 04 ${ascii('0000')}`))).toBe(0x63c2);
+    expect(sw(apps, hex(`00 24 00 80 08 ${ascii('1234')} ${ascii('9876')}`))).toBe(0x9000);
+    expect(apps.pinTriesLeft).toBe(3);
+    expect(sw(apps, hex(`00 20 00 80 04 ${ascii('1234')}`))).toBe(0x63c2);
+    expect(sw(apps, hex(`00 20 00 80 04 ${ascii('9876')}`))).toBe(0x9000);
+  });
+
+  it('a wrong current PIN counts as a failed verification and keeps the PIN', () => {
+    const apps = new CardApplications();
+    run(apps, SELECT_PIN);
+    expect(sw(apps, hex(`00 24 00 80 08 ${ascii('4321')} ${ascii('9876')}`))).toBe(0x63c2);
+    expect(sw(apps, hex(`00 20 00 80 04 ${ascii('1234')}`))).toBe(0x9000);
+  });
+
+  it('needs the PIN applet selected, P1-P2 00 80 and a new PIN', () => {
+    const apps = new CardApplications();
+    expect(sw(apps, hex(`00 24 00 80 08 ${ascii('1234')} ${ascii('9876')}`))).toBe(0x6d00);
+    run(apps, SELECT_PIN);
+    expect(sw(apps, hex(`00 24 01 80 08 ${ascii('1234')} ${ascii('9876')}`))).toBe(0x6a86);
+    expect(sw(apps, hex(`00 24 00 80 04 ${ascii('1234')}`))).toBe(0x6700);
+  });
+});
