@@ -5,7 +5,7 @@
 import { expect } from 'vitest';
 import { CcidReader, type CcidReaderOptions } from '../../src/ccid/reader.js';
 import { DriverError, ifdCodeName } from '../../src/ccid/errors.js';
-import { READER_ENDPOINT, createSimulatedReader, type ProfileId, type ReaderProfile, type SimulatedReader, type SimulatedReaderOptions } from '../../src/sim/index.js';
+import { READER_ENDPOINT, createSimulatedReader, helloWorldCardT0, pinCard, type ProfileId, type ReaderProfile, type SimulatedReader, type SimulatedReaderOptions } from '../../src/sim/index.js';
 
 export const hex = (s: string): Uint8Array =>
   Uint8Array.from(
@@ -244,4 +244,16 @@ export function expectBytes(actual: Uint8Array, expected: Uint8Array, what = 'by
     `${what}: got ${actual.length} bytes, want ${expected.length}; first difference at ${at}: ` +
       `got …${window(actual)}…, want …${window(expected)}… (tail got ${toHex(actual.subarray(-4))}, want ${toHex(expected.subarray(-4))})`,
   );
+}
+
+/**
+ * The GemPC Pinpad with a PIN card: `pinCard()` for T=1, or the T=0 card (every simulated card carries the PIN
+ * applet), powered, the protocol set, the PIN applet selected.
+ */
+export async function pinRig(card: 'T=1' | 'T=0'): Promise<Rig> {
+  const rig = await openRig('pinpad');
+  rig.sim.insertCard(card === 'T=1' ? pinCard() : helloWorldCardT0());
+  await powerAndSet(rig.reader, card === 'T=1' ? 2 : 1);
+  expect(await must(rig.reader.slots[0]!.transmit(SELECT_PIN))).toEqual(SW_OK);
+  return rig;
 }

@@ -13,13 +13,13 @@ import {
   hex,
   must,
   openRig,
+  pinRig,
   powerAndSet,
   SELECT_HELLO,
   SELECT_PIN,
   settle,
   SW_OK,
   until,
-  type Rig,
 } from './helpers.js';
 
 const GET_FEATURE_REQUEST = 0x42000d48;
@@ -76,14 +76,6 @@ function pinVerifyStructure(bTimeOut = 30): Uint8Array {
     Uint8Array.of(apdu.length, 0, 0, 0), // ulDataLength
     apdu,
   );
-}
-
-async function pinRig(card: 'T=1' | 'T=0'): Promise<Rig> {
-  const rig = await openRig('pinpad');
-  rig.sim.insertCard(card === 'T=1' ? pinCard() : helloWorldCardT0());
-  await powerAndSet(rig.reader, card === 'T=1' ? 2 : 1);
-  expect(await must(rig.reader.slots[0]!.transmit(SELECT_PIN))).toEqual(SW_OK);
-  return rig;
 }
 
 describe('feature list and properties', () => {

@@ -5,8 +5,7 @@
  * keeps the sequence numbers) and over T=0.
  */
 import { describe, expect, it } from 'vitest';
-import { helloWorldCardT0, pinCard } from '../../src/sim/index.js';
-import { concat, HELLO, hex, must, openRig, powerAndSet, SELECT_HELLO, SELECT_PIN, SW_OK, type Rig } from './helpers.js';
+import { concat, HELLO, hex, must, pinRig, SELECT_HELLO, SW_OK } from './helpers.js';
 
 const MODIFY_PIN_DIRECT = 0x42330007;
 
@@ -43,14 +42,6 @@ function pinModifyStructure(confirm = 0x03): Uint8Array {
     Uint8Array.of(apdu.length, 0, 0, 0), // ulDataLength
     apdu,
   );
-}
-
-async function pinRig(card: 'T=1' | 'T=0'): Promise<Rig> {
-  const rig = await openRig('pinpad');
-  rig.sim.insertCard(card === 'T=1' ? pinCard() : helloWorldCardT0());
-  await powerAndSet(rig.reader, card === 'T=1' ? 2 : 1);
-  expect(await must(rig.reader.slots[0]!.transmit(SELECT_PIN))).toEqual(SW_OK);
-  return rig;
 }
 
 const verify = (pin: string) => concat(hex('00 20 00 80 04'), new TextEncoder().encode(pin));
