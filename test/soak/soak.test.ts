@@ -6,9 +6,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { campaignSeed, crashCounter, newTotals, summary } from './common.js';
 import { churnCampaign } from './churn.js';
 import { faultCampaign } from './faults.js';
+import { fuzzCampaign } from './fuzz.js';
 
 const LONG = process.env.SOAK === 'long';
-const COUNTS = LONG ? { faults: 10_000, churn: 1000, fuzz: 20_000 } : { faults: 150, churn: 60, fuzz: 300 };
+const COUNTS = LONG ? { faults: 10_000, churn: 1000, fuzz: 10_000 } : { faults: 150, churn: 60, fuzz: 250 };
 const seed = campaignSeed();
 const totals = newTotals();
 const crashes = crashCounter();
@@ -29,6 +30,12 @@ describe(`reliability campaign (${LONG ? 'long' : 'short'}, SOAK_SEED=${seed})`,
 
   it(`(b) ${COUNTS.churn} clients churned: vanish holding transactions, exclusive access, pending calls and waits`, async () => {
     await churnCampaign({ seed, clients: COUNTS.churn, totals, log: (s) => console.log(`[soak] ${s}`) });
+    expect(crashes.first).toEqual([]);
+    expect(totals.violations.slice(0, 20)).toEqual([]);
+  }, LONG ? 1_800_000 : 60_000);
+
+  it(`(c) fuzzing the decoders: ${COUNTS.fuzz} runs per target, random and mutated valid inputs`, () => {
+    fuzzCampaign({ seed, runsPerTarget: COUNTS.fuzz, totals });
     expect(crashes.first).toEqual([]);
     expect(totals.violations.slice(0, 20)).toEqual([]);
   }, LONG ? 1_800_000 : 60_000);
