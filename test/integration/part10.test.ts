@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { IFD } from '../../src/ccid/errors.js';
-import { helloWorldCardT0, pinCard, PROFILES } from '../../src/sim/index.js';
+import { pinCard, PROFILES } from '../../src/sim/index.js';
 import {
   concat,
   expectIfd,
@@ -14,9 +14,7 @@ import {
   must,
   openRig,
   pinRig,
-  powerAndSet,
   SELECT_HELLO,
-  SELECT_PIN,
   settle,
   SW_OK,
   until,
