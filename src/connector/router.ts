@@ -27,6 +27,8 @@ import {
 } from './codec.js';
 import type { EventMessage } from './protocol.js';
 import type { PortLike } from './port.js';
+import { describeCommandApdu, describeControlInput, describeResponse, lengthOnly, redactText, type Redaction } from './log.js';
+import { errorName } from './codec.js';
 
 /** What the router needs of a daemon client: the PC/SC API plus client death. */
 export interface RouterDaemonClient extends PcscApi {
@@ -55,8 +57,16 @@ export interface RouterOptions {
   /** The connector's version, sent in every pong. */
   version: string;
   log?: (level: LogLevel, message: string) => void;
-  /** Decides once per port whether its sender may use the daemon. Default: everyone may. Throwing or rejecting denies. */
-  authorize?: (sender: SenderInfo) => Promise<boolean> | boolean;
+  /**
+   * Decides whether a port's sender may use the daemon: on its first call or subscription, and again after `revoke`.
+   * Default: everyone may. Throwing or rejecting denies; `{ allowed: false, message }` denies with that message (the
+   * SCARD_W_SECURITY_VIOLATION error's text). Pings are answered either way; nothing else is revealed to a denied port.
+   */
+  authorize?: (sender: SenderInfo, portName: string) => Promise<AuthorizeResult> | AuthorizeResult;
+  /** The user's "Log APDUs" switch, read at each call (default off: bytes are logged as lengths only). */
+  redaction?: () => Redaction;
+  /** Log every call and its result, by client (default true). */
+  logCalls?: boolean;
   /** Malformed messages tolerated on one port before it is disconnected (default 10). */
   maxMalformed?: number;
   /** Calls one port may have in flight (default 256); more are answered at once with SCARD_E_NO_MEMORY. */
@@ -74,7 +84,14 @@ export interface RouterStats {
   daemonClients: number;
 }
 
+export type AuthorizeResult = boolean | { allowed: boolean; message?: string };
+
 const DENIED_DETAIL = 'this client is not allowed to use the smart card connector';
+
+interface Authorization {
+  ok: boolean;
+  message: string;
+}
 
 class Session {
   readonly pending = new Set<number>();
@@ -82,24 +99,42 @@ class Session {
   malformed = 0;
   closed = false;
   client: RouterDaemonClient | null = null;
-  readonly authorized: Promise<boolean>;
+  #authorized: Promise<Authorization> | null = null;
+  /** Bumped by revoke: a decision asked before it must not be applied after it. */
+  epoch = 0;
 
   constructor(
     readonly router: ConnectorRouter,
     readonly port: PortLike,
     readonly sender: SenderInfo,
     readonly label: string,
-    authorize: RouterOptions['authorize'],
-  ) {
-    this.authorized = (async () => {
-      if (!authorize) return true;
+    /** "client \"name\" (id)" for the call log. */
+    readonly who: string,
+    private readonly authorize: RouterOptions['authorize'],
+  ) {}
+
+  /** Asked on the first call (not on attach: a port that only pings never prompts the user). */
+  get authorized(): Promise<Authorization> {
+    this.#authorized ??= (async () => {
+      if (!this.authorize) return { ok: true, message: '' };
       try {
-        return (await authorize(sender)) === true;
+        const r = await this.authorize(this.sender, this.port.name ?? '');
+        if (r === true) return { ok: true, message: '' };
+        if (typeof r === 'object' && r !== null && r.allowed === true) return { ok: true, message: '' };
+        const message = typeof r === 'object' && r !== null && typeof r.message === 'string' && r.message ? r.message : DENIED_DETAIL;
+        return { ok: false, message };
       } catch (e) {
-        router.log('warn', `${label}: authorization failed (${String(e)}); denying`);
-        return false;
+        this.router.log('warn', `${this.label}: authorization failed (${String(e)}); denying`);
+        return { ok: false, message: DENIED_DETAIL };
       }
     })();
+    return this.#authorized;
+  }
+
+  /** Forgets the decision: the next call asks again. */
+  resetAuthorization(): void {
+    this.#authorized = null;
+    this.epoch++;
   }
 
   post(message: unknown): void {
@@ -116,7 +151,7 @@ class Session {
 
 export class ConnectorRouter {
   private readonly sessions = new Set<Session>();
-  private readonly opts: Required<Omit<RouterOptions, 'authorize' | 'log'>> & Pick<RouterOptions, 'authorize' | 'log'>;
+  private readonly opts: Required<Omit<RouterOptions, 'authorize' | 'log' | 'redaction' | 'logCalls'>> & Pick<RouterOptions, 'authorize' | 'log' | 'redaction' | 'logCalls'>;
   private readersEvent: EventMessage | null = null;
   private nextLabel = 1;
 
@@ -137,7 +172,8 @@ export class ConnectorRouter {
   attach(port: PortLike, sender: SenderInfo = {}): void {
     const who = sender.id ? `extension ${sender.id}` : sender.origin ? `origin ${sender.origin}` : 'unknown sender';
     const label = `port#${this.nextLabel++} (${who}, ${JSON.stringify(clip(port.name ?? '', 64))})`;
-    const session = new Session(this, port, { ...sender }, label, this.opts.authorize);
+    const client = `client ${JSON.stringify(clip(port.name ?? '', 64))} (${sender.id ?? sender.origin ?? 'unknown'})`;
+    const session = new Session(this, port, { ...sender }, label, client, this.opts.authorize);
     this.sessions.add(session);
     this.log('info', `${label}: attached`);
     port.onMessage.addListener((message: unknown) => {
@@ -169,6 +205,33 @@ export class ConnectorRouter {
       if (s.client) daemonClients++;
     }
     return { ports: this.sessions.size, pendingCalls, subscribers, daemonClients };
+  }
+
+  /**
+   * Takes access away from every port whose sender matches (the user revoked the app, a policy entry went away): their
+   * daemon clients are closed at once (pcscd's client death: contexts and handles gone, transactions and exclusive
+   * holds released, waiters cancelled), their subscriptions end, and their next call is authorized again. The ports stay
+   * open. Resolves with the number of ports affected once their daemon clients are closed.
+   */
+  async revoke(matches: (sender: SenderInfo) => boolean): Promise<number> {
+    const hit = [...this.sessions].filter((s) => {
+      try {
+        return matches(s.sender);
+      } catch {
+        return false;
+      }
+    });
+    await Promise.all(
+      hit.map(async (s) => {
+        s.resetAuthorization();
+        s.subscribed = false;
+        const client = s.client;
+        s.client = null;
+        this.log('info', `${s.who}: access revoked; its contexts are closed`);
+        if (client) await client.close().catch((e: unknown) => this.log('warn', `${s.label}: closing its daemon client failed (${String(e)})`));
+      }),
+    );
+    return hit.length;
   }
 
   /** Disconnects every port and closes their daemon clients (connector shutting down). */
@@ -233,7 +296,7 @@ export class ConnectorRouter {
 
   private malformed(session: Session, message: string, id: number | undefined): void {
     session.malformed++;
-    this.log('warn', `${session.label}: malformed message #${session.malformed}: ${message}`);
+    this.log('warn', `${session.label}: malformed message #${session.malformed}: ${redactText(message, this.redaction())}`);
     session.post(encodeErrorMessage(message, id));
     if (session.malformed >= this.opts.maxMalformed && !session.closed) {
       this.log('warn', `${session.label}: ${session.malformed} malformed messages; disconnecting`);
@@ -247,11 +310,20 @@ export class ConnectorRouter {
     session.post(message);
   }
 
+  private redaction(): Redaction {
+    try {
+      return this.opts.redaction?.() ?? { apdus: false };
+    } catch {
+      return { apdus: false };
+    }
+  }
+
   private async runSubscribe(session: Session, id: number, subscribe: boolean): Promise<void> {
-    const ok = await session.authorized;
+    const epoch = session.epoch;
+    const auth = await session.authorized;
     if (session.closed) return;
-    if (!ok) {
-      this.answer(session, id, encodeErrResult(id, new PcscError(SCARD_W_SECURITY_VIOLATION, DENIED_DETAIL)));
+    if (!auth.ok || epoch !== session.epoch) {
+      this.answer(session, id, encodeErrResult(id, new PcscError(SCARD_W_SECURITY_VIOLATION, auth.ok ? 'access was revoked' : auth.message)));
       return;
     }
     session.subscribed = subscribe;
@@ -261,13 +333,19 @@ export class ConnectorRouter {
 
   private async runCall(session: Session, call: DecodedCall): Promise<void> {
     let answer: unknown;
+    let value: unknown;
+    let error: unknown;
+    let ran = false;
     try {
-      const ok = await session.authorized;
+      const epoch = session.epoch;
+      const auth = await session.authorized;
       if (session.closed) return;
-      if (!ok) throw new PcscError(SCARD_W_SECURITY_VIOLATION, DENIED_DETAIL);
+      if (!auth.ok) throw new PcscError(SCARD_W_SECURITY_VIOLATION, auth.message);
+      if (epoch !== session.epoch) throw new PcscError(SCARD_W_SECURITY_VIOLATION, 'access was revoked while this call waited');
       const client = this.clientOf(session);
       const method = client[call.fn] as (...args: unknown[]) => Promise<unknown>;
-      const value = await method.apply(client, call.args);
+      ran = true;
+      value = await method.apply(client, call.args);
       try {
         answer = encodeOkResult(call.id, call.fn, value);
       } catch (e) {
@@ -275,9 +353,49 @@ export class ConnectorRouter {
         throw e;
       }
     } catch (e) {
+      error = e;
       answer = encodeErrResult(call.id, e);
     }
+    if (this.opts.logCalls !== false) this.logCall(session, call, ran, value, error);
     this.answer(session, call.id, answer);
+  }
+
+  /** "client "X" (id): SCardTransmit → SCARD_S_SUCCESS (APDU (5 bytes), response (14 bytes))", bytes redacted per log.ts. */
+  private logCall(session: Session, call: DecodedCall, ran: boolean, value: unknown, error: unknown): void {
+    try {
+      const r = this.redaction();
+      const details: string[] = [];
+      const a = call.args;
+      const bytes = (v: unknown) => (v instanceof Uint8Array ? v : new Uint8Array(0));
+      const out = (value ?? {}) as Record<string, unknown>;
+      switch (call.fn) {
+        case 'SCardConnect':
+          details.push(JSON.stringify(clip(String(a[1]), 128)));
+          break;
+        case 'SCardTransmit':
+          details.push(describeCommandApdu(bytes(a[2]), r));
+          if (!error) details.push(describeResponse(bytes(out['recvBuffer']), r));
+          break;
+        case 'SCardControl':
+          details.push(`code 0x${(Number(a[1]) >>> 0).toString(16).toUpperCase()}`, describeControlInput(bytes(a[2])));
+          if (!error) details.push(describeResponse(bytes(out['output']), r, 'output'));
+          break;
+        case 'SCardSetAttrib':
+          details.push(`attribute 0x${(Number(a[1]) >>> 0).toString(16).toUpperCase()}`, lengthOnly('value', bytes(a[2])));
+          break;
+        case 'SCardGetAttrib':
+          details.push(`attribute 0x${(Number(a[1]) >>> 0).toString(16).toUpperCase()}`);
+          if (!error) details.push(describeResponse(bytes(out['attr']), r, 'value'));
+          break;
+        default:
+          break;
+      }
+      const code = error === undefined ? 'SCARD_S_SUCCESS' : error instanceof PcscError ? errorName(error.code) : 'SCARD_F_INTERNAL_ERROR';
+      const level = !ran ? 'warn' : 'info';
+      this.log(level, `${session.who}: ${call.fn} → ${code}${details.length ? ` (${details.join(', ')})` : ''}`);
+    } catch {
+      /* logging must not break a call */
+    }
   }
 
   private clientOf(session: Session): RouterDaemonClient {
