@@ -10,6 +10,8 @@ import { defineConfig, type Plugin } from 'vite';
  *   vite build -c vite.extensions.config.ts --mode connector-test   → dist/connector-test (the connector plus the
  *       test hooks of test/e2e/hooks, for the end-to-end tests only; same key, hence the same extension id)
  *   vite build -c vite.extensions.config.ts --mode test-client      → dist/test-client (the e2e tests' third extension)
+ *   vite build -c vite.extensions.config.ts --mode test-client-b    → dist/test-client-b (the same page with another key,
+ *       hence another extension id: the isolation tests' second client)
  *
  * MV3 constraints: the service worker is an ES module (`"type": "module"`) because the page and the worker share
  * chunks; file names are stable (`[name].js`) so manifest.json can name them; no module-preload polyfill (it touches
@@ -25,21 +27,32 @@ interface Target {
   manifest: string;
   input: Record<string, string>;
   nameSuffix?: string;
+  /** Files copied into the extension: source path → name in the extension. */
+  copy?: Record<string, string>;
+  /** Permissions added to the manifest (the test build's "management", to disable a client extension). */
+  extraPermissions?: string[];
 }
+
+const CONNECTOR_PAGES = { page: 'src/connector/pages/index.html', prompt: 'src/connector/pages/prompt.html' };
+/** The managed-storage schema manifest.json names (administrator policy). */
+const CONNECTOR_COPY = { 'src/connector/schema.json': 'schema.json' };
 
 const TARGETS: Record<string, Target> = {
   connector: {
     root: 'src/connector',
     outDir: 'dist/connector',
     manifest: 'manifest.json',
-    input: { background: 'src/connector/background.ts', page: 'src/connector/pages/index.html' },
+    input: { background: 'src/connector/background.ts', ...CONNECTOR_PAGES },
+    copy: CONNECTOR_COPY,
   },
   'connector-test': {
     root: 'src/connector',
     outDir: 'dist/connector-test',
     manifest: 'manifest.json',
-    input: { background: 'test/e2e/hooks/connector-test-background.ts', page: 'src/connector/pages/index.html' },
+    input: { background: 'test/e2e/hooks/connector-test-background.ts', ...CONNECTOR_PAGES },
     nameSuffix: ' (test build)',
+    copy: CONNECTOR_COPY,
+    extraPermissions: ['management'],
   },
   'hello-world-app': {
     root: 'hello-world-app',
@@ -53,6 +66,12 @@ const TARGETS: Record<string, Target> = {
     manifest: 'test/e2e/client-extension/manifest.json',
     input: { page: 'test/e2e/client-extension/index.html' },
   },
+  'test-client-b': {
+    root: 'test/e2e/client-extension',
+    outDir: 'dist/test-client-b',
+    manifest: 'test/e2e/client-extension/manifest-b.json',
+    input: { page: 'test/e2e/client-extension/index.html' },
+  },
 };
 
 /** Emits the extension's manifest.json with the package version (and the test build's name). */
@@ -63,7 +82,11 @@ function manifestPlugin(target: Target): Plugin {
       const manifest = JSON.parse(readFileSync(resolve(here, target.manifest), 'utf8')) as Record<string, unknown>;
       manifest['version'] = pkg.version;
       if (target.nameSuffix) manifest['name'] = `${String(manifest['name'])}${target.nameSuffix}`;
+      if (target.extraPermissions) manifest['permissions'] = [...((manifest['permissions'] as string[] | undefined) ?? []), ...target.extraPermissions];
       this.emitFile({ type: 'asset', fileName: 'manifest.json', source: `${JSON.stringify(manifest, null, 2)}\n` });
+      for (const [from, to] of Object.entries(target.copy ?? {})) {
+        this.emitFile({ type: 'asset', fileName: to, source: readFileSync(resolve(here, from), 'utf8') });
+      }
     },
   };
 }

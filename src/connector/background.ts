@@ -11,6 +11,7 @@
  */
 import { ConnectorService, PAGE_PORT_NAME, type SettingsStore } from './service.js';
 import type { UsbLike } from '../usb/device-manager.js';
+import { GRANTS_KEY, POLICY_KEY, Permissions, type PromptRequest } from './permissions.js';
 
 const settings: SettingsStore = {
   async get(key) {
@@ -22,16 +23,71 @@ const settings: SettingsStore = {
   },
 };
 
+/** Open prompt windows: window id → client id (closing one unanswered denies the waiting calls). */
+const promptWindows = new Map<number, string>();
+
+async function openPrompt(request: PromptRequest): Promise<void> {
+  for (const [windowId, id] of promptWindows) {
+    if (id === request.id) {
+      await chrome.windows.update(windowId, { focused: true }).catch(() => promptWindows.delete(windowId));
+      if (promptWindows.has(windowId)) return;
+    }
+  }
+  const url = chrome.runtime.getURL(`pages/prompt.html?id=${encodeURIComponent(request.id)}`);
+  const w = await chrome.windows.create({ url, type: 'popup', width: 480, height: 460, focused: true });
+  if (w?.id !== undefined) promptWindows.set(w.id, request.id);
+}
+
+const permissions = new Permissions({
+  store: {
+    async load() {
+      return (await chrome.storage.local.get(GRANTS_KEY))[GRANTS_KEY] as never;
+    },
+    async save(grants) {
+      await chrome.storage.local.set({ [GRANTS_KEY]: grants });
+    },
+  },
+  openPrompt,
+  initialPolicy: chrome.storage.managed.get(POLICY_KEY).then((items) => items[POLICY_KEY]),
+  log: (level, message) => service.logs.add(level, 'permissions', message),
+  // chrome.management needs the "management" permission, which the release build does without (it would add an
+  // install warning); the test build has it. Without it the prompt shows the id and the name the client gave.
+  lookupName: async (id) => {
+    if (typeof chrome.management?.get !== 'function') return null;
+    try {
+      return (await chrome.management.get(id)).name;
+    } catch {
+      return null;
+    }
+  },
+});
+
 const usb: UsbLike | null = typeof navigator !== 'undefined' && 'usb' in navigator ? (navigator.usb as UsbLike) : null;
 
 export const service = new ConnectorService({
   usb,
   version: chrome.runtime.getManifest().version,
   settings,
+  permissions,
+  // Everything is in the window's log (a ring buffer); the console gets warnings and errors only.
   log: (level, message) => {
-    const f = level === 'error' ? console.error : level === 'warn' ? console.warn : level === 'info' ? console.info : console.debug;
-    f(`[connector] ${message}`);
+    if (level === 'error') console.error(`[connector] ${message}`);
+    else if (level === 'warn') console.warn(`[connector] ${message}`);
   },
+});
+
+// The prompt window closed: answered (nothing left to do) or dismissed (the waiting calls are denied).
+chrome.windows.onRemoved.addListener((windowId) => {
+  const id = promptWindows.get(windowId);
+  if (id === undefined) return;
+  promptWindows.delete(windowId);
+  permissions.dismiss(id);
+});
+
+// Administrator policy (read at start: initialPolicy above) followed live; grants changed by another of our pages (or a test) are re-read.
+chrome.storage.onChanged.addListener((changes, area) => {
+  if (area === 'managed' && POLICY_KEY in changes) permissions.setPolicy(changes[POLICY_KEY]?.newValue);
+  if (area === 'local' && GRANTS_KEY in changes) void permissions.reload();
 });
 
 // Client extensions (the public protocol).

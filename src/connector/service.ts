@@ -15,14 +15,20 @@ import {
   SCARD_E_NO_READERS_AVAILABLE,
   SCARD_SCOPE_SYSTEM,
   SCARD_STATE_CHANGED,
+  SCARD_STATE_EXCLUSIVE,
+  SCARD_STATE_INUSE,
+  SCARD_STATE_MUTE,
   SCARD_STATE_PRESENT,
 } from '../pcsc/constants.js';
+import { describeAtr, parseAtr } from '../ccid/atr.js';
+import { LogBuffer, type LogLevel, type Redaction } from './log.js';
+import type { Permissions } from './permissions.js';
 import { isPcscError } from '../pcsc/errors.js';
 import type { ReaderInfo } from './codec.js';
 import { ConnectorRouter } from './router.js';
 import type { PortLike } from './port.js';
 
-import type { AppView, ConnectorStatus, PageMessage, PagePort, PageRequest } from './pages/messages.js';
+import type { AppView, ConnectorStatus, LogEntry, PageMessage, PagePort, PageRequest, SlotView } from './pages/messages.js';
 
 export { PAGE_PORT_NAME, type AppView, type ConnectorStatus, type PageMessage, type PagePort, type PageRequest, type ReaderView } from './pages/messages.js';
 
@@ -64,9 +70,46 @@ export interface ConnectorServiceOptions {
   /** Makes the demo reader (default: createDemoReader from src/sim/demo.ts). */
   createDemoReader?: () => DemoReader;
   daemon?: PcscDaemon;
+  /**
+   * Who may call (permissions.ts, with its storage and prompt). Absent: every client may (Node tests, tools); the
+   * extension always passes one.
+   */
+  permissions?: Permissions;
+  /** The log ring buffer (default: 2000 entries). */
+  logs?: LogBuffer;
 }
 
 const DEMO_SETTING = 'demoReader';
+const LOG_APDUS_SETTING = 'logApdus';
+
+const hexBytes = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).toUpperCase().padStart(2, '0')).join(' ');
+
+function slotView(name: string, s: { state: number; atr: Uint8Array } | undefined): SlotView {
+  const state = s?.state ?? 0;
+  const card = (state & SCARD_STATE_PRESENT) !== 0;
+  let atrInfo: string | null = null;
+  let protocols: string | null = null;
+  const atr = card && s && s.atr.length > 0 ? s.atr : null;
+  if (atr) {
+    try {
+      const parsed = parseAtr(atr);
+      atrInfo = describeAtr(parsed);
+      protocols = parsed.protocols.map((t) => `T=${t}`).join(', ');
+    } catch (e) {
+      atrInfo = `cannot be decoded: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  }
+  return {
+    name,
+    card,
+    inUse: (state & SCARD_STATE_INUSE) !== 0,
+    exclusive: (state & SCARD_STATE_EXCLUSIVE) !== 0,
+    mute: (state & SCARD_STATE_MUTE) !== 0,
+    atr: atr ? hexBytes(atr) : null,
+    atrInfo,
+    protocols,
+  };
+}
 
 function randomInstance(): string {
   const bytes = new Uint8Array(8);
@@ -110,6 +153,12 @@ export class ConnectorService {
   readonly #log: UsbLog;
   readonly #makeDemo: () => DemoReader;
   readonly #clients = new Map<ClientPort, { id: string; name: string }>();
+  readonly logs: LogBuffer;
+  readonly permissions: Permissions | null;
+  #logApdus = false;
+  readonly #logWatchers = new Set<PagePort>();
+  #logBatch: LogEntry[] = [];
+  #logTimer: ReturnType<typeof setTimeout> | null = null;
   readonly #pages = new Set<PagePort>();
   readonly #listeners = new Set<(status: ConnectorStatus) => void>();
   #demo: DemoReader | null = null;
@@ -123,13 +172,68 @@ export class ConnectorService {
     this.version = options.version;
     this.#usb = options.usb;
     this.#settings = options.settings ?? new MemorySettings();
-    this.#log = options.log ?? (() => {});
+    this.logs = options.logs ?? new LogBuffer();
+    const echo = options.log ?? (() => {});
+    // Every part logs into the ring buffer (which the window shows and exports) and to the console (background.ts).
+    const logFrom =
+      (source: string) =>
+      (level: LogLevel, message: string): void => {
+        this.logs.add(level, source, message);
+        try {
+          echo(level, `${source}: ${message}`);
+        } catch {
+          /* a failing console must not break anything */
+        }
+      };
+    this.#log = logFrom('service');
     this.#makeDemo = options.createDemoReader ?? (() => createDemoReader());
     // Clients are unrelated extensions: each gets pcscd's 200 contexts, so none can lock the others out.
-    this.daemon = options.daemon ?? new PcscDaemon({ log: this.#log, contextLimitScope: 'client' });
-    this.devices = new UsbDeviceManager(mergeUsb(this.#usb, this.simulatedUsb), this.daemon, { log: this.#log });
-    this.router = new ConnectorRouter({ daemon: this.daemon, instance: this.instance, version: this.version, log: this.#log });
+    this.daemon = options.daemon ?? new PcscDaemon({ log: logFrom('daemon'), contextLimitScope: 'client' });
+    this.devices = new UsbDeviceManager(mergeUsb(this.#usb, this.simulatedUsb), this.daemon, { log: logFrom('usb') });
+    this.permissions = options.permissions ?? null;
+    const permissions = this.permissions;
+    this.router = new ConnectorRouter({
+      daemon: this.daemon,
+      instance: this.instance,
+      version: this.version,
+      log: logFrom('router'),
+      redaction: () => this.redaction,
+      ...(permissions
+        ? {
+            authorize: async (sender, portName) => {
+              const v = await permissions.check(sender.id, portName);
+              return v.allowed ? true : { allowed: false, message: v.message };
+            },
+          }
+        : {}),
+    });
     this.devices.onChange(() => this.#changed());
+    if (permissions) {
+      permissions.onChange(() => this.#changed());
+      permissions.onRevoke((id) => {
+        void this.router.revoke((s) => s.id === id).then((n) => {
+          if (n > 0) this.#log('info', `${id}: ${n} connection(s) lost access; their contexts are closed`);
+        });
+      });
+    }
+    this.logs.onEntry((entry) => this.#queueLog(entry));
+  }
+
+  /** The redaction in force (log.ts): APDU bytes only with the user's switch on. */
+  get redaction(): Redaction {
+    return { apdus: this.#logApdus };
+  }
+
+  get logApdus(): boolean {
+    return this.#logApdus;
+  }
+
+  /** The "Log APDUs" switch (stored; off by default). */
+  async setLogApdus(on: boolean): Promise<void> {
+    this.#logApdus = on;
+    this.#log('info', `APDU logging ${on ? 'on: command and response bytes will be logged (PIN data and SCardControl inputs never)' : 'off'}`);
+    this.#changed();
+    await this.#settings.set(LOG_APDUS_SETTING, on).catch((e: unknown) => this.#log('warn', `could not save the APDU logging setting: ${String(e)}`));
   }
 
   /**
@@ -142,9 +246,11 @@ export class ConnectorService {
       let demo = false;
       try {
         demo = (await this.#settings.get(DEMO_SETTING)) === true;
+        this.#logApdus = (await this.#settings.get(LOG_APDUS_SETTING)) === true;
       } catch (e) {
-        this.#log('warn', `could not read the demo reader setting: ${String(e)}`);
+        this.#log('warn', `could not read the settings: ${String(e)}`);
       }
+      if (this.permissions) await this.permissions.reload();
       this.#watcher ??= this.#watchReaders();
       await Promise.all([devicesReady, demo ? this.setDemoReader(true, { persist: false }) : Promise.resolve()]);
     })();
@@ -318,9 +424,13 @@ export class ConnectorService {
         reason: e.reason ?? null,
         readerNames: [...e.readerNames],
         cards: e.readerNames.map((n) => ((this.#readerStates.get(n)?.state ?? 0) & SCARD_STATE_PRESENT) !== 0),
+        slots: e.readerNames.map((n) => slotView(n, this.#readerStates.get(n))),
       })),
       apps: [...apps.values()],
       connectedApps: this.#clients.size,
+      permissions: this.permissions?.list() ?? [],
+      prompts: this.permissions?.pending ?? [],
+      logApdus: this.#logApdus,
     };
   }
 
@@ -332,7 +442,10 @@ export class ConnectorService {
   /** The connector's own page connected (chrome.runtime.onConnect, name PAGE_PORT_NAME). */
   attachPage(port: PagePort): void {
     this.#pages.add(port);
-    port.onDisconnect.addListener(() => this.#pages.delete(port));
+    port.onDisconnect.addListener(() => {
+      this.#pages.delete(port);
+      this.#logWatchers.delete(port);
+    });
     port.onMessage.addListener((message) => void this.#onPageRequest(port, message));
     this.#post(port, { type: 'status', status: this.status() });
   }
@@ -361,6 +474,34 @@ export class ConnectorService {
           this.#post(port, { type: 'done', request: type, ok: true, message: 'Tried again.' });
           return;
         }
+        case 'answer-prompt': {
+          const { id, decision } = m as { id?: unknown; decision?: unknown };
+          if (typeof id !== 'string' || (decision !== 'allow' && decision !== 'block')) throw new TypeError('answer-prompt needs id and decision');
+          if (!this.permissions) throw new Error('this connector has no permissions');
+          await this.permissions.answer(id, decision);
+          this.#post(port, { type: 'done', request: type, ok: true, message: decision === 'allow' ? 'Allowed.' : 'Blocked.' });
+          return;
+        }
+        case 'revoke': {
+          const id = (m as { id?: unknown }).id;
+          if (typeof id !== 'string') throw new TypeError('revoke needs id: string');
+          if (!this.permissions) throw new Error('this connector has no permissions');
+          await this.permissions.revoke(id);
+          this.#post(port, { type: 'done', request: type, ok: true, message: 'Done: the app will be asked again on its next call.' });
+          return;
+        }
+        case 'set-log-apdus': {
+          const on = (m as { on?: unknown }).on;
+          if (typeof on !== 'boolean') throw new TypeError('set-log-apdus needs on: boolean');
+          await this.setLogApdus(on);
+          this.#post(port, { type: 'done', request: type, ok: true, message: on ? 'APDU logging is on.' : 'APDU logging is off.' });
+          return;
+        }
+        case 'watch-log': {
+          this.#logWatchers.add(port);
+          this.#post(port, { type: 'log', entries: this.logs.entries(), reset: true, dropped: this.logs.dropped });
+          return;
+        }
         default:
           this.#log('warn', `connector page: unknown request ${JSON.stringify(type)}`);
       }
@@ -375,7 +516,20 @@ export class ConnectorService {
       port.postMessage(message);
     } catch {
       this.#pages.delete(port);
+      this.#logWatchers.delete(port);
     }
+  }
+
+  /** New log entries go to watching pages in batches (a busy client must not flood them with one message per entry). */
+  #queueLog(entry: LogEntry): void {
+    if (this.#logWatchers.size === 0) return;
+    this.#logBatch.push(entry);
+    this.#logTimer ??= setTimeout(() => {
+      this.#logTimer = null;
+      const entries = this.#logBatch;
+      this.#logBatch = [];
+      for (const page of [...this.#logWatchers]) this.#post(page, { type: 'log', entries, reset: false, dropped: this.logs.dropped });
+    }, 150);
   }
 
   #changed(): void {

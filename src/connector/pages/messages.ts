@@ -1,4 +1,8 @@
 import type { ReaderEntryState } from '../../usb/device-manager.js';
+import type { LogEntry } from '../log.js';
+import type { AppPermissionView, Decision, PromptRequest } from '../permissions.js';
+
+export type { AppPermissionView, Decision, LogEntry, PromptRequest };
 
 /**
  * What passes between the connector's page and its worker (JSON only: it crosses a chrome.runtime port). Kept apart
@@ -17,6 +21,25 @@ export interface ReaderView {
   readerNames: string[];
   /** Whether each of readerNames holds a card (as the daemon last reported). */
   cards: boolean[];
+  /** Each of readerNames as the daemon last reported it (same order). */
+  slots: SlotView[];
+}
+
+/** One PC/SC reader (a slot of a USB reader). */
+export interface SlotView {
+  name: string;
+  card: boolean;
+  /** Held by an application (SCARD_STATE_INUSE), exclusively (SCARD_STATE_EXCLUSIVE). */
+  inUse: boolean;
+  exclusive: boolean;
+  /** The card does not answer (SCARD_STATE_MUTE). */
+  mute: boolean;
+  /** "3B 8F …" when a card is there. */
+  atr: string | null;
+  /** The ATR decoded in short (protocols, Fi/Di, …) or why it cannot be. */
+  atrInfo: string | null;
+  /** Protocols the card offers, from its ATR ("T=1"). */
+  protocols: string | null;
 }
 
 export interface AppView {
@@ -39,6 +62,12 @@ export interface ConnectorStatus {
   apps: AppView[];
   /** Open client connections. */
   connectedApps: number;
+  /** Apps with a decision (policy, built-in, the user's), connected or not. */
+  permissions: AppPermissionView[];
+  /** Apps waiting for the user's answer. */
+  prompts: PromptRequest[];
+  /** The "Log APDUs" switch. */
+  logApdus: boolean;
 }
 
 /** Page → worker. */
@@ -46,12 +75,21 @@ export type PageRequest =
   | { type: 'set-demo-reader'; on: boolean }
   /** After navigator.usb.requestDevice() on the page: open what getDevices() now lists. */
   | { type: 'pick-up-devices' }
-  | { type: 'retry'; id: string };
+  | { type: 'retry'; id: string }
+  /** The prompt window's answer. */
+  | { type: 'answer-prompt'; id: string; decision: Decision }
+  /** Revoke an allowed app, or unblock a blocked one: its next call asks again. */
+  | { type: 'revoke'; id: string }
+  | { type: 'set-log-apdus'; on: boolean }
+  /** The whole log now, then new entries as they come. */
+  | { type: 'watch-log' };
 
 /** Worker → page. */
 export type PageMessage =
   | { type: 'status'; status: ConnectorStatus }
-  | { type: 'done'; request: PageRequest['type']; ok: boolean; message: string };
+  | { type: 'done'; request: PageRequest['type']; ok: boolean; message: string }
+  /** Log entries (oldest first); `reset`: the whole buffer, replacing what the page has. */
+  | { type: 'log'; entries: LogEntry[]; reset: boolean; dropped: number };
 
 /** The port name the connector page uses for its internal connection. */
 export const PAGE_PORT_NAME = 'connector-page';

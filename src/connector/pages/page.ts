@@ -1,11 +1,14 @@
 /// <reference types="chrome" />
 /**
- * The connector's page: the readers list (with the state and the reason of each), "Add reader", the demo reader switch
- * and the connected apps. Live: the worker pushes a status over a chrome.runtime port after every change; when the
- * worker restarts the port drops and the page connects again.
+ * The connector's window: the readers (state, reason, card, ATR decoded in short), "Add reader", the demo reader
+ * switch, connected apps, allowed and blocked apps with Revoke, the log (level filter, export, the "Log APDUs" switch)
+ * and About. Live: the worker pushes a status after every change and log entries as they come over a chrome.runtime
+ * port; when the worker restarts the port drops and the page connects again.
  */
 import { REQUEST_DEVICE_FILTERS } from '../../usb/filters.js';
-import { PAGE_PORT_NAME, type ConnectorStatus, type PageMessage, type PageRequest, type ReaderView } from './messages.js';
+import { exportText, formatEntry, LOG_LEVELS, type LogEntry } from '../log.js';
+import { LICENCE_TEXT, PROJECT_URL } from '../about.js';
+import { PAGE_PORT_NAME, type AppPermissionView, type ConnectorStatus, type PageMessage, type PageRequest, type ReaderView } from './messages.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const readersList = $<HTMLUListElement>('readers');
@@ -17,6 +20,20 @@ const appsList = $<HTMLUListElement>('apps');
 const appsCount = $<HTMLSpanElement>('apps-count');
 const linkState = $<HTMLSpanElement>('link-state');
 const version = $<HTMLSpanElement>('version');
+const permissionsList = $<HTMLUListElement>('permissions');
+const noPermissions = $<HTMLParagraphElement>('no-permissions');
+const logList = $<HTMLOListElement>('log');
+const logCount = $<HTMLParagraphElement>('log-count');
+const logLevel = $<HTMLSelectElement>('log-level');
+const logApdus = $<HTMLInputElement>('log-apdus');
+const exportButton = $<HTMLButtonElement>('export-log');
+
+$<HTMLSpanElement>('licence').textContent = LICENCE_TEXT;
+const projectLink = $<HTMLAnchorElement>('project-link');
+projectLink.href = PROJECT_URL;
+projectLink.textContent = PROJECT_URL;
+const manifestVersion = chrome.runtime.getManifest().version;
+$<HTMLSpanElement>('about-version').textContent = `version ${manifestVersion}`;
 
 const STATE_TEXT: Record<ReaderView['state'], string> = {
   opening: 'Opening…',
@@ -60,12 +77,48 @@ function renderReader(r: ReaderView): HTMLLIElement {
     const names = el('p', { className: 'names' });
     names.textContent = r.readerNames.map((n, i) => `PC/SC: ${n} · ${r.cards[i] ? 'card present' : 'no card'}`).join('\n');
     li.append(names);
+    for (const slot of r.slots ?? []) {
+      if (!slot.card && !slot.mute) continue;
+      const dl = el('dl', { className: 'card' });
+      const row = (term: string, value: string, className = '') => {
+        const dd = el('dd', { text: value, className });
+        dl.append(el('dt', { text: term }), dd);
+      };
+      if (r.slots.length > 1) row('Slot', slot.name);
+      row('Card', slot.mute ? 'present but not answering (mute)' : `present${slot.exclusive ? ', used exclusively by an app' : slot.inUse ? ', in use' : ''}`);
+      if (slot.atr) row('ATR', slot.atr, 'mono atr');
+      if (slot.protocols) row('Protocols', slot.protocols);
+      if (slot.atrInfo) row('ATR decoded', slot.atrInfo, 'atr-info');
+      li.append(dl);
+    }
   }
   if (r.state === 'failed') {
     const retry = el('button', { text: 'Try again' });
     retry.type = 'button';
     retry.addEventListener('click', () => send({ type: 'retry', id: r.id }));
     li.append(retry);
+  }
+  return li;
+}
+
+function renderPermission(p: AppPermissionView, connected: boolean): HTMLLIElement {
+  const li = el('li', { className: `permission ${p.decision}` });
+  li.dataset['appId'] = p.id;
+  li.dataset['decision'] = p.decision;
+  const name = p.name || 'Unnamed app';
+  const text = el('div', { className: 'permission-text' });
+  text.append(el('span', { className: 'app-name', text: name }), el('span', { className: 'app-id mono', text: p.id }));
+  const source = p.source === 'policy' ? 'Allowed by your administrator' : p.source === 'known' ? 'Allowed (built in)' : p.decision === 'allow' ? 'Allowed by you' : 'Blocked by you';
+  const when = p.at ? ` on ${new Date(p.at).toLocaleString()}` : '';
+  text.append(el('span', { className: `badge ${p.decision}`, text: `${source}${when}` }));
+  if (connected) text.append(el('span', { className: 'hint', text: 'connected now' }));
+  li.append(text);
+  if (p.source === 'user') {
+    const b = el('button', { text: p.decision === 'allow' ? 'Revoke' : 'Unblock' });
+    b.type = 'button';
+    b.setAttribute('aria-label', `${p.decision === 'allow' ? 'Revoke' : 'Unblock'} ${name}`);
+    b.addEventListener('click', () => send({ type: 'revoke', id: p.id }));
+    li.append(b);
   }
   return li;
 }
@@ -85,10 +138,35 @@ function render(status: ConnectorStatus): void {
       return li;
     }),
   );
+  const connectedIds = new Set(status.apps.map((a) => a.id));
+  permissionsList.replaceChildren(...status.permissions.map((p) => renderPermission(p, connectedIds.has(p.id))));
+  noPermissions.hidden = status.permissions.length > 0;
+  logApdus.checked = status.logApdus;
   if (!status.usb) {
     addButton.disabled = true;
     addButton.title = 'This browser has no WebUSB: only the demo reader can be used.';
   }
+}
+
+// The log: what the worker sent (bounded as its buffer), shown filtered by level, newest last.
+let logEntries: LogEntry[] = [];
+let logDropped = 0;
+let logApdusOn = false;
+const LOG_SHOWN = 500;
+
+function renderLog(): void {
+  const min = LOG_LEVELS.indexOf(logLevel.value as LogEntry['level']);
+  const shown = logEntries.filter((e) => LOG_LEVELS.indexOf(e.level) >= min);
+  const tail = shown.slice(-LOG_SHOWN);
+  const atBottom = logList.scrollTop + logList.clientHeight >= logList.scrollHeight - 4;
+  logList.replaceChildren(
+    ...tail.map((e) => {
+      const li = el('li', { className: `entry ${e.level}`, text: formatEntry(e) });
+      return li;
+    }),
+  );
+  if (atBottom) logList.scrollTop = logList.scrollHeight;
+  logCount.textContent = `${shown.length} of ${logEntries.length} entries shown${shown.length > LOG_SHOWN ? ` (the last ${LOG_SHOWN})` : ''}${logDropped ? `; ${logDropped} older entries dropped` : ''}.`;
 }
 
 function connectToWorker(): void {
@@ -96,9 +174,17 @@ function connectToWorker(): void {
   port = p;
   linkState.textContent = 'Connected to the service';
   p.onMessage.addListener((message: PageMessage) => {
-    if (message.type === 'status') render(message.status);
-    else if (message.type === 'done') notice.textContent = message.message;
+    if (message.type === 'status') {
+      logApdusOn = message.status.logApdus;
+      render(message.status);
+    } else if (message.type === 'done') notice.textContent = message.message;
+    else if (message.type === 'log') {
+      logEntries = message.reset ? message.entries : [...logEntries, ...message.entries].slice(-2000);
+      logDropped = message.dropped;
+      renderLog();
+    }
   });
+  p.postMessage({ type: 'watch-log' } satisfies PageRequest);
   p.onDisconnect.addListener(() => {
     void chrome.runtime.lastError;
     if (port === p) port = null;
@@ -128,6 +214,25 @@ addButton.addEventListener('click', () => {
 
 demoSwitch.addEventListener('change', () => {
   send({ type: 'set-demo-reader', on: demoSwitch.checked });
+});
+
+logApdus.addEventListener('change', () => {
+  send({ type: 'set-log-apdus', on: logApdus.checked });
+});
+
+logLevel.addEventListener('change', renderLog);
+
+exportButton.addEventListener('click', () => {
+  const text = exportText(logEntries, { version: manifestVersion, apdus: logApdusOn, dropped: logDropped });
+  const url = URL.createObjectURL(new Blob([text], { type: 'text/plain' }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = `smart-card-connector-log-${new Date().toISOString().replace(/[:.]/g, '-')}.txt`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  notice.textContent = `Log exported (${logEntries.length} entries).`;
 });
 
 connectToWorker();

@@ -1,0 +1,9 @@
+/**
+ * What the connector's window says about itself. The project's address lives here and nowhere else (a placeholder until
+ * the repository is published).
+ */
+export const PROJECT_URL = 'https://github.com/example/smart-card-connector';
+
+export const LICENCE_TEXT =
+  'This project is licensed under the Apache License, version 2.0. The pcsc-lite daemon and the libccid driver were ' +
+  'read for facts only (protocols, error codes, reader quirks); no code was taken from them.';
