@@ -13,7 +13,7 @@ export default function setup(): void {
   if (![DIST.connector, DIST.helloWorld].every((d) => existsSync(join(d, 'manifest.json')))) {
     execSync('npm run --silent build', { cwd: ROOT, stdio: 'inherit' });
   }
-  if (![DIST.connectorTest, DIST.testClient].every((d) => existsSync(join(d, 'manifest.json')))) {
+  if (![DIST.connectorTest, DIST.testClient, join(DIST.testClient, '..', 'test-client-b')].every((d) => existsSync(join(d, 'manifest.json')))) {
     execSync('npm run --silent build:e2e', { cwd: ROOT, stdio: 'inherit' });
   }
 }

@@ -16,9 +16,15 @@ import {
   waitForWorker,
   type LaunchedChromium,
 } from '../../scripts/chromium.mjs';
+import { GRANTS_KEY, type StoredGrants } from '../../src/connector/permissions.js';
 
 export { CONNECTOR_ID, HELLO_WORLD_ID };
 export const TEST_CLIENT_ID = 'fhjfogpingjmigcfkipfiefoebccegbj';
+/** The second test client (test/e2e/client-extension/manifest-b.json: same page, another key). */
+export const TEST_CLIENT_B_ID = 'gcfbioddjpfnegbamejphmfbhcakhcki';
+export const TEST_CLIENT_B_DIST = join(DIST.testClient, '..', 'test-client-b');
+/** The clients a test that is not about consent has allowed before it starts. */
+export const PRE_APPROVED = [HELLO_WORLD_ID, TEST_CLIENT_ID, TEST_CLIENT_B_ID];
 export const SCREENSHOTS = join(ROOT, 'test', 'e2e', 'screenshots');
 
 export interface Rig {
@@ -28,18 +34,37 @@ export interface Rig {
   close(): Promise<void>;
 }
 
-/** Launches Chromium with the connector (the release build, or the test build with its hooks) and the clients. */
-export async function launchRig(options: { connector: 'release' | 'test' }): Promise<Rig> {
+/**
+ * Launches Chromium with the connector (the release build, or the test build with its hooks) and the clients.
+ * `approve`: client ids allowed before the test starts (default PRE_APPROVED; [] for the consent tests), written to the
+ * connector's storage as the user's "Allow" would be.
+ */
+export async function launchRig(options: { connector: 'release' | 'test'; approve?: readonly string[] }): Promise<Rig> {
   ensureChromium();
   const connector = options.connector === 'test' ? DIST.connectorTest : DIST.connector;
-  const browser = await launchWithExtensions({ extensions: [connector, DIST.helloWorld, DIST.testClient] });
+  const browser = await launchWithExtensions({ extensions: [connector, DIST.helloWorld, DIST.testClient, TEST_CLIENT_B_DIST] });
   try {
     const worker = await waitForWorker(browser.context, CONNECTOR_ID);
+    const approve = options.approve ?? PRE_APPROVED;
+    if (approve.length > 0) await preApprove(worker, approve);
     return { browser, context: browser.context, worker, close: () => browser.close() };
   } catch (e) {
     await browser.close();
     throw e;
   }
+}
+
+/** Stores "allow" for these clients in the connector's chrome.storage.local (the worker re-reads it on change). */
+export async function preApprove(worker: Worker, ids: readonly string[]): Promise<void> {
+  const grants: StoredGrants = Object.fromEntries(ids.map((id) => [id, { decision: 'allow' as const, name: `e2e pre-approved ${id.slice(0, 6)}`, at: Date.now() }]));
+  await worker.evaluate(
+    async ([key, add]) => {
+      const c = (globalThis as unknown as { chrome: typeof chrome }).chrome;
+      const now = ((await c.storage.local.get(key))[key] ?? {}) as object;
+      await c.storage.local.set({ [key]: { ...now, ...add } });
+    },
+    [GRANTS_KEY, grants] as const,
+  );
 }
 
 /** The connector's current service worker (a new object after a restart). */
@@ -76,9 +101,9 @@ export async function runHelloWorld(page: Page, timeoutMs = 30_000): Promise<{ o
   return { ok, lines };
 }
 
-export async function openTestClient(rig: Rig): Promise<Page> {
+export async function openTestClient(rig: Rig, id = TEST_CLIENT_ID): Promise<Page> {
   const page = await rig.context.newPage();
-  await page.goto(extensionUrl(TEST_CLIENT_ID, 'index.html'));
+  await page.goto(extensionUrl(id, 'index.html'));
   await page.getByText('ready', { exact: true }).waitFor();
   return page;
 }

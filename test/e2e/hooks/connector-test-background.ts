@@ -20,6 +20,18 @@ const hooks = {
   status() {
     return service.status();
   },
+  /** The router's counts (ports, pending calls, daemon clients). */
+  stats() {
+    return service.router.stats;
+  },
+  /** The log ring buffer as the window shows it. */
+  log() {
+    return service.logs.entries();
+  },
+  /** A client extension disabled as a user would in chrome://extensions (the test build has "management"). */
+  setExtensionEnabled(id: string, enabled: boolean): Promise<void> {
+    return chrome.management.setEnabled(id, enabled);
+  },
   /**
    * A class-0x0B reader as Chrome gives it to an extension: claimInterface rejects with SecurityError ("protected
    * class"), as content/browser/usb/web_usb_service_impl.cc does for every extension but Google's own.
