@@ -2,8 +2,10 @@
  * `npm start`: the hello-world exchange end to end in Chromium.
  *
  * Ensures Chromium (Debian's package), builds both extensions, launches Chromium with them (headless when there is no
- * DISPLAY), turns on the connector's demo reader from its page, opens the hello-world app, clicks Run and prints the
- * app's log lines as they appear. Exits 0 once "Hello world!" shows; non-zero with the log on failure or timeout.
+ * DISPLAY), turns on the connector's demo reader from its page, opens the hello-world app, clicks Run, answers the
+ * connector's permission prompt with Allow (as a user would: the app is not pre-approved, the consent flow runs for
+ * real) and prints the app's log lines as they appear. Exits 0 once "Hello world!" shows; non-zero with the log on
+ * failure or timeout.
  *
  * Options: --no-build (use dist/ as it is), --headed / --headless, --timeout=<seconds> (default 90).
  */
@@ -61,6 +63,16 @@ async function main() {
     });
     app.on('pageerror', (e) => rejectFail(e));
     await app.goto(extensionUrl(HELLO_WORLD_ID, 'index.html'));
+    // The app's first call opens the connector's prompt window; click Allow in it, as the user would.
+    const promptUrl = extensionUrl(CONNECTOR_ID, 'pages/prompt.html');
+    void browser.context
+      .waitForEvent('page', { predicate: (p) => p.url().startsWith(promptUrl), timeout: timeoutMs })
+      .then(async (prompt) => {
+        const name = await prompt.locator('#app-name').textContent({ timeout: 10_000 });
+        say(`[start] the connector asks whether ${name} may use the readers: clicking Allow`);
+        await prompt.getByRole('button', { name: 'Allow' }).click();
+      })
+      .catch(() => {});
     await app.getByRole('button', { name: 'Run' }).click();
     const failed = app.locator('#status.failed').waitFor({ timeout: timeoutMs }).then(() => {
       throw new Error('the hello-world run failed');
