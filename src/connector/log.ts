@@ -144,6 +144,14 @@ export function describeResponse(bytes: Uint8Array, r: Redaction, label = 'respo
   return r.apdus ? `${label} (${plural(bytes.length)}): ${hex(bytes)}` : lengthOnly(label, bytes);
 }
 
+/** The response to `command`: after a PIN command only its status word is shown (its data could echo the PIN). */
+export function describeResponseTo(command: Uint8Array, response: Uint8Array, r: Redaction): string {
+  if (r.apdus && isPinCommand(command) && response.length > 2) {
+    return `response (${plural(response.length)}): [data redacted: ${plural(response.length - 2)}] ${hex(response.subarray(-2))}`;
+  }
+  return describeResponse(response, r);
+}
+
 /** SCardControl input: never its bytes (PIN verification structures, escape commands to the reader). */
 export function describeControlInput(bytes: Uint8Array): string {
   return lengthOnly('input', bytes);

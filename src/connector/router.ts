@@ -27,7 +27,7 @@ import {
 } from './codec.js';
 import type { EventMessage } from './protocol.js';
 import type { PortLike } from './port.js';
-import { describeCommandApdu, describeControlInput, describeResponse, lengthOnly, redactText, type Redaction } from './log.js';
+import { describeCommandApdu, describeControlInput, describeResponse, describeResponseTo, lengthOnly, redactText, type Redaction } from './log.js';
 import { errorName } from './codec.js';
 
 /** What the router needs of a daemon client: the PC/SC API plus client death. */
@@ -374,7 +374,7 @@ export class ConnectorRouter {
           break;
         case 'SCardTransmit':
           details.push(describeCommandApdu(bytes(a[2]), r));
-          if (!error) details.push(describeResponse(bytes(out['recvBuffer']), r));
+          if (!error) details.push(describeResponseTo(bytes(a[2]), bytes(out['recvBuffer']), r));
           break;
         case 'SCardControl':
           details.push(`code 0x${(Number(a[1]) >>> 0).toString(16).toUpperCase()}`, describeControlInput(bytes(a[2])));

@@ -340,3 +340,80 @@ describe('ConnectorRouter: serving', () => {
     expect(router.stats.ports).toBe(0);
   });
 });
+
+describe('ConnectorRouter: consent and the call log', () => {
+  it('asks on the first call, not on attach or ping; a denial carries the message the authorizer gave', async () => {
+    let asked = 0;
+    const { router } = make({
+      authorize: () => {
+        asked++;
+        return { allowed: false, message: 'the user blocked "X"; open the window to change this' };
+      },
+    });
+    const raw = attachRaw(router, { id: 'x' });
+    raw.send({ v: 1, kind: 'ping', id: 1 });
+    await flush();
+    expect(asked).toBe(0);
+    raw.send(call(2, 'SCardEstablishContext', [0]));
+    await flush();
+    expect(asked).toBe(1);
+    expect(raw.received[1]).toMatchObject({ ok: false, code: SCARD_W_SECURITY_VIOLATION, message: expect.stringContaining('the user blocked "X"') });
+  });
+
+  it('revoke closes the daemon clients of the matching ports at once, ends their subscriptions and asks again on the next call', async () => {
+    let allow = true;
+    let asked = 0;
+    const { router, daemon } = make({
+      authorize: () => {
+        asked++;
+        return allow;
+      },
+    });
+    const a = await attachClient(router, { name: 'A' }, { id: 'app-a' });
+    const b = await attachClient(router, { name: 'B' }, { id: 'app-b' });
+    const { hContext } = await a.SCardEstablishContext(0);
+    await b.SCardEstablishContext(0);
+    expect(asked).toBe(2);
+    allow = false;
+    await expect(router.revoke((s) => s.id === 'app-a')).resolves.toBe(1);
+    expect(daemon.clients[0]!.closed).toBe(true);
+    expect(daemon.clients[1]!.closed).toBe(false);
+    await expect(a.SCardIsValidContext(hContext)).rejects.toMatchObject({ code: SCARD_W_SECURITY_VIOLATION });
+    expect(asked).toBe(3);
+    // Allowed again: a new daemon client, the old context is gone.
+    allow = true;
+    await router.revoke((s) => s.id === 'app-a');
+    await expect(a.SCardIsValidContext(hContext)).rejects.toMatchObject({ code: 0x80100003 });
+    expect(router.stats).toMatchObject({ ports: 2, daemonClients: 2 });
+    a.close();
+    b.close();
+  });
+
+  it('logs each call by client and result, APDU bytes as lengths unless the switch is on', async () => {
+    let apdus = false;
+    const { router, logs } = make({ redaction: () => ({ apdus }) });
+    const conn = await attachClient(router, { name: 'Logged app' }, { id: 'app-l' });
+    const { hContext } = await conn.SCardEstablishContext(0);
+    const { hCard } = await conn.SCardConnect(hContext, READERS[0]!, 2, 3);
+    await conn.SCardTransmit(hCard, { dwProtocol: 2 }, Uint8Array.of(0, 0, 0, 0));
+    apdus = true;
+    await conn.SCardTransmit(hCard, { dwProtocol: 2 }, Uint8Array.of(0, 0, 0, 0));
+    await conn.SCardTransmit(hCard, { dwProtocol: 2 }, Uint8Array.of(0, 0x20, 0, 0x80, 4, 0x31, 0x32, 0x33, 0x34)).catch(() => {});
+    await conn.SCardControl(hCard, 0x42000d48, Uint8Array.of(0x31, 0x32, 0x33, 0x34)).catch(() => {});
+    await expect(conn.SCardIsValidContext(0x7777)).rejects.toBeDefined();
+    const calls = logs.filter((l) => l.includes('client "Logged app" (app-l)'));
+    expect(calls[0]).toBe('info client "Logged app" (app-l): SCardEstablishContext → SCARD_S_SUCCESS');
+    expect(calls).toContain(`info client "Logged app" (app-l): SCardConnect → SCARD_S_SUCCESS ("${READERS[0]}")`);
+    expect(calls).toContain('info client "Logged app" (app-l): SCardTransmit → SCARD_S_SUCCESS (APDU (4 bytes), response (14 bytes))');
+    expect(calls).toContain(
+      'info client "Logged app" (app-l): SCardTransmit → SCARD_S_SUCCESS (APDU (4 bytes): 00 00 00 00, response (14 bytes): 48 65 6C 6C 6F 20 77 6F 72 6C 64 21 90 00)',
+    );
+    expect(calls.some((l) => l.includes('SCardIsValidContext → SCARD_E_INVALID_HANDLE'))).toBe(true);
+    const all = logs.join('\n');
+    expect(all).toContain('00 20 00 80 [PIN data redacted: 5 bytes]');
+    expect(all).not.toMatch(/31 32 33 34/);
+    expect(all).toContain('SCardControl');
+    expect(all).toContain('input (4 bytes)');
+    conn.close();
+  });
+});
