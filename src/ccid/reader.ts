@@ -96,6 +96,8 @@ export class CcidReader implements IfdReader {
     }
     this.slots = slots;
     transport.onSlotChange((slot, present) => this.slots[slot]?.cardEvent(present));
+    // A transfer that finds the device gone ends the reader as a USB `disconnect` event would.
+    transport.onRemoved(() => this.markRemoved());
   }
 
   /**

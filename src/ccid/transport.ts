@@ -191,6 +191,7 @@ export class CcidTransport {
   private readonly presence = new Map<number, boolean>();
   private readonly slotListeners = new Set<(slot: number, present: boolean) => void>();
   private readonly hardwareListeners = new Set<(e: HardwareErrorEvent) => void>();
+  private readonly removedListeners = new Set<() => void>();
   private pollTimer: unknown;
   private polling = false;
 
@@ -427,6 +428,16 @@ export class CcidTransport {
    * The reader was unplugged (the device manager calls this on navigator.usb's `disconnect` event): every pending
    * and later command rejects with IFD_NO_SUCH_DEVICE, pumps and polling stop.
    */
+  /**
+   * Called once when the transport learns the device is gone — from markRemoved(), or by itself when a transfer
+   * fails because the device was disconnected — so the reader can be taken away even without a USB `disconnect`
+   * event (node-usb, or an event that never came).
+   */
+  onRemoved(listener: () => void): () => void {
+    this.removedListeners.add(listener);
+    return () => this.removedListeners.delete(listener);
+  }
+
   markRemoved(): void {
     this.fail(removedError(), 'removed');
   }
@@ -943,6 +954,15 @@ export class CcidTransport {
       w.reject(err);
     }
     for (const t of this.slotQueue.splice(0)) t.reject(err);
+    if (state === 'removed') {
+      for (const l of [...this.removedListeners]) {
+        try {
+          l();
+        } catch (e) {
+          this.log('error', `a removal listener failed: ${(e as Error).message}`);
+        }
+      }
+    }
   }
 }
 
