@@ -65,6 +65,14 @@ export interface DaemonOptions {
   contextLimitScope?: 'daemon' | 'client';
 }
 
+export interface DaemonStats {
+  clients: number;
+  contexts: number;
+  handles: number;
+  waiters: number;
+  readers: number;
+}
+
 export interface PcscClient extends PcscApi {
   readonly id: string;
   /** The client goes away (pcscd MSGCleanupClient): its waiters are unregistered, handles disconnected, lock holder reset. */
@@ -92,6 +100,19 @@ export class PcscDaemon {
   readonly #unsubscribe = new Map<IfdReader, () => void>();
   #clientCounter = 0;
   #stopped = false;
+
+  /**
+   * What the daemon holds right now: clients, contexts, card handles, and callers waiting (GetStatusChange waiters
+   * and calls waiting for another handle's lock). Diagnostics for leak checks and the connector's window; pcscd has
+   * no equivalent.
+   */
+  stats(): DaemonStats {
+    let handles = 0;
+    for (const ctx of this.#contexts.values()) handles += ctx.handles.size;
+    let waiters = this.#events.waiting;
+    for (const slot of this.#readers.slots) waiters += slot.changes.waiting;
+    return { clients: this.#clients.size, contexts: this.#contexts.size, handles, waiters, readers: this.#readers.slots.length };
+  }
 
   constructor(options: DaemonOptions = {}) {
     this.#contextLimitScope = options.contextLimitScope ?? 'daemon';

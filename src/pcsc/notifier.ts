@@ -17,6 +17,11 @@ export class Notifier {
     return this.#generation;
   }
 
+  /** Callers waiting now (for leak checks: a settled or disposed wait is not counted). */
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
   notify(): void {
     this.#generation++;
     const waiters = [...this.#waiters];

@@ -4,10 +4,10 @@
  * a call, some waiting in SCardGetStatusChange — while an observer client keeps using the same card: its calls wait
  * for the vanishing holders and must always settle within the deadline and then succeed.
  *
- * Leak evidence: PcscDaemon has no diagnostic accessor (no `stats()` with clients, contexts, handles, waiters), so
- * leaks are read through the public API after each phase: SCardConnect EXCLUSIVE must succeed once everyone vanished
- * (no handle, transaction or exclusive lock left behind), and every few phases the whole 200-context budget
- * (PCSC_MAX_CONTEXT_THREADS) must be available again (no context left behind).
+ * Leak evidence, after each phase: `daemon.stats()` must count exactly what the observer and the probe hold (2
+ * clients, 2 contexts, no card handle, no waiter); and, through the public API, SCardConnect EXCLUSIVE must succeed
+ * once everyone vanished (no handle, transaction or exclusive lock left behind), and every few phases the whole
+ * 200-context budget (PCSC_MAX_CONTEXT_THREADS) must be available again (no context left behind).
  */
 import { CcidReader } from '../../src/ccid/reader.js';
 import {
@@ -158,6 +158,11 @@ export async function churnCampaign(o: ChurnOptions): Promise<void> {
       } else await sleep(2);
     }
     if (!ok) violation(t, `${what}: SCardConnect EXCLUSIVE still refused after every client vanished (a handle, transaction or exclusive lock leaked)`);
+    // Only the observer and the probe remain, each with one context, no card handle and nothing waiting.
+    const held = daemon.stats();
+    if (held.clients !== 2 || held.contexts !== 2 || held.handles !== 0 || held.waiters !== 0) {
+      violation(t, `${what}: the daemon still holds ${JSON.stringify(held)}; expected 2 clients, 2 contexts, 0 handles, 0 waiters`);
+    }
     if (!contextsToo) return;
     // Two contexts are ours (observer, probe): the other 198 must be available.
     const extra: number[] = [];
