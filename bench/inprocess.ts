@@ -16,7 +16,8 @@ import {
   type PcscClient,
 } from '../src/pcsc/index.js';
 import { createSimulatedReader, helloWorldCardT1, type ProfileId } from '../src/sim/index.js';
-import { GET_CHALLENGE_8, RUNS, echoApdu, isEchoOf, measure, summarise, type Figure } from './measure.js';
+import { memoryCardReader } from './memcard.js';
+import { GET_CHALLENGE_8, RUNS, echoApdu, isEchoOf, looksLikeEchoOf, measure, summarise, type Figure } from './measure.js';
 
 const ECHO_BYTES = 65000;
 
@@ -30,6 +31,7 @@ async function driverFigures(): Promise<Figure[]> {
     const slot = reader.slots[0]!;
     await slot.power('up');
     await slot.setProtocol(2);
+    if (!isEchoOf(await slot.transmit(echo), echo)) throw new Error(`${profile}: the ECHO answer is wrong`);
     if (profile === 'gempc-twin') {
       figures.push(
         await measure('driver-getchallenge', 'driver only: 8-byte GET CHALLENGE, GemPC Twin (TPDU, T=1)', 2000, async () => {
@@ -46,7 +48,7 @@ async function driverFigures(): Promise<Figure[]> {
           : 'driver only: 65,000-byte ECHO, extended-APDU reader (CCID chaining)',
         20,
         async () => {
-          if (!isEchoOf(await slot.transmit(echo), echo)) throw new Error('bad ECHO answer');
+          if (!looksLikeEchoOf(await slot.transmit(echo), echo)) throw new Error('bad ECHO answer');
         },
       ),
     );
@@ -73,6 +75,7 @@ async function daemonFigures(): Promise<Figure[]> {
   for (const profile of ['gempc-twin', 'extended-apdu'] as ProfileId[]) {
     const { daemon, client, hCard, protocol } = await daemonWith(profile);
     const pci = { dwProtocol: protocol };
+    if (!isEchoOf((await client.SCardTransmit(hCard, pci, echo)).recvBuffer, echo)) throw new Error(`${profile}: the ECHO answer is wrong`);
     if (profile === 'gempc-twin') {
       figures.push(
         await measure(
@@ -95,13 +98,50 @@ async function daemonFigures(): Promise<Figure[]> {
           : 'in-process SCardTransmit: 65,000-byte ECHO, extended-APDU reader (CCID chaining)',
         20,
         async () => {
-          if (!isEchoOf((await client.SCardTransmit(hCard, pci, echo)).recvBuffer, echo)) throw new Error('bad ECHO answer');
+          if (!looksLikeEchoOf((await client.SCardTransmit(hCard, pci, echo)).recvBuffer, echo)) throw new Error('bad ECHO answer');
         },
-        { nativeId: 'native-echo' },
       ),
     );
     await daemon.shutdown();
   }
+  return figures;
+}
+
+/**
+ * The PC/SC stack alone, like for like with the native anchor: the daemon fed by an in-memory card (bench/memcard.ts,
+ * the twin of the anchor's ifd_memcard.c), so neither side has a driver or a device in the figure.
+ */
+async function memoryCardFigures(): Promise<Figure[]> {
+  const daemon = new PcscDaemon();
+  const [name] = await daemon.addReader(memoryCardReader());
+  const client = daemon.connect({ name: 'bench' });
+  const { hContext } = await client.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
+  const { hCard, dwActiveProtocol } = await client.SCardConnect(hContext, name!, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
+  const pci = { dwProtocol: dwActiveProtocol };
+  const echo = echoApdu(ECHO_BYTES);
+  if (!isEchoOf((await client.SCardTransmit(hCard, pci, echo)).recvBuffer, echo)) throw new Error('memory card: the ECHO answer is wrong');
+  const figures = [
+    await measure(
+      'memcard-getchallenge',
+      'in-process SCardTransmit, stack alone: 8-byte GET CHALLENGE (client API → daemon → in-memory card, as the anchor)',
+      5000,
+      async () => {
+        const r = (await client.SCardTransmit(hCard, pci, GET_CHALLENGE_8)).recvBuffer;
+        if (r.length !== 10 || r[8] !== 0x90) throw new Error('bad GET CHALLENGE answer');
+      },
+      { nativeId: 'native-getchallenge' },
+    ),
+    await measure(
+      'memcard-echo',
+      'in-process SCardTransmit, stack alone: 65,000-byte ECHO (client API → daemon → in-memory card, as the anchor)',
+      200,
+      async () => {
+        if (!looksLikeEchoOf((await client.SCardTransmit(hCard, pci, echo)).recvBuffer, echo)) throw new Error('bad ECHO answer');
+      },
+      { nativeId: 'native-echo' },
+    ),
+  ];
+  await daemon.shutdown();
   return figures;
 }
 
@@ -167,5 +207,5 @@ export async function eventLatency(waiters = 100, clientsCount = 10): Promise<Fi
 }
 
 export async function inProcessFigures(): Promise<Figure[]> {
-  return [...(await driverFigures()), ...(await daemonFigures()), await eventLatency()];
+  return [...(await driverFigures()), ...(await daemonFigures()), ...(await memoryCardFigures()), await eventLatency()];
 }

@@ -60,6 +60,22 @@ export function echoApdu(length: number): Uint8Array {
 }
 
 /** True when `answer` is the ECHO of `apdu`'s data followed by 90 00. */
+/**
+ * Inside timed loops: the length, the status word and the first and last data bytes — what the native anchor's client
+ * checks is less still (only the return code). Every figure also checks one answer in full with `isEchoOf` before it
+ * is timed, so a wrong answer cannot hide.
+ */
+export function looksLikeEchoOf(answer: Uint8Array, apdu: Uint8Array): boolean {
+  const n = apdu.length - 9;
+  return (
+    answer.length === n + 2 &&
+    answer[n] === 0x90 &&
+    answer[n + 1] === 0x00 &&
+    answer[0] === apdu[7] &&
+    answer[n - 1] === apdu[7 + n - 1]
+  );
+}
+
 export function isEchoOf(answer: Uint8Array, apdu: Uint8Array): boolean {
   const n = apdu.length - 9;
   if (answer.length !== n + 2 || answer[n] !== 0x90 || answer[n + 1] !== 0x00) return false;
