@@ -123,23 +123,42 @@ function renderPermission(p: AppPermissionView, connected: boolean): HTMLLIEleme
   return li;
 }
 
+/**
+ * Replaces a list's items only when what it shows changed: a status arrives on every card event, and rebuilding an
+ * unchanged list would take the keyboard focus away from the button a user is on.
+ */
+const shown = new WeakMap<HTMLElement, string>();
+function update<T>(list: HTMLElement, data: T, build: () => HTMLElement[]): void {
+  const key = JSON.stringify(data);
+  if (shown.get(list) === key) return;
+  shown.set(list, key);
+  const focused = document.activeElement instanceof HTMLElement && list.contains(document.activeElement) ? document.activeElement : null;
+  const label = focused?.getAttribute('aria-label') ?? focused?.textContent ?? null;
+  list.replaceChildren(...build());
+  // Keep the focus on the same control when it is still there.
+  if (label !== null) {
+    const again = Array.from(list.querySelectorAll<HTMLElement>('button')).find((b) => (b.getAttribute('aria-label') ?? b.textContent) === label);
+    again?.focus();
+  }
+}
+
 function render(status: ConnectorStatus): void {
   version.textContent = status.version;
   if (lastInstance !== null && lastInstance !== status.instance) notice.textContent = 'The connector service restarted.';
   lastInstance = status.instance;
-  readersList.replaceChildren(...status.readers.map(renderReader));
+  update(readersList, status.readers, () => status.readers.map(renderReader));
   noReaders.hidden = status.readers.length > 0;
   demoSwitch.checked = status.demoReader;
   appsCount.textContent = String(status.connectedApps);
-  appsList.replaceChildren(
-    ...status.apps.map((a) => {
+  update(appsList, status.apps, () =>
+    status.apps.map((a) => {
       const li = el('li');
       li.textContent = `${a.name || 'Unnamed app'} (${a.id})${a.connections > 1 ? ` · ${a.connections} connections` : ''}`;
       return li;
     }),
   );
   const connectedIds = new Set(status.apps.map((a) => a.id));
-  permissionsList.replaceChildren(...status.permissions.map((p) => renderPermission(p, connectedIds.has(p.id))));
+  update(permissionsList, [status.permissions, [...connectedIds]], () => status.permissions.map((p) => renderPermission(p, connectedIds.has(p.id))));
   noPermissions.hidden = status.permissions.length > 0;
   logApdus.checked = status.logApdus;
   if (!status.usb) {
