@@ -273,10 +273,18 @@ export class Permissions {
     await this.#save();
   }
 
-  /** The prompt was closed unanswered: the waiting calls are denied, nothing is stored, the next connection asks again. */
-  dismiss(id: string): void {
+  /**
+   * The prompt was closed unanswered (or, `gone`, the client closed every connection while it waited): the waiting
+   * calls are denied, nothing is stored, the next connection asks again.
+   */
+  dismiss(id: string, reason: 'closed' | 'gone' = 'closed'): void {
     if (!this.#pending.has(id)) return;
-    this.#log('info', `the permission prompt for ${id} was closed without an answer; its waiting calls are denied`);
+    this.#log(
+      'info',
+      reason === 'gone'
+        ? `${id} closed its connections while the user was being asked; the question is withdrawn`
+        : `the permission prompt for ${id} was closed without an answer; its waiting calls are denied`,
+    );
     this.#settle(id, {
       allowed: false,
       source: 'dismissed',

@@ -319,7 +319,13 @@ export class ConnectorService {
     const name = typeof port.name === 'string' ? port.name.slice(0, 128) : '';
     this.#clients.set(port, { id: sender.id ?? sender.origin ?? 'unknown', name });
     const gone = () => {
-      if (this.#clients.delete(port)) this.#changed();
+      if (!this.#clients.delete(port)) return;
+      // The last connection of a client the user is being asked about: nobody waits for the answer any more.
+      const id = sender.id;
+      if (id && this.permissions?.pending.some((p) => p.id === id) && ![...this.#clients.values()].some((c) => c.id === id)) {
+        this.permissions.dismiss(id, 'gone');
+      }
+      this.#changed();
     };
     port.onDisconnect.addListener(gone);
     // Chrome fires onDisconnect on the other end only: when the router drops a port itself (a hostile client), the

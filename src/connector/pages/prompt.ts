@@ -48,7 +48,12 @@ function connect(): void {
     if (m.type === 'status') {
       const r = m.status.prompts.find((x) => x.id === id);
       if (r) show(r);
-      else if (!answered && !shown) state.textContent = 'This app is no longer waiting for an answer. You can close this window.';
+      else if (!answered) {
+        // Nobody waits (the app closed its connections, or the worker restarted): no question to answer now. The
+        // window stays, and comes back to life if the app asks again.
+        box.hidden = true;
+        state.textContent = 'This app is no longer waiting for an answer. You can close this window.';
+      }
     } else if (m.type === 'done' && m.request === 'answer-prompt') {
       if (m.ok) window.close();
       else state.textContent = `Could not save the answer: ${m.message}`;
