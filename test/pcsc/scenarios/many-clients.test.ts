@@ -2,7 +2,7 @@
  * Many clients at once: waiters woken together by one event, transactions that never interleave, a client vanishing
  * in the middle of its transaction (reference §3 "Sharing and transactions", "Client death").
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   INFINITE,
   SCARD_LEAVE_CARD,
@@ -26,20 +26,12 @@ import {
   rig,
   track,
   tx,
+  closeRigsAfterEach,
   type Client,
   type Rig,
 } from '../semantics/fixture.js';
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup) await c();
-  cleanup = [];
-});
-async function useRig(r: Promise<Rig>): Promise<Rig> {
-  const x = await r;
-  cleanup.push(() => x.close());
-  return x;
-}
+const useRig = closeRigsAfterEach();
 
 const SELECT_MF = hex('00 A4 00 00 02 3F 00');
 const INS_NOT_SUPPORTED = hex('6D 00');

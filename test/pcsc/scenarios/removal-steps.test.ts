@@ -9,7 +9,7 @@
  * is in no reader's list any more → E_INVALID_VALUE (§2 preamble; readerfactory.c removeReader empties the handle
  * list); Disconnect → SUCCESS (§2 Disconnect, "reader gone"), a second Disconnect → INVALID_HANDLE.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   SCARD_E_INVALID_HANDLE,
   SCARD_E_INVALID_VALUE,
@@ -32,20 +32,12 @@ import {
   ok,
   rig,
   waitFor,
+  closeRigsAfterEach,
   type Client,
   type Rig,
 } from '../semantics/fixture.js';
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup) await c();
-  cleanup = [];
-});
-async function useRig(r: Promise<Rig>): Promise<Rig> {
-  const x = await r;
-  cleanup.push(() => x.close());
-  return x;
-}
+const useRig = closeRigsAfterEach();
 
 const T1 = { dwProtocol: SCARD_PROTOCOL_T1 };
 
@@ -143,8 +135,7 @@ describe('reader removal at every step', () => {
 
   it('a Transmit in flight when the reader is unplugged → READER_UNAVAILABLE (§2 Transmit "reader unplugged"; IFD_NO_SUCH_DEVICE)', async () => {
     const reader = new FakeReader('Unplug Reader');
-    const f = await fakeRig([reader]);
-    cleanup.push(() => f.close());
+    const f = await useRig(fakeRig([reader]));
     const c = f.clients[0]!;
     const { hCard } = await ok(c.api.SCardConnect(c.ctx, f.names[0]!, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1));
     reader.slots[0]!.holdTransmit = true;

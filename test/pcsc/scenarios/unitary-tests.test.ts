@@ -2,7 +2,7 @@
  * pcsc-lite 1.9.9 UnitaryTests/*.py, replayed against the daemon over the simulated reader and card. Each test names
  * the script it follows; what the script checks is asserted exactly (reference §2 rows and §3 rules in comments).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   INFINITE,
   SCARD_E_CANCELLED,
@@ -41,20 +41,12 @@ import {
   track,
   tx,
   waitFor,
+  closeRigsAfterEach,
   type Client,
   type Rig,
 } from '../semantics/fixture.js';
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup) await c();
-  cleanup = [];
-});
-async function useRig(r: Promise<Rig>): Promise<Rig> {
-  const x = await r;
-  cleanup.push(() => x.close());
-  return x;
-}
+const useRig = closeRigsAfterEach();
 
 const connect = async (c: Client, name: string, mode = SCARD_SHARE_SHARED, protocols = SCARD_PROTOCOL_ANY, ctx = c.ctx) =>
   ok(c.api.SCardConnect(ctx, name, mode, protocols), `Connect(${mode})`);

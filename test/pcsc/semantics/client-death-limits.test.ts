@@ -2,7 +2,7 @@
  * pcsc-lite reference §3 "Client death" (winscard_svc.c MSGCleanupClient / MSGRemoveContext; ReleaseContext does the
  * same) and §3 "Limits" (200 contexts, 200 handles per context → NO_MEMORY, 200 per reader → F_INTERNAL_ERROR).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   INFINITE,
   SCARD_E_INVALID_HANDLE,
@@ -34,21 +34,13 @@ import {
   rig,
   track,
   tx,
+  closeRigsAfterEach,
   type Client,
   type Rig,
   waitFor,
 } from './fixture.js';
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup) await c();
-  cleanup = [];
-});
-async function useRig(r: Promise<Rig>): Promise<Rig> {
-  const x = await r;
-  cleanup.push(() => x.close());
-  return x;
-}
+const useRig = closeRigsAfterEach();
 
 const T1 = { dwProtocol: SCARD_PROTOCOL_T1 };
 
@@ -89,8 +81,7 @@ for (const how of ['close', 'release'] as const) {
 
     it(`${who}: a lock holder whose card was already reset is only Disconnect(LEAVE) — no second reset (fake slot's power log)`, async () => {
       const reader = new FakeReader('Power Log Reader');
-      const f = await fakeRig([reader]);
-      cleanup.push(() => f.close());
+      const f = await useRig(fakeRig([reader]));
       const [a, b] = f.clients as [Client, Client];
       const slot = reader.slots[0]!;
       const hA = await connectShared(a, f.names[0]!);
@@ -107,8 +98,7 @@ for (const how of ['close', 'release'] as const) {
 
     it(`${who}: a lock holder whose card was not reset gets Disconnect(RESET) (fake slot's power log)`, async () => {
       const reader = new FakeReader('Power Log Reader');
-      const f = await fakeRig([reader]);
-      cleanup.push(() => f.close());
+      const f = await useRig(fakeRig([reader]));
       const [a, b] = f.clients as [Client, Client];
       const slot = reader.slots[0]!;
       const hA = await connectShared(a, f.names[0]!);

@@ -3,7 +3,7 @@
  * not changed by reset or power changes; a card already present at reader start does not count; visible in the high
  * 16 bits of dwEventState and of SCardStatus' state ✔ (eventhandler.c EHStatusHandlerThread).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   INFINITE,
   SCARD_LEAVE_CARD,
@@ -23,18 +23,10 @@ import {
   rig,
   waitFor,
   type Rig,
+  closeRigsAfterEach,
 } from './fixture.js';
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup) await c();
-  cleanup = [];
-});
-async function useRig(r: Promise<Rig>): Promise<Rig> {
-  const x = await r;
-  cleanup.push(() => x.close());
-  return x;
-}
+const useRig = closeRigsAfterEach();
 
 describe('§3 Event counter', () => {
   it('a card present at reader start does not count: counter 0 (GetStatusChange high word and Status high word)', async () => {
@@ -83,8 +75,7 @@ describe('§3 Event counter', () => {
 
   it('wraps 0xFFFF → 0 ✔ (65536 insertions/removals through a fake slot)', async () => {
     const reader = new FakeReader('Counter Reader', { present: false });
-    const f = await fakeRig([reader], { clients: 0 });
-    cleanup.push(() => f.close());
+    const f = await useRig(fakeRig([reader], { clients: 0 }));
     const slot = reader.slots[0]!;
     const name = f.names[0]!;
     const o = f.observer;

@@ -4,7 +4,7 @@
  * helpers that turn "this call must wait" into ordering checks (a tracked call is still pending after one event and
  * settles after another) — never wall-clock assertions.
  */
-import { expect } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { CcidReader } from '../../../src/ccid/reader.js';
 import { DriverError, IFD } from '../../../src/ccid/errors.js';
 import type { IfdProtocol, IfdReader, IfdSlot, PowerAction } from '../../../src/ccid/ifd.js';
@@ -514,3 +514,19 @@ export async function tx(c: Client, hCard: number, apdu: Uint8Array): Promise<Ui
 }
 
 export { INFINITE };
+
+/**
+ * Call at a test file's top level: returns `useRig`, which awaits a rig and closes it after the test it was made in.
+ */
+export function closeRigsAfterEach(): <T extends { close(): Promise<void> }>(r: Promise<T>) => Promise<T> {
+  let cleanup: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const c of cleanup) await c();
+    cleanup = [];
+  });
+  return async <T extends { close(): Promise<void> }>(r: Promise<T>): Promise<T> => {
+    const x = await r;
+    cleanup.push(() => x.close());
+    return x;
+  };
+}

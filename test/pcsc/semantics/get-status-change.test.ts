@@ -2,7 +2,7 @@
  * pcsc-lite reference §3 "GetStatusChange, per entry" and §2 row GetStatusChange (winscard_clnt.c
  * SCardGetStatusChange): one test per rule.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   INFINITE,
   PNP_NOTIFICATION_READER_NAME,
@@ -41,20 +41,12 @@ import {
   ok,
   rig,
   track,
+  closeRigsAfterEach,
   type Client,
   type Rig,
 } from './fixture.js';
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup) await c();
-  cleanup = [];
-});
-async function useRig(r: Promise<Rig>): Promise<Rig> {
-  const x = await r;
-  cleanup.push(() => x.close());
-  return x;
-}
+const useRig = closeRigsAfterEach();
 
 const gsc = (c: Client, timeout: number, states: ReaderStateIn[]) => c.api.SCardGetStatusChange(c.ctx, timeout, states);
 
@@ -116,8 +108,7 @@ describe('§3 GetStatusChange, per entry', () => {
 
   it('card that failed to power up: PRESENT | MUTE (CHANGED when the current state lacks MUTE), no ATR', async () => {
     const reader = new FakeReader('Mute Reader', { present: false });
-    const f = await fakeRig([reader]);
-    cleanup.push(() => f.close());
+    const f = await useRig(fakeRig([reader]));
     const c = f.clients[0]!;
     const name = f.names[0]!;
     reader.slots[0]!.mute = true;
@@ -205,8 +196,7 @@ describe('§3 GetStatusChange, per entry', () => {
   // reader-in-error state (readerState SCARD_UNKNOWN). The fake slot fails IFDHICCPresence, then raises an event.
   it('reader in error: UNAVAILABLE (event state exactly UNAVAILABLE | CHANGED when the current state lacks it); back to normal → CHANGED', async () => {
     const reader = new FakeReader('Flaky Reader');
-    const f = await fakeRig([reader]);
-    cleanup.push(() => f.close());
+    const f = await useRig(fakeRig([reader]));
     const c = f.clients[0]!;
     const name = f.names[0]!;
     const w = track(gsc(c, INFINITE, [{ szReader: name, dwCurrentState: 0x0000_0020 }]));

@@ -2,7 +2,7 @@
  * pcsc-lite reference §3 "Power" (eventhandler.c power states, winscard.c Connect/Disconnect) and §3 "Protocol
  * selection" (atrhandler.c ATRDecodeAtr, prothandler.c PHSetProtocol, winscard.c Connect/Reconnect).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   SCARD_E_PROTO_MISMATCH,
   SCARD_LEAVE_CARD,
@@ -30,20 +30,12 @@ import {
   rig,
   tx,
   waitFor,
+  closeRigsAfterEach,
   type Client,
   type Rig,
 } from './fixture.js';
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup) await c();
-  cleanup = [];
-});
-async function useRig(r: Promise<Rig>): Promise<Rig> {
-  const x = await r;
-  cleanup.push(() => x.close());
-  return x;
-}
+const useRig = closeRigsAfterEach();
 
 const card0 = (r: Rig): SimCard => {
   const c = r.sims[0]!.cardIn();
@@ -124,8 +116,7 @@ describe('§3 Power', () => {
 
   it('a card that cannot be powered: Connect → W_UNPOWERED_CARD (fake reader, power-up fails)', async () => {
     const reader = new FakeReader('Mute Reader', { present: false });
-    const f = await fakeRig([reader]);
-    cleanup.push(() => f.close());
+    const f = await useRig(fakeRig([reader]));
     reader.slots[0]!.mute = true;
     reader.slots[0]!.insert();
     const o = f.observer;
@@ -215,8 +206,7 @@ describe('§3 Protocol selection', () => {
 
   it('concurrent Connects negotiate once (pcscd holds the reader mutex over the check and PPS): all get T=1', async () => {
     const reader = new FakeReader('Slow PPS Reader');
-    const f = await fakeRig([reader], { clients: 5 });
-    cleanup.push(() => f.close());
+    const f = await useRig(fakeRig([reader], { clients: 5 }));
     reader.slots[0]!.ppsDelayMs = 5;
     const results = await Promise.all(
       f.clients.map((c) => ok(c.api.SCardConnect(c.ctx, f.names[0]!, SCARD_SHARE_SHARED, SCARD_PROTOCOL_ANY), 'a concurrent Connect')),

@@ -2,28 +2,18 @@
  * pcsc-lite reference §3 "Reader names" (RFSetReaderName, RFAddReader): "<name>[ [<interface>]][ (<serial>)] XX YY",
  * XX the first free index among readers of the same driver, YY the slot; §3 "Limits": 16 reader slots.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SCARD_E_NO_MEMORY, type PcscDaemon } from '../../../src/pcsc/index.js';
-import { FakeReader, expectCode, fakeRig, ok, openSim, rig, settle, type Rig } from './fixture.js';
+import { closeRigsAfterEach, FakeReader, expectCode, fakeRig, ok, openSim, rig, settle } from './fixture.js';
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup) await c();
-  cleanup = [];
-});
-async function useRig(r: Rig): Promise<Rig> {
-  cleanup.push(() => r.close());
-  return r;
-}
+const useRig = closeRigsAfterEach();
 async function useFake(readers: FakeReader[]): Promise<{ daemon: PcscDaemon; names: string[] }> {
-  const f = await fakeRig(readers, { clients: 0 });
-  cleanup.push(() => f.close());
-  return f;
+  return useRig(fakeRig(readers, { clients: 0 }));
 }
 
 describe('§3 Reader names', () => {
   it('a single-slot CCID reader is "<friendly name> 00 00" (no interface, no serial)', async () => {
-    const r = await useRig(await rig());
+    const r = await useRig(rig());
     expect(r.names).toEqual([`${r.readers[0]!.friendlyName} 00 00`]);
     expect(r.daemon.readerNames).toEqual(r.names);
   });
@@ -50,19 +40,19 @@ describe('§3 Reader names', () => {
   });
 
   it('two readers of the same model get indexes 00 and 01 ✔', async () => {
-    const r = await useRig(await rig({ sims: [{}, {}] }));
+    const r = await useRig(rig({ sims: [{}, {}] }));
     const base = r.readers[0]!.friendlyName;
     expect(r.names).toEqual([`${base} 00 00`, `${base} 01 00`]);
   });
 
   it('a two-slot reader gives "… 00 00" and "… 00 01" ✔', async () => {
-    const r = await useRig(await rig({ sims: [{ profile: 'two-slot', cards: [] }] }));
+    const r = await useRig(rig({ sims: [{ profile: 'two-slot', cards: [] }] }));
     const base = r.readers[0]!.friendlyName;
     expect(r.names).toEqual([`${base} 00 00`, `${base} 00 01`]);
   });
 
   it('XX is the first free index: after the 00 reader goes, a new reader of the same model takes 00 again', async () => {
-    const r = await useRig(await rig({ sims: [{}, {}] }));
+    const r = await useRig(rig({ sims: [{}, {}] }));
     const base = r.readers[0]!.friendlyName;
     await ok(r.daemon.removeReader(r.readers[0]!), 'removeReader');
     expect(r.daemon.readerNames).toEqual([`${base} 01 00`]);
@@ -71,7 +61,7 @@ describe('§3 Reader names', () => {
   });
 
   it('ListReaders gives every slot, in slot order ✔', async () => {
-    const r = await useRig(await rig({ sims: [{ profile: 'two-slot', cards: [] }, {}] }));
+    const r = await useRig(rig({ sims: [{ profile: 'two-slot', cards: [] }, {}] }));
     const c = r.clients[0]!;
     const { readers } = await ok(c.api.SCardListReaders(c.ctx, null));
     expect(readers).toEqual(r.names);
@@ -87,7 +77,7 @@ describe('§3 Reader names', () => {
   });
 
   it('a reader removed and unplugged leaves the list; its slot is free for another reader', async () => {
-    const r = await useRig(await rig({ sims: [{}] }));
+    const r = await useRig(rig({ sims: [{}] }));
     r.sims[0]!.unplug();
     r.readers[0]!.markRemoved();
     await settle(r.daemon.removeReader(r.readers[0]!));

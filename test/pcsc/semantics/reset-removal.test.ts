@@ -3,7 +3,7 @@
  * RFClearReaderEventState, winscard.c): who gets W_RESET_CARD / W_REMOVED_CARD, which calls check the flags, what
  * clears them.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   CM_IOCTL_GET_FEATURE_REQUEST,
   SCARD_ATTR_ATR_STRING,
@@ -27,20 +27,12 @@ import {
   ok,
   rig,
   tx,
+  closeRigsAfterEach,
   type Client,
   type Rig,
 } from './fixture.js';
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup) await c();
-  cleanup = [];
-});
-async function useRig(r: Promise<Rig>): Promise<Rig> {
-  const x = await r;
-  cleanup.push(() => x.close());
-  return x;
-}
+const useRig = closeRigsAfterEach();
 
 const T1 = { dwProtocol: SCARD_PROTOCOL_T1 };
 

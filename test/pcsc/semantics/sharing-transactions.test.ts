@@ -2,7 +2,7 @@
  * pcsc-lite reference §3 "Sharing and transactions" (readerfactory.c RFLockSharing/RFUnlockSharing/RFCheckSharing,
  * winscard.c, the client library's retry loops in winscard_clnt.c).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   CM_IOCTL_GET_FEATURE_REQUEST,
   SCARD_ATTR_ATR_STRING,
@@ -34,20 +34,12 @@ import {
   rig,
   track,
   tx,
+  closeRigsAfterEach,
   type Client,
   type Rig,
 } from './fixture.js';
 
-let cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup) await c();
-  cleanup = [];
-});
-async function useRig(r: Promise<Rig>): Promise<Rig> {
-  const x = await r;
-  cleanup.push(() => x.close());
-  return x;
-}
+const useRig = closeRigsAfterEach();
 
 const T1 = { dwProtocol: SCARD_PROTOCOL_T1 };
 
