@@ -13,7 +13,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Page } from 'playwright-core';
 import { CONNECTOR_ID, DIST, ensureChromium, launchWithExtensions, waitForWorker } from '../scripts/chromium.mjs';
-import { openConnectorPage, openTestClient, turnDemoOn, type Rig } from '../test/e2e/harness.js';
+import { openConnectorPage, openTestClient, preApprove, PRE_APPROVED, turnDemoOn, type Rig } from '../test/e2e/harness.js';
 import { RUNS, summarise, type Figure } from './measure.js';
 
 const APDUS_PER_RUN = Number(process.env.BENCH_CHROMIUM_APDUS ?? 500);
@@ -23,6 +23,9 @@ async function launch(): Promise<Rig> {
   const browser = await launchWithExtensions({ extensions: [DIST.connector, DIST.helloWorld, DIST.testClient] });
   try {
     const worker = await waitForWorker(browser.context, CONNECTOR_ID);
+    // The clients are taken as approved by the user already: their grant is stored in the fresh profile (inside the
+    // cold-start time), so no consent prompt waits for an answer nobody gives.
+    await preApprove(worker, PRE_APPROVED);
     return { browser, context: browser.context, worker, close: () => browser.close() };
   } catch (e) {
     await browser.close();
