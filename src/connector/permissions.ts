@@ -169,8 +169,16 @@ export class Permissions {
   }
 
   #ensureLoaded(): Promise<void> {
-    this.#loaded ??= Promise.all([this.reload(), this.#policyRead]).then(() => {});
+    this.#loaded ??= Promise.all([this.#grantsRead(), this.#policyRead]).then(() => {});
     return this.#loaded;
+  }
+
+  #grantsLoaded: Promise<void> | null = null;
+
+  /** The stored grants, read once at start (reload() reads them again on change). */
+  #grantsRead(): Promise<void> {
+    this.#grantsLoaded ??= this.reload();
+    return this.#grantsLoaded;
   }
 
   /** The administrator's list (chrome.storage.managed), at start and on every change. Ids removed lose access at once. */
@@ -210,8 +218,14 @@ export class Permissions {
     if (!isExtensionId(id)) {
       return { allowed: false, source: 'invalid', message: 'only Chrome extensions may use the smart card connector (no extension id)' };
     }
-    await this.#ensureLoaded();
+    // The policy can only allow more, so a client the user allowed (or a built-in one) need not wait for it: Chrome's
+    // chrome.storage.managed.get can take seconds after start (measured ~3 s headless), which would delay every
+    // returning client's first call. Blocked and unknown clients wait, since the policy may force-allow them.
+    await this.#grantsRead();
     let v = this.#verdictOf(id, claimedName);
+    if (v?.allowed) return v;
+    await this.#ensureLoaded();
+    v = this.#verdictOf(id, claimedName);
     if (v) return v;
     // Storage may have changed since we last read it (the window, another worker instance): look once more.
     await this.reload();

@@ -114,6 +114,25 @@ describe('Permissions', () => {
     expect(revoked.sort()).toEqual([A, P].sort());
   });
 
+  it("a client the user allowed is let through before the (slow) policy read; blocked and unknown ones wait for it", async () => {
+    let setInitial!: (v: unknown) => void;
+    const { perms, prompts, store } = make({ initialPolicy: new Promise((r) => (setInitial = r)) });
+    store.grants = { [A]: { decision: 'allow', name: 'A', at: 1 }, [B]: { decision: 'block', name: 'B', at: 1 } };
+    await expect(perms.check(A)).resolves.toEqual({ allowed: true, source: 'user' });
+    let blockedSettled = false;
+    const blocked = perms.check(B).then((v) => ((blockedSettled = true), v));
+    const unknown = perms.check(P);
+    await flush();
+    expect(blockedSettled).toBe(false); // the policy might force-allow it
+    expect(prompts).toEqual([]);
+    setInitial([B]);
+    await expect(blocked).resolves.toEqual({ allowed: true, source: 'policy' });
+    await flush();
+    expect(prompts.map((p) => p.id)).toEqual([P]);
+    await perms.answer(P, 'block');
+    await expect(unknown).resolves.toMatchObject({ allowed: false });
+  });
+
   it('the policy does not cut off an app the user allowed too', async () => {
     const { perms, revoked, store } = make();
     store.grants = { [A]: { decision: 'allow', name: 'A', at: 1 } };
