@@ -77,6 +77,7 @@ export async function runHelloWorld(api: SampleApi, options: SampleOptions): Pro
   }
 
   const { hContext } = await step('SCardEstablishContext', () => api.SCardEstablishContext(SCARD_SCOPE_SYSTEM));
+  let released = false;
   try {
     const readers = await listOrWait(api, hContext, options, step);
     const reader = readers[0]!;
@@ -102,13 +103,18 @@ export async function runHelloWorld(api: SampleApi, options: SampleOptions): Pro
       throw new SampleFailed('hello', reason);
     }
     const text = new TextDecoder().decode(r.subarray(0, r.length - 2));
+    released = true;
+    await step('SCardReleaseContext', () => api.SCardReleaseContext(hContext));
+    // The card's answer is the last line, as in the original sample.
     log(text);
     return text;
   } finally {
-    await api.SCardReleaseContext(hContext).then(
-      () => log('SCardReleaseContext: Command successful.'),
-      (e: unknown) => log(`SCardReleaseContext: ${describeError(e)}`),
-    );
+    if (!released) {
+      await api.SCardReleaseContext(hContext).then(
+        () => log('SCardReleaseContext: Command successful.'),
+        (e: unknown) => log(`SCardReleaseContext: ${describeError(e)}`),
+      );
+    }
   }
 }
 

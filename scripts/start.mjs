@@ -17,18 +17,20 @@ const timeoutArg = [...args].find((a) => a.startsWith('--timeout='));
 const timeoutMs = (timeoutArg ? Number(timeoutArg.slice('--timeout='.length)) : 90) * 1000;
 const headless = args.has('--headed') ? false : args.has('--headless') ? true : !process.env.DISPLAY;
 
+// The sample's log goes to stdout, so it ends with the card's "Hello world!"; our own progress notes go to stderr.
 const say = (line) => console.log(line);
+const note = (line) => console.error(line);
 const lines = [];
 
 async function main() {
-  say('[start] checking for Chromium…');
+  note('[start] checking for Chromium…');
   ensureChromium();
   if (!args.has('--no-build')) {
-    say('[start] building the extensions (npm run build)…');
+    note('[start] building the extensions (npm run build)…');
     const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
     if (build.status !== 0) throw new Error(`the build failed (exit ${build.status})`);
   }
-  say(`[start] launching Chromium ${headless ? 'headless' : 'with a window'} with the connector and the hello-world app…`);
+  note(`[start] launching Chromium ${headless ? 'headless' : 'with a window'} with the connector and the hello-world app…`);
   const browser = await launchWithExtensions({ extensions: [DIST.connector, DIST.helloWorld], headless });
   const timer = setTimeout(() => {
     console.error(`[start] timed out after ${timeoutMs / 1000} s`);
@@ -37,14 +39,14 @@ async function main() {
   }, timeoutMs);
   try {
     await waitForWorker(browser.context, CONNECTOR_ID);
-    say(`[start] connector ${CONNECTOR_ID} is running`);
+    note(`[start] connector ${CONNECTOR_ID} is running`);
 
     const connector = await browser.context.newPage();
     await connector.goto(extensionUrl(CONNECTOR_ID, 'pages/index.html'));
     const demo = connector.getByRole('switch', { name: 'Demo reader (simulated)' });
     if (!(await demo.isChecked())) await demo.check();
     await connector.locator('.reader[data-state="ready"]').first().waitFor({ timeout: 20_000 });
-    say(`[start] demo reader ready: ${await connector.locator('.reader[data-state="ready"] .names').first().textContent()}`);
+    note(`[start] demo reader ready: ${await connector.locator('.reader[data-state="ready"] .names').first().textContent()}`);
 
     const app = await browser.context.newPage();
     let resolveHello;
@@ -69,7 +71,7 @@ async function main() {
       .waitForEvent('page', { predicate: (p) => p.url().startsWith(promptUrl), timeout: timeoutMs })
       .then(async (prompt) => {
         const name = await prompt.locator('#app-name').textContent({ timeout: 10_000 });
-        say(`[start] the connector asks whether ${name} may use the readers: clicking Allow`);
+        note(`[start] the connector asks whether ${name} may use the readers: clicking Allow`);
         await prompt.getByRole('button', { name: 'Allow' }).click();
       })
       .catch(() => {});
@@ -79,7 +81,7 @@ async function main() {
     });
     await Promise.race([finished, failed]);
     clearTimeout(timer);
-    say('[start] done: the card said Hello world! through the connector extension');
+    note('[start] done: the card said Hello world! through the connector extension');
     await browser.close();
     return 0;
   } catch (e) {

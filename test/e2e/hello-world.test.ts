@@ -51,8 +51,8 @@ describe('hello world through the connector extension', () => {
       'SCardTransmit (hello): Command successful.',
       'response: 48 65 6C 6C 6F 20 77 6F 72 6C 64 21 90 00',
       'SCardDisconnect: Command successful.',
-      'Hello world!',
       'SCardReleaseContext: Command successful.',
+      'Hello world!',
     ]);
     // A second run works as well (its own connection, contexts released by the first).
     expect((await runHelloWorld(app)).ok).toBe(true);
