@@ -6,6 +6,7 @@ import { expect } from 'vitest';
 import { CcidReader, type CcidReaderOptions } from '../../src/ccid/reader.js';
 import { DriverError, ifdCodeName } from '../../src/ccid/errors.js';
 import { READER_ENDPOINT, createSimulatedReader, helloWorldCardT0, pinCard, type ProfileId, type ReaderProfile, type SimulatedReader, type SimulatedReaderOptions } from '../../src/sim/index.js';
+import { settle as settleWithin, SETTLE_MS, type Outcome } from '../support/settle.js';
 
 export const hex = (s: string): Uint8Array =>
   Uint8Array.from(
@@ -75,29 +76,11 @@ export const ALL_PROFILES: readonly ProfileId[] = [
 export const FAST: CcidReaderOptions = { timeoutScale: 0.0002, pollIntervalMs: 2 };
 
 /** A generous bound for "settles": far above any scaled timeout, far below vitest's limit. */
-export const SETTLE_MS = 3000;
-
-export type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+export { SETTLE_MS, type Outcome } from '../support/settle.js';
 
 /** Races `p` against a timer: fails the test if it has not settled within `ms`, else returns how it settled. */
-export async function settle<T>(p: Promise<T>, what = 'the call', ms = SETTLE_MS): Promise<Outcome<T>> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const hang = new Promise<'hang'>((resolve) => {
-    timer = setTimeout(() => resolve('hang'), ms);
-  });
-  try {
-    const r = await Promise.race([
-      p.then(
-        (value): Outcome<T> => ({ ok: true, value }),
-        (error: unknown): Outcome<T> => ({ ok: false, error }),
-      ),
-      hang,
-    ]);
-    if (r === 'hang') throw new Error(`${what} did not settle within ${ms} ms (hang)`);
-    return r;
-  } finally {
-    clearTimeout(timer);
-  }
+export function settle<T>(p: Promise<T>, what = 'the call', ms = SETTLE_MS): Promise<Outcome<T>> {
+  return settleWithin(p, ms, what);
 }
 
 /** Awaits p (with the hang guard) and returns its value; rethrows its error. */

@@ -18,6 +18,7 @@ import {
   type PcscClient,
   type ReaderStateOut,
 } from '../../../src/pcsc/index.js';
+import { settle, SETTLE_MS, type Outcome } from '../../support/settle.js';
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Bytes
@@ -55,31 +56,9 @@ export const echo = (data: Uint8Array): Uint8Array => concat(hex('80 EE 00 00'),
 // ---------------------------------------------------------------------------------------------------------------------
 // Settling: a hang is a failure
 
-export const SETTLE_MS = 3000;
-export type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+export { settle, SETTLE_MS, type Outcome } from '../../support/settle.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Races `p` against a timer: fails the test if it has not settled within `ms`, else returns how it settled. */
-export async function settle<T>(p: Promise<T>, ms = SETTLE_MS, what = 'the call'): Promise<Outcome<T>> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const hang = new Promise<'hang'>((resolve) => {
-    timer = setTimeout(() => resolve('hang'), ms);
-  });
-  try {
-    const r = await Promise.race([
-      p.then(
-        (value): Outcome<T> => ({ ok: true, value }),
-        (error: unknown): Outcome<T> => ({ ok: false, error }),
-      ),
-      hang,
-    ]);
-    if (r === 'hang') throw new Error(`${what} did not settle within ${ms} ms (hang)`);
-    return r;
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 const CODE_NAMES = new Map<number, string>();
 for (const [name, code] of Object.entries(PCSC_ERROR_CODES)) if (!CODE_NAMES.has(code)) CODE_NAMES.set(code, name);

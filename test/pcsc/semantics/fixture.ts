@@ -26,6 +26,7 @@ import {
   type SimCard,
   type SimulatedReader,
 } from '../../../src/sim/index.js';
+import { settle, SETTLE_MS, type Outcome } from '../../support/settle.js';
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Bytes and the benchmark card's APDUs
@@ -48,29 +49,7 @@ export const echo = (data: Uint8Array): Uint8Array => Uint8Array.from([0x80, 0xe
 // ---------------------------------------------------------------------------------------------------------------------
 // Settling and ordering
 
-export const SETTLE_MS = 3000;
-export type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
-
-/** Races `p` against a timer: fails the test if it has not settled within `ms`; returns how it settled. */
-export async function settle<T>(p: Promise<T>, ms = SETTLE_MS, what = 'the call'): Promise<Outcome<T>> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const hang = new Promise<'hang'>((resolve) => {
-    timer = setTimeout(() => resolve('hang'), ms);
-  });
-  try {
-    const r = await Promise.race([
-      p.then(
-        (value): Outcome<T> => ({ ok: true, value }),
-        (error: unknown): Outcome<T> => ({ ok: false, error }),
-      ),
-      hang,
-    ]);
-    if (r === 'hang') throw new Error(`${what} did not settle within ${ms} ms`);
-    return r;
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export { settle, SETTLE_MS, type Outcome } from '../../support/settle.js';
 
 /** Awaits `p` (hang guard) and returns its value, or fails with the PC/SC error it rejected with. */
 export async function ok<T>(p: Promise<T>, what = 'the call'): Promise<T> {
