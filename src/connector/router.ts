@@ -71,6 +71,11 @@ export interface RouterOptions {
   maxMalformed?: number;
   /** Calls one port may have in flight (default 256); more are answered at once with SCARD_E_NO_MEMORY. */
   maxPendingPerPort?: number;
+  /**
+   * Ports one sender (extension id or origin) may hold open at once (default 64). Each port is a daemon client with
+   * pcscd's 200 contexts, so this bounds what one extension can take, whatever the number of its pages.
+   */
+  maxPortsPerSender?: number;
 }
 
 export interface RouterStats {
@@ -156,7 +161,7 @@ export class ConnectorRouter {
   private nextLabel = 1;
 
   constructor(options: RouterOptions) {
-    this.opts = { maxMalformed: 10, maxPendingPerPort: 256, ...options };
+    this.opts = { maxMalformed: 10, maxPendingPerPort: 256, maxPortsPerSender: 64, ...options };
   }
 
   /** @internal */
@@ -173,6 +178,23 @@ export class ConnectorRouter {
     const who = sender.id ? `extension ${sender.id}` : sender.origin ? `origin ${sender.origin}` : 'unknown sender';
     const label = `port#${this.nextLabel++} (${who}, ${JSON.stringify(clip(port.name ?? '', 64))})`;
     const client = `client ${JSON.stringify(clip(port.name ?? '', 64))} (${sender.id ?? sender.origin ?? 'unknown'})`;
+    const key = sender.id ?? sender.origin;
+    if (key !== undefined) {
+      let open = 0;
+      for (const s of this.sessions) if ((s.sender.id ?? s.sender.origin) === key) open++;
+      if (open >= this.opts.maxPortsPerSender) {
+        this.log('warn', `${label}: refused, ${who} already has ${open} connections open`);
+        try {
+          port.postMessage(
+            encodeErrorMessage(`too many connections: ${who} already has ${open} open; close some (each one can hold 200 contexts)`),
+          );
+          port.disconnect();
+        } catch {
+          /* the port may be gone already */
+        }
+        return;
+      }
+    }
     const session = new Session(this, port, { ...sender }, label, client, this.opts.authorize);
     this.sessions.add(session);
     this.log('info', `${label}: attached`);

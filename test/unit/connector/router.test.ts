@@ -417,3 +417,27 @@ describe('ConnectorRouter: consent and the call log', () => {
     conn.close();
   });
 });
+
+describe('ConnectorRouter: connections per sender', () => {
+  it('refuses a sender past maxPortsPerSender connections with an error, serves it again once one closes, and never limits other senders', async () => {
+    const { router } = make({ maxPortsPerSender: 3 });
+    const mine = [1, 2, 3].map(() => attachRaw(router, { id: 'greedy-extension' }));
+    const extra = attachRaw(router, { id: 'greedy-extension' });
+    await flush();
+    expect(extra.disconnected).toBe(true);
+    expect(extra.received).toHaveLength(1);
+    expect(extra.received[0]).toMatchObject({ v: 1, kind: 'error', message: expect.stringMatching(/too many connections/) });
+    expect(router.stats.ports).toBe(3);
+    // Another extension is unaffected.
+    const other = await attachClient(router, {}, { id: 'other-extension' });
+    await expect(other.SCardEstablishContext(2)).resolves.toMatchObject({ hContext: expect.any(Number) });
+    // One of the greedy sender's ports goes: a new one is accepted.
+    mine[0]!.port.disconnect();
+    await flush();
+    const again = attachRaw(router, { id: 'greedy-extension' });
+    again.send({ v: 1, kind: 'ping', id: 1 });
+    await flush();
+    expect(again.disconnected).toBe(false);
+    expect(again.received[0]).toMatchObject({ kind: 'pong', id: 1 });
+  });
+});
