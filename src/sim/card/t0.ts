@@ -5,7 +5,8 @@
  * 0x60 (wait), INS (the remaining data bytes follow), INS ^ 0xFF (one data byte follows), or SW1 SW2 (end). How P3 is
  * read depends on the instruction, which only the card knows (see CardApplications.t0Transfer):
  * - incoming (case 3, and case 4 whose Le cannot travel in a T=0 header, §12.2.4): the card asks for P3 data bytes; once
- *   it has them it runs the command and, if the response has data, answers 61 xx and serves GET RESPONSE (00 C0 00 00 xx);
+ *   it has them it runs the command and, if the response has data, answers 61 xx and serves GET RESPONSE (00 C0 00 00 xx,
+ *   or 80 C0 00 00 xx);
  * - outgoing (case 2, §12.2.2): P3 is Le, 00 meaning 256; if the response has exactly Le bytes the card sends INS,
  *   the data and SW1 SW2, otherwise 6C La so that the interface device asks again with P3 = La;
  * - none: P3 = 00 is case 1; if the command produces data (00 00 00 00 → "Hello world!") the card answers 61 xx.
@@ -70,7 +71,10 @@ export class T0CardSession {
     const cla = header[0]!;
     const ins = header[1]!;
     const p3 = header[4]!;
-    const getResponse = cla === 0x00 && ins === 0xc0;
+    // GET RESPONSE in the interindustry class 00, or in class 80, the class of this card's own proprietary commands
+    // (ECHO): many cards accept both, and an APDU-level reader with bClassGetResponse = FF (CCID 1.1 §5.1: "echo the
+    // command's class") fetches an ECHO's data with 80 C0.
+    const getResponse = (cla === 0x00 || cla === 0x80) && ins === 0xc0;
     if (!getResponse) this.pending = null;
     if (cla === 0xff) return this.statusOnly(SW.CLA_NOT_SUPPORTED);
     const high = ins & 0xf0;

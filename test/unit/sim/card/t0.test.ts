@@ -60,6 +60,16 @@ describe('T=0 card side (ISO 7816-3 §10, §12.2)', () => {
     expect(bytes(card.t0Transmit(hex('00 C0 00 00 03')))).toEqual([0xc0, 1, 2, 3, 0x90, 0x00]);
   });
 
+  it('GET RESPONSE is also served in class 80 (the class of ECHO), but not in another class', () => {
+    const card = poweredT0();
+    card.t0Transmit(hex('80 EE 00 00 03'));
+    expect(bytes(card.t0Transmit(hex('01 02 03')))).toEqual([0x61, 0x03]);
+    expect(bytes(card.t0Transmit(hex('80 C0 00 00 03')))).toEqual([0xc0, 1, 2, 3, 0x90, 0x00]);
+    card.t0Transmit(hex('80 EE 00 00 03'));
+    card.t0Transmit(hex('01 02 03'));
+    expect(bytes(card.t0Transmit(hex('90 C0 00 00 03')))).not.toEqual([0xc0, 1, 2, 3, 0x90, 0x00]);
+  });
+
   it('GET RESPONSE with a too large Le answers 6C La; a smaller Le gets part then 61 for the rest', () => {
     const card = poweredT0();
     card.t0Transmit(hex('80 EE 00 00 04'));
