@@ -122,8 +122,8 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
    */
   async iccPresence(): Promise<boolean> {
     this.checkReader();
-    // A reader that is gone answers IFD_NO_SUCH_DEVICE (libccid IFDHICCPresence passes CmdGetSlotStatus's
-    // IFD_NO_SUCH_DEVICE on, and pcscd then drops the reader): "no card" would hide the removal.
+    // A reader that is gone answers IFD_NO_SUCH_DEVICE. libccid's IFDHICCPresence turns that into "no card" and leaves
+    // the removal to pcscd's hotplug thread; here the answer itself tells the daemon the reader went, so it is passed on.
     const response = await this.channel.command(this.slot, (seq) => encodeGetSlotStatus(this.slot, seq), DEFAULT_TIMEOUT_MS);
     switch (response.iccStatus) {
       case CCID_ICC_ABSENT:
