@@ -28,22 +28,12 @@ import {
   SCARD_W_RESET_CARD,
 } from '../../../src/pcsc/index.js';
 import { helloWorldCardT1 } from '../../../src/sim/index.js';
-import { ascii, concat, expectBytes, fails, first, ok, rig, waitState } from './fixture.js';
+import { ascii, concat, expectBytes, fails, first, ok, rig, waitState, twoHandles as sharedTwoHandles } from './fixture.js';
 
 const T1 = SCARD_PROTOCOL_T1;
 
 /** Two SHARED handles of two clients on one simulated reader with a card. */
-async function twoHandles(profile: 'gempc-twin' | 'pinpad' = 'gempc-twin') {
-  const r = rig();
-  const card = helloWorldCardT1();
-  const sim = await r.addSim({ profile, cards: [card] });
-  const reader = first(sim.names);
-  const a = await r.client('A');
-  const b = await r.client('B');
-  const ha = (await ok(a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_SHARED, T1))).hCard;
-  const hb = (await ok(b.client.SCardConnect(b.ctx, reader, SCARD_SHARE_SHARED, T1))).hCard;
-  return { r, reader, card, a, b, ha, hb };
-}
+const twoHandles = (profile: 'gempc-twin' | 'pinpad' = 'gempc-twin') => sharedTwoHandles({ profile });
 
 /** Two handles on a fake reader: `flagged` has a pending W_RESET_CARD. */
 async function fakeHandles() {

@@ -17,22 +17,12 @@ import {
   SCARD_W_RESET_CARD,
 } from '../../../src/pcsc/index.js';
 import { helloWorldCardT1 } from '../../../src/sim/index.js';
-import { HELLO, HELLO_RESPONSE, SELECT_HELLO, expectBytes, fails, first, ok, rig, stillPending, until, watch } from './fixture.js';
+import { HELLO, HELLO_RESPONSE, SELECT_HELLO, expectBytes, fails, first, ok, rig, stillPending, until, watch, twoHandles as sharedTwoHandles } from './fixture.js';
 
 const T1 = SCARD_PROTOCOL_T1;
 const PCI_T1 = { dwProtocol: T1 };
 
-async function twoHandles() {
-  const r = rig();
-  const card = helloWorldCardT1();
-  const sim = await r.addSim({ profile: 'gempc-twin', cards: [card] });
-  const reader = first(sim.names);
-  const a = await r.client('A');
-  const b = await r.client('B');
-  const ha = (await ok(a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_SHARED, T1))).hCard;
-  const hb = (await ok(b.client.SCardConnect(b.ctx, reader, SCARD_SHARE_SHARED, T1))).hCard;
-  return { r, sim: sim.sim, ccid: sim.reader, reader, card, a, b, ha, hb };
-}
+const twoHandles = () => sharedTwoHandles();
 
 describe('SCardDisconnect', () => {
   it('check 1: unknown handle → SCARD_E_INVALID_HANDLE (never issued; disconnected twice; also with a bad disposition)', async () => {

@@ -9,12 +9,14 @@ import { expect, onTestFinished } from 'vitest';
 import { CcidReader } from '../../../src/ccid/reader.js';
 import { DriverError, IFD, type IfdCode } from '../../../src/ccid/errors.js';
 import type { IfdProtocol, IfdReader, IfdSlot, PowerAction } from '../../../src/ccid/ifd.js';
-import { createSimulatedReader, type ProfileId, type SimulatedCard, type SimulatedReader } from '../../../src/sim/index.js';
+import { createSimulatedReader, helloWorldCardT1, type ProfileId, type SimulatedCard, type SimulatedReader } from '../../../src/sim/index.js';
 import {
   PCSC_ERROR_CODES,
   PcscDaemon,
   PcscError,
+  SCARD_PROTOCOL_T1,
   SCARD_SCOPE_SYSTEM,
+  SCARD_SHARE_SHARED,
   type PcscClient,
   type ReaderStateOut,
 } from '../../../src/pcsc/index.js';
@@ -377,6 +379,25 @@ export function rig(options: { powerOffGraceMs?: number } = {}): Rig {
 }
 
 /** The first name of a reader (a one-slot reader has one). */
+/**
+ * The common starting point of many checks: one simulated reader with a card and two clients, A and B, each with a
+ * SHARED handle on it (ha, hb).
+ */
+export async function twoHandles(
+  options: { profile?: ProfileId; card?: SimulatedCard; protocols?: number } = {},
+) {
+  const r = rig();
+  const card = options.card ?? helloWorldCardT1();
+  const sim = await r.addSim({ profile: options.profile ?? 'gempc-twin', cards: [card] });
+  const reader = first(sim.names);
+  const protocols = options.protocols ?? SCARD_PROTOCOL_T1;
+  const a = await r.client('A');
+  const b = await r.client('B');
+  const ha = (await ok(a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_SHARED, protocols))).hCard;
+  const hb = (await ok(b.client.SCardConnect(b.ctx, reader, SCARD_SHARE_SHARED, protocols))).hCard;
+  return { r, sim: sim.sim, ccid: sim.reader, reader, card, a, b, ha, hb };
+}
+
 export function first(names: string[]): string {
   const n = names[0];
   if (n === undefined) throw new Error('the reader has no slot name');

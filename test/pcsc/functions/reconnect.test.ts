@@ -42,21 +42,13 @@ import {
   stillPending,
   waitState,
   watch,
+  twoHandles as sharedTwoHandles,
 } from './fixture.js';
 
 const T1 = SCARD_PROTOCOL_T1;
 const PCI_T1 = { dwProtocol: T1 };
 
-async function twoHandles(card = helloWorldCardT1()) {
-  const r = rig();
-  const sim = await r.addSim({ profile: 'gempc-twin', cards: [card] });
-  const reader = first(sim.names);
-  const a = await r.client('A');
-  const b = await r.client('B');
-  const ha = (await ok(a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_SHARED, T1))).hCard;
-  const hb = (await ok(b.client.SCardConnect(b.ctx, reader, SCARD_SHARE_SHARED, T1))).hCard;
-  return { r, sim: sim.sim, ccid: sim.reader, reader, card, a, b, ha, hb };
-}
+const twoHandles = (card = helloWorldCardT1()) => sharedTwoHandles({ card });
 
 describe('SCardReconnect', () => {
   it('check 1: unknown handle → SCARD_E_INVALID_HANDLE (client check: also with EJECT, a bad share mode or no protocol)', async () => {

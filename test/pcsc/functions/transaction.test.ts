@@ -23,21 +23,12 @@ import {
   SCARD_W_RESET_CARD,
 } from '../../../src/pcsc/index.js';
 import { helloWorldCardT1 } from '../../../src/sim/index.js';
-import { HELLO, SELECT_HELLO, SW_INS_NOT_SUPPORTED, expectBytes, fails, first, ok, rig, stillPending, waitState, watch } from './fixture.js';
+import { HELLO, SELECT_HELLO, SW_INS_NOT_SUPPORTED, expectBytes, fails, first, ok, rig, stillPending, waitState, watch, twoHandles as sharedTwoHandles } from './fixture.js';
 
 const T1 = SCARD_PROTOCOL_T1;
 const PCI_T1 = { dwProtocol: T1 };
 
-async function twoHandles() {
-  const r = rig();
-  const sim = await r.addSim({ profile: 'gempc-twin', cards: [helloWorldCardT1()] });
-  const reader = first(sim.names);
-  const a = await r.client('A');
-  const b = await r.client('B');
-  const ha = (await ok(a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_SHARED, T1))).hCard;
-  const hb = (await ok(b.client.SCardConnect(b.ctx, reader, SCARD_SHARE_SHARED, T1))).hCard;
-  return { r, sim: sim.sim, reader, a, b, ha, hb };
-}
+const twoHandles = () => sharedTwoHandles();
 
 describe('SCardBeginTransaction', () => {
   it('check 1: unknown handle → SCARD_E_INVALID_HANDLE (never issued, disconnected)', async () => {

@@ -46,6 +46,7 @@ import {
   verifyPin,
   waitState,
   watch,
+  twoHandles as sharedTwoHandles,
 } from './fixture.js';
 
 const T1 = SCARD_PROTOCOL_T1;
@@ -53,16 +54,7 @@ const PCI_T1 = { dwProtocol: T1 };
 /** SELECT MF asking for the FCI (P2 = 00, Le present): 9 bytes of FCI + 90 00. */
 const SELECT_MF_FCI = Uint8Array.of(0x00, 0xa4, 0x00, 0x00, 0x02, 0x3f, 0x00, 0x00);
 
-async function twoHandles(card = helloWorldCardT1()) {
-  const r = rig();
-  const sim = await r.addSim({ profile: 'gempc-twin', cards: [card] });
-  const reader = first(sim.names);
-  const a = await r.client('A');
-  const b = await r.client('B');
-  const ha = (await ok(a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_ANY))).hCard;
-  const hb = (await ok(b.client.SCardConnect(b.ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_ANY))).hCard;
-  return { r, sim: sim.sim, reader, card, a, b, ha, hb };
-}
+const twoHandles = (card = helloWorldCardT1()) => sharedTwoHandles({ card, protocols: SCARD_PROTOCOL_ANY });
 
 async function fakeHandle() {
   const r = rig();

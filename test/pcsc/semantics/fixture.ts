@@ -509,3 +509,11 @@ export function closeRigsAfterEach(): <T extends { close(): Promise<void> }>(r: 
     return x;
   };
 }
+
+/** Clients A and B of a rig, each with a SHARED handle on the rig's reader (hA, hB). */
+export async function twoSharedHandles(r: Rig): Promise<{ r: Rig; a: Client; b: Client; hA: number; hB: number }> {
+  const [a, b] = r.clients as [Client, Client];
+  const hA = await connectShared(a, r.name);
+  const hB = await connectShared(b, r.name);
+  return { r, a, b, hA, hB };
+}

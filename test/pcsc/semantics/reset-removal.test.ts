@@ -28,6 +28,7 @@ import {
   rig,
   tx,
   closeRigsAfterEach,
+  twoSharedHandles,
   type Client,
   type Rig,
 } from './fixture.js';
@@ -36,13 +37,7 @@ const useRig = closeRigsAfterEach();
 
 const T1 = { dwProtocol: SCARD_PROTOCOL_T1 };
 
-async function twoHandles(): Promise<{ r: Rig; a: Client; b: Client; hA: number; hB: number }> {
-  const r = await useRig(rig());
-  const [a, b] = r.clients as [Client, Client];
-  const hA = await connectShared(a, r.name);
-  const hB = await connectShared(b, r.name);
-  return { r, a, b, hA, hB };
-}
+const twoHandles = async () => twoSharedHandles(await useRig(rig()));
 
 // The calls that check the pending-event flag (Transmit, Status, Begin/EndTransaction, Get/SetAttrib).
 const checking: [string, (c: Client, h: number) => Promise<unknown>][] = [

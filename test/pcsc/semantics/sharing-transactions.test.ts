@@ -35,6 +35,7 @@ import {
   track,
   tx,
   closeRigsAfterEach,
+  twoSharedHandles,
   type Client,
   type Rig,
 } from './fixture.js';
@@ -45,12 +46,9 @@ const T1 = { dwProtocol: SCARD_PROTOCOL_T1 };
 
 /** Rig with A holding a transaction on hA, and B holding a plain shared handle hB. */
 async function lockedByA(): Promise<{ r: Rig; a: Client; b: Client; hA: number; hB: number }> {
-  const r = await useRig(rig());
-  const [a, b] = r.clients as [Client, Client];
-  const hA = await connectShared(a, r.name);
-  const hB = await connectShared(b, r.name);
-  await ok(a.api.SCardBeginTransaction(hA), 'BeginTransaction(hA)');
-  return { r, a, b, hA, hB };
+  const handles = await twoSharedHandles(await useRig(rig()));
+  await ok(handles.a.api.SCardBeginTransaction(handles.hA), 'BeginTransaction(hA)');
+  return handles;
 }
 
 describe('§3 Sharing: EXCLUSIVE', () => {
