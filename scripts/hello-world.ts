@@ -7,7 +7,7 @@
  * extension will use, over the same WebUSB interface.
  */
 import { CcidReader } from '../src/ccid/reader.js';
-import { DriverError, ifdCodeName } from '../src/ccid/errors.js';
+import { DriverError, ifdCodeName } from '../src/ifd/errors.js';
 import { describeAtr } from '../src/ccid/atr.js';
 import { buildReaderName } from '../src/ccid/reader-name.js';
 import { createSimulatedReader, helloWorldCardT1 } from '../src/sim/index.js';

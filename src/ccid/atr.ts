@@ -6,7 +6,7 @@
  * here: `parseAtr` decodes whatever can be decoded, lists each defect as an {@link AtrIssue}, and throws only when
  * nothing usable is there (no TS, a TS that is neither 3B nor 3F, or no T0).
  */
-import { DriverError, IFD } from './errors.js';
+import { DriverError, IFD } from '../ifd/errors.js';
 
 /** One row of ISO 7816-3 Table 7: clock rate conversion integer Fi and the maximum clock fmax for an Fi index. */
 export interface FiEntry {

@@ -26,7 +26,7 @@ import {
   USB_DT_STRING,
   USB_REQ_GET_DESCRIPTOR,
 } from './constants.js';
-import { DriverError, IFD } from './errors.js';
+import { DriverError, IFD } from '../ifd/errors.js';
 import type { CcidClassDescriptor, CcidInterfaceInfo, ExchangeLevel } from './types.js';
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@
  * The table is data: a quirk says what to do, the driver does it. `readerQuirks` resolves the firmware-dependent and
  * opt-in entries for one device.
  */
-import { DriverError, IFD } from './errors.js';
+import { DriverError, IFD } from '../ifd/errors.js';
 import type { ExchangeLevel } from './types.js';
 
 /** Fixes to a PC/SC PIN_VERIFY_STRUCTURE before it becomes a PC_to_RDR_Secure (libccid `SecurePINVerify`). */

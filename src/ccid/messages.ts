@@ -31,7 +31,7 @@ import {
   RDR_to_PC_NotifySlotChange,
   messageTypeName,
 } from './constants.js';
-import { DriverError, IFD, type IfdCode } from './errors.js';
+import { DriverError, IFD, type IfdCode } from '../ifd/errors.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Encoders (CCID 1.1 §6.1)

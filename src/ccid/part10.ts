@@ -31,7 +31,7 @@ import {
   PCSCv2_PART10_PROPERTY_wLcdMaxLines,
   SCARD_CTL_CODE,
 } from '../pcsc/constants.js';
-import { DriverError, IFD } from './errors.js';
+import { DriverError, IFD } from '../ifd/errors.js';
 import type { PinModifyFixes, PinPropertyOverrides, PinVerifyFixes } from './known-readers.js';
 import type { CcidClassDescriptor } from './types.js';
 

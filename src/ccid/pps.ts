@@ -7,7 +7,7 @@
  */
 import type { ParsedAtr } from './atr.js';
 import { DEFAULT_FIDI, bitRate, isValidFiDi } from './atr.js';
-import { DriverError, IFD } from './errors.js';
+import { DriverError, IFD } from '../ifd/errors.js';
 import type { CcidClassDescriptor } from './types.js';
 
 /** PPSS, the initial byte of a PPS request and response (ISO 7816-3 §9.2). */

@@ -1,6 +1,6 @@
 import { readerAttribute, maxInputFor, webUsbChannelId } from './attributes.js';
-import { DriverError, IFD } from './errors.js';
-import type { IfdSlot } from './ifd.js';
+import { DriverError, IFD } from '../ifd/errors.js';
+import type { IfdSlot } from '../ifd/ifd.js';
 import type { ReaderQuirks } from './known-readers.js';
 import { encodeEscape, encodeSecure, encodeXfrBlock, pinFailureStatusWord, responseError, type CcidResponse } from './messages.js';
 import {

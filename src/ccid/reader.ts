@@ -1,7 +1,7 @@
 import { CCID_CLASS_AUTO_IFSD, CCID_CLASS_EXCHANGE_MASK, CCID_CLASS_TPDU, CCID_CLASS_SHORT_APDU, CCID_CLASS_EXTENDED_APDU, CCID_CLASS_CHARACTER } from './constants.js';
 import { discoverCcidInterfaces, exchangeLevel } from './descriptor.js';
-import { DriverError, IFD, readerRemoved } from './errors.js';
-import type { IfdReader } from './ifd.js';
+import { DriverError, IFD, readerRemoved } from '../ifd/errors.js';
+import type { IfdReader } from '../ifd/ifd.js';
 import { firmwareRefusal, lookupReader, readerQuirks, type ReaderQuirks } from './known-readers.js';
 import { friendlyName } from './reader-name.js';
 import { CcidReaderSlot } from './reader-slot.js';

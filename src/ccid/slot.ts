@@ -9,8 +9,8 @@ import {
   CCID_ICC_PRESENT_INACTIVE,
 } from './constants.js';
 import { effectiveIfsd } from './descriptor.js';
-import { DriverError, IFD } from './errors.js';
-import type { IfdProtocol, IfdSlot, PowerAction } from './ifd.js';
+import { DriverError, IFD } from '../ifd/errors.js';
+import type { IfdProtocol, IfdSlot, PowerAction } from '../ifd/ifd.js';
 import {
   CcidCommandError,
   encodeGetSlotStatus,

@@ -1,5 +1,5 @@
 import { classifyApdu } from './apdu.js';
-import { DriverError, IFD } from './errors.js';
+import { DriverError, IFD } from '../ifd/errors.js';
 
 /**
  * Mapping a command APDU onto a T=0 command TPDU, ISO/IEC 7816-3 §12.2, for TPDU-level readers (the reader runs the

@@ -21,7 +21,7 @@
  *
  * Where libccid (`src/openct/proto-t1.c`) behaves differently, the standard wins and the difference is noted inline.
  */
-import { DriverError, IFD } from './errors.js';
+import { DriverError, IFD } from '../ifd/errors.js';
 import type { EdcKind } from './edc.js';
 import { decodeBlock, describeBlock, encodeBlock, MAX_INF, type T1Block } from './t1-block.js';
 

@@ -8,7 +8,7 @@
  */
 import type { ParsedAtr } from './atr.js';
 import { decodeFiDi } from './atr.js';
-import { DriverError, IFD } from './errors.js';
+import { DriverError, IFD } from '../ifd/errors.js';
 import { t1WaitingIntegers } from './pps.js';
 
 /** libccid `DEFAULT_COM_READ_TIMEOUT`: every command before the card's parameters are known, and the T=0 floor. */

@@ -23,7 +23,7 @@ import {
   RDR_to_PC_SlotStatus,
   messageTypeName,
 } from './constants.js';
-import { DriverError, IFD, isDriverError } from './errors.js';
+import { DriverError, IFD, isDriverError } from '../ifd/errors.js';
 import { decodeInterrupt, decodeResponse, encodeAbort, encodeGetSlotStatus, type CcidResponse } from './messages.js';
 import type { CcidInterfaceInfo } from './types.js';
 

@@ -10,7 +10,7 @@
  * down, rejects with SCARD_E_NO_SERVICE — what the pcsc-lite client library returns when pcscd's socket closes
  * (winscard_msg.c MessageReceiveTimeout).
  */
-import type { IfdReader } from '../ccid/ifd.js';
+import type { IfdReader } from '../ifd/ifd.js';
 import type { PcscApi, ReaderStateIn, ReaderStateOut, ScardIoRequest } from './api.js';
 import {
   INFINITE,

@@ -3,7 +3,7 @@
  * the first free position (so listing order is array order, not insertion order), named by RFSetReaderName, emptied by
  * RFRemoveReader.
  */
-import type { IfdReader } from '../ccid/ifd.js';
+import type { IfdReader } from '../ifd/ifd.js';
 import { buildReaderName, firstFreeIndex, readerNameIndex } from '../ccid/reader-name.js';
 import { PCSCLITE_MAX_READERS_CONTEXTS, SCARD_E_NO_MEMORY, SCARD_E_DUPLICATE_READER } from './constants.js';
 import { PcscError } from './errors.js';

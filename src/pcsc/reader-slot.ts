@@ -5,8 +5,8 @@
  * state of the on-demand power-off (eventhandler.c). Card events come from the driver (IfdSlot.onCardEvent) and are
  * processed one at a time, like pcscd's per-reader event handler thread; IFD calls are serialised like rContext->mMutex.
  */
-import type { IfdReader, IfdSlot, PowerAction } from '../ccid/ifd.js';
-import { DriverError, IFD, ifdCodeName } from '../ccid/errors.js';
+import type { IfdReader, IfdSlot, PowerAction } from '../ifd/ifd.js';
+import { DriverError, IFD, ifdCodeName } from '../ifd/errors.js';
 import {
   SCARD_ABSENT,
   SCARD_E_NOT_TRANSACTED,

@@ -5,7 +5,7 @@
  * layer (daemon.ts) checks ownership (SCARD_E_INVALID_HANDLE) and retries on SCARD_E_SHARING_VIOLATION where the
  * client library does.
  */
-import { DriverError, IFD, ifdCodeName } from '../ccid/errors.js';
+import { DriverError, IFD, ifdCodeName } from '../ifd/errors.js';
 import {
   MAX_ATR_SIZE,
   PCSC_MAX_READER_HANDLES,

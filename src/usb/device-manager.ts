@@ -12,7 +12,7 @@
  * Devices are identified by object identity, as WebUSB guarantees: one physical device is one `USBDevice` object per
  * context until it is disconnected; a re-plugged device is a new object.
  */
-import type { IfdReader } from '../ccid/ifd.js';
+import type { IfdReader } from '../ifd/ifd.js';
 import { discoverCcidInterfaces } from '../ccid/descriptor.js';
 import { firmwareRefusal } from '../ccid/known-readers.js';
 import { CcidReader, type CcidReaderOptions } from '../ccid/reader.js';

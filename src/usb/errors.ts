@@ -3,7 +3,7 @@
  * the readers list shows: a state and a reason in plain words. The reasons are what users read, so they say what
  * happened and what to do, without error codes.
  */
-import { DriverError, IFD } from '../ccid/errors.js';
+import { DriverError, IFD } from '../ifd/errors.js';
 import { ProtectedInterfaceClassError } from '../ccid/transport.js';
 import { SCARD_E_NO_MEMORY } from '../pcsc/constants.js';
 import { isPcscError } from '../pcsc/errors.js';

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { PC_to_RDR_IccPowerOn, PC_to_RDR_SetParameters, PC_to_RDR_XfrBlock } from '../../src/ccid/constants.js';
-import { IFD } from '../../src/ccid/errors.js';
+import { IFD } from '../../src/ifd/errors.js';
 import {
   dualProtocolCard,
   helloWorldCardT0,

@@ -12,7 +12,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DriverError } from '../../src/ccid/errors.js';
+import { DriverError } from '../../src/ifd/errors.js';
 import type { CcidReader } from '../../src/ccid/reader.js';
 import {
   dualProtocolCard,

@@ -4,7 +4,7 @@
  */
 import { expect } from 'vitest';
 import { CcidReader, type CcidReaderOptions } from '../../src/ccid/reader.js';
-import { DriverError, ifdCodeName } from '../../src/ccid/errors.js';
+import { DriverError, ifdCodeName } from '../../src/ifd/errors.js';
 import { READER_ENDPOINT, createSimulatedReader, helloWorldCardT0, pinCard, type ProfileId, type ReaderProfile, type SimulatedReader, type SimulatedReaderOptions } from '../../src/sim/index.js';
 import { settle as settleWithin, SETTLE_MS, type Outcome } from '../support/settle.js';
 

@@ -4,7 +4,7 @@
  * escape, and the reader attributes.
  */
 import { describe, expect, it } from 'vitest';
-import { IFD } from '../../src/ccid/errors.js';
+import { IFD } from '../../src/ifd/errors.js';
 import { pinCard, PROFILES } from '../../src/sim/index.js';
 import {
   concat,

@@ -3,7 +3,7 @@
  * applets (hello world, GET CHALLENGE, ECHO), power cycles, two cards at once, card events and presence.
  */
 import { describe, expect, it } from 'vitest';
-import { IFD } from '../../src/ccid/errors.js';
+import { IFD } from '../../src/ifd/errors.js';
 import { CardApplications } from '../../src/sim/card/applets.js';
 import { helloWorldCardT0, helloWorldCardT1, PROFILES, type ProfileId, type SimulatedCard } from '../../src/sim/index.js';
 import {

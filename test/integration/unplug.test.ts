@@ -3,7 +3,7 @@
  * hangs, and onRemoved listeners fire when the device manager calls markRemoved().
  */
 import { describe, expect, it } from 'vitest';
-import { IFD } from '../../src/ccid/errors.js';
+import { IFD } from '../../src/ifd/errors.js';
 import { CcidReader } from '../../src/ccid/reader.js';
 import { createSimulatedReader, helloWorldCardT0, helloWorldCardT1, pinCard, type ProfileId } from '../../src/sim/index.js';
 import {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { encodeAtrFields, parseAtr } from '../../src/ccid/atr.js';
 import type { ParsedAtr } from '../../src/ccid/atr.js';
-import { DriverError, IFD } from '../../src/ccid/errors.js';
+import { DriverError, IFD } from '../../src/ifd/errors.js';
 
 /** Random bytes, half of them starting with a valid TS so the parser gets past the first check. */
 const atrLike = fc.oneof(

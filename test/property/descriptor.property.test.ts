@@ -6,7 +6,7 @@ import {
   parseConfigurationDescriptor,
   scanCcidInterfaces,
 } from '../../src/ccid/descriptor.js';
-import { DriverError } from '../../src/ccid/errors.js';
+import { DriverError } from '../../src/ifd/errors.js';
 import { GEMPC_TWIN, O2MICRO_OZ776 } from '../unit/ccid/reader-descriptors.js';
 
 /** Runs fn; passes if it returns, or throws a DriverError; any other throw fails the property. */

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DriverError } from '../../src/ccid/errors.js';
+import { DriverError } from '../../src/ifd/errors.js';
 import { decodeInterrupt, decodeResponse, encodeXfrBlock, responseError } from '../../src/ccid/messages.js';
 
 const NUM_RUNS = 300;

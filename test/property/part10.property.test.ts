@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DriverError, IFD } from '../../src/ccid/errors.js';
+import { DriverError, IFD } from '../../src/ifd/errors.js';
 import {
   parsePinModifyStructure,
   parsePinVerifyStructure,

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { appendEdc, type EdcKind } from '../../src/ccid/edc.js';
-import { DriverError } from '../../src/ccid/errors.js';
+import { DriverError } from '../../src/ifd/errors.js';
 import { T1Protocol, T1ReceiveError, type T1Link } from '../../src/ccid/t1.js';
 import { decodeBlock, encodeBlock, type T1Block } from '../../src/ccid/t1-block.js';
 

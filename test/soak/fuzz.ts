@@ -14,7 +14,7 @@
  */
 import fc from 'fast-check';
 import { parseAtr } from '../../src/ccid/atr.js';
-import { DriverError } from '../../src/ccid/errors.js';
+import { DriverError } from '../../src/ifd/errors.js';
 import { decodeInterrupt, decodeResponse } from '../../src/ccid/messages.js';
 import { decodeBlock, encodeBlock, type T1Block } from '../../src/ccid/t1-block.js';
 import {

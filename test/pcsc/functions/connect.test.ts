@@ -3,7 +3,7 @@
  * winscard.c SCardConnect), plus §3 protocol selection where the row names it.
  */
 import { describe, expect, it } from 'vitest';
-import { IFD } from '../../../src/ccid/errors.js';
+import { IFD } from '../../../src/ifd/errors.js';
 import {
   SCARD_E_INVALID_HANDLE,
   SCARD_E_INVALID_VALUE,

@@ -3,7 +3,7 @@
  * ifdwrapper.c IFDControl mapping) and UnitaryTests BufferOverflow_SCardControl.c / BufferOverflow_SCardGetAttrib.c.
  */
 import { describe, expect, it } from 'vitest';
-import { IFD } from '../../../src/ccid/errors.js';
+import { IFD } from '../../../src/ifd/errors.js';
 import {
   CM_IOCTL_GET_FEATURE_REQUEST,
   MAX_BUFFER_SIZE_EXTENDED,

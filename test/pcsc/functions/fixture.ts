@@ -7,8 +7,8 @@
  */
 import { expect, onTestFinished } from 'vitest';
 import { CcidReader } from '../../../src/ccid/reader.js';
-import { DriverError, IFD, type IfdCode } from '../../../src/ccid/errors.js';
-import type { IfdProtocol, IfdReader, IfdSlot, PowerAction } from '../../../src/ccid/ifd.js';
+import { DriverError, IFD, type IfdCode } from '../../../src/ifd/errors.js';
+import type { IfdProtocol, IfdReader, IfdSlot, PowerAction } from '../../../src/ifd/ifd.js';
 import { createSimulatedReader, helloWorldCardT1, type ProfileId, type SimulatedCard, type SimulatedReader } from '../../../src/sim/index.js';
 import {
   PCSC_ERROR_CODES,

@@ -3,7 +3,7 @@
  * SCardReconnect checks initialization, share mode, protocol, then the handle's reader).
  */
 import { describe, expect, it } from 'vitest';
-import { IFD } from '../../../src/ccid/errors.js';
+import { IFD } from '../../../src/ifd/errors.js';
 import {
   SCARD_E_INVALID_HANDLE,
   SCARD_E_INVALID_VALUE,

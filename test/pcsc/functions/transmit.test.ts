@@ -3,7 +3,7 @@
  * ifdwrapper.c IFDTransmit's error mapping) and UnitaryTests/BufferOverflow_SCardTransmit.c.
  */
 import { describe, expect, it } from 'vitest';
-import { IFD } from '../../../src/ccid/errors.js';
+import { IFD } from '../../../src/ifd/errors.js';
 import {
   MAX_BUFFER_SIZE_EXTENDED,
   SCARD_E_INSUFFICIENT_BUFFER,

@@ -6,8 +6,8 @@
  */
 import { afterEach, expect } from 'vitest';
 import { CcidReader } from '../../../src/ccid/reader.js';
-import { DriverError, IFD } from '../../../src/ccid/errors.js';
-import type { IfdProtocol, IfdReader, IfdSlot, PowerAction } from '../../../src/ccid/ifd.js';
+import { DriverError, IFD } from '../../../src/ifd/errors.js';
+import type { IfdProtocol, IfdReader, IfdSlot, PowerAction } from '../../../src/ifd/ifd.js';
 import {
   INFINITE,
   PcscDaemon,

@@ -10,7 +10,7 @@ import {
   parseAtr,
 } from '../../../src/ccid/atr.js';
 import type { AtrIssueKind, ParsedAtr } from '../../../src/ccid/atr.js';
-import { DriverError, IFD } from '../../../src/ccid/errors.js';
+import { DriverError, IFD } from '../../../src/ifd/errors.js';
 
 const bytes = (s: string): Uint8Array => Uint8Array.from(s.trim().split(/\s+/).filter(Boolean), (h) => parseInt(h, 16));
 const parse = (s: string): ParsedAtr => parseAtr(bytes(s));

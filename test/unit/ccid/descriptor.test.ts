@@ -10,7 +10,7 @@ import {
   readStringDescriptor,
   scanCcidInterfaces,
 } from '../../../src/ccid/descriptor.js';
-import { DriverError, IFD } from '../../../src/ccid/errors.js';
+import { DriverError, IFD } from '../../../src/ifd/errors.js';
 import { FakeUsbDevice, okIn } from './fake-usb-device.js';
 import {
   ACR1252_DUAL,

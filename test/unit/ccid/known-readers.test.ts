@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IFD, isDriverError } from '../../../src/ccid/errors.js';
+import { IFD, isDriverError } from '../../../src/ifd/errors.js';
 import { KNOWN_READERS, firmwareRefusal, lookupReader, readerQuirks } from '../../../src/ccid/known-readers.js';
 
 describe('lookupReader', () => {

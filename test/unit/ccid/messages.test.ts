@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CCID_ERR, RDR_to_PC_DataBlock, RDR_to_PC_SlotStatus, messageTypeName } from '../../../src/ccid/constants.js';
-import { DriverError, IFD } from '../../../src/ccid/errors.js';
+import { DriverError, IFD } from '../../../src/ifd/errors.js';
 import {
   CcidCommandError,
   decodeInterrupt,

@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bitRate, isValidFiDi, parseAtr } from '../../../src/ccid/atr.js';
 import type { ParsedAtr } from '../../../src/ccid/atr.js';
-import { DriverError, IFD } from '../../../src/ccid/errors.js';
-import type { IfdCode } from '../../../src/ccid/errors.js';
+import { DriverError, IFD } from '../../../src/ifd/errors.js';
+import type { IfdCode } from '../../../src/ifd/errors.js';
 import {
   buildPpsRequest,
   checkPpsResponse,

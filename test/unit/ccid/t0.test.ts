@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { classifyApdu } from '../../../src/ccid/apdu.js';
-import { DriverError } from '../../../src/ccid/errors.js';
+import { DriverError } from '../../../src/ifd/errors.js';
 import { apduToT0Tpdu } from '../../../src/ccid/t0.js';
 
 const hex = (s: string) => Uint8Array.from(s.split(' ').filter(Boolean).map((b) => parseInt(b, 16)));

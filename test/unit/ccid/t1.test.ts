@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { appendEdc } from '../../../src/ccid/edc.js';
-import { DriverError, IFD } from '../../../src/ccid/errors.js';
+import { DriverError, IFD } from '../../../src/ifd/errors.js';
 import {
   T1_MAX_CARD_REQUESTS,
   T1Protocol,

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseAtr } from '../../../src/ccid/atr.js';
 import type { ParsedAtr } from '../../../src/ccid/atr.js';
-import { DriverError, IFD } from '../../../src/ccid/errors.js';
+import { DriverError, IFD } from '../../../src/ifd/errors.js';
 import {
   DEFAULT_TIMEOUT_MS,
   ESCAPE_TIMEOUT_MS,

@@ -8,7 +8,7 @@ import {
   RDR_to_PC_SlotStatus,
 } from '../../../src/ccid/constants.js';
 import { findCcidInterfaces, parseConfigurationDescriptor } from '../../../src/ccid/descriptor.js';
-import { DriverError, IFD } from '../../../src/ccid/errors.js';
+import { DriverError, IFD } from '../../../src/ifd/errors.js';
 import { encodeGetSlotStatus, encodeIccPowerOn, encodeXfrBlock } from '../../../src/ccid/messages.js';
 import {
   CcidTransport,

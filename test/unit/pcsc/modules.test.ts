@@ -4,7 +4,7 @@ import { HandleAllocator } from '../../../src/pcsc/handles.js';
 import { chooseProtocol, decodeAtrProtocols } from '../../../src/pcsc/protocol.js';
 import { PcscError, isPcscError } from '../../../src/pcsc/errors.js';
 import { Notifier, SerialQueue } from '../../../src/pcsc/notifier.js';
-import { IFD } from '../../../src/ccid/errors.js';
+import { IFD } from '../../../src/ifd/errors.js';
 import { SCARD_E_INSUFFICIENT_BUFFER, SCARD_W_REMOVED_CARD } from '../../../src/pcsc/constants.js';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(s.split(/\s+/).filter(Boolean).map((b) => parseInt(b, 16)));

@@ -2,7 +2,7 @@
  * Helpers of the device manager's tests: a fake daemon with PcscDaemon's addReader/removeReader shape (and its
  * 16-reader limit), waiting for the readers list, gates for pausing an open, and non-reader USB devices.
  */
-import type { IfdReader } from '../../../src/ccid/ifd.js';
+import type { IfdReader } from '../../../src/ifd/ifd.js';
 import { PcscError } from '../../../src/pcsc/errors.js';
 import { PCSCLITE_MAX_READERS_CONTEXTS, SCARD_E_NO_MEMORY, SCARD_E_UNKNOWN_READER } from '../../../src/pcsc/constants.js';
 import type { ReaderEntry, ReaderSink, UsbDeviceManager } from '../../../src/usb/device-manager.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DriverError, IFD, ifdCodeName, isDriverError, readerRemoved } from '../../../src/ccid/errors.js';
+import { DriverError, IFD, ifdCodeName, isDriverError, readerRemoved } from '../../../src/ifd/errors.js';
 
 describe('driver errors', () => {
   it('carry pcsc-lite IFD codes with their exact values', () => {
