@@ -33,8 +33,8 @@ export type ListenerArg = Listener | { handleEvent: Listener };
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 
 /**
- * An answer carrying a thrown Error, in comlink's wire format (a HANDLER value named "throw", protocol.d.ts): the caller
- * sees the promise of its call reject with an Error of this message.
+ * An answer carrying a thrown Error, in comlink's wire format (a HANDLER value named "throw", protocol.d.ts): the
+ * caller sees the promise of its call reject with an Error of this message.
  */
 export function thrownAnswer(id: string, message: string): Record<string, unknown> {
   return { id, type: 'HANDLER', name: 'throw', value: { isError: true, value: { name: 'Error', message } } };
@@ -139,7 +139,9 @@ export function wrapPort<T>(port: LinkPort, gone?: string): { remote: Remote<T>;
 export function exposeOnPort(service: object, port: LinkPort): void {
   const endpoint = portEndpoint(port);
   const callable = (name: unknown) =>
-    typeof name === 'string' && Object.prototype.hasOwnProperty.call(service, name) && typeof (service as Record<string, unknown>)[name] === 'function';
+    typeof name === 'string' &&
+    Object.prototype.hasOwnProperty.call(service, name) &&
+    typeof (service as Record<string, unknown>)[name] === 'function';
   // comlink's expose() listens through this filter: allowed requests pass, the others are answered with an error here.
   const guarded: LinkEndpoint = {
     postMessage: (m: unknown) => endpoint.postMessage(m),
@@ -160,9 +162,14 @@ export function exposeOnPort(service: object, port: LinkPort): void {
         const path = data['path'];
         const ok =
           data['type'] === 'RELEASE' ||
-          (data['type'] === 'APPLY' && Array.isArray(path) && path.length === 1 && callable(path[0]) && plainArguments(data['argumentList']));
+          (data['type'] === 'APPLY' &&
+            Array.isArray(path) &&
+            path.length === 1 &&
+            callable(path[0]) &&
+            plainArguments(data['argumentList']));
         if (!ok) {
-          endpoint.postMessage(thrownAnswer(data['id'], `the connector service only answers calls of its methods (got ${describeRequest(data)})`));
+          const why = `the connector service only answers calls of its methods (got ${describeRequest(data)})`;
+          endpoint.postMessage(thrownAnswer(data['id'], why));
           return;
         }
         if (typeof listener === 'function') listener(event);
@@ -185,7 +192,8 @@ function plainArguments(list: unknown): boolean {
 
 /** "GET of a path of 2 names": what was refused, without echoing the names sent. */
 function describeRequest(data: Record<string, unknown>): string {
-  const type = typeof data['type'] === 'string' && REQUEST_TYPES.has(data['type']) ? data['type'] : 'an unknown request';
+  const known = typeof data['type'] === 'string' && REQUEST_TYPES.has(data['type']);
+  const type = known ? (data['type'] as string) : 'an unknown request';
   const path = Array.isArray(data['path']) ? `a path of ${data['path'].length} name(s)` : 'no path';
   return `${type} of ${path}`;
 }

@@ -50,7 +50,9 @@ export function isConnectorPage(sender: PageSender | undefined, extensionId: str
   try {
     // Compared by parts: URL.origin is "null" for this scheme outside the browser (Node's WHATWG URL).
     const url = new URL(sender.url);
-    return url.protocol === 'chrome-extension:' && url.host === extensionId && url.username === '' && url.password === '';
+    return (
+      url.protocol === 'chrome-extension:' && url.host === extensionId && url.username === '' && url.password === ''
+    );
   } catch {
     return false;
   }
@@ -130,7 +132,9 @@ export class PageServer {
       answerPrompt: (clientId: string, decision: Decision) =>
         run('answerPrompt', async () => {
           string('answerPrompt', 'clientId', clientId);
-          if (decision !== 'allow' && decision !== 'block') throw new TypeError('answerPrompt needs decision: "allow" or "block"');
+          if (decision !== 'allow' && decision !== 'block') {
+            throw new TypeError('answerPrompt needs decision: "allow" or "block"');
+          }
           await permissions().answer(clientId, decision);
           return decision === 'allow' ? 'Allowed.' : 'Blocked.';
         }),
@@ -174,7 +178,8 @@ export class PageServer {
       this.#logTimer = null;
       const entries = this.#logBatch;
       this.#logBatch = [];
-      for (const page of [...this.#logWatchers]) this.#push(page, { type: 'log', entries, reset: false, dropped: this.#backend.logs.dropped });
+      const dropped = this.#backend.logs.dropped;
+      for (const page of [...this.#logWatchers]) this.#push(page, { type: 'log', entries, reset: false, dropped });
     }, this.#options.logBatchMs ?? 150);
   }
 }

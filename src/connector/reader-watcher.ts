@@ -18,10 +18,12 @@ import type { LogLevel } from './log.js';
 
 /** What the watcher needs of the daemon (PcscDaemon fits): one client of its own. */
 export interface WatchedDaemon {
-  connect(info?: { name?: string }): Pick<PcscApi, 'SCardEstablishContext' | 'SCardListReaders' | 'SCardGetStatusChange' | 'SCardIsValidContext'> & {
-    close(): Promise<void>;
-  };
+  connect(info?: { name?: string }): WatcherClient;
 }
+export type WatcherClient = Pick<
+  PcscApi,
+  'SCardEstablishContext' | 'SCardListReaders' | 'SCardGetStatusChange' | 'SCardIsValidContext'
+> & { close(): Promise<void> };
 
 export interface ReaderState {
   /** dwEventState without SCARD_STATE_CHANGED. */

@@ -58,7 +58,9 @@ export function readerView(e: ReaderEntry, state: (name: string) => ReaderState 
  * The connected apps, one row per client id and name it gave, with its number of open ports. `id`: the extension id,
  * else the origin (web pages), else "unknown"; the name is clipped to 128 characters for display.
  */
-export function appViews(connections: readonly { sender: { id?: string; origin?: string }; name: string }[]): AppView[] {
+export function appViews(
+  connections: readonly { sender: { id?: string; origin?: string }; name: string }[],
+): AppView[] {
   const apps = new Map<string, AppView>();
   for (const c of connections) {
     const id = c.sender.id ?? c.sender.origin ?? 'unknown';

@@ -16,7 +16,8 @@ export interface ServiceLink {
 
 export function connectService(handlers: { onPush: (event: PagePush) => void; onGone: () => void }): ServiceLink {
   const port = chrome.runtime.connect({ name: PAGE_PORT_NAME });
-  const { remote, endpoint } = wrapPort<PageService>(port, 'the connector service went away (it restarts by itself); try again');
+  const gone = 'the connector service went away (it restarts by itself); try again';
+  const { remote, endpoint } = wrapPort<PageService>(port, gone);
   onPush<PagePush>(port, handlers.onPush);
   port.onDisconnect.addListener(() => {
     void chrome.runtime.lastError;

@@ -2,7 +2,8 @@
 /**
  * The permission prompt (a popup window the worker opens with ?id=<client extension id>): names the app (Chrome's name
  * for it when the connector may ask chrome.management, and the name it gave itself, shown as its own claim) and sends
- * the user's Allow or Block to the worker (its PageService, through comlink: link.ts), then closes. Closing it unanswered denies the waiting calls (background.ts).
+ * the user's Allow or Block to the worker (its PageService, through comlink: link.ts), then closes. Closing it
+ * unanswered denies the waiting calls (background.ts).
  */
 import type { PagePush, PromptRequest } from './messages.js';
 import { connectService, type ServiceLink } from './link.js';

@@ -4,7 +4,14 @@
  * exposed side serves the object's own methods only, and pushes travel beside the calls without disturbing them.
  */
 import { describe, expect, it } from 'vitest';
-import { exposeOnPort, onPush, portEndpoint, pushOnPort, thrownAnswer, wrapPort } from '../../../src/connector/comlink-port.js';
+import {
+  exposeOnPort,
+  onPush,
+  portEndpoint,
+  pushOnPort,
+  thrownAnswer,
+  wrapPort,
+} from '../../../src/connector/comlink-port.js';
 import { createPortPair, type PortLike } from '../../../src/connector/port.js';
 import { flush } from './fake-daemon.js';
 
@@ -51,7 +58,7 @@ describe('portEndpoint / wrapPort / exposeOnPort', () => {
     await expect(remote.nothing()).resolves.toBeUndefined();
   });
 
-  it('a JSON port carries values as JSON: bytes must be encoded by the service (a Uint8Array arrives as an object)', async () => {
+  it('values cross as JSON: a Uint8Array arrives as an object (bytes must be encoded by the service)', async () => {
     const { remote } = serve();
     await expect(remote.echo(Uint8Array.of(1, 2))).resolves.toEqual({ 0: 1, 1: 2 });
   });
@@ -86,10 +93,12 @@ describe('portEndpoint / wrapPort / exposeOnPort', () => {
       onDisconnect: pagePort.onDisconnect,
     };
     const { remote } = wrapPort<Api>(throwing);
-    await expect(remote.add(1, 2)).rejects.toThrow('could not reach the connector service (Attempting to use a disconnected port object)');
+    await expect(remote.add(1, 2)).rejects.toThrow(
+      'could not reach the connector service (Attempting to use a disconnected port object)',
+    );
   });
 
-  it('close() fails what is pending on this end (the page disconnecting its own port, which Chrome does not report)', async () => {
+  it('close() fails what is pending here (a page disconnecting its own port: Chrome does not tell it)', async () => {
     const { remote, endpoint, pagePort } = serve();
     const pending = remote.wait();
     await flush();
@@ -102,13 +111,15 @@ describe('portEndpoint / wrapPort / exposeOnPort', () => {
     const { api, remote, pagePort } = serve();
     // Through comlink's proxy: reading a property, walking up from a method.
     const read = (async () => await (remote as unknown as { secret: Promise<string> }).secret)();
-    await expect(read).rejects.toThrow('the connector service only answers calls of its methods (got GET of a path of 1 name(s))');
-    await expect((remote as unknown as { secret: () => Promise<string> }).secret()).rejects.toThrow('got APPLY of a path of 1 name(s)');
+    const refused = 'the connector service only answers calls of its methods';
+    await expect(read).rejects.toThrow(`${refused} (got GET of a path of 1 name(s))`);
+    const asMethod = (remote as unknown as { secret: () => Promise<string> }).secret();
+    await expect(asMethod).rejects.toThrow('got APPLY of a path of 1 name(s)');
     const walk = (remote.add as unknown as { call(t: unknown, ...a: number[]): Promise<number> }).call(null, 1, 2);
     await expect(walk).rejects.toThrow('got APPLY of a path of 2 name(s)');
     // Raw messages: a write, a constructor, a path to the prototype, a method that is not its own.
     const set = await raw(pagePort, { id: 's', type: 'SET', path: ['add'], value: { type: 'RAW', value: 1 } });
-    expect(set).toEqual(thrownAnswer('s', 'the connector service only answers calls of its methods (got SET of a path of 1 name(s))'));
+    expect(set).toEqual(thrownAnswer('s', `${refused} (got SET of a path of 1 name(s))`));
     expect(typeof api.add).toBe('function');
     const ctor = await raw(pagePort, { id: 'c', type: 'CONSTRUCT', path: ['add'], argumentList: [] });
     expect(ctor['name']).toBe('throw');
@@ -121,7 +132,7 @@ describe('portEndpoint / wrapPort / exposeOnPort', () => {
     expect(JSON.stringify(named)).not.toContain('<script>');
   });
 
-  it('refuses arguments that are not plain values (a comlink proxy or thrown value would need a MessagePort)', async () => {
+  it('refuses arguments that are not plain values (a comlink proxy would need a MessagePort)', async () => {
     const { pagePort } = serve();
     const proxyArg = await raw(pagePort, {
       id: 'x',
@@ -132,7 +143,8 @@ describe('portEndpoint / wrapPort / exposeOnPort', () => {
     expect(proxyArg['name']).toBe('throw');
     const missing = await raw(pagePort, { id: 'y', type: 'APPLY', path: ['echo'] });
     expect(missing['name']).toBe('throw');
-    const plain = await raw(pagePort, { id: 'z', type: 'APPLY', path: ['echo'], argumentList: [{ type: 'RAW', value: 'hi' }] });
+    const hi = [{ type: 'RAW', value: 'hi' }];
+    const plain = await raw(pagePort, { id: 'z', type: 'APPLY', path: ['echo'], argumentList: hi });
     expect(plain).toEqual({ id: 'z', type: 'RAW', value: 'hi' });
   });
 
@@ -140,7 +152,8 @@ describe('portEndpoint / wrapPort / exposeOnPort', () => {
     const { remote, pagePort, workerPort } = serve();
     const seen: unknown[] = [];
     pagePort.onMessage.addListener((m) => seen.push(m));
-    for (const m of [null, 42, 'text', { link: null }, { link: 'x' }, { link: { type: 'APPLY' } }, { other: 1 }]) pagePort.postMessage(m);
+    const junk = [null, 42, 'text', { link: null }, { link: 'x' }, { link: { type: 'APPLY' } }, { other: 1 }];
+    for (const m of junk) pagePort.postMessage(m);
     await flush();
     expect(seen).toEqual([]);
     await expect(remote.add(1, 2)).resolves.toBe(3);

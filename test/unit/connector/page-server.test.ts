@@ -38,7 +38,10 @@ function backend(options: { permissions?: boolean } = {}) {
     status: () => current,
     setDemoReader: (on) => Promise.resolve(void calls.push(`demo ${on}`)),
     pickUpDevices: () => Promise.resolve([{}, {}]),
-    retryReader: (id) => (id === 'missing' ? Promise.reject(new Error('no reader "missing" is listed')) : Promise.resolve(void calls.push(`retry ${id}`))),
+    retryReader: (id) =>
+      id === 'missing'
+        ? Promise.reject(new Error('no reader "missing" is listed'))
+        : Promise.resolve(void calls.push(`retry ${id}`)),
     setLogApdus: (on) => Promise.resolve(void calls.push(`apdus ${on}`)),
     permissions:
       options.permissions === false
@@ -96,7 +99,15 @@ describe('PageServer', () => {
     await expect(remote.answerPrompt(ID, 'block')).resolves.toBe('Blocked.');
     await expect(remote.revoke(ID)).resolves.toBe('Done: the app will be asked again on its next call.');
     await expect(remote.setLogApdus(true)).resolves.toBe('APDU logging is on.');
-    expect(b.calls).toEqual(['demo true', 'demo false', 'retry r1', `answer ${ID} allow`, `answer ${ID} block`, `revoke ${ID}`, 'apdus true']);
+    expect(b.calls).toEqual([
+      'demo true',
+      'demo false',
+      'retry r1',
+      `answer ${ID} allow`,
+      `answer ${ID} block`,
+      `revoke ${ID}`,
+      'apdus true',
+    ]);
   });
 
   it('checks arguments (named, never echoed) and passes failures on as errors, logged', async () => {

@@ -72,7 +72,12 @@ class ScriptedDaemon implements WatchedDaemon {
           return {
             readerStates: states.map((s) => {
               const r = this.readers.get(s.szReader);
-              return { szReader: s.szReader, dwCurrentState: s.dwCurrentState, dwEventState: (r?.state ?? 0) | SCARD_STATE_CHANGED, rgbAtr: r?.atr ?? new Uint8Array(0) };
+              return {
+                szReader: s.szReader,
+                dwCurrentState: s.dwCurrentState,
+                dwEventState: (r?.state ?? 0) | SCARD_STATE_CHANGED,
+                rgbAtr: r?.atr ?? new Uint8Array(0),
+              };
             }),
           };
         }),
@@ -92,7 +97,11 @@ afterEach(async () => {
 function watch(daemon: ScriptedDaemon) {
   const seen: ReaderInfo[][] = [];
   const logs: string[] = [];
-  const watcher = new ReaderWatcher(daemon, { onChange: (r) => seen.push(r), log: (l, m) => logs.push(`${l}: ${m}`), retryMs: 1 });
+  const watcher = new ReaderWatcher(daemon, {
+    onChange: (r) => seen.push(r),
+    log: (l, m) => logs.push(`${l}: ${m}`),
+    retryMs: 1,
+  });
   const done = watcher.start();
   cleanup.push(async () => {
     watcher.stop();
@@ -178,9 +187,10 @@ describe('ReaderWatcher', () => {
     cleanup.push(() => service.shutdown());
     await service.start();
     await service.setDemoReader(true);
-    const present = async () => service.readers.readers.some((r) => (r.state & SCARD_STATE_PRESENT) !== 0 && r.atr.length > 0);
-    for (let i = 0; i < 200 && !(await present()); i++) await new Promise((r) => setTimeout(r, 10));
-    expect(await present()).toBe(true);
+    const present = () =>
+      service.readers.readers.some((r) => (r.state & SCARD_STATE_PRESENT) !== 0 && r.atr.length > 0);
+    for (let i = 0; i < 200 && !present(); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(present()).toBe(true);
     service.demoReader!.removeCard();
     const empty = () => service.readers.readers.every((r) => (r.state & SCARD_STATE_EMPTY) !== 0);
     for (let i = 0; i < 200 && !empty(); i++) await new Promise((r) => setTimeout(r, 10));

@@ -67,7 +67,7 @@ describe('ConnectorService and its pages', () => {
     expect(p.last().connectedApps).toBe(2);
   });
 
-  it('a client the router drops (too many malformed messages) or turns away (too many ports) is not counted', async () => {
+  it('a client the router drops (malformed messages) or turns away (too many ports) is not counted', async () => {
     const { service, client } = make();
     await service.start();
     const hostile = client(A, 'Hostile');
@@ -89,7 +89,8 @@ describe('ConnectorService and its pages', () => {
     const p = page();
     await expect(p.remote.setDemoReader(true)).resolves.toBe('Demo reader plugged in.');
     expect(service.demoReaderOn).toBe(true);
-    await until(() => p.last().readers.some((r) => r.state === 'ready' && r.cards.includes(true)), 'the demo reader ready with its card');
+    const ready = () => p.last().readers.some((r) => r.state === 'ready' && r.cards.includes(true));
+    await until(ready, 'the demo reader ready with its card');
     const reader = p.last().readers[0]!;
     expect(reader.simulated).toBe(true);
     expect(reader.slots[0]?.atr).toMatch(/^3B /);

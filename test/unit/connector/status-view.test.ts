@@ -19,7 +19,16 @@ const ATR = Uint8Array.of(0x3b, 0x8a, 0x80, 0x01, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 
 
 describe('slotView', () => {
   it('a reader never seen, or empty: no card, nothing decoded', () => {
-    const none = { name: 'R', card: false, inUse: false, exclusive: false, mute: false, atr: null, atrInfo: null, protocols: null };
+    const none = {
+      name: 'R',
+      card: false,
+      inUse: false,
+      exclusive: false,
+      mute: false,
+      atr: null,
+      atrInfo: null,
+      protocols: null,
+    };
     expect(slotView('R', undefined)).toEqual(none);
     expect(slotView('R', { state: SCARD_STATE_EMPTY, atr: new Uint8Array(0) })).toEqual(none);
   });
@@ -55,11 +64,13 @@ describe('readerView', () => {
     };
     const states = new Map([['A 00 01', { state: SCARD_STATE_PRESENT, atr: ATR }]]);
     const v = readerView(entry, (n) => states.get(n));
-    expect(v).toMatchObject({ id: 'd1', label: 'Demo', usbId: '08E6:3437', simulated: true, state: 'ready', reason: null });
+    expect(v).toMatchObject({ id: 'd1', label: 'Demo', usbId: '08E6:3437', simulated: true, reason: null });
+    expect(v.state).toBe('ready');
     expect(v.readerNames).toEqual(['A 00 00', 'A 00 01']);
     expect(v.cards).toEqual([false, true]);
     expect(v.slots.map((s) => s.card)).toEqual([false, true]);
-    expect(readerView({ ...entry, state: 'failed', reason: 'it broke', readerNames: [] }, () => undefined)).toMatchObject({
+    const failed = { ...entry, state: 'failed' as const, reason: 'it broke', readerNames: [] };
+    expect(readerView(failed, () => undefined)).toMatchObject({
       reason: 'it broke',
       cards: [],
       slots: [],
