@@ -113,7 +113,7 @@ export class ConnectorService {
   /** Where simulated devices are plugged in and out (the demo reader; test builds' devices). */
   readonly simulatedUsb = new SimulatedUsb();
   /** Follows the daemon's readers (states and ATRs for the pages, `readers` events for clients). */
-  readonly readers: ReaderWatcher;
+  readonly readerWatcher: ReaderWatcher;
   /** The connector's own pages (its window, the prompt). */
   readonly pages: PageServer;
   readonly #usb: UsbLike | null;
@@ -170,7 +170,7 @@ export class ConnectorService {
           }
         : {}),
     });
-    this.readers = new ReaderWatcher(this.daemon, {
+    this.readerWatcher = new ReaderWatcher(this.daemon, {
       log: logFrom('service'),
       onChange: (readers) => {
         try {
@@ -227,7 +227,7 @@ export class ConnectorService {
         this.#log('warn', `could not read the settings: ${String(e)}`);
       }
       if (this.permissions) await this.permissions.reload();
-      void this.readers.start();
+      void this.readerWatcher.start();
       await Promise.all([devicesReady, demo ? this.setDemoReader(true, { persist: false }) : Promise.resolve()]);
     })();
     return this.#started;
@@ -330,7 +330,7 @@ export class ConnectorService {
       instance: this.instance,
       usb: this.#usb !== null,
       demoReader: this.#demoOn,
-      readers: this.devices.entries.map((e) => readerView(e, (name) => this.readers.state(name))),
+      readers: this.devices.entries.map((e) => readerView(e, (name) => this.readerWatcher.state(name))),
       apps: appViews(connections),
       connectedApps: connections.length,
       permissions: this.permissions?.list() ?? [],
@@ -365,7 +365,7 @@ export class ConnectorService {
   }
 
   async shutdown(): Promise<void> {
-    this.readers.stop();
+    this.readerWatcher.stop();
     await this.router.close().catch(() => {});
     await this.setDemoReader(false, { persist: false }).catch(() => {});
     await this.devices.stop();

@@ -188,11 +188,11 @@ describe('ReaderWatcher', () => {
     await service.start();
     await service.setDemoReader(true);
     const present = () =>
-      service.readers.readers.some((r) => (r.state & SCARD_STATE_PRESENT) !== 0 && r.atr.length > 0);
+      service.readerWatcher.readers.some((r) => (r.state & SCARD_STATE_PRESENT) !== 0 && r.atr.length > 0);
     for (let i = 0; i < 200 && !present(); i++) await new Promise((r) => setTimeout(r, 10));
     expect(present()).toBe(true);
     service.demoReader!.removeCard();
-    const empty = () => service.readers.readers.every((r) => (r.state & SCARD_STATE_EMPTY) !== 0);
+    const empty = () => service.readerWatcher.readers.every((r) => (r.state & SCARD_STATE_EMPTY) !== 0);
     for (let i = 0; i < 200 && !empty(); i++) await new Promise((r) => setTimeout(r, 10));
     expect(empty()).toBe(true);
   });
