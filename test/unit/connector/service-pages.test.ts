@@ -98,6 +98,20 @@ describe('ConnectorService and its pages', () => {
     await until(() => p.last().readers.length === 0 && !p.last().demoReader, 'the demo reader gone');
   });
 
+  it('a client extension sending the page link\'s messages gets a protocol error, not the page service', async () => {
+    const { service, client } = make();
+    await service.start();
+    const c = client(A, 'connector-page');
+    const answers: unknown[] = [];
+    c.onMessage.addListener((m) => answers.push(m));
+    const argumentList = [{ type: 'RAW', value: true }];
+    c.postMessage({ link: { id: '1', type: 'APPLY', path: ['setDemoReader'], argumentList } });
+    await flush(20);
+    expect(service.demoReaderOn).toBe(false);
+    expect(answers).toHaveLength(1);
+    expect(answers[0]).toMatchObject({ v: 1, kind: 'error' });
+  });
+
   it('the page turns APDU logging on and watches the log', async () => {
     const { service, page } = make();
     await service.start();
