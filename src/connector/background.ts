@@ -12,6 +12,7 @@
 import { ConnectorService, PAGE_PORT_NAME, type SettingsStore } from './service.js';
 import type { UsbLike } from '../usb/device-manager.js';
 import { GRANTS_KEY, POLICY_KEY, Permissions, type PromptRequest } from './permissions.js';
+import { isConnectorPage } from './page-server.js';
 
 const settings: SettingsStore = {
   async get(key) {
@@ -95,9 +96,10 @@ chrome.runtime.onConnectExternal.addListener((port) => {
   service.attachClient(port, port.sender ?? {});
 });
 
-// The connector's own page (and nothing else of ours).
+// The connector's own pages (its window, the prompt) get the trusted comlink link; nothing else does (a content script
+// carries our id but a web page's URL). Other extensions only ever come in through onConnectExternal above.
 chrome.runtime.onConnect.addListener((port) => {
-  if (port.name === PAGE_PORT_NAME && port.sender?.id === chrome.runtime.id) {
+  if (port.name === PAGE_PORT_NAME && isConnectorPage(port.sender, chrome.runtime.id)) {
     service.attachPage(port);
   } else {
     port.disconnect();

@@ -198,6 +198,7 @@ export class ConnectorRouter {
     const session = new Session(this, port, { ...sender }, label, client, this.opts.authorize);
     this.sessions.add(session);
     this.log('info', `${label}: attached`);
+    this.connectionsChanged();
     port.onMessage.addListener((message: unknown) => {
       try {
         this.onMessage(session, message);
@@ -269,6 +270,7 @@ export class ConnectorRouter {
     session.subscribed = false;
     this.sessions.delete(session);
     this.log('info', `${session.label}: detached`);
+    this.connectionsChanged();
     if (disconnectPort) {
       try {
         session.port.disconnect();
@@ -417,6 +419,32 @@ export class ConnectorRouter {
       this.log(level, `${session.who}: ${call.fn} → ${code}${details.length ? ` (${details.join(', ')})` : ''}`);
     } catch {
       /* logging must not break a call */
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------------------
+  // Who is connected, for the connector's window (service.ts shows it and withdraws the prompt of a client that left).
+
+  private readonly connectionListeners = new Set<() => void>();
+
+  /** The open ports: who Chrome says is on each, and the name it gave (its port name, as sent: clip it to show it). */
+  get connections(): { sender: SenderInfo; name: string }[] {
+    return [...this.sessions].map((s) => ({ sender: { ...s.sender }, name: s.port.name ?? '' }));
+  }
+
+  /** Called after a port is attached or has gone (a port refused at attach never counts). Returns an unsubscribe. */
+  onConnectionsChange(listener: () => void): () => void {
+    this.connectionListeners.add(listener);
+    return () => this.connectionListeners.delete(listener);
+  }
+
+  private connectionsChanged(): void {
+    for (const l of [...this.connectionListeners]) {
+      try {
+        l();
+      } catch (e) {
+        this.log('error', `a connections listener threw (${String(e)})`);
+      }
     }
   }
 

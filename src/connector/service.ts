@@ -1,36 +1,34 @@
 /**
- * The connector's composition: one pcsc-lite daemon, the USB device manager feeding it readers, the router serving
- * client extensions over their ports, and the demo reader (a simulated GemPC Twin with the hello-world card).
+ * The connector's composition: one pcsc-lite daemon, the USB device manager feeding it readers, the reader watcher
+ * (reader-watcher.ts) following them, the router serving client extensions over their ports, the page server
+ * (page-server.ts) serving the connector's own pages, and the demo reader (a simulated GemPC Twin with the hello-world
+ * card).
  *
  * Nothing here touches `chrome.*` or `navigator`: background.ts hands in `navigator.usb`, the ports and a settings
- * store, so the whole service runs in Node against the simulator too. The connector's own page talks to it through
- * `attachPage` with the small JSON messages below.
+ * store, so the whole service runs in Node against the simulator too.
  */
 import { PcscDaemon } from '../pcsc/index.js';
 import { UsbDeviceManager, type ReaderEntry, type UsbLike, type UsbLog } from '../usb/device-manager.js';
 import { createDemoReader, SimulatedUsb, type DemoReader } from '../sim/demo.js';
-import {
-  INFINITE,
-  PNP_NOTIFICATION_READER_NAME,
-  SCARD_E_NO_READERS_AVAILABLE,
-  SCARD_SCOPE_SYSTEM,
-  SCARD_STATE_CHANGED,
-  SCARD_STATE_EXCLUSIVE,
-  SCARD_STATE_INUSE,
-  SCARD_STATE_MUTE,
-  SCARD_STATE_PRESENT,
-} from '../pcsc/constants.js';
-import { describeAtr, parseAtr } from '../ccid/atr.js';
 import { LogBuffer, type LogLevel, type Redaction } from './log.js';
 import type { Permissions } from './permissions.js';
-import { isPcscError } from '../pcsc/errors.js';
-import type { ReaderInfo } from './codec.js';
 import { ConnectorRouter } from './router.js';
 import type { PortLike } from './port.js';
+import { ReaderWatcher } from './reader-watcher.js';
+import { PageServer } from './page-server.js';
+import { appViews, readerView } from './status-view.js';
 
-import type { AppView, ConnectorStatus, LogEntry, PageMessage, PagePort, PageRequest, SlotView } from './pages/messages.js';
+import type { ConnectorStatus, PagePort } from './pages/messages.js';
 
-export { PAGE_PORT_NAME, type AppView, type ConnectorStatus, type PageMessage, type PagePort, type PageRequest, type ReaderView } from './pages/messages.js';
+export {
+  PAGE_PORT_NAME,
+  type AppView,
+  type ConnectorStatus,
+  type PagePort,
+  type PagePush,
+  type PageService,
+  type ReaderView,
+} from './pages/messages.js';
 
 /** Where small settings survive a worker restart (chrome.storage.local in the extension). */
 export interface SettingsStore {
@@ -82,42 +80,11 @@ export interface ConnectorServiceOptions {
 const DEMO_SETTING = 'demoReader';
 const LOG_APDUS_SETTING = 'logApdus';
 
-const hexBytes = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).toUpperCase().padStart(2, '0')).join(' ');
-
-function slotView(name: string, s: { state: number; atr: Uint8Array } | undefined): SlotView {
-  const state = s?.state ?? 0;
-  const card = (state & SCARD_STATE_PRESENT) !== 0;
-  let atrInfo: string | null = null;
-  let protocols: string | null = null;
-  const atr = card && s && s.atr.length > 0 ? s.atr : null;
-  if (atr) {
-    try {
-      const parsed = parseAtr(atr);
-      atrInfo = describeAtr(parsed);
-      protocols = parsed.protocols.map((t) => `T=${t}`).join(', ');
-    } catch (e) {
-      atrInfo = `cannot be decoded: ${e instanceof Error ? e.message : String(e)}`;
-    }
-  }
-  return {
-    name,
-    card,
-    inUse: (state & SCARD_STATE_INUSE) !== 0,
-    exclusive: (state & SCARD_STATE_EXCLUSIVE) !== 0,
-    mute: (state & SCARD_STATE_MUTE) !== 0,
-    atr: atr ? hexBytes(atr) : null,
-    atrInfo,
-    protocols,
-  };
-}
-
 function randomInstance(): string {
   const bytes = new Uint8Array(8);
   globalThis.crypto.getRandomValues(bytes);
   return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
-
-const hex4 = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
 
 /** Both USBs as one: the browser's (real readers) and the simulated one (the demo reader, test devices). */
 function mergeUsb(real: UsbLike | null, simulated: UsbLike): UsbLike {
@@ -145,21 +112,17 @@ export class ConnectorService {
   readonly router: ConnectorRouter;
   /** Where simulated devices are plugged in and out (the demo reader; test builds' devices). */
   readonly simulatedUsb = new SimulatedUsb();
+  /** Follows the daemon's readers (states and ATRs for the pages, `readers` events for clients). */
+  readonly readerWatcher: ReaderWatcher;
+  /** The connector's own pages (its window, the prompt). */
+  readonly pages: PageServer;
   readonly #usb: UsbLike | null;
-  readonly #readerStates = new Map<string, { state: number; atr: Uint8Array }>();
-  #watcher: Promise<void> | undefined;
-  #stopping = false;
   readonly #settings: SettingsStore;
   readonly #log: UsbLog;
   readonly #makeDemo: () => DemoReader;
-  readonly #clients = new Map<ClientPort, { id: string; name: string }>();
   readonly logs: LogBuffer;
   readonly permissions: Permissions | null;
   #logApdus = false;
-  readonly #logWatchers = new Set<PagePort>();
-  #logBatch: LogEntry[] = [];
-  #logTimer: ReturnType<typeof setTimeout> | null = null;
-  readonly #pages = new Set<PagePort>();
   readonly #listeners = new Set<(status: ConnectorStatus) => void>();
   #demo: DemoReader | null = null;
   #demoOn = false;
@@ -207,7 +170,21 @@ export class ConnectorService {
           }
         : {}),
     });
+    this.readerWatcher = new ReaderWatcher(this.daemon, {
+      log: logFrom('service'),
+      onChange: (readers) => {
+        try {
+          this.router.publishReaders(readers);
+        } catch (e) {
+          this.#log('warn', `publishing readers: ${String(e)}`);
+        }
+        this.#changed();
+      },
+    });
+    this.pages = new PageServer(this, { log: logFrom('service') });
     this.devices.onChange(() => this.#changed());
+    // Who is connected comes from the router's own sessions (one per client port).
+    this.router.onConnectionsChange(() => this.#connectionsChanged());
     if (permissions) {
       permissions.onChange(() => this.#changed());
       permissions.onRevoke((id) => {
@@ -216,7 +193,6 @@ export class ConnectorService {
         });
       });
     }
-    this.logs.onEntry((entry) => this.#queueLog(entry));
   }
 
   /** The redaction in force (log.ts): APDU bytes only with the user's switch on. */
@@ -251,96 +227,30 @@ export class ConnectorService {
         this.#log('warn', `could not read the settings: ${String(e)}`);
       }
       if (this.permissions) await this.permissions.reload();
-      this.#watcher ??= this.#watchReaders();
+      void this.readerWatcher.start();
       await Promise.all([devicesReady, demo ? this.setDemoReader(true, { persist: false }) : Promise.resolve()]);
     })();
     return this.#started;
   }
 
-  /**
-   * Follows the daemon's readers as any PC/SC client would (SCardGetStatusChange on every reader and on
-   * `\\?PnP?\Notification`) and publishes them: `readers` events to subscribed clients, card presence to the page.
-   */
-  async #watchReaders(): Promise<void> {
-    const client = this.daemon.connect({ name: 'connector: reader watcher' });
-    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-    let hContext: number | undefined;
-    while (!this.#stopping) {
-      try {
-        hContext ??= (await client.SCardEstablishContext(SCARD_SCOPE_SYSTEM)).hContext;
-        let names: string[] = [];
-        try {
-          names = (await client.SCardListReaders(hContext, null)).readers;
-        } catch (e) {
-          if (!isPcscError(e, SCARD_E_NO_READERS_AVAILABLE)) throw e;
-        }
-        const known = names.map((n) => ({ szReader: n, dwCurrentState: this.#readerStates.get(n)?.state ?? 0 }));
-        // First a zero-timeout look to learn the current states, then wait for the next change.
-        const now = await client.SCardGetStatusChange(hContext, 0, known.map((k) => ({ ...k, dwCurrentState: 0 }))).catch(() => null);
-        const fresh = new Map<string, { state: number; atr: Uint8Array }>();
-        for (const r of now?.readerStates ?? []) fresh.set(r.szReader, { state: r.dwEventState & ~SCARD_STATE_CHANGED, atr: r.rgbAtr });
-        this.#readerStates.clear();
-        for (const [k, v] of fresh) this.#readerStates.set(k, v);
-        this.#publish();
-        const pnpCount = names.length << 16;
-        await client.SCardGetStatusChange(hContext, INFINITE, [
-          { szReader: PNP_NOTIFICATION_READER_NAME, dwCurrentState: pnpCount },
-          ...[...fresh].map(([n, v]) => ({ szReader: n, dwCurrentState: v.state })),
-        ]);
-      } catch (e) {
-        if (this.#stopping) break;
-        // A reader vanished under the wait (READER_UNAVAILABLE, UNKNOWN_READER), a context gone: look again shortly.
-        this.#log('debug', `reader watcher: ${String(e)}`);
-        if (hContext !== undefined) {
-          const valid = await client.SCardIsValidContext(hContext).then(() => true, () => false);
-          if (!valid) hContext = undefined;
-        }
-        await pause(100);
-      }
-    }
-    await client.close().catch(() => {});
-  }
-
-  #publish(): void {
-    const readers: ReaderInfo[] = [...this.#readerStates].map(([name, v]) => ({ name, state: v.state, atr: v.atr }));
-    try {
-      this.router.publishReaders(readers);
-    } catch (e) {
-      this.#log('warn', `publishing readers: ${String(e)}`);
-    }
-    this.#changed();
-  }
-
   // -------------------------------------------------------------------------------------------------------------------
   // Clients
 
-  /** A client extension connected (chrome.runtime.onConnectExternal). */
+  /** A client extension connected (chrome.runtime.onConnectExternal): the router serves it. */
   attachClient(port: ClientPort, sender: ClientSender): void {
-    const name = typeof port.name === 'string' ? port.name.slice(0, 128) : '';
-    this.#clients.set(port, { id: sender.id ?? sender.origin ?? 'unknown', name });
-    const gone = () => {
-      if (!this.#clients.delete(port)) return;
-      // The last connection of a client the user is being asked about: nobody waits for the answer any more.
-      const id = sender.id;
-      if (id && this.permissions?.pending.some((p) => p.id === id) && ![...this.#clients.values()].some((c) => c.id === id)) {
-        this.permissions.dismiss(id, 'gone');
-      }
-      this.#changed();
-    };
-    port.onDisconnect.addListener(gone);
-    // Chrome fires onDisconnect on the other end only: when the router drops a port itself (a hostile client), the
-    // count must follow too.
-    const counted: PortLike = {
-      name,
-      postMessage: (m) => port.postMessage(m),
-      disconnect: () => {
-        gone();
-        port.disconnect();
-      },
-      onMessage: port.onMessage,
-      onDisconnect: port.onDisconnect,
-    };
-    this.router.attach(counted, { id: sender.id, origin: sender.origin, url: sender.url });
+    this.router.attach(port, { id: sender.id, origin: sender.origin, url: sender.url });
+  }
+
+  /**
+   * A client port came or went. When the last connection of a client the user is being asked about goes, nobody waits
+   * for the answer any more: the question is withdrawn.
+   */
+  #connectionsChanged(): void {
+    const permissions = this.permissions;
+    if (permissions && permissions.pending.length > 0) {
+      const connected = new Set(this.router.connections.map((c) => c.sender.id));
+      for (const p of permissions.pending) if (!connected.has(p.id)) permissions.dismiss(p.id, 'gone');
+    }
     this.#changed();
   }
 
@@ -400,6 +310,11 @@ export class ConnectorService {
     return entries.filter((e): e is ReaderEntry => e !== undefined);
   }
 
+  /** Tries a failed reader again (the window's "Try again"). */
+  retryReader(id: string): Promise<ReaderEntry | undefined> {
+    return this.devices.retry(id);
+  }
+
   /** Adds a device (a test hook's simulated one, say) as if it had been granted. */
   addDevice(device: USBDevice, options: { label?: string; simulated?: boolean } = {}): Promise<ReaderEntry | undefined> {
     return this.devices.addDevice(device, options);
@@ -409,31 +324,15 @@ export class ConnectorService {
   // The page
 
   status(): ConnectorStatus {
-    const apps = new Map<string, AppView>();
-    for (const c of this.#clients.values()) {
-      const key = `${c.id}\u0000${c.name}`;
-      const app = apps.get(key) ?? { id: c.id, name: c.name, connections: 0 };
-      app.connections++;
-      apps.set(key, app);
-    }
+    const connections = this.router.connections;
     return {
       version: this.version,
       instance: this.instance,
       usb: this.#usb !== null,
       demoReader: this.#demoOn,
-      readers: this.devices.entries.map((e) => ({
-        id: e.id,
-        label: e.label,
-        usbId: `${hex4(e.vendorId)}:${hex4(e.productId)}`,
-        simulated: e.simulated,
-        state: e.state,
-        reason: e.reason ?? null,
-        readerNames: [...e.readerNames],
-        cards: e.readerNames.map((n) => ((this.#readerStates.get(n)?.state ?? 0) & SCARD_STATE_PRESENT) !== 0),
-        slots: e.readerNames.map((n) => slotView(n, this.#readerStates.get(n))),
-      })),
-      apps: [...apps.values()],
-      connectedApps: this.#clients.size,
+      readers: this.devices.entries.map((e) => readerView(e, (name) => this.readerWatcher.state(name))),
+      apps: appViews(connections),
+      connectedApps: connections.length,
       permissions: this.permissions?.list() ?? [],
       prompts: this.permissions?.pending ?? [],
       logApdus: this.#logApdus,
@@ -445,102 +344,17 @@ export class ConnectorService {
     return () => this.#listeners.delete(listener);
   }
 
-  /** The connector's own page connected (chrome.runtime.onConnect, name PAGE_PORT_NAME). */
+  /**
+   * One of the connector's own pages connected (chrome.runtime.onConnect, name PAGE_PORT_NAME; background.ts checked
+   * that it is ours): it calls the page server's service through comlink and gets the status pushed.
+   */
   attachPage(port: PagePort): void {
-    this.#pages.add(port);
-    port.onDisconnect.addListener(() => {
-      this.#pages.delete(port);
-      this.#logWatchers.delete(port);
-    });
-    port.onMessage.addListener((message) => void this.#onPageRequest(port, message));
-    this.#post(port, { type: 'status', status: this.status() });
-  }
-
-  async #onPageRequest(port: PagePort, message: unknown): Promise<void> {
-    const m = message as Partial<PageRequest> | null;
-    const type = typeof m === 'object' && m !== null ? m.type : undefined;
-    try {
-      switch (type) {
-        case 'set-demo-reader': {
-          const on = (m as { on?: unknown }).on;
-          if (typeof on !== 'boolean') throw new TypeError('set-demo-reader needs on: boolean');
-          await this.setDemoReader(on);
-          this.#post(port, { type: 'done', request: type, ok: true, message: on ? 'Demo reader plugged in.' : 'Demo reader unplugged.' });
-          return;
-        }
-        case 'pick-up-devices': {
-          const entries = await this.pickUpDevices();
-          this.#post(port, { type: 'done', request: type, ok: true, message: `${entries.length} reader(s) listed.` });
-          return;
-        }
-        case 'retry': {
-          const id = (m as { id?: unknown }).id;
-          if (typeof id !== 'string') throw new TypeError('retry needs id: string');
-          await this.devices.retry(id);
-          this.#post(port, { type: 'done', request: type, ok: true, message: 'Tried again.' });
-          return;
-        }
-        case 'answer-prompt': {
-          const { id, decision } = m as { id?: unknown; decision?: unknown };
-          if (typeof id !== 'string' || (decision !== 'allow' && decision !== 'block')) throw new TypeError('answer-prompt needs id and decision');
-          if (!this.permissions) throw new Error('this connector has no permissions');
-          await this.permissions.answer(id, decision);
-          this.#post(port, { type: 'done', request: type, ok: true, message: decision === 'allow' ? 'Allowed.' : 'Blocked.' });
-          return;
-        }
-        case 'revoke': {
-          const id = (m as { id?: unknown }).id;
-          if (typeof id !== 'string') throw new TypeError('revoke needs id: string');
-          if (!this.permissions) throw new Error('this connector has no permissions');
-          await this.permissions.revoke(id);
-          this.#post(port, { type: 'done', request: type, ok: true, message: 'Done: the app will be asked again on its next call.' });
-          return;
-        }
-        case 'set-log-apdus': {
-          const on = (m as { on?: unknown }).on;
-          if (typeof on !== 'boolean') throw new TypeError('set-log-apdus needs on: boolean');
-          await this.setLogApdus(on);
-          this.#post(port, { type: 'done', request: type, ok: true, message: on ? 'APDU logging is on.' : 'APDU logging is off.' });
-          return;
-        }
-        case 'watch-log': {
-          this.#logWatchers.add(port);
-          this.#post(port, { type: 'log', entries: this.logs.entries(), reset: true, dropped: this.logs.dropped });
-          return;
-        }
-        default:
-          this.#log('warn', `connector page: unknown request ${JSON.stringify(type)}`);
-      }
-    } catch (e) {
-      this.#log('error', `connector page request ${String(type)}: ${String(e)}`);
-      if (type) this.#post(port, { type: 'done', request: type, ok: false, message: e instanceof Error ? e.message : String(e) });
-    }
-  }
-
-  #post(port: PagePort, message: PageMessage): void {
-    try {
-      port.postMessage(message);
-    } catch {
-      this.#pages.delete(port);
-      this.#logWatchers.delete(port);
-    }
-  }
-
-  /** New log entries go to watching pages in batches (a busy client must not flood them with one message per entry). */
-  #queueLog(entry: LogEntry): void {
-    if (this.#logWatchers.size === 0) return;
-    this.#logBatch.push(entry);
-    this.#logTimer ??= setTimeout(() => {
-      this.#logTimer = null;
-      const entries = this.#logBatch;
-      this.#logBatch = [];
-      for (const page of [...this.#logWatchers]) this.#post(page, { type: 'log', entries, reset: false, dropped: this.logs.dropped });
-    }, 150);
+    this.pages.attach(port);
   }
 
   #changed(): void {
     const status = this.status();
-    for (const page of [...this.#pages]) this.#post(page, { type: 'status', status });
+    this.pages.publish(status);
     for (const l of [...this.#listeners]) {
       try {
         l(status);
@@ -551,7 +365,7 @@ export class ConnectorService {
   }
 
   async shutdown(): Promise<void> {
-    this.#stopping = true;
+    this.readerWatcher.stop();
     await this.router.close().catch(() => {});
     await this.setDemoReader(false, { persist: false }).catch(() => {});
     await this.devices.stop();

@@ -70,24 +70,31 @@ export interface ConnectorStatus {
   logApdus: boolean;
 }
 
-/** Page → worker. */
-export type PageRequest =
-  | { type: 'set-demo-reader'; on: boolean }
+/**
+ * What the worker serves to its own pages (page-server.ts), called through comlink over a chrome.runtime port
+ * (comlink-port.ts): the page holds a typed proxy and awaits each call. Every answer is the short text the page shows
+ * the user; a failure rejects with an Error whose message says why. Arguments and answers must survive JSON.
+ */
+export interface PageService {
+  setDemoReader(on: boolean): Promise<string>;
   /** After navigator.usb.requestDevice() on the page: open what getDevices() now lists. */
-  | { type: 'pick-up-devices' }
-  | { type: 'retry'; id: string }
+  pickUpDevices(): Promise<string>;
+  retry(readerId: string): Promise<string>;
   /** The prompt window's answer. */
-  | { type: 'answer-prompt'; id: string; decision: Decision }
+  answerPrompt(clientId: string, decision: Decision): Promise<string>;
   /** Revoke an allowed app, or unblock a blocked one: its next call asks again. */
-  | { type: 'revoke'; id: string }
-  | { type: 'set-log-apdus'; on: boolean }
-  /** The whole log now, then new entries as they come. */
-  | { type: 'watch-log' };
+  revoke(clientId: string): Promise<string>;
+  setLogApdus(on: boolean): Promise<string>;
+  /** The whole log now (as a `log` push with reset), then new entries as they come (pushes). */
+  watchLog(): Promise<void>;
+}
 
-/** Worker → page. */
-export type PageMessage =
+/**
+ * Worker → page, pushed on the same port outside comlink (comlink callbacks would need MessagePorts, which a
+ * chrome.runtime port cannot carry): a status on connecting and after every change, log entries once watched.
+ */
+export type PagePush =
   | { type: 'status'; status: ConnectorStatus }
-  | { type: 'done'; request: PageRequest['type']; ok: boolean; message: string }
   /** Log entries (oldest first); `reset`: the whole buffer, replacing what the page has. */
   | { type: 'log'; entries: LogEntry[]; reset: boolean; dropped: number };
 
@@ -95,9 +102,5 @@ export type PageMessage =
 export const PAGE_PORT_NAME = 'connector-page';
 
 /** A JSON port to the connector's own page (chrome.runtime.Port has this shape). */
-export interface PagePort {
-  postMessage(message: unknown): void;
-  onMessage: { addListener(listener: (message: unknown) => void): void };
-  onDisconnect: { addListener(listener: () => void): void };
-}
+export type { LinkPort as PagePort } from '../comlink-port.js';
 

@@ -2,13 +2,15 @@
 /**
  * The connector's window: the readers (state, reason, card, ATR decoded in short), "Add reader", the demo reader
  * switch, connected apps, allowed and blocked apps with Revoke, the log (level filter, export, the "Log APDUs" switch)
- * and About. Live: the worker pushes a status after every change and log entries as they come over a chrome.runtime
- * port; when the worker restarts the port drops and the page connects again.
+ * and About. The page calls the worker's PageService through comlink (link.ts); the worker pushes a status after every
+ * change and log entries as they come on the same chrome.runtime port; when the worker restarts the port drops and the
+ * page connects again.
  */
 import { REQUEST_DEVICE_FILTERS } from '../../usb/filters.js';
 import { exportText, formatEntry, LOG_LEVELS, type LogEntry } from '../log.js';
 import { LICENCE_TEXT, PROJECT_URL } from '../about.js';
-import { PAGE_PORT_NAME, type AppPermissionView, type ConnectorStatus, type PageMessage, type PageRequest, type ReaderView } from './messages.js';
+import type { AppPermissionView, ConnectorStatus, PagePush, ReaderView } from './messages.js';
+import { connectService, type ServiceLink } from './link.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const readersList = $<HTMLUListElement>('readers');
@@ -43,15 +45,19 @@ const STATE_TEXT: Record<ReaderView['state'], string> = {
   failed: 'Failed',
 };
 
-let port: chrome.runtime.Port | null = null;
+let link: ServiceLink | null = null;
 let lastInstance: string | null = null;
 
-function send(request: PageRequest): void {
-  if (!port) {
+/** Calls the worker's service and shows its answer, or why it failed. */
+function call(request: (service: ServiceLink['service']) => Promise<string>): void {
+  if (!link) {
     notice.textContent = 'The connector service is not reachable; try again in a moment.';
     return;
   }
-  port.postMessage(request);
+  request(link.service).then(
+    (message) => (notice.textContent = message),
+    (e: unknown) => (notice.textContent = e instanceof Error ? e.message : String(e)),
+  );
 }
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: { className?: string; text?: string } = {}): HTMLElementTagNameMap[K] {
@@ -95,7 +101,7 @@ function renderReader(r: ReaderView): HTMLLIElement {
   if (r.state === 'failed') {
     const retry = el('button', { text: 'Try again' });
     retry.type = 'button';
-    retry.addEventListener('click', () => send({ type: 'retry', id: r.id }));
+    retry.addEventListener('click', () => call((s) => s.retry(r.id)));
     li.append(retry);
   }
   return li;
@@ -117,7 +123,7 @@ function renderPermission(p: AppPermissionView, connected: boolean): HTMLLIEleme
     const b = el('button', { text: p.decision === 'allow' ? 'Revoke' : 'Unblock' });
     b.type = 'button';
     b.setAttribute('aria-label', `${p.decision === 'allow' ? 'Revoke' : 'Unblock'} ${name}`);
-    b.addEventListener('click', () => send({ type: 'revoke', id: p.id }));
+    b.addEventListener('click', () => call((s) => s.revoke(p.id)));
     li.append(b);
   }
   return li;
@@ -188,28 +194,30 @@ function renderLog(): void {
   logCount.textContent = `${shown.length} of ${logEntries.length} entries shown${shown.length > LOG_SHOWN ? ` (the last ${LOG_SHOWN})` : ''}${logDropped ? `; ${logDropped} older entries dropped` : ''}.`;
 }
 
+function onPush(event: PagePush): void {
+  if (event.type === 'status') {
+    logApdusOn = event.status.logApdus;
+    render(event.status);
+  } else if (event.type === 'log') {
+    logEntries = event.reset ? event.entries : [...logEntries, ...event.entries].slice(-2000);
+    logDropped = event.dropped;
+    renderLog();
+  }
+}
+
 function connectToWorker(): void {
-  const p = chrome.runtime.connect({ name: PAGE_PORT_NAME });
-  port = p;
+  const l = connectService({
+    onPush,
+    onGone: () => {
+      if (link === l) link = null;
+      linkState.textContent = 'Reconnecting to the service…';
+      setTimeout(connectToWorker, 300);
+    },
+  });
+  link = l;
   linkState.textContent = 'Connected to the service';
-  p.onMessage.addListener((message: PageMessage) => {
-    if (message.type === 'status') {
-      logApdusOn = message.status.logApdus;
-      render(message.status);
-    } else if (message.type === 'done') notice.textContent = message.message;
-    else if (message.type === 'log') {
-      logEntries = message.reset ? message.entries : [...logEntries, ...message.entries].slice(-2000);
-      logDropped = message.dropped;
-      renderLog();
-    }
-  });
-  p.postMessage({ type: 'watch-log' } satisfies PageRequest);
-  p.onDisconnect.addListener(() => {
-    void chrome.runtime.lastError;
-    if (port === p) port = null;
-    linkState.textContent = 'Reconnecting to the service…';
-    setTimeout(connectToWorker, 300);
-  });
+  // The whole log comes as a push, then new entries as they are logged; a failure here is the port dropping.
+  l.service.watchLog().catch(() => {});
 }
 
 addButton.addEventListener('click', () => {
@@ -222,7 +230,7 @@ addButton.addEventListener('click', () => {
   navigator.usb.requestDevice({ filters: [...REQUEST_DEVICE_FILTERS] }).then(
     () => {
       notice.textContent = 'Opening the reader…';
-      send({ type: 'pick-up-devices' });
+      call((s) => s.pickUpDevices());
     },
     (e: unknown) => {
       const name = e instanceof Error ? e.name : '';
@@ -232,11 +240,11 @@ addButton.addEventListener('click', () => {
 });
 
 demoSwitch.addEventListener('change', () => {
-  send({ type: 'set-demo-reader', on: demoSwitch.checked });
+  call((s) => s.setDemoReader(demoSwitch.checked));
 });
 
 logApdus.addEventListener('change', () => {
-  send({ type: 'set-log-apdus', on: logApdus.checked });
+  call((s) => s.setLogApdus(logApdus.checked));
 });
 
 logLevel.addEventListener('change', renderLog);

@@ -2,9 +2,11 @@
 /**
  * The permission prompt (a popup window the worker opens with ?id=<client extension id>): names the app (Chrome's name
  * for it when the connector may ask chrome.management, and the name it gave itself, shown as its own claim) and sends
- * the user's Allow or Block to the worker, then closes. Closing it unanswered denies the waiting calls (background.ts).
+ * the user's Allow or Block to the worker (its PageService, through comlink: link.ts), then closes. Closing it
+ * unanswered denies the waiting calls (background.ts).
  */
-import { PAGE_PORT_NAME, type PageMessage, type PageRequest, type PromptRequest } from './messages.js';
+import type { PagePush, PromptRequest } from './messages.js';
+import { connectService, type ServiceLink } from './link.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const id = new URLSearchParams(location.search).get('id') ?? '';
@@ -13,7 +15,7 @@ const state = $<HTMLParagraphElement>('state');
 const allow = $<HTMLButtonElement>('allow');
 const block = $<HTMLButtonElement>('block');
 
-let port: chrome.runtime.Port | null = null;
+let link: ServiceLink | null = null;
 let answered = false;
 let shown = false;
 
@@ -33,37 +35,45 @@ function show(r: PromptRequest): void {
 }
 
 function answer(decision: 'allow' | 'block'): void {
-  if (!port || answered) return;
+  if (!link || answered) return;
   answered = true;
   allow.disabled = true;
   block.disabled = true;
-  port.postMessage({ type: 'answer-prompt', id, decision } satisfies PageRequest);
   state.textContent = decision === 'allow' ? 'Allowed.' : 'Blocked.';
+  link.service.answerPrompt(id, decision).then(
+    () => window.close(),
+    (e: unknown) => {
+      // Not saved (the worker restarted meanwhile, say): the user may answer again once the question is back.
+      answered = false;
+      allow.disabled = false;
+      block.disabled = false;
+      state.textContent = `Could not save the answer: ${e instanceof Error ? e.message : String(e)}`;
+      if (!link) setTimeout(connect, 300);
+    },
+  );
+}
+
+function onPush(m: PagePush): void {
+  if (m.type !== 'status') return;
+  const r = m.status.prompts.find((x) => x.id === id);
+  if (r) show(r);
+  else if (!answered) {
+    // Nobody waits (the app closed its connections, or the worker restarted): no question to answer now. The
+    // window stays, and comes back to life if the app asks again.
+    box.hidden = true;
+    state.textContent = 'This app is no longer waiting for an answer. You can close this window.';
+  }
 }
 
 function connect(): void {
-  const p = chrome.runtime.connect({ name: PAGE_PORT_NAME });
-  port = p;
-  p.onMessage.addListener((m: PageMessage) => {
-    if (m.type === 'status') {
-      const r = m.status.prompts.find((x) => x.id === id);
-      if (r) show(r);
-      else if (!answered) {
-        // Nobody waits (the app closed its connections, or the worker restarted): no question to answer now. The
-        // window stays, and comes back to life if the app asks again.
-        box.hidden = true;
-        state.textContent = 'This app is no longer waiting for an answer. You can close this window.';
-      }
-    } else if (m.type === 'done' && m.request === 'answer-prompt') {
-      if (m.ok) window.close();
-      else state.textContent = `Could not save the answer: ${m.message}`;
-    }
+  const l = connectService({
+    onPush,
+    onGone: () => {
+      if (link === l) link = null;
+      if (!answered) setTimeout(connect, 300);
+    },
   });
-  p.onDisconnect.addListener(() => {
-    void chrome.runtime.lastError;
-    if (port === p) port = null;
-    if (!answered) setTimeout(connect, 300);
-  });
+  link = l;
 }
 
 allow.addEventListener('click', () => answer('allow'));
