@@ -2,7 +2,7 @@
  * Reader names as pcscd builds them (the reader factory's side: RFAddReader, RFSetReaderName).
  *
  * pcsc-lite 1.9.9 `src/hotplug_libudev.c` `HPAddDevice` composes `"<name>[ [<interface>]][ (<serial>)]"`:
- * - `<name>` is the driver's friendly name for the device (`IfdReader.friendlyName`: libccid's Info.plist name);
+ * - `<name>` is the driver's friendly name (`IfdReader.friendlyName`, libccid's Info.plist name);
  * - `[<interface>]` is the USB iInterface string, every non-ASCII byte replaced by '.';
  * - `(<serial>)` is the USB iSerialNumber, left out when the interface string already contains it.
  * `src/readerfactory.c` `RFAddReader` cuts that to MAX_READERNAME − sizeof(" 00 00") = 121 bytes and `RFSetReaderName`
