@@ -8,7 +8,8 @@
  */
 import { PcscDaemon } from '../pcsc/index.js';
 import { UsbDeviceManager, type ReaderEntry, type UsbLike, type UsbLog } from '../usb/device-manager.js';
-import { createDemoReader, SimulatedUsb, type DemoReader } from '../sim/demo.js';
+import { createDemoReader, type DemoReader } from '../sim/demo.js';
+import { SimulatedUsb } from '../usb/simulated-usb.js';
 import {
   INFINITE,
   PNP_NOTIFICATION_READER_NAME,
