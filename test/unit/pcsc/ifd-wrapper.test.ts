@@ -158,7 +158,7 @@ describe('IFDTransmit', () => {
     expect(await ifd.transmit(Uint8Array.of(0, 0xa4, 4, 0))).toEqual({ ok: true, value: Uint8Array.of(4, 0x90, 0) });
   });
 
-  it('IFD_NO_SUCH_DEVICE → READER_UNAVAILABLE, IFD_ICC_NOT_PRESENT → NO_SMARTCARD, others → NOT_TRANSACTED', async () => {
+  it('NO_SUCH_DEVICE → READER_UNAVAILABLE, ICC_NOT_PRESENT → NO_SMARTCARD, others → NOT_TRANSACTED', async () => {
     const { slot, ifd } = setup();
     slot.fail.transmit = IFD.NO_SUCH_DEVICE;
     expect(failure(await ifd.transmit(new Uint8Array(4)))).toEqual({
@@ -194,7 +194,8 @@ describe('IFDControl', () => {
       seen = code;
       return Uint8Array.of(1, 2);
     };
-    expect(await ifd.control(0x42000d48 | 0x80000000, new Uint8Array(0))).toEqual({ ok: true, value: Uint8Array.of(1, 2) });
+    const r = await ifd.control(0x42000d48 | 0x80000000, new Uint8Array(0));
+    expect(r).toEqual({ ok: true, value: Uint8Array.of(1, 2) });
     expect(seen).toBe(0xc2000d48);
   });
 
@@ -231,7 +232,7 @@ describe('IFDGetCapabilities / IFDSetCapabilities', () => {
     expect(ifd.getCapabilities(0x10100)).toEqual({ ok: true, value: undefined });
   });
 
-  it('getCapabilities: ERROR_INSUFFICIENT_BUFFER → INSUFFICIENT_BUFFER, others (IFD_ERROR_TAG too) → NOT_TRANSACTED', () => {
+  it('get: ERROR_INSUFFICIENT_BUFFER → INSUFFICIENT_BUFFER, any other (ERROR_TAG too) → NOT_TRANSACTED', () => {
     const { slot, ifd } = setup();
     slot.fail.getAttribute = IFD.ERROR_INSUFFICIENT_BUFFER;
     expect(failure(ifd.getCapabilities(0x90303))).toEqual({

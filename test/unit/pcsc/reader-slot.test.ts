@@ -76,7 +76,9 @@ describe('start: the initial card state', () => {
     expect(slot.readerState).toBe(SCARD_PRESENT | SCARD_SWALLOWED);
     expect(slot.atr).toEqual(new Uint8Array(0));
     expect(slot.powerState).toBe('unpowered');
-    expect(logs).toEqual([`warn ${NAME}: the card did not power up: power up failed: IFD_ERROR_POWER_ACTION: fake: power up`]);
+    expect(logs).toEqual([
+      `warn ${NAME}: the card did not power up: power up failed: IFD_ERROR_POWER_ACTION: fake: power up`,
+    ]);
   });
 
   it('a reader that cannot tell the presence is in error (SCARD_UNKNOWN): unavailable, still published', async () => {
@@ -87,7 +89,8 @@ describe('start: the initial card state', () => {
     expect(slot.checkReaderStatus()).toBe(SCARD_E_READER_UNAVAILABLE);
     expect(slot.published).toBe(true);
     expect(logs).toEqual([
-      `error ${NAME}: cannot read the card presence (IFD_COMMUNICATION_ERROR: fake: presence); reader marked unavailable`,
+      `error ${NAME}: cannot read the card presence (IFD_COMMUNICATION_ERROR: fake: presence); ` +
+        'reader marked unavailable',
     ]);
   });
 });
@@ -133,7 +136,9 @@ describe('card events (EHStatusHandlerThread)', () => {
     await flush();
     expect(slot.readerState).toBe(SCARD_UNKNOWN);
     expect(slot.atr).toEqual(new Uint8Array(0));
-    expect(logs.at(-1)).toBe(`error ${NAME}: the reader does not answer (IFD_NO_SUCH_DEVICE: fake: presence): reader unavailable`);
+    expect(logs.at(-1)).toBe(
+      `error ${NAME}: the reader does not answer (IFD_NO_SUCH_DEVICE: fake: presence): reader unavailable`,
+    );
     expect(slot.eventCounter).toBe(0);
     driver.fail.presence = undefined;
     driver.setCard(true);
