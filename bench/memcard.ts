@@ -4,8 +4,7 @@
  * anchor measures — the PC/SC stack alone (client API → daemon → IFD handler) — so the two figures compare like for
  * like. (The figures through the CCID driver and the simulated reader add the T=1/CCID work the anchor does not do.)
  */
-import type { IfdReader, IfdSlot } from '../src/ifd/ifd.js';
-import { DriverError, IFD } from '../src/ifd/errors.js';
+import { DriverError, IFD, type IfdReader, type IfdSlot } from '../src/ifd/index.js';
 
 const ATR = Uint8Array.of(0x3b, 0x8c, 0x80, 0x01, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x43, 0x61, 0x72, 0x64, 0x21, 0x21, 0x21, 0x5b);
 const HELLO = new TextEncoder().encode('Hello world!');

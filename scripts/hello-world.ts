@@ -9,7 +9,7 @@
 import { CcidReader } from '../src/ccid/reader.js';
 import { DriverError, ifdCodeName } from '../src/ifd/errors.js';
 import { describeAtr } from '../src/ccid/atr.js';
-import { buildReaderName } from '../src/ccid/reader-name.js';
+import { buildReaderName } from '../src/pcsc/reader-name.js';
 import { createSimulatedReader, helloWorldCardT1 } from '../src/sim/index.js';
 
 const SELECT_HELLO_WORLD = Uint8Array.of(0x00, 0xa4, 0x04, 0x00, 0x0a, 0xa0, 0x00, 0x00, 0x00, 0x62, 0x03, 0x01, 0x0c, 0x06, 0x01);

@@ -9,7 +9,8 @@
  */
 import { PcscDaemon } from '../pcsc/index.js';
 import { UsbDeviceManager, type ReaderEntry, type UsbLike, type UsbLog } from '../usb/device-manager.js';
-import { createDemoReader, SimulatedUsb, type DemoReader } from '../sim/demo.js';
+import { createDemoReader, type DemoReader } from '../sim/demo.js';
+import { SimulatedUsb } from '../usb/simulated-usb.js';
 import { LogBuffer, type LogLevel, type Redaction } from './log.js';
 import type { Permissions } from './permissions.js';
 import { ConnectorRouter } from './router.js';

@@ -45,10 +45,12 @@ import {
 import { ClientState, ContextState } from './context.js';
 import { PcscError, isPcscError } from './errors.js';
 import { HandleAllocator } from './handles.js';
+import { closeReader, onReaderRemoved } from './ifd-wrapper.js';
 import { Notifier } from './notifier.js';
 import { ReaderFactory } from './reader-factory.js';
 import type { ReaderSlot, ReaderSlotHooks } from './reader-slot.js';
 import { evaluatePass, findReader, isPnpName, type PassEntry } from './status-change.js';
+import { REAL_TIMERS, type Timers } from './timers.js';
 import { Winscard } from './winscard.js';
 
 export interface DaemonOptions {
@@ -63,6 +65,11 @@ export interface DaemonOptions {
    * cannot lock every other out by opening contexts; a single client sees exactly pcscd's limit either way.
    */
   contextLimitScope?: 'daemon' | 'client';
+  /**
+   * The timers of the power-off grace and of GetStatusChange's timeout (default: the real ones), the same shape as
+   * the CCID transport's `timers` option, so tests run the daemon on a manual clock.
+   */
+  timers?: Timers;
 }
 
 export interface DaemonStats {
@@ -94,6 +101,7 @@ export class PcscDaemon {
   /** EHSignalEventToClients: wakes every GetStatusChange waiter. */
   readonly #events = new Notifier();
   readonly #hooks: ReaderSlotHooks;
+  readonly #timers: Timers;
   readonly #contexts = new Map<number, ContextState>();
   readonly #contextLimitScope: 'daemon' | 'client';
   readonly #clients = new Set<ClientState>();
@@ -119,9 +127,11 @@ export class PcscDaemon {
     this.#log = options.log ?? (() => undefined);
     this.#ids = new HandleAllocator(options.random);
     this.#server = new Winscard(this.#readers, this.#ids, this.#log);
+    this.#timers = options.timers ?? REAL_TIMERS;
     this.#hooks = {
       signalClients: () => this.#events.notify(),
       powerOffGraceMs: options.powerOffGraceMs ?? PCSCLITE_POWER_OFF_GRACE_PERIOD_MS,
+      timers: this.#timers,
       log: this.#log,
     };
   }
@@ -135,7 +145,7 @@ export class PcscDaemon {
     const slots = this.#readers.create(reader, this.#hooks);
     this.#unsubscribe.set(
       reader,
-      reader.onRemoved(() => {
+      onReaderRemoved(reader, () => {
         void this.removeReader(reader).catch((e: unknown) => this.#log('error', `removing "${reader.friendlyName}": ${String(e)}`));
       }),
     );
@@ -153,11 +163,8 @@ export class PcscDaemon {
     for (const s of slots) s.detach();
     this.#events.notify();
     this.#log('info', `reader removed: ${slots.map((s) => s.name).join(', ')}`);
-    try {
-      await reader.close();
-    } catch (e) {
-      this.#log('warn', `closing "${reader.friendlyName}": ${e instanceof Error ? e.message : String(e)}`);
-    }
+    const closed = await closeReader(reader);
+    if (!closed.ok) this.#log('warn', `closing "${reader.friendlyName}": ${closed.detail}`);
   }
 
   /** The names in slot order. */
@@ -438,14 +445,14 @@ export class PcscDaemon {
       }
       let count = readers.length;
       const infinite = dwTimeout >>> 0 === INFINITE;
-      const deadline = infinite ? Infinity : Date.now() + (dwTimeout >>> 0);
+      const deadline = infinite ? Infinity : this.#now() + (dwTimeout >>> 0);
       for (;;) {
         const generation = this.#events.generation;
         const pass = evaluatePass(entries, readers, count);
         entries = pass.entries;
         count = pass.readerCount;
         if (pass.changed) return { readerStates: out(entries) };
-        const remaining = deadline - Date.now();
+        const remaining = deadline - this.#now();
         if (!infinite && remaining <= 0) {
           throw new PcscError(SCARD_E_TIMEOUT, `no change within ${dwTimeout} ms`, { readerStates: out(entries) });
         }
@@ -464,18 +471,22 @@ export class PcscDaemon {
     });
   }
 
+  #now(): number {
+    return this.#timers.clock?.() ?? Date.now();
+  }
+
   /** Wait for EHSignalEventToClients, a timeout, or a cancellation (SCardCancel, context release, client death). */
   #waitForEvent(ctx: ContextState, generation: number, timeoutMs: number | undefined): Promise<'event' | 'timeout' | number> {
     return new Promise((resolve) => {
       const wait = this.#events.wait(generation);
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      let timer: unknown;
       const finish = (v: 'event' | 'timeout' | number): void => {
         wait.dispose();
-        if (timer !== undefined) clearTimeout(timer);
+        if (timer !== undefined) this.#timers.clearTimeout(timer);
         ctx.cancelWait = undefined;
         resolve(v);
       };
-      if (timeoutMs !== undefined) timer = setTimeout(() => finish('timeout'), timeoutMs);
+      if (timeoutMs !== undefined) timer = this.#timers.setTimeout(() => finish('timeout'), timeoutMs);
       ctx.cancelWait = (code) => finish(code);
       void wait.promise.then(() => finish('event'));
     });

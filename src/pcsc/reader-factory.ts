@@ -4,7 +4,7 @@
  * RFRemoveReader.
  */
 import type { IfdReader } from '../ifd/ifd.js';
-import { buildReaderName, firstFreeIndex, readerNameIndex } from '../ccid/reader-name.js';
+import { buildReaderName, firstFreeIndex, readerNameIndex } from './reader-name.js';
 import { PCSCLITE_MAX_READERS_CONTEXTS, SCARD_E_NO_MEMORY, SCARD_E_DUPLICATE_READER } from './constants.js';
 import { PcscError } from './errors.js';
 import { ReaderSlot, type ReaderSlotHooks } from './reader-slot.js';

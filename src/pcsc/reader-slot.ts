@@ -3,13 +3,12 @@
  * and publishes in READER_STATE: card state, ATR, negotiated protocol, event counter, sharing count, the transaction
  * lock (hLockId / LockCount), the card handles with their pending event (RDR_CLIHANDLES.dwEventStatus), and the power
  * state of the on-demand power-off (eventhandler.c). Card events come from the driver (IfdSlot.onCardEvent) and are
- * processed one at a time, like pcscd's per-reader event handler thread; IFD calls are serialised like rContext->mMutex.
+ * processed one at a time, like pcscd's per-reader event handler thread. Every driver call goes through the slot's
+ * IfdWrapper (ifdwrapper.c), which serialises them like rContext->mMutex and maps driver failures to PC/SC codes.
  */
-import type { IfdReader, IfdSlot, PowerAction } from '../ifd/ifd.js';
-import { DriverError, IFD, ifdCodeName } from '../ifd/errors.js';
+import type { IfdReader, IfdSlot } from '../ifd/ifd.js';
 import {
   SCARD_ABSENT,
-  SCARD_E_NOT_TRANSACTED,
   SCARD_E_READER_UNAVAILABLE,
   SCARD_E_SHARING_VIOLATION,
   SCARD_E_INVALID_HANDLE,
@@ -24,8 +23,10 @@ import {
   SCARD_W_REMOVED_CARD,
   SCARD_W_RESET_CARD,
 } from './constants.js';
+import { IfdWrapper } from './ifd-wrapper.js';
 import { Notifier, SerialQueue } from './notifier.js';
 import { SHARING_EXCLUSIVE, SHARING_NONE, type ReaderSnapshot } from './status-change.js';
+import type { Timers } from './timers.js';
 
 /** RDR_CLIHANDLES.dwEventStatus: 0, SCARD_RESET or SCARD_REMOVED. */
 export type HandleEvent = 'none' | 'reset' | 'removed';
@@ -37,19 +38,9 @@ export interface ReaderSlotHooks {
   /** EHSignalEventToClients: wake every GetStatusChange waiter. */
   signalClients(): void;
   powerOffGraceMs: number;
+  /** The timers of the power-off grace (the daemon's, real by default). */
+  timers: Timers;
   log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void;
-}
-
-/** An IFD call's outcome mapped to PC/SC the way ifdwrapper.c does for that call. */
-export type IfdResult<T> = { ok: true; value: T } | { ok: false; code: number; detail: string };
-
-function ifdCode(e: unknown): number {
-  return e instanceof DriverError ? e.code : IFD.COMMUNICATION_ERROR;
-}
-
-function describe(e: unknown): string {
-  if (e instanceof DriverError) return `${ifdCodeName(e.code)}: ${e.message}`;
-  return e instanceof Error ? e.message : String(e);
 }
 
 export class ReaderSlot {
@@ -77,21 +68,24 @@ export class ReaderSlot {
   /** Connect/Reconnect calls between marking the card in use and adding their handle: the power-off must wait. */
   connecting = 0;
 
-  readonly #ifdQueue = new SerialQueue();
+  /** The only way to the driver's slot. */
+  readonly ifd: IfdWrapper;
   readonly #eventQueue = new SerialQueue();
   /** The event handler's dwCurrentState. */
   #seen: 'present' | 'absent' | 'unknown' = 'unknown';
-  #powerTimer: ReturnType<typeof setTimeout> | undefined;
+  #powerTimer: unknown;
   #unsubscribe: (() => void) | undefined;
 
   constructor(
     readonly name: string,
     readonly reader: IfdReader,
-    readonly ifd: IfdSlot,
+    slot: IfdSlot,
     /** The reader's index (the XX of its name). */
     readonly index: number,
     private readonly hooks: ReaderSlotHooks,
-  ) {}
+  ) {
+    this.ifd = new IfdWrapper(slot, name, hooks.log);
+  }
 
   // ---------------------------------------------------------------------------------------------------------------
   // Event handler (eventhandler.c EHStatusHandlerThread)
@@ -102,16 +96,14 @@ export class ReaderSlot {
       void this.#eventQueue.run(() => this.#cardEvent(present));
     });
     await this.#eventQueue.run(async () => {
-      let present: boolean;
-      try {
-        present = await this.ifd.iccPresence();
-      } catch (e) {
-        this.hooks.log('error', `${this.name}: cannot read the card presence (${describe(e)}); reader marked unavailable`);
+      const status = await this.ifd.statusIcc();
+      if (!status.ok) {
+        this.hooks.log('error', `${this.name}: cannot read the card presence (${status.detail}); reader marked unavailable`);
         this.readerState = SCARD_UNKNOWN;
         this.#seen = 'unknown';
         return;
       }
-      if (present) {
+      if (status.value) {
         await this.#powerUpInserted();
         this.#seen = 'present';
       } else {
@@ -131,10 +123,9 @@ export class ReaderSlot {
    */
   async #cardEvent(present: boolean): Promise<void> {
     if (this.removed) return;
-    try {
-      await this.ifdCall(() => this.ifd.iccPresence());
-    } catch (e) {
-      this.hooks.log('error', `${this.name}: the reader does not answer (${describe(e)}): reader unavailable`);
+    const status = await this.ifd.statusIcc();
+    if (!status.ok) {
+      this.hooks.log('error', `${this.name}: the reader does not answer (${status.detail}): reader unavailable`);
       this.readerState = SCARD_UNKNOWN;
       this.atr = new Uint8Array(0);
       this.cardProtocol = SCARD_PROTOCOL_UNDEFINED;
@@ -177,7 +168,7 @@ export class ReaderSlot {
 
   /** Auto power-on at insertion (DISABLE_AUTO_POWER_ON unset). */
   async #powerUpInserted(): Promise<void> {
-    const r = await this.power('up');
+    const r = await this.ifd.power('up');
     this.cardProtocol = SCARD_PROTOCOL_UNDEFINED;
     if (r.ok) {
       this.atr = r.value;
@@ -218,7 +209,7 @@ export class ReaderSlot {
   }
 
   #armPowerTimer(): void {
-    if (this.#powerTimer !== undefined) clearTimeout(this.#powerTimer);
+    if (this.#powerTimer !== undefined) this.hooks.timers.clearTimeout(this.#powerTimer);
     this.#powerTimer = undefined;
     if (this.removed) return;
     const fire = (): void => {
@@ -230,35 +221,10 @@ export class ReaderSlot {
       this.powerState = 'unpowered';
       this.cardProtocol = SCARD_PROTOCOL_UNDEFINED;
       this.hooks.log('debug', `${this.name}: no handle uses the card: powering it down`);
-      void this.power('down');
+      void this.ifd.power('down');
     };
     if (this.hooks.powerOffGraceMs <= 0) fire();
-    else this.#powerTimer = setTimeout(fire, this.hooks.powerOffGraceMs);
-  }
-
-  // ---------------------------------------------------------------------------------------------------------------
-  // IFD calls (ifdwrapper.c), serialised per reader
-
-  /** Run one driver call under the reader's mutex. */
-  ifdCall<T>(fn: () => Promise<T>): Promise<T> {
-    return this.#ifdQueue.run(fn);
-  }
-
-  /**
-   * IFDPowerICC: the card must be present (else SCARD_W_REMOVED_CARD), then the driver powers it;
-   * IFD_NO_SUCH_DEVICE → SCARD_E_READER_UNAVAILABLE, any other failure → SCARD_E_NOT_TRANSACTED.
-   */
-  power(action: PowerAction): Promise<IfdResult<Uint8Array>> {
-    return this.ifdCall(async () => {
-      try {
-        if (!(await this.ifd.iccPresence())) return { ok: false, code: SCARD_W_REMOVED_CARD, detail: 'no card in the reader' };
-        const atr = await this.ifd.power(action);
-        return { ok: true, value: atr };
-      } catch (e) {
-        const code = ifdCode(e) === IFD.NO_SUCH_DEVICE ? SCARD_E_READER_UNAVAILABLE : SCARD_E_NOT_TRANSACTED;
-        return { ok: false, code, detail: `power ${action} failed: ${describe(e)}` };
-      }
-    });
+    else this.#powerTimer = this.hooks.timers.setTimeout(fire, this.hooks.powerOffGraceMs);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -367,7 +333,7 @@ export class ReaderSlot {
     this.lockCount = 0;
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
-    if (this.#powerTimer !== undefined) clearTimeout(this.#powerTimer);
+    if (this.#powerTimer !== undefined) this.hooks.timers.clearTimeout(this.#powerTimer);
     this.#powerTimer = undefined;
     this.changes.notify();
   }

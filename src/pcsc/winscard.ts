@@ -5,7 +5,7 @@
  * layer (daemon.ts) checks ownership (SCARD_E_INVALID_HANDLE) and retries on SCARD_E_SHARING_VIOLATION where the
  * client library does.
  */
-import { DriverError, IFD, ifdCodeName } from '../ifd/errors.js';
+import { IFD } from '../ifd/errors.js';
 import {
   MAX_ATR_SIZE,
   PCSC_MAX_READER_HANDLES,
@@ -15,7 +15,6 @@ import {
   SCARD_E_INSUFFICIENT_BUFFER,
   SCARD_E_INVALID_VALUE,
   SCARD_E_NO_SMARTCARD,
-  SCARD_E_NOT_TRANSACTED,
   SCARD_E_PROTO_MISMATCH,
   SCARD_E_READER_UNAVAILABLE,
   SCARD_E_SHARING_VIOLATION,
@@ -58,15 +57,6 @@ function fail(code: number, detail: string): never {
 
 function check(code: number, detail: string): void {
   if (code !== SCARD_S_SUCCESS) fail(code, detail);
-}
-
-function describe(e: unknown): string {
-  if (e instanceof DriverError) return `${ifdCodeName(e.code)}: ${e.message}`;
-  return e instanceof Error ? e.message : String(e);
-}
-
-function ifdCode(e: unknown): number {
-  return e instanceof DriverError ? e.code : IFD.COMMUNICATION_ERROR;
 }
 
 const hex = (n: number): string => `0x${(n >>> 0).toString(16).toUpperCase()}`;
@@ -114,21 +104,7 @@ export class Winscard {
     if (slot.cardProtocol === SCARD_PROTOCOL_UNDEFINED) {
       const atr = decodeAtrProtocols(slot.atr);
       const wanted = preferred & SCARD_PROTOCOL_ANY_OLD ? SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1 : preferred;
-      const ret = await chooseProtocol(
-        wanted,
-        atr,
-        (protocol) =>
-          slot.ifdCall(async () => {
-            try {
-              await slot.ifd.setProtocol(protocol);
-              return 'ok' as const;
-            } catch (e) {
-              this.log('warn', `${slot.name}: setting T=${protocol === 1 ? 0 : 1} failed: ${describe(e)}`);
-              return ifdCode(e);
-            }
-          }),
-        IFD,
-      );
+      const ret = await chooseProtocol(wanted, atr, (protocol) => slot.ifd.setProtocol(protocol), IFD);
       if (ret === SET_PROTOCOL_PPS_FAILED) fail(SCARD_W_UNRESPONSIVE_CARD, `PPS failed on "${slot.name}": the card does not answer in the protocol asked; try another protocol or reset the card`);
       if (ret === SET_PROTOCOL_WRONG_ARGUMENT) {
         fail(SCARD_E_PROTO_MISMATCH, `the card in "${slot.name}" offers protocols ${hex(atr.available)}, none of the requested ${hex(preferred)}`);
@@ -150,10 +126,10 @@ export class Winscard {
 
   async #repowerLocked(slot: ReaderSlot, disposition: number): Promise<{ ok: boolean; code: number; detail: string }> {
     let r;
-    if (disposition === SCARD_RESET_CARD) r = await slot.power('reset');
+    if (disposition === SCARD_RESET_CARD) r = await slot.ifd.power('reset');
     else {
-      await slot.power('down');
-      r = await slot.power('up');
+      await slot.ifd.power('down');
+      r = await slot.ifd.power('up');
     }
     slot.cardProtocol = SCARD_PROTOCOL_UNDEFINED;
     if (r.ok) {
@@ -204,7 +180,7 @@ export class Winscard {
       if (!(slot.readerState & SCARD_PRESENT)) fail(SCARD_E_NO_SMARTCARD, `no card in "${szReader}" (connect with SCARD_SHARE_DIRECT to talk to the reader alone)`);
       if (slot.powerState === 'unpowered') {
         // The card was powered off after its grace period (or by Disconnect(SCARD_UNPOWER_CARD)): power it up again.
-        const r = await slot.power('up');
+        const r = await slot.ifd.power('up');
         if (r.ok) {
           slot.atr = r.value;
           slot.readerState = SCARD_PRESENT | SCARD_POWERED | SCARD_NEGOTIABLE;
@@ -349,7 +325,7 @@ export class Winscard {
   async #disposeLocked(slot: ReaderSlot, disposition: number): Promise<void> {
     {
       if (disposition === SCARD_RESET_CARD) {
-        const r = await slot.power('reset');
+        const r = await slot.ifd.power('reset');
         slot.cardProtocol = SCARD_PROTOCOL_UNDEFINED;
         if (r.ok) {
           slot.atr = r.value;
@@ -359,7 +335,7 @@ export class Winscard {
           slot.readerState = r.code === SCARD_W_REMOVED_CARD ? SCARD_ABSENT : SCARD_PRESENT | SCARD_SWALLOWED;
         }
       } else {
-        const r = await slot.power('down');
+        const r = await slot.ifd.power('down');
         slot.setPowerState('unpowered');
         slot.cardProtocol = SCARD_PROTOCOL_UNDEFINED;
         if (r.ok) slot.readerState = SCARD_PRESENT;
@@ -443,20 +419,17 @@ export class Winscard {
         `the PCI says protocol ${hex(pciProtocol)} but the card runs ${hex(slot.cardProtocol)}: pass the dwActiveProtocol SCardConnect returned`,
       );
     }
-    let response: Uint8Array;
-    try {
-      response = await slot.ifdCall(() => slot.ifd.transmit(apdu));
-    } catch (e) {
-      const code = ifdCode(e);
-      if (code === IFD.NO_SUCH_DEVICE) fail(SCARD_E_READER_UNAVAILABLE, `reader "${slot.name}" went away: ${describe(e)}`);
-      if (code === IFD.ICC_NOT_PRESENT) {
+    const r = await slot.ifd.transmit(apdu);
+    if (!r.ok) {
+      if (r.code === SCARD_E_NO_SMARTCARD) {
+        // The driver saw the card gone during the exchange (IFD_ICC_NOT_PRESENT): forget it before the event handler.
         slot.atr = new Uint8Array(0);
         slot.cardProtocol = SCARD_PROTOCOL_UNDEFINED;
         slot.readerState = SCARD_ABSENT;
-        fail(SCARD_E_NO_SMARTCARD, `the card left "${slot.name}" during the exchange`);
       }
-      fail(SCARD_E_NOT_TRANSACTED, `the exchange with the card in "${slot.name}" failed: ${describe(e)}`);
+      fail(r.code, r.detail);
     }
+    const response = r.value;
     if (response.length > recvLength) {
       throw new PcscError(SCARD_E_INSUFFICIENT_BUFFER, `the response has ${response.length} bytes, the buffer ${recvLength}; the APDU was executed`, {
         needed: response.length,
@@ -472,16 +445,9 @@ export class Winscard {
     // winscard.c's "no input → SCARD_E_INVALID_PARAMETER" applies to IFD handler v2 drivers only; a v3 driver (libccid,
     // and every IfdSlot) gets the empty input (CM_IOCTL_GET_FEATURE_REQUEST is usually sent without any).
     check(slot.checkReaderStatus(), `reader "${slot.name}" is in error`);
-    let output: Uint8Array;
-    try {
-      output = await slot.ifdCall(() => slot.ifd.control(code >>> 0, input));
-    } catch (e) {
-      const c = ifdCode(e);
-      if (c === IFD.NO_SUCH_DEVICE) fail(SCARD_E_READER_UNAVAILABLE, `reader "${slot.name}" went away: ${describe(e)}`);
-      if (c === IFD.ERROR_NOT_SUPPORTED || c === IFD.NOT_SUPPORTED) fail(SCARD_E_UNSUPPORTED_FEATURE, `"${slot.name}" does not support control code ${hex(code)}`);
-      if (c === IFD.ERROR_INSUFFICIENT_BUFFER) fail(SCARD_E_INSUFFICIENT_BUFFER, `the reader's answer to ${hex(code)} does not fit`);
-      fail(SCARD_E_NOT_TRANSACTED, `control ${hex(code)} on "${slot.name}" failed: ${describe(e)}`);
-    }
+    const r = await slot.ifd.control(code, input);
+    if (!r.ok) fail(r.code, r.detail);
+    const output = r.value;
     if (recvLength !== undefined && output.length > recvLength) {
       throw new PcscError(SCARD_E_INSUFFICIENT_BUFFER, `the reader answered ${output.length} bytes, the buffer holds ${recvLength}`, {
         needed: output.length,
@@ -496,13 +462,9 @@ export class Winscard {
     check(slot.checkSharing(hCard), `another handle holds a transaction on "${slot.name}"`);
     check(slot.checkReaderStatus(), `reader "${slot.name}" is in error`);
     this.#checkEvent(slot, hCard);
-    let value: Uint8Array | undefined;
-    try {
-      value = slot.ifd.getAttribute(attrId >>> 0);
-    } catch (e) {
-      if (ifdCode(e) === IFD.ERROR_INSUFFICIENT_BUFFER) fail(SCARD_E_INSUFFICIENT_BUFFER, `attribute ${hex(attrId)} does not fit`);
-      fail(SCARD_E_NOT_TRANSACTED, `reading attribute ${hex(attrId)} of "${slot.name}" failed: ${describe(e)}`);
-    }
+    const r = slot.ifd.getCapabilities(attrId);
+    if (!r.ok) fail(r.code, r.detail);
+    let value = r.value;
     if (value === undefined) {
       const id = attrId >>> 0;
       if (id === SCARD_ATTR_DEVICE_FRIENDLY_NAME_A || id === SCARD_ATTR_DEVICE_SYSTEM_NAME_A) {
@@ -527,11 +489,7 @@ export class Winscard {
     check(slot.checkSharing(hCard), `another handle holds a transaction on "${slot.name}"`);
     check(slot.checkReaderStatus(), `reader "${slot.name}" is in error`);
     this.#checkEvent(slot, hCard);
-    try {
-      await slot.ifdCall(() => slot.ifd.setAttribute(attrId >>> 0, value));
-    } catch (e) {
-      if (ifdCode(e) === IFD.ERROR_TAG) fail(SCARD_E_UNSUPPORTED_FEATURE, `"${slot.name}" does not accept attribute ${hex(attrId)}`);
-      fail(SCARD_E_NOT_TRANSACTED, `setting attribute ${hex(attrId)} of "${slot.name}" failed: ${describe(e)}`);
-    }
+    const r = await slot.ifd.setCapabilities(attrId, value);
+    if (!r.ok) fail(r.code, r.detail);
   }
 }

@@ -14,7 +14,8 @@ import {
   isPcscError,
   type PcscClient,
 } from '../../../src/pcsc/index.js';
-import { createDemoReader, SimulatedUsb } from '../../../src/sim/demo.js';
+import { createDemoReader } from '../../../src/sim/demo.js';
+import { SimulatedUsb } from '../../../src/usb/simulated-usb.js';
 import { createSimulatedReader } from '../../../src/sim/index.js';
 import { UsbDeviceManager } from '../../../src/usb/device-manager.js';
 import { PROTECTED_CLASS_EXPLANATION, TOO_MANY_READERS_EXPLANATION } from '../../../src/usb/errors.js';

@@ -6,7 +6,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CcidReaderOptions } from '../../../src/ccid/reader.js';
 import { CcidReader } from '../../../src/ccid/reader.js';
-import { createDemoReader, DEMO_READER_LABEL, SimulatedUsb } from '../../../src/sim/demo.js';
+import { createDemoReader, DEMO_READER_LABEL } from '../../../src/sim/demo.js';
+import { SimulatedUsb } from '../../../src/usb/simulated-usb.js';
 import { createSimulatedReader, PROFILES, type ProfileId, type SimulatedReader } from '../../../src/sim/index.js';
 import { UsbDeviceManager, type ReaderEntry, type UsbLogLevel } from '../../../src/usb/device-manager.js';
 import { BUSY_EXPLANATION, PROTECTED_CLASS_EXPLANATION, TOO_MANY_READERS_EXPLANATION } from '../../../src/usb/errors.js';

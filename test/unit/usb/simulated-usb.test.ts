@@ -1,9 +1,9 @@
-/** SimulatedUsb, the navigator.usb of tests and test builds, and the demo reader's card controls. */
+/** SimulatedUsb, the navigator.usb of tests and test builds. */
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { createDemoReader, matchesFilter, SimulatedUsb } from '../../../src/sim/demo.js';
 import { createSimulatedReader } from '../../../src/sim/index.js';
 import type { UsbLike } from '../../../src/usb/device-manager.js';
 import { REQUEST_DEVICE_FILTERS } from '../../../src/usb/filters.js';
+import { matchesFilter, SimulatedUsb } from '../../../src/usb/simulated-usb.js';
 import { GadgetDevice } from './helpers.js';
 
 describe('SimulatedUsb', () => {
@@ -59,20 +59,5 @@ describe('SimulatedUsb', () => {
     expect(matchesFilter(twin, { classCode: 0x0b, subclassCode: 1 })).toBe(false);
     expect(matchesFilter(twin, { classCode: 0xff })).toBe(false);
     expect(matchesFilter(createSimulatedReader('vendor-class'), { classCode: 0xff })).toBe(true);
-  });
-});
-
-describe('createDemoReader', () => {
-  it('is a GemPC Twin with the hello-world T=1 card in, labelled simulated, whose card can come and go', () => {
-    const demo = createDemoReader();
-    expect(demo.device.profile.id).toBe('gempc-twin');
-    expect(demo.label).toBe('Demo reader (simulated)');
-    expect(demo.simulated).toBe(true);
-    expect(demo.cardPresent).toBe(true);
-    demo.removeCard();
-    demo.removeCard();
-    expect(demo.cardPresent).toBe(false);
-    demo.insertCard();
-    expect(demo.cardPresent).toBe(true);
   });
 });

@@ -1,0 +1,18 @@
+/** The demo reader's card controls. */
+import { describe, expect, it } from 'vitest';
+import { createDemoReader } from '../../../src/sim/demo.js';
+
+describe('createDemoReader', () => {
+  it('is a GemPC Twin with the hello-world T=1 card in, labelled simulated, whose card can come and go', () => {
+    const demo = createDemoReader();
+    expect(demo.device.profile.id).toBe('gempc-twin');
+    expect(demo.label).toBe('Demo reader (simulated)');
+    expect(demo.simulated).toBe(true);
+    expect(demo.cardPresent).toBe(true);
+    demo.removeCard();
+    demo.removeCard();
+    expect(demo.cardPresent).toBe(false);
+    demo.insertCard();
+    expect(demo.cardPresent).toBe(true);
+  });
+});
