@@ -1,6 +1,6 @@
 /// <reference types="chrome" />
 /**
- * The client side of the connector protocol (src/connector/protocol.ts, docs/protocol.md): a `Connection` with
+ * The client side of the connector protocol (src/protocol/, docs/protocol.md): a `Connection` with
  * pcsc-lite's SCard* functions as promise-returning methods, over one port to the connector.
  *
  * Liveness: a ping on connecting (its pong gives the connector's `instance`, and means "ready") and every
@@ -30,9 +30,9 @@ import {
   encodeSubscribe,
   type DecodedConnectorMessage,
   type ReaderInfo,
-} from '../../src/connector/codec.js';
-import type { FunctionName } from '../../src/connector/protocol.js';
-import type { PortLike } from '../../src/connector/port.js';
+} from '../../src/protocol/codec.js';
+import type { FunctionName } from '../../src/protocol/messages.js';
+import type { PortLike } from '../../src/protocol/port.js';
 
 export type { ReaderInfo };
 

@@ -24,11 +24,11 @@ import {
   encodeReadersEvent,
   type DecodedCall,
   type ReaderInfo,
-} from './codec.js';
-import type { EventMessage } from './protocol.js';
-import type { PortLike } from './port.js';
+} from '../protocol/codec.js';
+import type { EventMessage } from '../protocol/messages.js';
+import type { PortLike } from '../protocol/port.js';
 import { describeCommandApdu, describeControlInput, describeResponse, describeResponseTo, lengthOnly, redactText, type Redaction } from './log.js';
-import { errorName } from './codec.js';
+import { errorName } from '../protocol/codec.js';
 
 /** What the router needs of a daemon client: the PC/SC API plus client death. */
 export interface RouterDaemonClient extends PcscApi {

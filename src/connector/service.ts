@@ -24,9 +24,9 @@ import { describeAtr, parseAtr } from '../ccid/atr.js';
 import { LogBuffer, type LogLevel, type Redaction } from './log.js';
 import type { Permissions } from './permissions.js';
 import { isPcscError } from '../pcsc/errors.js';
-import type { ReaderInfo } from './codec.js';
+import type { ReaderInfo } from '../protocol/codec.js';
 import { ConnectorRouter } from './router.js';
-import type { PortLike } from './port.js';
+import type { PortLike } from '../protocol/port.js';
 
 import type { AppView, ConnectorStatus, LogEntry, PageMessage, PagePort, PageRequest, SlotView } from './pages/messages.js';
 

@@ -42,7 +42,7 @@ import {
   type WireError,
   type WireReaderInfo,
   type WireReaderStateOut,
-} from './protocol.js';
+} from './messages.js';
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Errors
