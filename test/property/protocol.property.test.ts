@@ -14,7 +14,7 @@ import {
   bytesToHex,
   hexToBytes,
 } from '../../src/protocol/codec.js';
-import { FUNCTION_NAMES, FUNCTIONS, type FunctionName } from '../../src/protocol/messages.js';
+import { FUNCTION_NAMES, FUNCTIONS, type FunctionName } from '../../src/protocol/functions.js';
 import { ConnectorRouter } from '../../src/connector/router.js';
 import { createPortPair } from '../../src/protocol/port.js';
 import { connect, SCARD_E_NO_SERVICE } from '../../client-lib/src/index.js';

@@ -30,7 +30,7 @@ import {
   encodeReadersEvent,
   encodeSubscribe,
 } from '../../src/protocol/codec.js';
-import { FUNCTION_NAMES, type FunctionName } from '../../src/protocol/messages.js';
+import { FUNCTION_NAMES, type FunctionName } from '../../src/protocol/functions.js';
 import { PcscError } from '../../src/pcsc/index.js';
 import { dualProtocolCard, encodeResponse, helloWorldCardT0, helloWorldCardT1, lowVoltageCard, pinCard, specificModeCard } from '../../src/sim/index.js';
 import { bump, violation, type Totals } from './common.js';
