@@ -4,7 +4,6 @@
  * path, what was expected and what came (described by type and length, never echoed); `guard` turns it into the
  * `ProtocolError` callers see, and anything else thrown on the way into one too.
  */
-import * as v from 'valibot';
 import { MAX_REQUEST_ID, MAX_WIRE_BYTES, MAX_WIRE_MESSAGE, MAX_WIRE_STRING, type Hex } from './messages.js';
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -83,70 +82,34 @@ export function at(path: string, key: string): string {
   return path ? `${path}.${key}` : key;
 }
 
-// The leaf checks are valibot schemas: each step's message is the text this protocol has always used ("expected …, got
-// …" with the value described, never echoed); `check` prefixes the path and raises the first issue as `Invalid`.
-
-/** "expected <what>, got <the value described>". */
-const expected = (what: string) => (issue: v.BaseIssue<unknown>) => `expected ${what}, got ${describe(issue.input)}`;
-
-function check<T>(schema: v.GenericSchema<unknown, T>, value: unknown, path: string): T {
-  const result = v.safeParse(schema, value, ABORT_EARLY);
-  if (!result.success) throw new Invalid(`${path}: ${result.issues[0].message}`);
-  return result.output;
-}
-const ABORT_EARLY = { abortEarly: true } as const;
-
-/** Schemas made for each limit, once. */
-function perLimit<T>(make: (max: number) => v.GenericSchema<unknown, T>): (max: number) => v.GenericSchema<unknown, T> {
-  const made = new Map<number, v.GenericSchema<unknown, T>>();
-  return (max) => made.get(max) ?? made.set(max, make(max)).get(max)!;
+export function u32(v: unknown, path: string): number {
+  if (typeof v !== 'number') fail(path, 'an unsigned 32-bit integer', v);
+  if (!Number.isFinite(v)) fail(path, 'an unsigned 32-bit integer', v);
+  if (!Number.isInteger(v)) fail(path, 'an integer', v);
+  if (v < 0) fail(path, 'a non-negative integer (unsigned 32-bit)', v);
+  if (v > 0xffffffff) fail(path, 'an integer ≤ 0xFFFFFFFF', v);
+  return v;
 }
 
-const U32 = v.pipe(
-  v.number(expected('an unsigned 32-bit integer')),
-  v.finite(expected('an unsigned 32-bit integer')),
-  v.integer(expected('an integer')),
-  v.minValue(0, expected('a non-negative integer (unsigned 32-bit)')),
-  v.maxValue(0xffffffff, expected('an integer ≤ 0xFFFFFFFF')),
-);
-
-export function u32(value: unknown, path: string): number {
-  return check(U32, value, path);
+export function str(v: unknown, path: string, max = MAX_WIRE_STRING): string {
+  if (typeof v !== 'string') fail(path, 'a string', v);
+  if (v.length > max) throw new Invalid(`${path}: string of ${v.length} characters exceeds the limit of ${max}`);
+  return v;
 }
 
-const STRING = perLimit((max) =>
-  v.pipe(
-    v.string(expected('a string')),
-    v.maxLength(max, (issue) => `string of ${issue.received} characters exceeds the limit of ${max}`),
-  ),
-);
-
-export function str(value: unknown, path: string, max = MAX_WIRE_STRING): string {
-  return check(STRING(max), value, path);
+export function array(v: unknown, path: string, max: number): unknown[] {
+  if (!Array.isArray(v)) fail(path, 'an array', v);
+  if (v.length > max) throw new Invalid(`${path}: ${v.length} entries exceed the limit of ${max}`);
+  return v;
 }
 
-/** A list is measured before any entry is looked at: a huge one is refused at once. */
-const ARRAY = perLimit((max) =>
-  v.pipe(
-    v.custom<unknown[]>(Array.isArray, expected('an array')),
-    v.maxLength(max, (issue) => `${issue.received} entries exceed the limit of ${max}`),
-  ),
-);
-
-export function array(value: unknown, path: string, max: number): unknown[] {
-  return check(ARRAY(max), value, path);
+export function isRequestId(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_REQUEST_ID;
 }
 
-const REQUEST_ID = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_REQUEST_ID));
-
-export function isRequestId(value: unknown): value is number {
-  return v.is(REQUEST_ID, value);
-}
-
-const CHECKED_REQUEST_ID = v.message(REQUEST_ID, expected('a request id (an integer 0 … 2^53−1)'));
-
-export function requestId(value: unknown, path: string): number {
-  return check(CHECKED_REQUEST_ID, value, path);
+export function requestId(v: unknown, path: string): number {
+  if (!isRequestId(v)) fail(path, 'a request id (an integer 0 … 2^53−1)', v);
+  return v;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -167,19 +130,13 @@ export function hexToBytes(v: unknown, path = 'hex', maxBytes: number = MAX_WIRE
   return guard(undefined, () => hexIn(v, path, maxBytes));
 }
 
-const HEX = perLimit((maxBytes) =>
-  v.pipe(
-    v.string(expected('a hex string')),
-    v.maxLength(maxBytes * 2, (issue) => `${Math.ceil(Number(issue.received) / 2)} bytes exceed the limit of ${maxBytes}`),
-    v.check((s) => s.length % 2 === 0, (issue) => `hex string of odd length ${(issue.input as string).length}`),
-    v.regex(HEX_RE, 'not a hex string (only 0-9, a-f, A-F; no spaces or prefix)'),
-  ),
-);
-
-export function hexIn(value: unknown, path: string, maxBytes: number = MAX_WIRE_BYTES): Uint8Array {
-  const hex = check(HEX(maxBytes), value, path);
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+export function hexIn(v: unknown, path: string, maxBytes: number = MAX_WIRE_BYTES): Uint8Array {
+  if (typeof v !== 'string') fail(path, 'a hex string', v);
+  if (v.length > maxBytes * 2) throw new Invalid(`${path}: ${Math.ceil(v.length / 2)} bytes exceed the limit of ${maxBytes}`);
+  if (v.length % 2 !== 0) throw new Invalid(`${path}: hex string of odd length ${v.length}`);
+  if (!HEX_RE.test(v)) throw new Invalid(`${path}: not a hex string (only 0-9, a-f, A-F; no spaces or prefix)`);
+  const out = new Uint8Array(v.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(v.slice(2 * i, 2 * i + 2), 16);
   return out;
 }
 
