@@ -238,8 +238,8 @@ export class Connection implements PcscApi {
     return pcscStringifyError(code);
   }
 
-  // Every SCard* method (SCardEstablishContext … SCardCancel) is made from the function table (src/protocol/functions.ts),
-  // typed by `PcscApi` through the interface merged with this class below.
+  // Every SCard* method (SCardEstablishContext … SCardCancel) is made from the function table
+  // (src/protocol/functions.ts), typed by `PcscApi` through the interface merged with this class below.
   static {
     for (const fn of FUNCTION_NAMES) {
       const method = {
@@ -262,15 +262,17 @@ export class Connection implements PcscApi {
   }
 
   /**
-   * One SCard* call, as the table describes it: byte inputs above MAX_BUFFER_SIZE_EXTENDED are refused first, as pcsc-lite
-   * does; reader states keep their pvUserData here (the wire does not carry it) to put it back on the outputs.
+   * One SCard* call, as the table describes it: byte inputs above MAX_BUFFER_SIZE_EXTENDED are refused first, as
+   * pcsc-lite does; reader states keep their pvUserData here (the wire does not carry it) to put it back on the outputs.
    */
   #call(fn: FunctionName, args: unknown[]): Promise<unknown> {
     const spec = specOf(fn);
     let userData: Pending['userData'];
     for (const [i, a] of spec.args.entries()) {
       const v = args[i];
-      if (a.kind === 'hex' && v instanceof Uint8Array && v.length > MAX_BUFFER_SIZE_EXTENDED) return this.#tooLarge(v.length);
+      if (a.kind === 'hex' && v instanceof Uint8Array && v.length > MAX_BUFFER_SIZE_EXTENDED) {
+        return this.#tooLarge(v.length);
+      }
       if (a.userData && Array.isArray(v)) {
         userData = v.map((s: unknown) => {
           const has = typeof s === 'object' && s !== null && 'pvUserData' in s;

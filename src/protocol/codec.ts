@@ -52,7 +52,6 @@ import {
   type CallMessage,
   type ErrorMessage,
   type EventMessage,
-  type Hex,
   type PingMessage,
   type PongMessage,
   type ResultMessage,
@@ -199,7 +198,11 @@ export function encodeReadersEvent(readers: readonly ReaderInfo[]): EventMessage
         const p = `readers[${i}]`;
         if (typeof r !== 'object' || r === null) fail(p, 'a reader {name, state, atr}', r);
         const x = r as Partial<ReaderInfo>;
-        return { name: str(x.name, at(p, 'name')), state: u32(x.state, at(p, 'state')), atr: bytesToHex(bytesIn(x.atr ?? new Uint8Array(0), at(p, 'atr'), MAX_WIRE_ATR_BYTES)) as Hex };
+        return {
+          name: str(x.name, at(p, 'name')),
+          state: u32(x.state, at(p, 'state')),
+          atr: bytesToHex(bytesIn(x.atr ?? new Uint8Array(0), at(p, 'atr'), MAX_WIRE_ATR_BYTES)),
+        };
       }),
     },
   }));
