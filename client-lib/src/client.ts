@@ -1,6 +1,6 @@
 /// <reference types="chrome" />
 /**
- * The client side of the connector protocol (src/connector/protocol.ts, docs/protocol.md): a `Connection` with
+ * The client side of the connector protocol (src/protocol/, docs/protocol.md): a `Connection` with
  * pcsc-lite's SCard* functions as promise-returning methods, over one port to the connector.
  *
  * Liveness: a ping on connecting (its pong gives the connector's `instance`, and means "ready") and every
@@ -10,7 +10,7 @@
  * no pong for `pongTimeoutMs` reject every pending call at once with SCARD_E_NO_SERVICE; later calls reject the same way
  * until `reconnect()`. No call is ever left pending.
  */
-import type { PcscApi, ReaderStateIn, ReaderStateOut, ScardIoRequest } from '../../src/pcsc/api.js';
+import type { PcscApi, ReaderStateIn, ReaderStateOut } from '../../src/pcsc/api.js';
 import { PcscError } from '../../src/pcsc/errors.js';
 import {
   MAX_BUFFER_SIZE_EXTENDED,
@@ -30,9 +30,9 @@ import {
   encodeSubscribe,
   type DecodedConnectorMessage,
   type ReaderInfo,
-} from '../../src/connector/codec.js';
-import type { FunctionName } from '../../src/connector/protocol.js';
-import type { PortLike } from '../../src/connector/port.js';
+} from '../../src/protocol/codec.js';
+import { FUNCTION_NAMES, specOf, type FunctionName } from '../../src/protocol/functions.js';
+import type { PortLike } from '../../src/protocol/port.js';
 
 export type { ReaderInfo };
 
@@ -238,71 +238,17 @@ export class Connection implements PcscApi {
     return pcscStringifyError(code);
   }
 
-  SCardEstablishContext(dwScope: number): Promise<{ hContext: number }> {
-    return this.#call('SCardEstablishContext', [dwScope]);
-  }
-  SCardReleaseContext(hContext: number): Promise<void> {
-    return this.#call('SCardReleaseContext', [hContext]);
-  }
-  SCardIsValidContext(hContext: number): Promise<void> {
-    return this.#call('SCardIsValidContext', [hContext]);
-  }
-  SCardListReaders(hContext: number, groups?: string | null, options?: { bufferLength?: number }): Promise<{ readers: string[] }> {
-    return this.#call('SCardListReaders', [hContext, groups, options]);
-  }
-  SCardListReaderGroups(hContext: number, options?: { bufferLength?: number }): Promise<{ groups: string[] }> {
-    return this.#call('SCardListReaderGroups', [hContext, options]);
-  }
-  SCardConnect(hContext: number, szReader: string, dwShareMode: number, dwPreferredProtocols: number): Promise<{ hCard: number; dwActiveProtocol: number }> {
-    return this.#call('SCardConnect', [hContext, szReader, dwShareMode, dwPreferredProtocols]);
-  }
-  SCardReconnect(hCard: number, dwShareMode: number, dwPreferredProtocols: number, dwInitialization: number): Promise<{ dwActiveProtocol: number }> {
-    return this.#call('SCardReconnect', [hCard, dwShareMode, dwPreferredProtocols, dwInitialization]);
-  }
-  SCardDisconnect(hCard: number, dwDisposition: number): Promise<void> {
-    return this.#call('SCardDisconnect', [hCard, dwDisposition]);
-  }
-  SCardBeginTransaction(hCard: number): Promise<void> {
-    return this.#call('SCardBeginTransaction', [hCard]);
-  }
-  SCardEndTransaction(hCard: number, dwDisposition: number): Promise<void> {
-    return this.#call('SCardEndTransaction', [hCard, dwDisposition]);
-  }
-  SCardStatus(hCard: number): Promise<{ szReaderName: string; dwState: number; dwProtocol: number; atr: Uint8Array }> {
-    return this.#call('SCardStatus', [hCard]);
-  }
-  SCardGetStatusChange(hContext: number, dwTimeout: number, readerStates: ReaderStateIn[]): Promise<{ readerStates: ReaderStateOut[] }> {
-    let userData: Pending['userData'];
-    if (Array.isArray(readerStates)) {
-      userData = readerStates.map((s) => {
-        const has = typeof s === 'object' && s !== null && 'pvUserData' in s;
-        return { has, value: has ? s.pvUserData : undefined };
-      });
+  // Every SCard* method (SCardEstablishContext … SCardCancel) is made from the function table
+  // (src/protocol/functions.ts), typed by `PcscApi` through the interface merged with this class below.
+  static {
+    for (const fn of FUNCTION_NAMES) {
+      const method = {
+        [fn](this: Connection, ...args: unknown[]): Promise<unknown> {
+          return this.#call(fn, args);
+        },
+      }[fn]!;
+      Object.defineProperty(Connection.prototype, fn, { value: method, writable: true, configurable: true });
     }
-    return this.#call('SCardGetStatusChange', [hContext, dwTimeout, readerStates], userData);
-  }
-  SCardControl(hCard: number, dwControlCode: number, input: Uint8Array, options?: { recvLength?: number }): Promise<{ output: Uint8Array }> {
-    if (input instanceof Uint8Array && input.length > MAX_BUFFER_SIZE_EXTENDED) return this.#tooLarge(input.length);
-    return this.#call('SCardControl', [hCard, dwControlCode, input, options]);
-  }
-  SCardGetAttrib(hCard: number, dwAttrId: number, options?: { bufferLength?: number }): Promise<{ attr: Uint8Array }> {
-    return this.#call('SCardGetAttrib', [hCard, dwAttrId, options]);
-  }
-  SCardSetAttrib(hCard: number, dwAttrId: number, attr: Uint8Array): Promise<void> {
-    if (attr instanceof Uint8Array && attr.length > MAX_BUFFER_SIZE_EXTENDED) return this.#tooLarge(attr.length);
-    return this.#call('SCardSetAttrib', [hCard, dwAttrId, attr]);
-  }
-  SCardTransmit(
-    hCard: number,
-    ioSendPci: ScardIoRequest,
-    sendBuffer: Uint8Array,
-    options?: { recvLength?: number },
-  ): Promise<{ recvPci: ScardIoRequest; recvBuffer: Uint8Array }> {
-    if (sendBuffer instanceof Uint8Array && sendBuffer.length > MAX_BUFFER_SIZE_EXTENDED) return this.#tooLarge(sendBuffer.length);
-    return this.#call('SCardTransmit', [hCard, ioSendPci, sendBuffer, options]);
-  }
-  SCardCancel(hContext: number): Promise<void> {
-    return this.#call('SCardCancel', [hContext]);
   }
 
   // -------------------------------------------------------------------------------------------------------------------
@@ -315,7 +261,25 @@ export class Connection implements PcscApi {
     );
   }
 
-  #call<T>(fn: FunctionName, args: unknown[], userData?: Pending['userData']): Promise<T> {
+  /**
+   * One SCard* call, as the table describes it: byte inputs above MAX_BUFFER_SIZE_EXTENDED are refused first, as
+   * pcsc-lite does; reader states keep their pvUserData here (the wire does not carry it) to put it back on the outputs.
+   */
+  #call(fn: FunctionName, args: unknown[]): Promise<unknown> {
+    const spec = specOf(fn);
+    let userData: Pending['userData'];
+    for (const [i, a] of spec.args.entries()) {
+      const v = args[i];
+      if (a.kind === 'hex' && v instanceof Uint8Array && v.length > MAX_BUFFER_SIZE_EXTENDED) {
+        return this.#tooLarge(v.length);
+      }
+      if (a.userData && Array.isArray(v)) {
+        userData = v.map((s: unknown) => {
+          const has = typeof s === 'object' && s !== null && 'pvUserData' in s;
+          return { has, value: has ? (s as ReaderStateIn).pvUserData : undefined };
+        });
+      }
+    }
     const link = this.#link;
     if (this.#closed || !link || link.dead || link.instance === undefined) {
       return Promise.reject(new PcscError(SCARD_E_NO_SERVICE, this.#closed ? 'the connection was closed' : 'not connected to the connector; call reconnect()'));
@@ -327,8 +291,8 @@ export class Connection implements PcscApi {
     } catch (e) {
       return Promise.reject(new PcscError(SCARD_E_INVALID_PARAMETER, e instanceof Error ? e.message : String(e)));
     }
-    return new Promise<T>((resolve, reject) => {
-      const entry: Pending = { fn, resolve: resolve as (v: unknown) => void, reject };
+    return new Promise<unknown>((resolve, reject) => {
+      const entry: Pending = { fn, resolve, reject };
       if (userData) entry.userData = userData;
       this.#pending.set(id, entry);
       this.#post(link, message);
@@ -419,10 +383,11 @@ export class Connection implements PcscApi {
           let value: unknown;
           try {
             value = decodeResultValue(p.fn, msg.value, msg.id);
-            if (p.fn === 'SCardGetStatusChange' && p.userData) {
-              const states = (value as { readerStates: ReaderStateOut[] }).readerStates;
+            for (const [key, v] of Object.entries(specOf(p.fn).result.fields ?? {})) {
+              if (!v.userData || !p.userData) continue;
+              const states = (value as Record<string, ReaderStateOut[]>)[key]!;
               if (states.length !== p.userData.length) {
-                throw new ProtocolError(`value.readerStates: ${states.length} states for ${p.userData.length} asked`, msg.id);
+                throw new ProtocolError(`value.${key}: ${states.length} states for ${p.userData.length} asked`, msg.id);
               }
               restoreUserData(states, p.userData);
             }
@@ -483,6 +448,9 @@ export class Connection implements PcscApi {
     }
   }
 }
+
+/** The SCard* methods, made in the class's static block from the function table. */
+export interface Connection extends PcscApi {}
 
 function restoreUserData(states: ReaderStateOut[], userData: NonNullable<Pending['userData']>): void {
   states.forEach((s, i) => {

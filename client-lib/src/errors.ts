@@ -14,10 +14,10 @@
  * - `ProtocolError`: only thrown by the codec; the library turns it into one of the codes above.
  */
 import { PcscError } from '../../src/pcsc/errors.js';
-import { errorName } from '../../src/connector/codec.js';
+import { errorName } from '../../src/protocol/codec.js';
 
 export { PcscError, isPcscError } from '../../src/pcsc/errors.js';
-export { ProtocolError } from '../../src/connector/codec.js';
+export { ProtocolError } from '../../src/protocol/codec.js';
 
 /** The SCARD_* name of a code (`SCARD_W_REMOVED_CARD`), or "UNKNOWN". */
 export function pcscErrorName(code: number): string {

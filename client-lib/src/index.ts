@@ -11,6 +11,6 @@
 export { connect, Connection, type ConnectOptions, type ConnectorRestart, type ReaderInfo } from './client.js';
 export { PcscError, isPcscError, ProtocolError, describePcscError, pcscErrorName } from './errors.js';
 export type { PcscApi, ReaderStateIn, ReaderStateOut, ScardIoRequest } from '../../src/pcsc/api.js';
-export type { PortLike } from '../../src/connector/port.js';
-export { PROTOCOL_VERSION } from '../../src/connector/protocol.js';
+export type { PortLike } from '../../src/protocol/port.js';
+export { PROTOCOL_VERSION } from '../../src/protocol/messages.js';
 export * from './constants.js';

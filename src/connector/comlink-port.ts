@@ -19,7 +19,7 @@
  * Platform-free (a PortLike is enough), so both ends run in Node tests with createPortPair.
  */
 import { expose, wrap, type Endpoint, type Remote } from 'comlink';
-import type { PortLike } from './port.js';
+import type { PortLike } from '../protocol/port.js';
 
 /** The part of a port this link uses (a chrome.runtime.Port fits, and so does port.ts's PortLike). */
 export type LinkPort = Pick<PortLike, 'postMessage' | 'onMessage' | 'onDisconnect'>;

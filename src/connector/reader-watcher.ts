@@ -13,7 +13,7 @@ import {
   SCARD_STATE_CHANGED,
 } from '../pcsc/constants.js';
 import { isPcscError } from '../pcsc/errors.js';
-import type { ReaderInfo } from './codec.js';
+import type { ReaderInfo } from '../protocol/codec.js';
 import type { LogLevel } from './log.js';
 
 /** What the watcher needs of the daemon (PcscDaemon fits): one client of its own. */

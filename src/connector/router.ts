@@ -22,13 +22,14 @@ import {
   encodeOkResult,
   encodePong,
   encodeReadersEvent,
+  errorName,
   type DecodedCall,
   type ReaderInfo,
-} from './codec.js';
-import type { EventMessage } from './protocol.js';
-import type { PortLike } from './port.js';
-import { describeCommandApdu, describeControlInput, describeResponse, describeResponseTo, lengthOnly, redactText, type Redaction } from './log.js';
-import { errorName } from './codec.js';
+} from '../protocol/codec.js';
+import { invoke, specOf, type Value } from '../protocol/functions.js';
+import type { EventMessage } from '../protocol/messages.js';
+import type { PortLike } from '../protocol/port.js';
+import { describeCommandApdu, describeResponse, describeResponseTo, lengthOnly, redactText, type Redaction } from './log.js';
 
 /** What the router needs of a daemon client: the PC/SC API plus client death. */
 export interface RouterDaemonClient extends PcscApi {
@@ -367,9 +368,8 @@ export class ConnectorRouter {
       if (!auth.ok) throw new PcscError(SCARD_W_SECURITY_VIOLATION, auth.message);
       if (epoch !== session.epoch) throw new PcscError(SCARD_W_SECURITY_VIOLATION, 'access was revoked while this call waited');
       const client = this.clientOf(session);
-      const method = client[call.fn] as (...args: unknown[]) => Promise<unknown>;
       ran = true;
-      value = await method.apply(client, call.args);
+      value = await invoke(client, call.fn, call.args);
       try {
         answer = encodeOkResult(call.id, call.fn, value);
       } catch (e) {
@@ -384,35 +384,25 @@ export class ConnectorRouter {
     this.answer(session, call.id, answer);
   }
 
-  /** "client "X" (id): SCardTransmit → SCARD_S_SUCCESS (APDU (5 bytes), response (14 bytes))", bytes redacted per log.ts. */
+  /**
+   * "client "X" (id): SCardTransmit → SCARD_S_SUCCESS (APDU (5 bytes), response (14 bytes))": the arguments and (on
+   * success) the outputs the function table marks for the log, bytes redacted per log.ts by what they carry.
+   */
   private logCall(session: Session, call: DecodedCall, ran: boolean, value: unknown, error: unknown): void {
     try {
       const r = this.redaction();
+      const spec = specOf(call.fn);
+      const apduAt = spec.args.findIndex((a) => a.carries === 'apdu');
+      const apdu = apduAt >= 0 ? bytesOf(call.args[apduAt]) : new Uint8Array(0);
       const details: string[] = [];
-      const a = call.args;
-      const bytes = (v: unknown) => (v instanceof Uint8Array ? v : new Uint8Array(0));
+      spec.args.forEach((a, i) => {
+        if (a.log !== undefined) details.push(describeValue(a, a.log, call.args[i], r, apdu));
+      });
       const out = (value ?? {}) as Record<string, unknown>;
-      switch (call.fn) {
-        case 'SCardConnect':
-          details.push(JSON.stringify(clip(String(a[1]), 128)));
-          break;
-        case 'SCardTransmit':
-          details.push(describeCommandApdu(bytes(a[2]), r));
-          if (!error) details.push(describeResponseTo(bytes(a[2]), bytes(out['recvBuffer']), r));
-          break;
-        case 'SCardControl':
-          details.push(`code 0x${(Number(a[1]) >>> 0).toString(16).toUpperCase()}`, describeControlInput(bytes(a[2])));
-          if (!error) details.push(describeResponse(bytes(out['output']), r, 'output'));
-          break;
-        case 'SCardSetAttrib':
-          details.push(`attribute 0x${(Number(a[1]) >>> 0).toString(16).toUpperCase()}`, lengthOnly('value', bytes(a[2])));
-          break;
-        case 'SCardGetAttrib':
-          details.push(`attribute 0x${(Number(a[1]) >>> 0).toString(16).toUpperCase()}`);
-          if (!error) details.push(describeResponse(bytes(out['attr']), r, 'value'));
-          break;
-        default:
-          break;
+      if (!error) {
+        for (const [key, v] of Object.entries(spec.result.fields ?? {})) {
+          if (v.log !== undefined) details.push(describeValue(v, v.log, out[key], r, apdu));
+        }
       }
       const code = error === undefined ? 'SCARD_S_SUCCESS' : error instanceof PcscError ? errorName(error.code) : 'SCARD_F_INTERNAL_ERROR';
       const level = !ran ? 'warn' : 'info';
@@ -456,5 +446,30 @@ export class ConnectorRouter {
       throw new PcscError(SCARD_E_NO_SERVICE, `the daemon refused a new client (${e instanceof Error ? e.message : String(e)})`);
     }
     return session.client;
+  }
+}
+
+function bytesOf(v: unknown): Uint8Array {
+  return v instanceof Uint8Array ? v : new Uint8Array(0);
+}
+
+/** One logged value: a string quoted, a number in hex after its label, bytes as their `carries` allows (log.ts). */
+function describeValue(value: Value, label: string, v: unknown, r: Redaction, apdu: Uint8Array): string {
+  switch (value.kind) {
+    case 'string':
+      return JSON.stringify(clip(String(v), 128));
+    case 'hex':
+      switch (value.carries) {
+        case 'apdu':
+          return describeCommandApdu(bytesOf(v), r);
+        case 'response':
+          return describeResponseTo(apdu, bytesOf(v), r);
+        case 'card':
+          return describeResponse(bytesOf(v), r, label);
+        default:
+          return lengthOnly(label, bytesOf(v));
+      }
+    default:
+      return `${label} 0x${(Number(v) >>> 0).toString(16).toUpperCase()}`;
   }
 }

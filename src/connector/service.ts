@@ -14,7 +14,7 @@ import { SimulatedUsb } from '../usb/simulated-usb.js';
 import { LogBuffer, type LogLevel, type Redaction } from './log.js';
 import type { Permissions } from './permissions.js';
 import { ConnectorRouter } from './router.js';
-import type { PortLike } from './port.js';
+import type { PortLike } from '../protocol/port.js';
 import { ReaderWatcher } from './reader-watcher.js';
 import { PageServer } from './page-server.js';
 import { appViews, readerView } from './status-view.js';

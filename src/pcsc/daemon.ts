@@ -551,7 +551,10 @@ export class PcscDaemon {
   }
 }
 
-/** One client's PcscApi: every call attributed to it. */
+/**
+ * One client's PcscApi: every call attributed to it. Its methods follow `PcscApi`, which the protocol's function table
+ * (src/protocol/functions.ts) is checked against when compiling, so this forwarding list cannot drift from the wire.
+ */
 class Client implements PcscClient {
   readonly id: string;
 

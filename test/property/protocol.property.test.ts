@@ -13,10 +13,10 @@ import {
   encodeCall,
   bytesToHex,
   hexToBytes,
-} from '../../src/connector/codec.js';
-import { FUNCTION_NAMES, FUNCTIONS, type FunctionName } from '../../src/connector/protocol.js';
+} from '../../src/protocol/codec.js';
+import { FUNCTION_NAMES, FUNCTIONS, type FunctionName } from '../../src/protocol/functions.js';
 import { ConnectorRouter } from '../../src/connector/router.js';
-import { createPortPair } from '../../src/connector/port.js';
+import { createPortPair } from '../../src/protocol/port.js';
 import { connect, SCARD_E_NO_SERVICE } from '../../client-lib/src/index.js';
 import { FakeDaemon, attachClient, attachRaw, flush, READERS } from '../unit/connector/fake-daemon.js';
 

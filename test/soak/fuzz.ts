@@ -3,7 +3,7 @@
  * above all, MUTATED valid ones (valid encodings with bytes flipped, inserted, deleted, cut or repeated; valid JSON
  * messages with values replaced, keys dropped or added, and their text mutated then re-parsed):
  *
- * - the public message decoders of the connector protocol (src/connector/codec.ts decodeClientMessage,
+ * - the public message decoders of the connector protocol (src/protocol/codec.ts decodeClientMessage,
  *   decodeConnectorMessage, decodeResultValue): only ProtocolError;
  * - the CCID response and interrupt parsers (src/ccid/messages.ts decodeResponse, decodeInterrupt): only DriverError;
  * - the ATR parser (src/ccid/atr.ts parseAtr): only DriverError;
@@ -29,8 +29,8 @@ import {
   encodePong,
   encodeReadersEvent,
   encodeSubscribe,
-} from '../../src/connector/codec.js';
-import { FUNCTION_NAMES, type FunctionName } from '../../src/connector/protocol.js';
+} from '../../src/protocol/codec.js';
+import { FUNCTION_NAMES, type FunctionName } from '../../src/protocol/functions.js';
 import { PcscError } from '../../src/pcsc/index.js';
 import { dualProtocolCard, encodeResponse, helloWorldCardT0, helloWorldCardT1, lowVoltageCard, pinCard, specificModeCard } from '../../src/sim/index.js';
 import { bump, violation, type Totals } from './common.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConnectorRouter } from '../../../src/connector/router.js';
-import { createPortPair, type PortLike } from '../../../src/connector/port.js';
+import { createPortPair, type PortLike } from '../../../src/protocol/port.js';
 import {
   PcscError,
   connect,

@@ -12,7 +12,7 @@ import {
   thrownAnswer,
   wrapPort,
 } from '../../../src/connector/comlink-port.js';
-import { createPortPair, type PortLike } from '../../../src/connector/port.js';
+import { createPortPair, type PortLike } from '../../../src/protocol/port.js';
 import { flush } from './fake-daemon.js';
 
 interface Api {

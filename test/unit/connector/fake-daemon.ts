@@ -18,7 +18,7 @@ import {
   INFINITE,
 } from '../../../src/pcsc/constants.js';
 import type { ConnectorRouter, RouterDaemon, RouterDaemonClient } from '../../../src/connector/router.js';
-import { createPortPair, type PortLike } from '../../../src/connector/port.js';
+import { createPortPair, type PortLike } from '../../../src/protocol/port.js';
 import { connect, type ConnectOptions, type Connection } from '../../../client-lib/src/index.js';
 
 export const READERS = ['Fake Reader A 00 00', 'Fake Reader B 00 00'];

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isConnectorPage, PageServer, type PageBackend } from '../../../src/connector/page-server.js';
 import { onPush, wrapPort } from '../../../src/connector/comlink-port.js';
 import { LogBuffer } from '../../../src/connector/log.js';
-import { createPortPair } from '../../../src/connector/port.js';
+import { createPortPair } from '../../../src/protocol/port.js';
 import type { ConnectorStatus, PagePush, PageService } from '../../../src/connector/pages/messages.js';
 import { flush } from './fake-daemon.js';
 

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ReaderWatcher, type WatchedDaemon } from '../../../src/connector/reader-watcher.js';
-import type { ReaderInfo } from '../../../src/connector/codec.js';
+import type { ReaderInfo } from '../../../src/protocol/codec.js';
 import type { ReaderStateIn, ReaderStateOut } from '../../../src/pcsc/api.js';
 import { PcscError } from '../../../src/pcsc/errors.js';
 import {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConnectorRouter } from '../../../src/connector/router.js';
-import { createPortPair } from '../../../src/connector/port.js';
+import { createPortPair } from '../../../src/protocol/port.js';
 import { SCARD_E_NO_MEMORY, SCARD_E_NO_SERVICE, SCARD_F_INTERNAL_ERROR, SCARD_W_SECURITY_VIOLATION } from '../../../src/pcsc/constants.js';
 import { FakeDaemon, attachClient, attachRaw, flush, READERS } from './fake-daemon.js';
 

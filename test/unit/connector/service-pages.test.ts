@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectorService, type PagePush, type PageService } from '../../../src/connector/service.js';
 import { onPush, wrapPort } from '../../../src/connector/comlink-port.js';
-import { createPortPair, type PortLike } from '../../../src/connector/port.js';
+import { createPortPair, type PortLike } from '../../../src/protocol/port.js';
 import { flush } from './fake-daemon.js';
 
 const A = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa';

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectorService } from '../../../src/connector/service.js';
 import { Permissions, type GrantStore, type PromptRequest, type StoredGrants } from '../../../src/connector/permissions.js';
-import { createPortPair } from '../../../src/connector/port.js';
+import { createPortPair } from '../../../src/protocol/port.js';
 import { connect, SCARD_PROTOCOL_T1, SCARD_SCOPE_SYSTEM, SCARD_SHARE_EXCLUSIVE, type Connection } from '../../../client-lib/src/index.js';
 import { flush } from './fake-daemon.js';
 

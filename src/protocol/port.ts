@@ -117,7 +117,3 @@ export function createPortPair(name = '', options: PortPairOptions = {}): [PortL
   return [a, b];
 }
 
-/** True while an in-memory port is connected (false for ports of other kinds, which cannot tell). */
-export function isPortConnected(port: PortLike): boolean {
-  return port instanceof MemoryPort && port.connected;
-}

@@ -9,11 +9,9 @@ import {
   encodeReadersEvent,
   errorName,
   hexToBytes,
-} from '../../../src/connector/codec.js';
-import { createPortPair } from '../../../src/connector/port.js';
+} from '../../../src/protocol/codec.js';
 import { PcscError } from '../../../src/pcsc/errors.js';
 import { SCARD_E_TIMEOUT, SCARD_F_INTERNAL_ERROR, SCARD_W_REMOVED_CARD } from '../../../src/pcsc/constants.js';
-import { flush } from './fake-daemon.js';
 
 describe('codec', () => {
   it('encodes bytes as lowercase hex and reads either case', () => {
@@ -57,33 +55,5 @@ describe('codec', () => {
     const cyclic: Record<string, unknown> = { v: 1, kind: 'call', id: 1, fn: 'SCardStatus' };
     cyclic.args = [cyclic];
     expect(() => decodeClientMessage(cyclic)).toThrow(ProtocolError);
-  });
-});
-
-describe('in-memory port pair', () => {
-  it('copies messages as Chrome does (JSON), asynchronously and in order', async () => {
-    const [a, b] = createPortPair('n');
-    const got: unknown[] = [];
-    b.onMessage.addListener((m) => got.push(m));
-    a.postMessage({ bytes: Uint8Array.of(1, 2), buf: new ArrayBuffer(2), gone: undefined, nan: NaN });
-    a.postMessage(2);
-    expect(got).toEqual([]);
-    await flush();
-    expect(got).toEqual([{ bytes: { 0: 1, 1: 2 }, buf: {}, nan: null }, 2]);
-    expect(() => a.postMessage(10n)).toThrow();
-  });
-
-  it('tells only the other end about a disconnect, after messages already sent; posting afterwards throws', async () => {
-    const [a, b] = createPortPair();
-    const events: string[] = [];
-    a.onDisconnect.addListener(() => events.push('a'));
-    b.onDisconnect.addListener(() => events.push('b'));
-    b.onMessage.addListener(() => events.push('msg'));
-    a.postMessage(1);
-    a.disconnect();
-    await flush();
-    expect(events).toEqual(['msg', 'b']);
-    expect(() => a.postMessage(1)).toThrow(/disconnected port/);
-    expect(() => b.postMessage(1)).toThrow(/disconnected port/);
   });
 });

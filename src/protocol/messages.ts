@@ -1,12 +1,13 @@
 /**
- * The public protocol between client extensions and the connector, version 1: message shapes, limits and the table of
- * SCard* functions. Encoding and validation live in codec.ts; docs/protocol.md is the prose description.
+ * The public protocol between client extensions and the connector, version 1: message shapes and limits. The SCard*
+ * functions are in functions.ts, encoding and validation in codec.ts; docs/protocol.md is the prose description.
  *
  * Every message is a JSON object `{v: 1, kind, ...}`. Chrome JSON-serialises port messages, so nothing but JSON values
  * ever crosses: bytes travel as lowercase hex strings ("00a40400"; decoders accept either case), absent optional values
  * as `null` (an `undefined` field would vanish, an `undefined` array element would become `null` anyway), numbers as
  * plain JSON numbers (every PC/SC number here is an unsigned 32-bit integer: handles, flags, codes, lengths).
  */
+import type { FunctionName, WireArgs } from './functions.js';
 
 /** The protocol version every message carries in `v`. A peer speaking another version is refused message by message. */
 export const PROTOCOL_VERSION = 1;
@@ -30,40 +31,6 @@ export const MAX_WIRE_READERS = 256;
 export const MAX_REQUEST_ID = Number.MAX_SAFE_INTEGER;
 
 // ---------------------------------------------------------------------------------------------------------------------
-// The SCard* functions
-
-/**
- * Every function a client may call, with its wire arguments in order. Optional C-side inputs are always present on the
- * wire, as `null` when absent, so every call has a fixed arity.
- */
-export const FUNCTIONS = {
-  SCardEstablishContext: ['dwScope'],
-  SCardReleaseContext: ['hContext'],
-  SCardIsValidContext: ['hContext'],
-  SCardListReaders: ['hContext', 'groups|null', 'bufferLength|null'],
-  SCardListReaderGroups: ['hContext', 'bufferLength|null'],
-  SCardConnect: ['hContext', 'szReader', 'dwShareMode', 'dwPreferredProtocols'],
-  SCardReconnect: ['hCard', 'dwShareMode', 'dwPreferredProtocols', 'dwInitialization'],
-  SCardDisconnect: ['hCard', 'dwDisposition'],
-  SCardBeginTransaction: ['hCard'],
-  SCardEndTransaction: ['hCard', 'dwDisposition'],
-  SCardStatus: ['hCard'],
-  SCardGetStatusChange: ['hContext', 'dwTimeout', 'readerStates'],
-  SCardControl: ['hCard', 'dwControlCode', 'input(hex)', 'recvLength|null'],
-  SCardGetAttrib: ['hCard', 'dwAttrId', 'bufferLength|null'],
-  SCardSetAttrib: ['hCard', 'dwAttrId', 'attr(hex)'],
-  SCardTransmit: ['hCard', 'ioSendPci', 'sendBuffer(hex)', 'recvLength|null'],
-  SCardCancel: ['hContext'],
-} as const satisfies Record<string, readonly string[]>;
-
-export type FunctionName = keyof typeof FUNCTIONS;
-export const FUNCTION_NAMES = Object.keys(FUNCTIONS) as FunctionName[];
-
-export function isFunctionName(s: unknown): s is FunctionName {
-  return typeof s === 'string' && Object.prototype.hasOwnProperty.call(FUNCTIONS, s);
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
 // Wire shapes of arguments and results (JSON only)
 
 /** A byte string as hex, two digits per byte. */
@@ -82,48 +49,6 @@ export interface WireReaderStateOut {
   dwCurrentState: number;
   dwEventState: number;
   rgbAtr: Hex;
-}
-
-/** The `args` array of each function, as sent. */
-export interface WireArgs {
-  SCardEstablishContext: [dwScope: number];
-  SCardReleaseContext: [hContext: number];
-  SCardIsValidContext: [hContext: number];
-  SCardListReaders: [hContext: number, groups: string | null, bufferLength: number | null];
-  SCardListReaderGroups: [hContext: number, bufferLength: number | null];
-  SCardConnect: [hContext: number, szReader: string, dwShareMode: number, dwPreferredProtocols: number];
-  SCardReconnect: [hCard: number, dwShareMode: number, dwPreferredProtocols: number, dwInitialization: number];
-  SCardDisconnect: [hCard: number, dwDisposition: number];
-  SCardBeginTransaction: [hCard: number];
-  SCardEndTransaction: [hCard: number, dwDisposition: number];
-  SCardStatus: [hCard: number];
-  SCardGetStatusChange: [hContext: number, dwTimeout: number, readerStates: WireReaderStateIn[]];
-  SCardControl: [hCard: number, dwControlCode: number, input: Hex, recvLength: number | null];
-  SCardGetAttrib: [hCard: number, dwAttrId: number, bufferLength: number | null];
-  SCardSetAttrib: [hCard: number, dwAttrId: number, attr: Hex];
-  SCardTransmit: [hCard: number, ioSendPci: WireIoRequest, sendBuffer: Hex, recvLength: number | null];
-  SCardCancel: [hContext: number];
-}
-
-/** The `value` of a successful result, per function (`null` for functions with no outputs). */
-export interface WireResults {
-  SCardEstablishContext: { hContext: number };
-  SCardReleaseContext: null;
-  SCardIsValidContext: null;
-  SCardListReaders: { readers: string[] };
-  SCardListReaderGroups: { groups: string[] };
-  SCardConnect: { hCard: number; dwActiveProtocol: number };
-  SCardReconnect: { dwActiveProtocol: number };
-  SCardDisconnect: null;
-  SCardBeginTransaction: null;
-  SCardEndTransaction: null;
-  SCardStatus: { szReaderName: string; dwState: number; dwProtocol: number; atr: Hex };
-  SCardGetStatusChange: { readerStates: WireReaderStateOut[] };
-  SCardControl: { output: Hex };
-  SCardGetAttrib: { attr: Hex };
-  SCardSetAttrib: null;
-  SCardTransmit: { recvPci: WireIoRequest; recvBuffer: Hex };
-  SCardCancel: null;
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
