@@ -1,7 +1,6 @@
 /**
  * The Node host's reader sources, combined: real USB readers, simulated ones (`--demo`, `--sim`) and a vpcd reader
- * for vsmartcard's virtual cards, all feeding one daemon. One log line per reader event (the daemon's "reader
- * added/removed") and per card event (here).
+ * for vsmartcard's virtual cards, all feeding one daemon, which logs one line per reader and card event.
  */
 import type { IfdReader } from '../../ifd/ifd.js';
 import { startSimReaders, type SimSource, type SimSpec } from './sim.js';
@@ -44,10 +43,11 @@ export interface ReaderSet {
 }
 
 /**
- * A sink in front of the daemon that logs card events and remembers the readers it holds, so that shutdown can power
- * their cards down (pcscd powers cards down as it exits, `RFCleanupReaders` → IFDHPowerICC(IFD_POWER_DOWN)).
+ * A sink in front of the daemon that remembers the readers it holds, so that shutdown can power their cards down
+ * (pcscd powers cards down as it exits, `RFCleanupReaders` → IFDHPowerICC(IFD_POWER_DOWN)). The daemon itself logs one
+ * line per reader and card event.
  */
-class LoggingSink implements ReaderSink {
+class TrackingSink implements ReaderSink {
   readonly #daemon: ReaderSink;
   readonly #log: HostLog;
   readonly #readers = new Map<IfdReader, () => void>();
@@ -59,17 +59,7 @@ class LoggingSink implements ReaderSink {
 
   async addReader(reader: IfdReader): Promise<string[]> {
     const names = await this.#daemon.addReader(reader);
-    const offs = reader.slots.map((slot, i) =>
-      slot.onCardEvent((present) => {
-        const name = names[i] ?? reader.friendlyName;
-        this.#log('info', present ? `card inserted: "${name}"` : `card removed: "${name}"`);
-      }),
-    );
-    const offRemoved = reader.onRemoved(() => this.#forget(reader));
-    this.#readers.set(reader, () => {
-      for (const off of offs) off();
-      offRemoved();
-    });
+    this.#readers.set(reader, reader.onRemoved(() => this.#forget(reader)));
     return names;
   }
 
@@ -104,7 +94,7 @@ class LoggingSink implements ReaderSink {
  * a busy reader) are logged and the rest served.
  */
 export async function startReaders(daemon: ReaderSink, options: ReaderOptions, log: HostLog = () => {}): Promise<ReaderSet> {
-  const sink = new LoggingSink(daemon, log);
+  const sink = new TrackingSink(daemon, log);
   const sources: ReaderSource[] = [];
   let vpcd: VpcdReader | undefined;
   let sim: SimSource | undefined;

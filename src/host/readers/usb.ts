@@ -267,7 +267,8 @@ export class NodeUsbDeviceAdapter implements USBDevice {
       } catch (e) {
         const m = messageOf(e);
         if (STALL.test(m)) return { status: 'stall' } as USBInTransferResult;
-        if (TIMEOUT.test(m) && !GONE.test(m) && !this.#closed && !this.#gone) continue;
+        if (this.#closed && !this.#gone) throw named('InvalidStateError', `transferIn: the device was closed (${m})`, e);
+        if (TIMEOUT.test(m) && !GONE.test(m) && !this.#gone) continue;
         throw this.#error(e, 'transferIn');
       }
     }
