@@ -162,6 +162,20 @@ describe('smart-card-host', () => {
     expect(host.stderr()).toContain('reader removed: Gemalto PC Twin Reader 00 00');
   });
 
+  it('serves on $PCSCLITE_CSOCK_NAME when --socket is not given', async () => {
+    const socket = socketPath();
+    const child = spawn(process.execPath, [CLI, '--demo', '--no-usb'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, PCSCLITE_CSOCK_NAME: socket },
+    });
+    running.push(child);
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    await until(() => err.includes(' ready: '), 'the host to be ready');
+    expect(err).toContain(`serving pcscd protocol 4.4 on ${socket}`);
+    expect(existsSync(socket)).toBe(true);
+  });
+
   it('SIGINT stops it the same way', async () => {
     const host = await start(['--demo', '--no-usb']);
     host.child.kill('SIGINT');
