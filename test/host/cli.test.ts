@@ -6,7 +6,7 @@
  * pcsc_scan and opensc-tool are Debian packages (pcsc-tools, opensc): their tests skip only outside CI.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,15 @@ const missingTools = tools.filter((t) => !existsSync(t));
 const skipTools = missingTools.length > 0 && !process.env.CI;
 if (skipTools) {
   console.warn(`cli.test.ts: PC/SC tool tests skipped: ${missingTools.join(', ')} missing (apt-get install pcsc-tools opensc)`);
+}
+
+const VICC = '/usr/bin/vicc';
+const VICC_MODULE_PARENT = '/usr/lib/python3/site-packages/virtualsmartcard';
+const CRYPTODOME = '/usr/lib/python3/dist-packages/Cryptodome';
+const missingVicc = [VICC, VICC_MODULE_PARENT, CRYPTODOME, ...tools].filter((p) => !existsSync(p));
+const skipVicc = missingVicc.length > 0 && !process.env.CI;
+if (skipVicc) {
+  console.warn(`cli.test.ts: the vpcd test is skipped: ${missingVicc.join(', ')} missing (apt-get install python3-virtualsmartcard python3-pycryptodome opensc)`);
 }
 
 let dir = '';
@@ -149,6 +158,25 @@ describe('smart-card-host', () => {
     expect(log).toContain('00 84 00 00 08');
     expect(log).toContain('PIN data redacted');
     expect(log).not.toMatch(/31 32 33 34/);
+  });
+
+  it.skipIf(skipVicc)('--vpcd serves a vicc card to opensc-tool', { timeout: 30_000 }, async () => {
+    const probe = net.createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => probe.once('listening', r));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    const host = await start(['--vpcd', String(port), '--no-usb']);
+    const shim = mkdtempSync(join(dir, 'crypto-'));
+    symlinkSync(CRYPTODOME, join(shim, 'Crypto'));
+    const vicc = spawn('/usr/bin/python3', [VICC, '-t', 'iso7816', '-H', '127.0.0.1', '-P', String(port)], {
+      env: { ...process.env, PYTHONPATH: `${VICC_MODULE_PARENT}:${shim}` },
+      stdio: 'ignore',
+    });
+    running.push(vicc);
+    await until(() => host.stderr().includes('Virtual PCD 00 00: card inserted'), 'vicc to connect');
+    const env = { ...process.env, PCSCLITE_CSOCK_NAME: host.socket };
+    const atr = spawnSync('/usr/bin/opensc-tool', ['-a'], { encoding: 'utf8', env, timeout: 15_000 });
+    expect(atr.stdout).toContain('3b:95:13:81:01:80:73:ff:01:00:0b');
   });
 
   it('SIGTERM stops it cleanly: exit 0, socket removed', async () => {

@@ -106,6 +106,11 @@ export async function startReaders(daemon: ReaderSink, options: ReaderOptions, l
     }
   };
   try {
+    // Simulated readers first: the demo reader is "… 00 00", as in the connector.
+    if (options.demo === true || (options.sim?.length ?? 0) > 0) {
+      sim = await startSimReaders(sink, { demo: options.demo === true, sim: options.sim ?? [], log });
+      sources.push(sim);
+    }
     if (options.vpcd !== undefined && options.vpcd !== false) {
       const vo: VpcdReaderOptions =
         typeof options.vpcd === 'object' ? options.vpcd : { port: options.vpcd === true ? VPCD_DEFAULT_PORT : options.vpcd };
@@ -114,10 +119,6 @@ export async function startReaders(daemon: ReaderSink, options: ReaderOptions, l
       await sink.addReader(reader);
       sources.push({ kind: 'vpcd', stop: () => sink.removeReader(reader) });
       log('info', `vpcd: waiting for virtual cards on 127.0.0.1:${vpcd.port} (vicc -t iso7816 -H 127.0.0.1 -P ${vpcd.port})`);
-    }
-    if (options.demo === true || (options.sim?.length ?? 0) > 0) {
-      sim = await startSimReaders(sink, { demo: options.demo === true, sim: options.sim ?? [], log });
-      sources.push(sim);
     }
     if (options.usb !== false) {
       usb = await startUsbReaders(sink, { log, ...(typeof options.usb === 'object' ? options.usb : {}) });

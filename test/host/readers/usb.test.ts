@@ -151,6 +151,18 @@ describe('USB readers through node-usb', () => {
   });
 });
 
+describe('node-usb itself', () => {
+  it('loads from its prebuilt binary and offers the WebUSB shape the source uses (without touching the bus)', async () => {
+    const mod = await import('usb');
+    const usb = new mod.WebUSB({ allowAllDevices: true });
+    for (const method of ['getDevices', 'addEventListener', 'removeEventListener'] as const) {
+      expect(typeof usb[method]).toBe('function');
+    }
+    // node-usb 3 has no `usb.on('attach')`: hot-plug is the WebUSB events only.
+    expect(Object.keys(mod).sort()).toEqual(['WebUSB', 'usb', 'webusb']);
+  });
+});
+
 describe('NodeUsbDeviceAdapter', () => {
   /** A node-usb device whose IN transfers follow a script of outcomes. */
   function scripted(outcomes: (Error | USBInTransferResult)[]) {
