@@ -24,7 +24,8 @@ export default defineConfig({
         chunkFileNames: 'chunks/[name]-[hash].js',
         format: 'es',
         // The bin is executed directly once npm links it.
-        banner: (chunk: { name: string; isEntry: boolean }) => (chunk.isEntry && chunk.name === 'cli' ? '#!/usr/bin/env node' : ''),
+        banner: (chunk: { name: string; isEntry: boolean }) =>
+          chunk.isEntry && chunk.name === 'cli' ? '#!/usr/bin/env node' : '',
       },
     },
   },

@@ -126,12 +126,17 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       }
       case '--log-level': {
         const v = value();
-        if (!(LEVELS as readonly string[]).includes(v)) throw new UsageError(`--log-level: "${v}" is not one of ${LEVELS.join(', ')}`);
+        if (!(LEVELS as readonly string[]).includes(v))
+          throw new UsageError(`--log-level: "${v}" is not one of ${LEVELS.join(', ')}`);
         o.logLevel = v as HostLogLevel;
         break;
       }
       default:
-        throw new UsageError(arg.startsWith('-') ? `unknown option ${name}` : `unexpected argument "${arg}" (this program takes options only)`);
+        throw new UsageError(
+          arg.startsWith('-')
+            ? `unknown option ${name}`
+            : `unexpected argument "${arg}" (this program takes options only)`,
+        );
     }
   }
   return o;
@@ -330,7 +335,10 @@ export async function main(argv: readonly string[]): Promise<void> {
     fail((e as Error).message, EXIT_FAILURE);
   }
   const names = daemon.readerNames;
-  log('info', `ready: ${names.length} reader${names.length === 1 ? '' : 's'}${names.length > 0 ? ` (${names.join(', ')})` : ''}`);
+  log(
+    'info',
+    `ready: ${names.length} reader${names.length === 1 ? '' : 's'}${names.length > 0 ? ` (${names.join(', ')})` : ''}`,
+  );
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {

@@ -14,7 +14,14 @@ import { PcscDaemon, type PcscClient } from '../pcsc/index.js';
 import { startReaders, type HostLog, type ReaderOptions, type ReaderSet } from './readers/index.js';
 
 export * from '../pcsc/constants.js';
-export { PcscError, isPcscError, type PcscApi, type ReaderStateIn, type ReaderStateOut, type ScardIoRequest } from '../pcsc/index.js';
+export {
+  PcscError,
+  isPcscError,
+  type PcscApi,
+  type ReaderStateIn,
+  type ReaderStateOut,
+  type ScardIoRequest,
+} from '../pcsc/index.js';
 export { PcscDaemon, type PcscClient } from '../pcsc/index.js';
 export { startReaders, type ReaderOptions, type ReaderSet, type HostLog, type HostLogLevel } from './readers/index.js';
 

@@ -19,7 +19,9 @@ const tools = ['/usr/bin/pcsc_scan', '/usr/bin/opensc-tool'];
 const missingTools = tools.filter((t) => !existsSync(t));
 const skipTools = missingTools.length > 0 && !process.env.CI;
 if (skipTools) {
-  console.warn(`cli.test.ts: PC/SC tool tests skipped: ${missingTools.join(', ')} missing (apt-get install pcsc-tools opensc)`);
+  console.warn(
+    `cli.test.ts: PC/SC tool tests skipped: ${missingTools.join(', ')} missing (apt-get install pcsc-tools opensc)`,
+  );
 }
 
 const VICC = '/usr/bin/vicc';
@@ -28,7 +30,10 @@ const CRYPTODOME = '/usr/lib/python3/dist-packages/Cryptodome';
 const missingVicc = [VICC, VICC_MODULE_PARENT, CRYPTODOME, ...tools].filter((p) => !existsSync(p));
 const skipVicc = missingVicc.length > 0 && !process.env.CI;
 if (skipVicc) {
-  console.warn(`cli.test.ts: the vpcd test is skipped: ${missingVicc.join(', ')} missing (apt-get install python3-virtualsmartcard python3-pycryptodome opensc)`);
+  console.warn(
+    `cli.test.ts: the vpcd test is skipped: ${missingVicc.join(', ')} missing ` +
+      '(apt-get install python3-virtualsmartcard python3-pycryptodome opensc)',
+  );
 }
 
 let dir = '';
@@ -64,7 +69,11 @@ let counter = 0;
 const socketPath = () => join(dir, `s${++counter}.comm`);
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}) {
-  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 15_000 });
+  return spawnSync(process.execPath, [CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 15_000,
+  });
 }
 
 interface Host {
@@ -98,10 +107,28 @@ describe('smart-card-host', () => {
   it('--help reads like a man page, on stdout, exit 0', () => {
     const r = run(['--help']);
     expect(r.status).toBe(0);
-    for (const section of ['NAME', 'SYNOPSIS', 'DESCRIPTION', 'OPTIONS', 'ENVIRONMENT', 'FILES', 'EXIT STATUS', 'EXAMPLES']) {
+    for (const section of [
+      'NAME',
+      'SYNOPSIS',
+      'DESCRIPTION',
+      'OPTIONS',
+      'ENVIRONMENT',
+      'FILES',
+      'EXIT STATUS',
+      'EXAMPLES',
+    ]) {
       expect(r.stdout).toMatch(new RegExp(`^${section}$`, 'm'));
     }
-    for (const option of ['--demo', '--sim', '--vpcd', '--no-usb', '--socket', '--log-level', '--log-apdus', 'PCSCLITE_CSOCK_NAME']) {
+    for (const option of [
+      '--demo',
+      '--sim',
+      '--vpcd',
+      '--no-usb',
+      '--socket',
+      '--log-level',
+      '--log-apdus',
+      'PCSCLITE_CSOCK_NAME',
+    ]) {
       expect(r.stdout).toContain(option);
     }
     expect(r.stderr).toBe('');
@@ -211,7 +238,7 @@ describe('smart-card-host', () => {
     expect(existsSync(host.socket)).toBe(false);
   });
 
-  it('refuses a socket a live server answers on, naming it, with exit status 1 — and leaves that socket alone', async () => {
+  it('refuses a socket a live server answers on, naming it, with exit status 1; that socket stays', async () => {
     const first = await start(['--demo', '--no-usb']);
     const r = run(['--demo', '--no-usb', '--socket', first.socket]);
     expect(r.status).toBe(1);
@@ -231,7 +258,11 @@ describe('smart-card-host', () => {
   it('replaces a stale socket left by a crashed daemon', async () => {
     const socket = socketPath();
     // A listener killed outright leaves its socket file behind, as a crashed pcscd does.
-    spawnSync(process.execPath, ['-e', "require('net').createServer().listen(process.argv[1], () => process.kill(process.pid, 'SIGKILL'))", socket]);
+    spawnSync(process.execPath, [
+      '-e',
+      "require('net').createServer().listen(process.argv[1], () => process.kill(process.pid, 'SIGKILL'))",
+      socket,
+    ]);
     expect(existsSync(socket)).toBe(true);
     const host = await start(['--demo', '--no-usb'], socket);
     expect(host.stderr()).toContain(`serving pcscd protocol 4.4 on ${socket}`);
@@ -256,7 +287,9 @@ describe('smart-card-host', () => {
     const r = run(['--demo', '--no-usb', '--vpcd', String(port), '--socket', socket]);
     taken.close();
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`smart-card-host: cannot start the vpcd reader: port ${port} on 127\\.0\\.0\\.1 is already in use`));
+    expect(r.stderr).toMatch(
+      new RegExp(`smart-card-host: cannot start the vpcd reader: port ${port} on 127\\.0\\.0\\.1 is already in use`),
+    );
     expect(existsSync(socket)).toBe(false);
   });
 

@@ -17,7 +17,23 @@ import {
 } from '../../src/host/index.js';
 import { encodeVpcdFrame, VpcdFrameDecoder } from '../../src/host/readers/vpcd.js';
 
-const SELECT_HELLO = Uint8Array.of(0x00, 0xa4, 0x04, 0x00, 0x0a, 0xa0, 0x00, 0x00, 0x00, 0x62, 0x03, 0x01, 0x0c, 0x06, 0x01);
+const SELECT_HELLO = Uint8Array.of(
+  0x00,
+  0xa4,
+  0x04,
+  0x00,
+  0x0a,
+  0xa0,
+  0x00,
+  0x00,
+  0x00,
+  0x62,
+  0x03,
+  0x01,
+  0x0c,
+  0x06,
+  0x01,
+);
 const HELLO = Uint8Array.of(0, 0, 0, 0);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
@@ -38,9 +54,16 @@ describe('openPcsc', () => {
     const { hContext } = await pcsc.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
     const { readers } = await pcsc.SCardListReaders(hContext, null);
     expect(readers).toEqual(['Gemalto PC Twin Reader 00 00']);
-    const { hCard, dwActiveProtocol } = await pcsc.SCardConnect(hContext, readers[0]!, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
+    const { hCard, dwActiveProtocol } = await pcsc.SCardConnect(
+      hContext,
+      readers[0]!,
+      SCARD_SHARE_SHARED,
+      SCARD_PROTOCOL_T1,
+    );
     expect(dwActiveProtocol).toBe(SCARD_PROTOCOL_T1);
-    expect((await pcsc.SCardTransmit(hCard, { dwProtocol: dwActiveProtocol }, SELECT_HELLO)).recvBuffer).toEqual(Uint8Array.of(0x90, 0));
+    expect((await pcsc.SCardTransmit(hCard, { dwProtocol: dwActiveProtocol }, SELECT_HELLO)).recvBuffer).toEqual(
+      Uint8Array.of(0x90, 0),
+    );
     const { recvBuffer } = await pcsc.SCardTransmit(hCard, { dwProtocol: dwActiveProtocol }, HELLO);
     expect(text(recvBuffer.subarray(0, -2))).toBe('Hello world!');
     await pcsc.SCardDisconnect(hCard, 0);
@@ -60,12 +83,19 @@ describe('openPcsc', () => {
     const present = readerStates.map((s) => (s.dwEventState & SCARD_STATE_PRESENT) !== 0);
     // demo, two-slot slot 0 (T=1 card), slot 1 (T=0 card), pinpad (PIN card), short-apdu (empty).
     expect(present).toEqual([true, true, true, true, false]);
-    const t0 = await pcsc.SCardConnect(hContext, readers[2]!, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1);
+    const t0 = await pcsc.SCardConnect(
+      hContext,
+      readers[2]!,
+      SCARD_SHARE_SHARED,
+      SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
+    );
     expect(t0.dwActiveProtocol).toBe(SCARD_PROTOCOL_T0);
   });
 
   it('rejects an unknown profile with the list of valid ones, and starts nothing', async () => {
-    await expect(openPcsc({ usb: false, demo: true, sim: ['no-such-reader'] })).rejects.toThrow(/unknown reader profile "no-such-reader": one of gempc-twin/);
+    await expect(openPcsc({ usb: false, demo: true, sim: ['no-such-reader'] })).rejects.toThrow(
+      /unknown reader profile "no-such-reader": one of gempc-twin/,
+    );
   });
 
   it('serves a vpcd reader: a virtual card connecting is a card insertion', async () => {
@@ -74,7 +104,9 @@ describe('openPcsc', () => {
     const { hContext } = await pcsc.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
     const { readers } = await pcsc.SCardListReaders(hContext, null);
     expect(readers).toEqual(['Virtual PCD 00 00']);
-    const waiting = pcsc.SCardGetStatusChange(hContext, 5000, [{ szReader: readers[0]!, dwCurrentState: 0x10 /* EMPTY */ }]);
+    const waiting = pcsc.SCardGetStatusChange(hContext, 5000, [
+      { szReader: readers[0]!, dwCurrentState: 0x10 /* EMPTY */ },
+    ]);
     // A minimal card: answers "get ATR" and echoes SW 90 00 to any APDU.
     const card = net.connect(port, '127.0.0.1');
     const decoder = new VpcdFrameDecoder();
@@ -86,9 +118,16 @@ describe('openPcsc', () => {
     });
     const { readerStates } = await waiting;
     expect(readerStates[0]!.dwEventState & SCARD_STATE_PRESENT).toBe(SCARD_STATE_PRESENT);
-    const { hCard, dwActiveProtocol } = await pcsc.SCardConnect(hContext, readers[0]!, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1);
+    const { hCard, dwActiveProtocol } = await pcsc.SCardConnect(
+      hContext,
+      readers[0]!,
+      SCARD_SHARE_SHARED,
+      SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
+    );
     expect(dwActiveProtocol).toBe(SCARD_PROTOCOL_T0);
-    expect((await pcsc.SCardTransmit(hCard, { dwProtocol: dwActiveProtocol }, HELLO)).recvBuffer).toEqual(Uint8Array.of(0x90, 0));
+    expect((await pcsc.SCardTransmit(hCard, { dwProtocol: dwActiveProtocol }, HELLO)).recvBuffer).toEqual(
+      Uint8Array.of(0x90, 0),
+    );
     card.destroy();
   });
 

@@ -59,7 +59,10 @@ class TrackingSink implements ReaderSink {
 
   async addReader(reader: IfdReader): Promise<string[]> {
     const names = await this.#daemon.addReader(reader);
-    this.#readers.set(reader, reader.onRemoved(() => this.#forget(reader)));
+    this.#readers.set(
+      reader,
+      reader.onRemoved(() => this.#forget(reader)),
+    );
     return names;
   }
 
@@ -81,7 +84,10 @@ class TrackingSink implements ReaderSink {
         try {
           if (await s.iccPresence()) await s.power('down');
         } catch (e) {
-          this.#log('debug', `powering down a card in "${r.friendlyName}": ${e instanceof Error ? e.message : String(e)}`);
+          this.#log(
+            'debug',
+            `powering down a card in "${r.friendlyName}": ${e instanceof Error ? e.message : String(e)}`,
+          );
         }
       }),
     );
@@ -93,7 +99,11 @@ class TrackingSink implements ReaderSink {
  * unknown simulator profile) stops the others and rejects with a message a person can act on; USB problems (no bus,
  * a busy reader) are logged and the rest served.
  */
-export async function startReaders(daemon: ReaderSink, options: ReaderOptions, log: HostLog = () => {}): Promise<ReaderSet> {
+export async function startReaders(
+  daemon: ReaderSink,
+  options: ReaderOptions,
+  log: HostLog = () => {},
+): Promise<ReaderSet> {
   const sink = new TrackingSink(daemon, log);
   const sources: ReaderSource[] = [];
   let vpcd: VpcdReader | undefined;
@@ -102,7 +112,11 @@ export async function startReaders(daemon: ReaderSink, options: ReaderOptions, l
   const stopAll = async () => {
     await sink.powerDownAll();
     for (const s of sources.splice(0).reverse()) {
-      await s.stop().catch((e: unknown) => log('warn', `stopping the ${s.kind} readers: ${e instanceof Error ? e.message : String(e)}`));
+      await s
+        .stop()
+        .catch((e: unknown) =>
+          log('warn', `stopping the ${s.kind} readers: ${e instanceof Error ? e.message : String(e)}`),
+        );
     }
   };
   try {
@@ -113,12 +127,17 @@ export async function startReaders(daemon: ReaderSink, options: ReaderOptions, l
     }
     if (options.vpcd !== undefined && options.vpcd !== false) {
       const vo: VpcdReaderOptions =
-        typeof options.vpcd === 'object' ? options.vpcd : { port: options.vpcd === true ? VPCD_DEFAULT_PORT : options.vpcd };
+        typeof options.vpcd === 'object'
+          ? options.vpcd
+          : { port: options.vpcd === true ? VPCD_DEFAULT_PORT : options.vpcd };
       vpcd = await VpcdReader.listen({ log, ...vo });
       const reader = vpcd;
       await sink.addReader(reader);
       sources.push({ kind: 'vpcd', stop: () => sink.removeReader(reader) });
-      log('info', `vpcd: waiting for virtual cards on 127.0.0.1:${vpcd.port} (vicc -t iso7816 -H 127.0.0.1 -P ${vpcd.port})`);
+      log(
+        'info',
+        `vpcd: waiting for virtual cards on 127.0.0.1:${vpcd.port} (vicc -t iso7816 -H 127.0.0.1 -P ${vpcd.port})`,
+      );
     }
     if (options.usb !== false) {
       usb = await startUsbReaders(sink, { log, ...(typeof options.usb === 'object' ? options.usb : {}) });

@@ -76,7 +76,8 @@ export function parseSimSpec(text: string): SimSpec {
   }
   const cards = names.map((n) => {
     if (n === 'none' || n === '') return null;
-    if (!isSimCard(n)) throw new RangeError(`unknown simulated card "${n}": one of ${Object.keys(SIM_CARDS).join(', ')}, none`);
+    if (!isSimCard(n))
+      throw new RangeError(`unknown simulated card "${n}": one of ${Object.keys(SIM_CARDS).join(', ')}, none`);
     return n;
   });
   return { profile, cards };
@@ -111,11 +112,14 @@ export async function startSimReaders(sink: ReaderSink, options: SimSourceOption
   }
   const readers: IfdReader[] = [];
   const stop = async () => {
-    for (const r of readers.splice(0)) await sink.removeReader(r).catch((e: unknown) => log('warn', `removing a simulated reader: ${String(e)}`));
+    for (const r of readers.splice(0))
+      await sink.removeReader(r).catch((e: unknown) => log('warn', `removing a simulated reader: ${String(e)}`));
   };
   try {
     for (const device of devices) {
-      const reader = await CcidReader.open(device, { log: (level, message) => log(level === 'info' ? 'debug' : level, message) });
+      const reader = await CcidReader.open(device, {
+        log: (level, message) => log(level === 'info' ? 'debug' : level, message),
+      });
       try {
         await sink.addReader(reader);
       } catch (e) {

@@ -17,7 +17,12 @@
  *   macOS and Windows): the claim fails with "busy" or "access denied", and the log says what to do.
  */
 import { existsSync } from 'node:fs';
-import { UsbDeviceManager, type ReaderEntry, type UsbConnectionListener, type UsbLike } from '../../usb/device-manager.js';
+import {
+  UsbDeviceManager,
+  type ReaderEntry,
+  type UsbConnectionListener,
+  type UsbLike,
+} from '../../usb/device-manager.js';
 import type { HostLog, ReaderSink, ReaderSource } from './types.js';
 
 /** Where Linux lists USB devices; node-usb (libusb/nusb) needs it. */
@@ -43,8 +48,16 @@ type NodeUsbDevice = USBDevice & {
   readonly address?: number;
   transferIn(endpointNumber: number, length: number, timeout?: number): Promise<USBInTransferResult>;
   transferOut(endpointNumber: number, data: BufferSource, timeout?: number): Promise<USBOutTransferResult>;
-  controlTransferIn(setup: USBControlTransferParameters, length: number, timeout?: number): Promise<USBInTransferResult>;
-  controlTransferOut(setup: USBControlTransferParameters, data?: BufferSource, timeout?: number): Promise<USBOutTransferResult>;
+  controlTransferIn(
+    setup: USBControlTransferParameters,
+    length: number,
+    timeout?: number,
+  ): Promise<USBInTransferResult>;
+  controlTransferOut(
+    setup: USBControlTransferParameters,
+    data?: BufferSource,
+    timeout?: number,
+  ): Promise<USBOutTransferResult>;
 };
 
 export interface UsbBusStatus {
@@ -53,12 +66,17 @@ export interface UsbBusStatus {
   reason?: string;
 }
 
-/** Whether there is a USB bus node-usb can use. Only Linux is checked (the sysfs tree); other systems are assumed to have one. */
-export function usbBusStatus(exists: (path: string) => boolean = existsSync, platform: string = process.platform): UsbBusStatus {
+/** Whether there is a USB bus node-usb can use. Only Linux is checked (its sysfs tree); others are assumed to. */
+export function usbBusStatus(
+  exists: (path: string) => boolean = existsSync,
+  platform: string = process.platform,
+): UsbBusStatus {
   if (platform !== 'linux' || exists(LINUX_USB_SYSFS)) return { available: true };
   return {
     available: false,
-    reason: `no USB bus: ${LINUX_USB_SYSFS} does not exist (a container or virtual machine without USB access?); USB readers are off`,
+    reason:
+      `no USB bus: ${LINUX_USB_SYSFS} does not exist (a container or virtual machine without USB access?); ` +
+      'USB readers are off',
   };
 }
 
@@ -123,21 +141,51 @@ export class NodeUsbDeviceAdapter implements USBDevice {
     this.#gone = true;
   }
 
-  get usbVersionMajor() { return this.#raw.usbVersionMajor; }
-  get usbVersionMinor() { return this.#raw.usbVersionMinor; }
-  get usbVersionSubminor() { return this.#raw.usbVersionSubminor; }
-  get deviceClass() { return this.#raw.deviceClass; }
-  get deviceSubclass() { return this.#raw.deviceSubclass; }
-  get deviceProtocol() { return this.#raw.deviceProtocol; }
-  get vendorId() { return this.#raw.vendorId; }
-  get productId() { return this.#raw.productId; }
-  get deviceVersionMajor() { return this.#raw.deviceVersionMajor; }
-  get deviceVersionMinor() { return this.#raw.deviceVersionMinor; }
-  get deviceVersionSubminor() { return this.#raw.deviceVersionSubminor; }
-  get manufacturerName() { return this.#string(() => this.#raw.manufacturerName); }
-  get productName() { return this.#string(() => this.#raw.productName); }
-  get serialNumber() { return this.#string(() => this.#raw.serialNumber); }
-  get opened() { return this.#raw.opened; }
+  get usbVersionMajor() {
+    return this.#raw.usbVersionMajor;
+  }
+  get usbVersionMinor() {
+    return this.#raw.usbVersionMinor;
+  }
+  get usbVersionSubminor() {
+    return this.#raw.usbVersionSubminor;
+  }
+  get deviceClass() {
+    return this.#raw.deviceClass;
+  }
+  get deviceSubclass() {
+    return this.#raw.deviceSubclass;
+  }
+  get deviceProtocol() {
+    return this.#raw.deviceProtocol;
+  }
+  get vendorId() {
+    return this.#raw.vendorId;
+  }
+  get productId() {
+    return this.#raw.productId;
+  }
+  get deviceVersionMajor() {
+    return this.#raw.deviceVersionMajor;
+  }
+  get deviceVersionMinor() {
+    return this.#raw.deviceVersionMinor;
+  }
+  get deviceVersionSubminor() {
+    return this.#raw.deviceVersionSubminor;
+  }
+  get manufacturerName() {
+    return this.#string(() => this.#raw.manufacturerName);
+  }
+  get productName() {
+    return this.#string(() => this.#raw.productName);
+  }
+  get serialNumber() {
+    return this.#string(() => this.#raw.serialNumber);
+  }
+  get opened() {
+    return this.#raw.opened;
+  }
 
   /**
    * node-usb reads the descriptors (and every string they name) from the device on each access, opening it if
@@ -267,7 +315,8 @@ export class NodeUsbDeviceAdapter implements USBDevice {
       } catch (e) {
         const m = messageOf(e);
         if (STALL.test(m)) return { status: 'stall' } as USBInTransferResult;
-        if (this.#closed && !this.#gone) throw named('InvalidStateError', `transferIn: the device was closed (${m})`, e);
+        if (this.#closed && !this.#gone)
+          throw named('InvalidStateError', `transferIn: the device was closed (${m})`, e);
         if (TIMEOUT.test(m) && !GONE.test(m) && !this.#gone) continue;
         throw this.#error(e, 'transferIn');
       }
@@ -307,7 +356,8 @@ export class NodeUsbDeviceAdapter implements USBDevice {
   /** node-usb's error as the WebUSB DOMException name the driver and the device manager understand. */
   #error(e: unknown, what: string): Error {
     const m = messageOf(e);
-    if (this.#gone || GONE.test(m) || (e instanceof Error && e.name === 'NotFoundError')) return named('NotFoundError', `${what}: the USB device was disconnected (${m})`, e);
+    if (this.#gone || GONE.test(m) || (e instanceof Error && e.name === 'NotFoundError'))
+      return named('NotFoundError', `${what}: the USB device was disconnected (${m})`, e);
     if (BUSY.test(m)) return named('NetworkError', `${what}: the USB device is busy (${m})`, e);
     if (ACCESS.test(m)) return named('SecurityError', `${what}: access to the USB device was denied (${m})`, e);
     return named('NetworkError', `${what}: ${m}`, e);
@@ -384,7 +434,8 @@ const hex4 = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
 
 /** What the host says about a reader it cannot use. */
 export function explainFailure(entry: ReaderEntry, device: NodeUsbDeviceAdapter | undefined): string {
-  const who = `USB reader "${entry.label}" (${hex4(entry.vendorId)}:${hex4(entry.productId)}, ${device?.location ?? 'unknown location'})`;
+  const ids = `${hex4(entry.vendorId)}:${hex4(entry.productId)}`;
+  const who = `USB reader "${entry.label}" (${ids}, ${device?.location ?? 'unknown location'})`;
   if (device?.failure?.kind === 'busy') {
     return (
       `${who} is in use by another program or driver (${device.failure.detail}). On Linux this is usually pcscd ` +
@@ -403,7 +454,7 @@ export function explainFailure(entry: ReaderEntry, device: NodeUsbDeviceAdapter 
 }
 
 export interface UsbSourceOptions {
-  /** node-usb's WebUSB, or a stand-in (tests). Default: `new WebUSB({ allowAllDevices: true })` from the `usb` package. */
+  /** node-usb's WebUSB, or a stand-in (tests). Default: the `usb` package's `new WebUSB({ allowAllDevices: true })`. */
   usb?: NodeUsbLike;
   /** Whether a USB bus exists (default: `usbBusStatus()`); tests inject the no-bus case. */
   busStatus?: UsbBusStatus;

@@ -52,7 +52,8 @@ export interface VpcdReaderOptions {
 
 /** Encodes one vpcd message: 2-byte big-endian length, then the payload (one buffer, for one write). */
 export function encodeVpcdFrame(payload: Uint8Array): Buffer {
-  if (payload.length > MAX_FRAME) throw new RangeError(`vpcd frame: payload of ${payload.length} bytes exceeds ${MAX_FRAME}`);
+  if (payload.length > MAX_FRAME)
+    throw new RangeError(`vpcd frame: payload of ${payload.length} bytes exceeds ${MAX_FRAME}`);
   const out = Buffer.allocUnsafe(2 + payload.length);
   out.writeUInt16BE(payload.length, 0);
   out.set(payload, 2);
@@ -117,7 +118,10 @@ class VpcdSlot implements IfdSlot {
     await this.#reader.send(Uint8Array.of(action === 'up' ? VPCD_CTRL.ON : VPCD_CTRL.RESET), false);
     const atr = await this.#reader.send(Uint8Array.of(VPCD_CTRL.ATR), true);
     if (atr.length === 0 || atr.length > 33) {
-      throw new DriverError(IFD.ERROR_POWER_ACTION, `the virtual card answered "get ATR" with ${atr.length} bytes (1 to 33 expected)`);
+      throw new DriverError(
+        IFD.ERROR_POWER_ACTION,
+        `the virtual card answered "get ATR" with ${atr.length} bytes (1 to 33 expected)`,
+      );
     }
     this.#atr = atr;
     this.#powered = true;
@@ -133,7 +137,10 @@ class VpcdSlot implements IfdSlot {
     const offered = parseAtr(this.#atr).protocols;
     const t = protocol === 1 ? 0 : 1;
     if (!offered.includes(t)) {
-      throw new DriverError(IFD.PROTOCOL_NOT_SUPPORTED, `the virtual card's ATR does not offer T=${t} (it offers T=${offered.join(', T=')})`);
+      throw new DriverError(
+        IFD.PROTOCOL_NOT_SUPPORTED,
+        `the virtual card's ATR does not offer T=${t} (it offers T=${offered.join(', T=')})`,
+      );
     }
   }
 
@@ -147,7 +154,10 @@ class VpcdSlot implements IfdSlot {
     }
     const response = await this.#reader.send(apdu, true);
     if (response.length < 2) {
-      throw new DriverError(IFD.COMMUNICATION_ERROR, `the virtual card's response has ${response.length} bytes (a status word needs 2)`);
+      throw new DriverError(
+        IFD.COMMUNICATION_ERROR,
+        `the virtual card's response has ${response.length} bytes (a status word needs 2)`,
+      );
     }
     return response;
   }
@@ -156,7 +166,10 @@ class VpcdSlot implements IfdSlot {
     this.#reader.checkOpen();
     // PC/SC part 10 §2.2: a reader with no features answers GET_FEATURE_REQUEST with an empty list.
     if (code === CM_IOCTL_GET_FEATURE_REQUEST) return new Uint8Array(0);
-    throw new DriverError(IFD.ERROR_NOT_SUPPORTED, `the vpcd reader has no control code 0x${code.toString(16).toUpperCase()}`);
+    throw new DriverError(
+      IFD.ERROR_NOT_SUPPORTED,
+      `the vpcd reader has no control code 0x${code.toString(16).toUpperCase()}`,
+    );
   }
 
   getAttribute(tag: number): Uint8Array | undefined {
@@ -291,7 +304,10 @@ export class VpcdReader implements IfdReader {
       const socket = this.#socket;
       if (socket === undefined || this.#closed) throw noCard();
       if (payload.length > MAX_FRAME) {
-        throw new DriverError(IFD.COMMUNICATION_ERROR, `a vpcd message holds at most ${MAX_FRAME} bytes, got ${payload.length}`);
+        throw new DriverError(
+          IFD.COMMUNICATION_ERROR,
+          `a vpcd message holds at most ${MAX_FRAME} bytes, got ${payload.length}`,
+        );
       }
       const frame = encodeVpcdFrame(payload);
       if (!answered) {
@@ -322,7 +338,11 @@ export class VpcdReader implements IfdReader {
       return;
     }
     if (this.#socket !== undefined) {
-      this.#log('warn', `vpcd: a second virtual card tried to connect from port ${socket.remotePort ?? '?'}; refused (one card per reader)`);
+      this.#log(
+        'warn',
+        `vpcd: a second virtual card tried to connect (from port ${socket.remotePort ?? '?'}); ` +
+          'refused: one card per reader',
+      );
       socket.destroy();
       return;
     }

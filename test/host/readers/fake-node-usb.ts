@@ -36,23 +36,57 @@ export class FakeNodeUsbDevice {
   }
 
   readonly bus = '1';
-  get vendorId() { return this.sim.vendorId; }
-  get productId() { return this.sim.productId; }
-  get deviceClass() { return this.sim.deviceClass; }
-  get deviceSubclass() { return this.sim.deviceSubclass; }
-  get deviceProtocol() { return this.sim.deviceProtocol; }
-  get deviceVersionMajor() { return this.sim.deviceVersionMajor; }
-  get deviceVersionMinor() { return this.sim.deviceVersionMinor; }
-  get deviceVersionSubminor() { return this.sim.deviceVersionSubminor; }
-  get usbVersionMajor() { return this.sim.usbVersionMajor; }
-  get usbVersionMinor() { return this.sim.usbVersionMinor; }
-  get usbVersionSubminor() { return this.sim.usbVersionSubminor; }
-  get manufacturerName() { return this.sim.manufacturerName ?? null; }
-  get productName() { return this.sim.productName ?? null; }
-  get serialNumber() { return this.sim.serialNumber ?? null; }
-  get opened() { return this.sim.opened; }
-  get configuration() { return this.sim.configuration; }
-  get configurations() { return this.sim.configurations; }
+  get vendorId() {
+    return this.sim.vendorId;
+  }
+  get productId() {
+    return this.sim.productId;
+  }
+  get deviceClass() {
+    return this.sim.deviceClass;
+  }
+  get deviceSubclass() {
+    return this.sim.deviceSubclass;
+  }
+  get deviceProtocol() {
+    return this.sim.deviceProtocol;
+  }
+  get deviceVersionMajor() {
+    return this.sim.deviceVersionMajor;
+  }
+  get deviceVersionMinor() {
+    return this.sim.deviceVersionMinor;
+  }
+  get deviceVersionSubminor() {
+    return this.sim.deviceVersionSubminor;
+  }
+  get usbVersionMajor() {
+    return this.sim.usbVersionMajor;
+  }
+  get usbVersionMinor() {
+    return this.sim.usbVersionMinor;
+  }
+  get usbVersionSubminor() {
+    return this.sim.usbVersionSubminor;
+  }
+  get manufacturerName() {
+    return this.sim.manufacturerName ?? null;
+  }
+  get productName() {
+    return this.sim.productName ?? null;
+  }
+  get serialNumber() {
+    return this.sim.serialNumber ?? null;
+  }
+  get opened() {
+    return this.sim.opened;
+  }
+  get configuration() {
+    return this.sim.configuration;
+  }
+  get configurations() {
+    return this.sim.configurations;
+  }
 
   async open(): Promise<void> {
     if (this.failures.open !== undefined) throw new Error(`open error: ${this.failures.open}`);
@@ -68,7 +102,9 @@ export class FakeNodeUsbDevice {
     await this.sim.reset();
   }
   async selectConfiguration(value: number): Promise<void> {
-    await this.sim.selectConfiguration(value).catch((e: unknown) => Promise.reject(nodeUsbError('selectConfiguration', e)));
+    await this.sim
+      .selectConfiguration(value)
+      .catch((e: unknown) => Promise.reject(nodeUsbError('selectConfiguration', e)));
   }
   async claimInterface(n: number): Promise<void> {
     if (this.failures.claim !== undefined) throw new Error(`claimInterface error: ${this.failures.claim}`);
@@ -83,27 +119,43 @@ export class FakeNodeUsbDevice {
   async clearHalt(direction: USBDirection, ep: number): Promise<void> {
     await this.sim.clearHalt(direction, ep).catch((e: unknown) => Promise.reject(nodeUsbError('clearHalt', e)));
   }
-  async controlTransferIn(setup: USBControlTransferParameters, length: number, timeout = 1000): Promise<USBInTransferResult> {
+  async controlTransferIn(
+    setup: USBControlTransferParameters,
+    length: number,
+    timeout = 1000,
+  ): Promise<USBInTransferResult> {
     this.timeouts.push(timeout);
-    const r = await this.sim.controlTransferIn(setup, length).catch((e: unknown) => Promise.reject(nodeUsbError('controlTransferIn', e)));
+    const r = await this.sim
+      .controlTransferIn(setup, length)
+      .catch((e: unknown) => Promise.reject(nodeUsbError('controlTransferIn', e)));
     if (r.status === 'stall') throw new Error('controlTransferIn error: Stall');
     return r;
   }
-  async controlTransferOut(setup: USBControlTransferParameters, data?: BufferSource, timeout = 1000): Promise<USBOutTransferResult> {
+  async controlTransferOut(
+    setup: USBControlTransferParameters,
+    data?: BufferSource,
+    timeout = 1000,
+  ): Promise<USBOutTransferResult> {
     this.timeouts.push(timeout);
-    const r = await this.sim.controlTransferOut(setup, data).catch((e: unknown) => Promise.reject(nodeUsbError('controlTransferOut', e)));
+    const r = await this.sim
+      .controlTransferOut(setup, data)
+      .catch((e: unknown) => Promise.reject(nodeUsbError('controlTransferOut', e)));
     if (r.status === 'stall') throw new Error('controlTransferOut error: Stall');
     return r;
   }
   async transferIn(ep: number, length: number, timeout = 1000): Promise<USBInTransferResult> {
     this.timeouts.push(timeout);
-    const r = await this.sim.transferIn(ep, length).catch((e: unknown) => Promise.reject(nodeUsbError('transferIn', e)));
+    const r = await this.sim
+      .transferIn(ep, length)
+      .catch((e: unknown) => Promise.reject(nodeUsbError('transferIn', e)));
     if (r.status === 'stall') throw new Error('transferIn error: Stall');
     return r;
   }
   async transferOut(ep: number, data: BufferSource, timeout = 1000): Promise<USBOutTransferResult> {
     this.timeouts.push(timeout);
-    const r = await this.sim.transferOut(ep, data).catch((e: unknown) => Promise.reject(nodeUsbError('transferOut', e)));
+    const r = await this.sim
+      .transferOut(ep, data)
+      .catch((e: unknown) => Promise.reject(nodeUsbError('transferOut', e)));
     if (r.status === 'stall') throw new Error('transferOut error: Stall');
     return r;
   }

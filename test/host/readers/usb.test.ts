@@ -16,7 +16,23 @@ import {
 import { startReaders } from '../../../src/host/readers/index.js';
 import { FakeNodeUsb } from './fake-node-usb.js';
 
-const SELECT_HELLO = Uint8Array.of(0x00, 0xa4, 0x04, 0x00, 0x0a, 0xa0, 0x00, 0x00, 0x00, 0x62, 0x03, 0x01, 0x0c, 0x06, 0x01);
+const SELECT_HELLO = Uint8Array.of(
+  0x00,
+  0xa4,
+  0x04,
+  0x00,
+  0x0a,
+  0xa0,
+  0x00,
+  0x00,
+  0x00,
+  0x62,
+  0x03,
+  0x01,
+  0x0c,
+  0x06,
+  0x01,
+);
 
 async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
   const start = Date.now();
@@ -85,7 +101,7 @@ describe('USB readers through node-usb', () => {
     await pcsc.close();
   });
 
-  it('follows hot-plug: connect adds the reader, card events are logged, disconnect (a new object) removes it', async () => {
+  it('follows hot-plug: connect adds, card events are logged, disconnect (a new object) removes', async () => {
     const { usb, daemon, logs } = await rig();
     expect(daemon.readerNames).toEqual([]);
     const sim = createSimulatedReader('gempc-twin');
@@ -117,14 +133,19 @@ describe('USB readers through node-usb', () => {
   });
 
   it('says when the user may not open the device, and how to allow it', async () => {
-    const { source, logs } = await rig((usb) => usb.plug(withCard(), { failures: { open: 'Permission denied (os error 13)' } }));
+    const { source, logs } = await rig((usb) =>
+      usb.plug(withCard(), { failures: { open: 'Permission denied (os error 13)' } }),
+    );
     expect(source.entries.map((e) => e.state)).toEqual(['failed']);
     expect(logs.find((l) => l.includes('no permission to open it'))).toMatch(/run smart-card-host as root|udev rule/i);
   });
 
-  it('without a USB bus, reports "no USB bus" and never touches node-usb (whose listener would crash the process)', async () => {
+  it('without a USB bus, reports "no USB bus" and never touches node-usb (its listener would crash)', async () => {
     const status = usbBusStatus(() => false, 'linux');
-    expect(status).toEqual({ available: false, reason: expect.stringMatching(/^no USB bus: \/sys\/bus\/usb\/devices does not exist/) });
+    expect(status).toEqual({
+      available: false,
+      reason: expect.stringMatching(/^no USB bus: \/sys\/bus\/usb\/devices does not exist/),
+    });
     expect(usbBusStatus(() => true, 'linux').available).toBe(true);
     expect(usbBusStatus(() => false, 'darwin').available).toBe(true);
 
@@ -144,7 +165,10 @@ describe('USB readers through node-usb', () => {
     usb.plug(withCard('extended-apdu'));
     const daemon = new PcscDaemon();
     const set = await startReaders(daemon, { demo: true, usb: { usb } });
-    expect(daemon.readerNames).toEqual(['Gemalto PC Twin Reader 00 00', 'HID Global OMNIKEY 3x21 Smart Card Reader [OMNIKEY 3x21 Smart Card Reader] 01 00']);
+    expect(daemon.readerNames).toEqual([
+      'Gemalto PC Twin Reader 00 00',
+      'HID Global OMNIKEY 3x21 Smart Card Reader [OMNIKEY 3x21 Smart Card Reader] 01 00',
+    ]);
     await set.stop();
     expect(daemon.readerNames).toEqual([]);
     expect(usb.listenerCount).toBe(0);
@@ -152,7 +176,7 @@ describe('USB readers through node-usb', () => {
 });
 
 describe('node-usb itself', () => {
-  it('loads from its prebuilt binary and offers the WebUSB shape the source uses (without touching the bus)', async () => {
+  it('loads from its prebuilt binary and has the WebUSB shape used here (the bus untouched)', async () => {
     const mod = await import('usb');
     const usb = new mod.WebUSB({ allowAllDevices: true });
     for (const method of ['getDevices', 'addEventListener', 'removeEventListener'] as const) {
@@ -182,7 +206,11 @@ describe('NodeUsbDeviceAdapter', () => {
 
   it('re-issues an IN transfer that node-usb timed out, as WebUSB waits as long as it takes', async () => {
     const data = new DataView(Uint8Array.of(1, 2, 3).buffer);
-    const { raw, timeouts } = scripted([new Error('transferIn error: Cancelled'), new Error('transferIn error: Cancelled'), { status: 'ok', data }]);
+    const { raw, timeouts } = scripted([
+      new Error('transferIn error: Cancelled'),
+      new Error('transferIn error: Cancelled'),
+      { status: 'ok', data },
+    ]);
     const d = new NodeUsbDeviceAdapter(raw, 1234);
     const r = await d.transferIn(2, 64);
     expect(r.status).toBe('ok');
@@ -198,7 +226,10 @@ describe('NodeUsbDeviceAdapter', () => {
   });
 
   it('stops re-issuing once the device is closed', async () => {
-    const { raw, timeouts } = scripted([new Error('transferIn error: Cancelled'), new Error('transferIn error: Cancelled')]);
+    const { raw, timeouts } = scripted([
+      new Error('transferIn error: Cancelled'),
+      new Error('transferIn error: Cancelled'),
+    ]);
     const d = new NodeUsbDeviceAdapter(raw);
     const pending = d.transferIn(2, 64);
     await d.close();
@@ -207,7 +238,9 @@ describe('NodeUsbDeviceAdapter', () => {
   });
 
   it('classifies busy and access failures, and nothing else', () => {
-    expect(classifyUsbFailure(new Error('claimInterface error: Device or resource busy (os error 16)'))?.kind).toBe('busy');
+    expect(classifyUsbFailure(new Error('claimInterface error: Device or resource busy (os error 16)'))?.kind).toBe(
+      'busy',
+    );
     expect(classifyUsbFailure(new Error('LIBUSB_ERROR_BUSY'))?.kind).toBe('busy');
     expect(classifyUsbFailure(new Error('open error: Permission denied (os error 13)'))?.kind).toBe('access');
     expect(classifyUsbFailure(new Error('LIBUSB_ERROR_ACCESS'))?.kind).toBe('access');

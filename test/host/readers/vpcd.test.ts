@@ -84,7 +84,11 @@ describe('vpcd framing', () => {
     const d = new VpcdFrameDecoder();
     expect(d.push(Uint8Array.of(0))).toEqual([]);
     expect(d.push(Uint8Array.of(2, 0x90))).toEqual([]);
-    expect(d.push(Uint8Array.of(0x00, 0, 1, 4, 0, 0))).toEqual([Uint8Array.of(0x90, 0), Uint8Array.of(4), new Uint8Array(0)]);
+    expect(d.push(Uint8Array.of(0x00, 0, 1, 4, 0, 0))).toEqual([
+      Uint8Array.of(0x90, 0),
+      Uint8Array.of(4),
+      new Uint8Array(0),
+    ]);
   });
 });
 
@@ -93,7 +97,9 @@ describe('VpcdReader', () => {
     const { reader } = await setup();
     expect(reader.port).toBeGreaterThan(0);
     expect(reader.friendlyName).toBe('Virtual PCD');
-    await expect(VpcdReader.listen({ port: reader.port })).rejects.toThrow(/port \d+ on 127\.0\.0\.1 is already in use/);
+    await expect(VpcdReader.listen({ port: reader.port })).rejects.toThrow(
+      /port \d+ on 127\.0\.0\.1 is already in use/,
+    );
     await expect(VpcdReader.listen({ port: 70000 })).rejects.toThrow(RangeError);
   });
 
@@ -115,7 +121,13 @@ describe('VpcdReader', () => {
     expect(await slot.power('reset')).toEqual(ATR);
     expect(await slot.power('down')).toEqual(new Uint8Array(0));
     await until(() => card.messages.length === 5, 'the power-down message');
-    expect(card.messages).toEqual([[VPCD_CTRL.ON], [VPCD_CTRL.ATR], [VPCD_CTRL.RESET], [VPCD_CTRL.ATR], [VPCD_CTRL.OFF]]);
+    expect(card.messages).toEqual([
+      [VPCD_CTRL.ON],
+      [VPCD_CTRL.ATR],
+      [VPCD_CTRL.RESET],
+      [VPCD_CTRL.ATR],
+      [VPCD_CTRL.OFF],
+    ]);
   });
 
   it('transmits APDUs in one write each and returns the response', async () => {
