@@ -3,28 +3,14 @@
  * of the error paths (bad handles, small buffers with the needed length, sharing violations) and a transaction held
  * by one process while another waits for it.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Spawned, haveTool, run, startRig, until, type HostRig } from './rig.js';
+import { Spawned, buildClient, haveTool, run, startRig, until, type HostRig } from './rig.js';
 
-const SOURCE = join(dirname(fileURLToPath(import.meta.url)), 'c', 'pcsc-client.c');
 const available = haveTool('/usr/bin/gcc', 'gcc') && haveTool('/usr/include/PCSC/winscard.h', 'libpcsclite-dev');
 
 let binDir = '';
-export let CLIENT = '';
-
-/** Compile the client into a temp dir; returns its path. Throws with gcc's output when it does not build. */
-export function buildClient(): { dir: string; client: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'pcsc-client-'));
-  const client = join(dir, 'pcsc-client');
-  const r = spawnSync('gcc', ['-O1', '-Wall', '-Werror', '-I/usr/include/PCSC', '-o', client, SOURCE, '-lpcsclite'], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`gcc failed (${r.status}): ${r.stderr || r.error?.message}`);
-  return { dir, client };
-}
+let CLIENT = '';
 
 function codes(stdout: string): Record<string, string> {
   const out: Record<string, string> = {};
