@@ -9,7 +9,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CcidReader } from '../../src/ccid/reader.js';
 import type { IfdReader } from '../../src/ifd/ifd.js';
 import { PcscDaemon } from '../../src/pcsc/daemon.js';
@@ -194,3 +195,14 @@ export async function until(cond: () => boolean, what: string, ms = 5000): Promi
 export const SELECT_HELLO = '00:A4:04:00:0A:A0:00:00:00:62:03:01:0C:06:01';
 /** "Hello world!" then 90 00, as opensc-tool prints it. */
 export const HELLO_HEX = '48 65 6C 6C 6F 20 77 6F 72 6C 64 21';
+
+const C_SOURCE = join(dirname(fileURLToPath(import.meta.url)), 'c', 'pcsc-client.c');
+
+/** Compile test/host/c/pcsc-client.c against libpcsclite into a temp dir; throws with gcc's output when it fails. */
+export function buildClient(): { dir: string; client: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'pcsc-client-'));
+  const client = join(dir, 'pcsc-client');
+  const r = spawnSync('gcc', ['-O1', '-Wall', '-Werror', '-I/usr/include/PCSC', '-o', client, C_SOURCE, '-lpcsclite'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`gcc failed (${r.status}): ${r.stderr || r.error?.message}`);
+  return { dir, client };
+}

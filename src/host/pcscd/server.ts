@@ -308,7 +308,8 @@ class Connection {
     }
     if (this.#closed) throw new CloseConnection('closed');
     const all = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
-    const out = new Uint8Array(all.buffer, all.byteOffset, n).slice();
+    // A view, not a copy: each chunk is a fresh buffer of its own that nothing else writes to.
+    const out = new Uint8Array(all.buffer, all.byteOffset, n);
     const rest = all.subarray(n);
     this.#chunks = rest.length > 0 ? [rest] : [];
     this.#buffered = rest.length;
@@ -319,19 +320,19 @@ class Connection {
     return out;
   }
 
-  /** One write per message (libpcsclite reads whole structs; a message is never split by another). */
+  /**
+   * One message: its parts go out together (corked: one writev, no copy), so libpcsclite, which reads whole structs,
+   * never sees one message split by another (an event message from the reader-event feed, say).
+   */
   #send(...parts: Uint8Array[]): void {
     if (this.#closed || this.socket.destroyed) return;
-    const total = parts.reduce((n, p) => n + p.length, 0);
-    const out = parts.length === 1 ? parts[0]! : new Uint8Array(total);
-    if (parts.length > 1) {
-      let off = 0;
-      for (const p of parts) {
-        out.set(p, off);
-        off += p.length;
-      }
+    if (parts.length === 1) {
+      this.socket.write(parts[0]!);
+      return;
     }
-    this.socket.write(out);
+    this.socket.cork();
+    for (const p of parts) this.socket.write(p);
+    this.socket.uncork();
   }
 
   /** The client does not read: serve nothing more until it takes what is waiting. */
