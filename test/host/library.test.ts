@@ -12,10 +12,13 @@ import {
   SCARD_PROTOCOL_T1,
   SCARD_SCOPE_SYSTEM,
   SCARD_SHARE_SHARED,
+  SCARD_STATE_EMPTY,
   SCARD_STATE_PRESENT,
+  SCARD_STATE_UNKNOWN,
   type Pcsc,
 } from '../../src/host/index.js';
 import { encodeVpcdFrame, VpcdFrameDecoder } from '../../src/host/readers/vpcd.js';
+import { helloWorldCardT1 } from '../../src/sim/index.js';
 
 const SELECT_HELLO = Uint8Array.of(
   0x00,
@@ -129,6 +132,27 @@ describe('openPcsc', () => {
       Uint8Array.of(0x90, 0),
     );
     card.destroy();
+  });
+
+  it('follows simulated hot-plug: card out and in, reader unplugged', async () => {
+    const pcsc = await open({ demo: true });
+    const { hContext } = await pcsc.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
+    const reader = 'Gemalto PC Twin Reader 00 00';
+    const device = pcsc.readers.sim!.devices[0]!;
+    const wait = async (current: number) =>
+      (await pcsc.SCardGetStatusChange(hContext, 5000, [{ szReader: reader, dwCurrentState: current }])).readerStates[0]!;
+    const before = await wait(0);
+    expect(before.dwEventState & SCARD_STATE_PRESENT).toBe(SCARD_STATE_PRESENT);
+    device.removeCard(0);
+    const out = await wait(before.dwEventState);
+    expect(out.dwEventState & SCARD_STATE_EMPTY).toBe(SCARD_STATE_EMPTY);
+    device.insertCard(helloWorldCardT1());
+    const back = await wait(out.dwEventState);
+    expect(back.dwEventState & SCARD_STATE_PRESENT).toBe(SCARD_STATE_PRESENT);
+    device.unplug();
+    const gone = await wait(back.dwEventState);
+    expect(gone.dwEventState & SCARD_STATE_UNKNOWN).toBe(SCARD_STATE_UNKNOWN);
+    expect(pcsc.daemon.readerNames).toEqual([]);
   });
 
   it('close() ends the client and the daemon; later calls fail with SCARD_E_NO_SERVICE', async () => {
