@@ -140,7 +140,8 @@ describe('openPcsc', () => {
     const reader = 'Gemalto PC Twin Reader 00 00';
     const device = pcsc.readers.sim!.devices[0]!;
     const wait = async (current: number) =>
-      (await pcsc.SCardGetStatusChange(hContext, 5000, [{ szReader: reader, dwCurrentState: current }])).readerStates[0]!;
+      (await pcsc.SCardGetStatusChange(hContext, 5000, [{ szReader: reader, dwCurrentState: current }]))
+        .readerStates[0]!;
     const before = await wait(0);
     expect(before.dwEventState & SCARD_STATE_PRESENT).toBe(SCARD_STATE_PRESENT);
     device.removeCard(0);
