@@ -30,7 +30,9 @@ export const LINUX_USB_SYSFS = '/sys/bus/usb/devices';
 
 /**
  * How long one node-usb transfer may take before it is re-issued (IN) or reported (OUT, control). Long enough that a
- * healthy reader never hits it, short enough that a closed device's outstanding read ends soon.
+ * healthy reader never hits it, short enough that a closed device's outstanding read ends soon: node-usb 3.1 does not
+ * cancel a transfer when the interface is released or the device closed, it runs until this timeout (and keeps the
+ * interface claimed, and Node's event loop alive, until then).
  */
 export const NODE_USB_TRANSFER_TIMEOUT_MS = 5000;
 
