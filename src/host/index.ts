@@ -24,6 +24,7 @@ export {
 } from '../pcsc/index.js';
 export { PcscDaemon, type PcscClient } from '../pcsc/index.js';
 export { startReaders, type ReaderOptions, type ReaderSet, type HostLog, type HostLogLevel } from './readers/index.js';
+export { servePcscd, type PcscdServer, type PcscdServeOptions } from './pcscd/server.js';
 
 export interface OpenPcscOptions extends ReaderOptions {
   /** Where the daemon, the driver and the reader sources log (default: nowhere). */
