@@ -226,6 +226,7 @@ export class NodeUsbDeviceAdapter implements USBDevice {
   }
 
   async open(): Promise<void> {
+    this.failure = undefined;
     try {
       await this.#raw.open();
       this.#closed = false;
@@ -360,8 +361,10 @@ export class NodeUsbDeviceAdapter implements USBDevice {
     const m = messageOf(e);
     if (this.#gone || GONE.test(m) || (e instanceof Error && e.name === 'NotFoundError'))
       return named('NotFoundError', `${what}: the USB device was disconnected (${m})`, e);
+    // Not SecurityError: in the device manager that means Chrome's protected-class refusal, which it explains as such.
+    this.failure ??= classifyUsbFailure(e);
     if (BUSY.test(m)) return named('NetworkError', `${what}: the USB device is busy (${m})`, e);
-    if (ACCESS.test(m)) return named('SecurityError', `${what}: access to the USB device was denied (${m})`, e);
+    if (ACCESS.test(m)) return named('NetworkError', `${what}: access to the USB device was denied (${m})`, e);
     return named('NetworkError', `${what}: ${m}`, e);
   }
 }

@@ -19,6 +19,8 @@ export interface FakeFailures {
   claim?: string;
   /** open rejects with this message (e.g. EACCES). */
   open?: string;
+  /** controlTransferIn rejects with this message. */
+  control?: string;
 }
 
 /** One node-usb device object over a simulated reader. Several may exist for one reader, with the same handle. */
@@ -125,6 +127,7 @@ export class FakeNodeUsbDevice {
     timeout = 1000,
   ): Promise<USBInTransferResult> {
     this.timeouts.push(timeout);
+    if (this.failures.control !== undefined) throw new Error(`controlTransferIn error: ${this.failures.control}`);
     const r = await this.sim
       .controlTransferIn(setup, length)
       .catch((e: unknown) => Promise.reject(nodeUsbError('controlTransferIn', e)));

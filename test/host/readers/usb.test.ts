@@ -140,6 +140,15 @@ describe('USB readers through node-usb', () => {
     expect(logs.find((l) => l.includes('no permission to open it'))).toMatch(/run smart-card-host as root|udev rule/i);
   });
 
+  it('explains a denied transfer as a permission problem, never as Chrome refusing the reader', async () => {
+    const { source, logs } = await rig((usb) =>
+      usb.plug(withCard(), { failures: { control: 'Permission denied (os error 13)' } }),
+    );
+    expect(source.entries.map((e) => e.state)).toEqual(['failed']);
+    expect(logs.some((l) => l.includes('no permission to open it'))).toBe(true);
+    expect(logs.some((l) => /chrome/i.test(l))).toBe(false);
+  });
+
   it('without a USB bus, reports "no USB bus" and never touches node-usb (its listener would crash)', async () => {
     const status = usbBusStatus(() => false, 'linux');
     expect(status).toEqual({
