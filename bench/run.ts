@@ -7,13 +7,14 @@
  * Native pcsc-lite (../shared/anchors/native-pcscd/run.sh) runs in the same command, so "ours / native" ratios are
  * taken on the same machine at the same time; absolute figures drift between runs and machines, ratios much less.
  *
- * BENCH_SKIP_CHROMIUM=1 and BENCH_SKIP_NATIVE=1 leave those parts out (said so in the table).
+ * BENCH_SKIP_CHROMIUM=1, BENCH_SKIP_NATIVE=1 and BENCH_SKIP_HOST=1 leave those parts out (said so in the table).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromiumFigures } from './chromium.js';
+import { hostSocketFigures } from './host-socket.js';
 import { inProcessFigures } from './inprocess.js';
 import { RUNS, type Figure } from './measure.js';
 import { nativeFigures } from './native.js';
@@ -64,6 +65,13 @@ async function main(): Promise<void> {
   } else {
     log('native pcsc-lite anchor (../shared/anchors/native-pcscd/run.sh)…');
     figures.push(...nativeFigures(ROOT));
+  }
+
+  if (process.env.BENCH_SKIP_HOST) {
+    figures.push({ id: 'host', name: 'smart-card-host pcscd socket figures', unit: 'us', median: null, note: 'skipped (BENCH_SKIP_HOST)' });
+  } else {
+    log('smart-card-host pcscd socket vs native pcscd (C client and pyscard through each)…');
+    figures.push(...(await hostSocketFigures(ROOT)));
   }
 
   const byId = new Map(figures.map((f) => [f.id, f]));

@@ -1,9 +1,9 @@
 /**
  * The connector's log: a bounded ring buffer of entries (time, level, source, message) that the connector's window shows
- * and exports, and the one place where bytes are turned into log text.
+ * and exports, and the redaction helpers that turn bytes into log text (src/util/redact.ts, re-exported here).
  *
  * Privacy rule: bytes a client sends to or receives from a card (APDUs, SCardControl buffers, attributes) reach the log
- * only through the helpers below. By default they show as a length ("APDU (15 bytes)"); with the user's "Log APDUs"
+ * only through those helpers. By default they show as a length ("APDU (15 bytes)"); with the user's "Log APDUs"
  * switch on, command and response APDUs show in hex, except the data field of PIN commands (VERIFY, CHANGE REFERENCE
  * DATA, RESET RETRY COUNTER), which stays redacted, as do SCardControl and SCardSetAttrib inputs (PIN structures,
  * escape commands) always. Free text that might quote a client's bytes (a malformed message's description) goes
@@ -102,66 +102,16 @@ export function exportText(entries: readonly LogEntry[], header: { version: stri
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// Redaction: every byte string on its way to the log goes through here
+// Redaction: the rules live in src/util/redact.ts, shared with the Node host.
 
-export interface Redaction {
-  /** The user's "Log APDUs" switch. */
-  apdus: boolean;
-}
-
-const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).toUpperCase().padStart(2, '0')).join(' ');
-const plural = (n: number) => `${n} byte${n === 1 ? '' : 's'}`;
-
-/**
- * ISO 7816-4 instructions whose data field is a PIN or other reference data: VERIFY (20, 21), CHANGE REFERENCE DATA (24),
- * RESET RETRY COUNTER (2C), ENABLE/DISABLE VERIFICATION REQUIREMENT (28, 26).
- */
-export const PIN_INSTRUCTIONS: ReadonlySet<number> = new Set([0x20, 0x21, 0x24, 0x26, 0x28, 0x2c]);
-
-/** True when the command APDU carries a PIN (or other reference data) in its data field. */
-export function isPinCommand(apdu: Uint8Array): boolean {
-  return apdu.length > 4 && PIN_INSTRUCTIONS.has(apdu[1]!);
-}
-
-/** Bytes whose content is never logged: "label (N bytes)". */
-export function lengthOnly(label: string, bytes: Uint8Array | number): string {
-  const n = typeof bytes === 'number' ? bytes : bytes.length;
-  return `${label} (${plural(n)})`;
-}
-
-/** A command APDU: its length; with APDU logging on, its bytes, a PIN command's data field replaced by its length. */
-export function describeCommandApdu(apdu: Uint8Array, r: Redaction): string {
-  if (!r.apdus) return lengthOnly('APDU', apdu);
-  if (isPinCommand(apdu)) {
-    // The header (CLA INS P1 P2) is kept, everything after it (Lc, the PIN, Le) is not.
-    return `APDU (${plural(apdu.length)}): ${hex(apdu.subarray(0, 4))} [PIN data redacted: ${plural(apdu.length - 4)}]`;
-  }
-  return `APDU (${plural(apdu.length)}): ${hex(apdu)}`;
-}
-
-/** A response APDU (or any card output): its length; with APDU logging on, its bytes. */
-export function describeResponse(bytes: Uint8Array, r: Redaction, label = 'response'): string {
-  return r.apdus ? `${label} (${plural(bytes.length)}): ${hex(bytes)}` : lengthOnly(label, bytes);
-}
-
-/** The response to `command`: after a PIN command only its status word is shown (its data could echo the PIN). */
-export function describeResponseTo(command: Uint8Array, response: Uint8Array, r: Redaction): string {
-  if (r.apdus && isPinCommand(command) && response.length > 2) {
-    return `response (${plural(response.length)}): [data redacted: ${plural(response.length - 2)}] ${hex(response.subarray(-2))}`;
-  }
-  return describeResponse(response, r);
-}
-
-/** SCardControl input: never its bytes (PIN verification structures, escape commands to the reader). */
-export function describeControlInput(bytes: Uint8Array): string {
-  return lengthOnly('input', bytes);
-}
-
-/**
- * Free text that may quote a client's bytes (a malformed message's description, an error from deep down): with APDU
- * logging off, every run of 8 or more hex digits (with or without spaces between bytes) becomes "[N hex digits]".
- */
-export function redactText(text: string, r: Redaction): string {
-  if (r.apdus) return text;
-  return text.replace(/\b[0-9A-Fa-f]{2}(?:[ :]?[0-9A-Fa-f]{2}){3,}\b/g, (m) => `[${m.replace(/[ :]/g, '').length} hex digits]`);
-}
+export {
+  PIN_INSTRUCTIONS,
+  describeCommandApdu,
+  describeControlInput,
+  describeResponse,
+  describeResponseTo,
+  isPinCommand,
+  lengthOnly,
+  redactText,
+  type Redaction,
+} from '../util/redact.js';

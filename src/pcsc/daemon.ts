@@ -49,7 +49,7 @@ import { closeReader, onReaderRemoved } from './ifd-wrapper.js';
 import { Notifier } from './notifier.js';
 import { ReaderFactory } from './reader-factory.js';
 import type { ReaderSlot, ReaderSlotHooks } from './reader-slot.js';
-import { evaluatePass, findReader, isPnpName, type PassEntry } from './status-change.js';
+import { evaluatePass, findReader, isPnpName, type PassEntry, type ReaderSnapshot } from './status-change.js';
 import { REAL_TIMERS, type Timers } from './timers.js';
 import { Winscard } from './winscard.js';
 
@@ -78,6 +78,11 @@ export interface DaemonStats {
   handles: number;
   waiters: number;
   readers: number;
+}
+
+/** One entry of pcscd's READER_STATE array: the reader snapshot plus the negotiated protocol (0 = none). */
+export interface PublishedReaderState extends ReaderSnapshot {
+  readonly cardProtocol: number;
 }
 
 export interface PcscClient extends PcscApi {
@@ -170,6 +175,29 @@ export class PcscDaemon {
   /** The names in slot order. */
   get readerNames(): readonly string[] {
     return this.#readers.names;
+  }
+
+  /**
+   * pcscd's published READER_STATE array (eventhandler.h), read-only: one record per listed reader, in slot order. For
+   * front ends that speak pcscd's socket protocol (src/host/pcscd), whose clients evaluate GetStatusChange themselves.
+   */
+  readerStates(): PublishedReaderState[] {
+    return this.#readers.slots.map((s) => ({ ...s.snapshot(), atr: s.atr.slice(), cardProtocol: s.cardProtocol }));
+  }
+
+  /**
+   * EHSignalEventToClients as a feed: `listener` runs (synchronously, after the published states changed) on a card
+   * insertion or removal, a reader error, a sharing change, a reader added or removed — never on a reset, a reconnect
+   * or a transaction, as in pcscd. Returns the unsubscribe function. A listener that throws is logged, not propagated.
+   */
+  onReaderEvent(listener: () => void): () => void {
+    return this.#events.subscribe(() => {
+      try {
+        listener();
+      } catch (e) {
+        this.#log('error', `reader event listener failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    });
   }
 
   // -----------------------------------------------------------------------------------------------------------------

@@ -12,6 +12,8 @@ export interface Wait {
 export class Notifier {
   #generation = 0;
   readonly #waiters = new Set<() => void>();
+  /** Standing listeners (not one-shot waiters, not counted in `waiting`): told of every notify, synchronously. */
+  readonly #listeners = new Set<() => void>();
 
   get generation(): number {
     return this.#generation;
@@ -27,6 +29,14 @@ export class Notifier {
     const waiters = [...this.#waiters];
     this.#waiters.clear();
     for (const wake of waiters) wake();
+    for (const listener of [...this.#listeners]) listener();
+  }
+
+  /** Call `listener` on every notify until the returned function is called. */
+  subscribe(listener: () => void): () => void {
+    const l = (): void => listener();
+    this.#listeners.add(l);
+    return () => this.#listeners.delete(l);
   }
 
   wait(since: number = this.#generation): Wait {
