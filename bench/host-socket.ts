@@ -87,11 +87,17 @@ async function startNative(dir: string, driver: string): Promise<{ socket: strin
   const child = spawn('unshare', ['-m', 'sh', '-c', `mount --bind '${run}' /run/pcscd && exec pcscd -f -c '${conf}'`], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  let failure = '';
+  let stderr = '';
+  child.on('error', (e) => (failure = e.message));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const socket = join(run, 'pcscd.comm');
-  for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 100 && !existsSync(socket) && failure === '' && child.exitCode === null; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
   if (!existsSync(socket)) {
     child.kill('SIGKILL');
-    throw new Error('native pcscd did not create its socket within 5 s');
+    throw new Error(`native pcscd did not start: ${failure || stderr.trim().slice(-200) || 'no socket within 5 s'}`);
   }
   await new Promise((r) => setTimeout(r, 300)); // its reader thread comes up after the socket
   return { socket, child };
@@ -167,9 +173,11 @@ export async function hostSocketFigures(root: string): Promise<Figure[]> {
   } finally {
     await server?.close();
     await daemon.shutdown();
-    if (nativePcscd !== undefined) {
-      nativePcscd.child.kill('SIGTERM');
-      await new Promise((r) => nativePcscd!.child.once('close', r));
+    const child = nativePcscd?.child;
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+      const closed = new Promise((r) => child.once('close', r));
+      child.kill('SIGTERM');
+      await closed;
     }
     rmSync(dir, { recursive: true, force: true });
   }
