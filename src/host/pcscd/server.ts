@@ -368,12 +368,13 @@ class Connection {
       const header = decodeHeader(await this.#read(HEADER_SIZE));
       const { command, size } = header;
       if (!isCommand(command)) {
-        throw new CloseConnection(`${this.id}: ${commandName(command)} (size ${size}): closing the connection`);
+        // Received values stay out of the log (a hostile client's bytes): the field is named, not quoted.
+        throw new CloseConnection(`${this.id}: a command id outside protocol 4.4: closing the connection`);
       }
       const expected = requestSize(command);
       if (size !== expected) {
         throw new CloseConnection(
-          `${this.id}: ${commandName(command)} states a size of ${size} bytes; its struct is ${expected}: closing the connection`,
+          `${this.id}: ${commandName(command)} states a size other than its struct's ${expected} bytes: closing the connection`,
         );
       }
       const body = await this.#read(size);
@@ -408,7 +409,8 @@ class Connection {
       case CMD.VERSION: {
         const v = decodeStruct('version', body);
         const ok = v.major === PROTOCOL_VERSION_MAJOR && v.minor === PROTOCOL_VERSION_MINOR;
-        if (!ok) log('warn', `${this.id}: client speaks protocol ${v.major}.${v.minor}; this host speaks 4.4`);
+        if (!ok)
+          log('warn', `${this.id}: the client speaks another protocol version than 4.4 (SCARD_E_SERVICE_STOPPED)`);
         const rv = ok ? SCARD_S_SUCCESS : SCARD_E_SERVICE_STOPPED;
         this.#send(encodeStruct('version', { major: PROTOCOL_VERSION_MAJOR, minor: PROTOCOL_VERSION_MINOR, rv }));
         return;
@@ -555,7 +557,7 @@ class Connection {
         await this.#checkHandle(s.hCard, command);
         if (s.cbSendLength > MAX_BUFFER_SIZE_EXTENDED) {
           throw new CloseConnection(
-            `${what}: cbSendLength ${s.cbSendLength} exceeds ${MAX_BUFFER_SIZE_EXTENDED}: closing the connection`,
+            `${what}: cbSendLength exceeds ${MAX_BUFFER_SIZE_EXTENDED}: closing the connection`,
           );
         }
         const apdu = await this.#read(s.cbSendLength);
@@ -588,7 +590,7 @@ class Connection {
         await this.#checkHandle(s.hCard, command);
         if (s.cbSendLength > MAX_BUFFER_SIZE_EXTENDED) {
           throw new CloseConnection(
-            `${what}: cbSendLength ${s.cbSendLength} exceeds ${MAX_BUFFER_SIZE_EXTENDED}: closing the connection`,
+            `${what}: cbSendLength exceeds ${MAX_BUFFER_SIZE_EXTENDED}: closing the connection`,
           );
         }
         const input = await this.#read(s.cbSendLength);
@@ -612,9 +614,7 @@ class Connection {
         const s = decodeStruct('getset', body);
         await this.#checkHandle(s.hCard, command);
         if (s.cbAttrLen > MAX_BUFFER_SIZE) {
-          throw new CloseConnection(
-            `${what}: cbAttrLen ${s.cbAttrLen} exceeds ${MAX_BUFFER_SIZE}: closing the connection`,
-          );
+          throw new CloseConnection(`${what}: cbAttrLen exceeds ${MAX_BUFFER_SIZE}: closing the connection`);
         }
         try {
           const { attr } = await c.SCardGetAttrib(s.hCard, s.dwAttrId, { bufferLength: s.cbAttrLen });
@@ -640,9 +640,7 @@ class Connection {
         const s = decodeStruct('getset', body);
         await this.#checkHandle(s.hCard, command);
         if (s.cbAttrLen > MAX_BUFFER_SIZE) {
-          throw new CloseConnection(
-            `${what}: cbAttrLen ${s.cbAttrLen} exceeds ${MAX_BUFFER_SIZE}: closing the connection`,
-          );
+          throw new CloseConnection(`${what}: cbAttrLen exceeds ${MAX_BUFFER_SIZE}: closing the connection`);
         }
         s.rv = await c.SCardSetAttrib(s.hCard, s.dwAttrId, s.pbAttr.slice(0, s.cbAttrLen)).then(
           () => SCARD_S_SUCCESS,
