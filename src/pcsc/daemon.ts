@@ -48,7 +48,7 @@ import { HandleAllocator } from './handles.js';
 import { Notifier } from './notifier.js';
 import { ReaderFactory } from './reader-factory.js';
 import type { ReaderSlot, ReaderSlotHooks } from './reader-slot.js';
-import { evaluatePass, findReader, isPnpName, type PassEntry } from './status-change.js';
+import { evaluatePass, findReader, isPnpName, type PassEntry, type ReaderSnapshot } from './status-change.js';
 import { Winscard } from './winscard.js';
 
 export interface DaemonOptions {
@@ -74,9 +74,9 @@ export interface DaemonStats {
 }
 
 /** One entry of pcscd's READER_STATE array: the reader snapshot plus the negotiated protocol (0 = none). */
-export type PublishedReaderState = import('./status-change.js').ReaderSnapshot & {
+export interface PublishedReaderState extends ReaderSnapshot {
   readonly cardProtocol: number;
-};
+}
 
 export interface PcscClient extends PcscApi {
   readonly id: string;
