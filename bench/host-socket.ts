@@ -29,8 +29,20 @@ interface Spec {
 }
 
 const SPECS: Spec[] = [
-  { key: 'c-getchallenge', what: 'C client (libpcsclite) SCardTransmit: 8-byte GET CHALLENGE', client: 'c', apdus: 2000, echo: 0 },
-  { key: 'c-echo', what: 'C client (libpcsclite) SCardTransmit: 65,000-byte extended ECHO', client: 'c', apdus: 200, echo: 65000 },
+  {
+    key: 'c-getchallenge',
+    what: 'C client (libpcsclite) SCardTransmit: 8-byte GET CHALLENGE',
+    client: 'c',
+    apdus: 2000,
+    echo: 0,
+  },
+  {
+    key: 'c-echo',
+    what: 'C client (libpcsclite) SCardTransmit: 65,000-byte extended ECHO',
+    client: 'c',
+    apdus: 200,
+    echo: 65000,
+  },
   { key: 'py-getchallenge', what: 'pyscard SCardTransmit: 8-byte GET CHALLENGE', client: 'py', apdus: 1000, echo: 0 },
   { key: 'py-echo', what: 'pyscard SCardTransmit: 65,000-byte extended ECHO', client: 'py', apdus: 100, echo: 65000 },
 ];
@@ -45,7 +57,10 @@ function native(s: Spec): { id: string; name: string } {
 /** Runs a client to its end without blocking this process (our server answers it from here). */
 function runClient(cmd: string, args: string[], socket: string): Promise<number> {
   return new Promise((done, fail) => {
-    const child = spawn(cmd, args, { env: { ...process.env, PCSCLITE_CSOCK_NAME: socket }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      env: { ...process.env, PCSCLITE_CSOCK_NAME: socket },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -58,7 +73,8 @@ function runClient(cmd: string, args: string[], socket: string): Promise<number>
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       const m = RUN_RE.exec(out);
-      if (code !== 0 || m === null) fail(new Error(`${cmd} exited ${code ?? signal}: ${(err || out).trim().slice(-200)}`));
+      if (code !== 0 || m === null)
+        fail(new Error(`${cmd} exited ${code ?? signal}: ${(err || out).trim().slice(-200)}`));
       else done(Number(m[3]));
     });
   });
@@ -83,15 +99,24 @@ async function startNative(dir: string, driver: string): Promise<{ socket: strin
   mkdirSync(run, { recursive: true });
   mkdirSync(conf, { recursive: true });
   mkdirSync('/run/pcscd', { recursive: true });
-  writeFileSync(join(conf, 'memcard'), `FRIENDLYNAME "Memory Card Reader"\nDEVICENAME   /dev/null\nLIBPATH      ${driver}\n`);
+  writeFileSync(
+    join(conf, 'memcard'),
+    `FRIENDLYNAME "Memory Card Reader"\nDEVICENAME   /dev/null\nLIBPATH      ${driver}\n`,
+  );
   const child = spawn('unshare', ['-m', 'sh', '-c', `mount --bind '${run}' /run/pcscd && exec pcscd -f -c '${conf}'`], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  let failure = '';
+  let stderr = '';
+  child.on('error', (e) => (failure = e.message));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const socket = join(run, 'pcscd.comm');
-  for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 100 && !existsSync(socket) && failure === '' && child.exitCode === null; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
   if (!existsSync(socket)) {
     child.kill('SIGKILL');
-    throw new Error('native pcscd did not create its socket within 5 s');
+    throw new Error(`native pcscd did not start: ${failure || stderr.trim().slice(-200) || 'no socket within 5 s'}`);
   }
   await new Promise((r) => setTimeout(r, 300)); // its reader thread comes up after the socket
   return { socket, child };
@@ -108,8 +133,21 @@ export async function hostSocketFigures(root: string): Promise<Figure[]> {
     const n = native(s);
     const oursWhy = missing.ours ?? (s.client === 'py' ? missing.py : undefined);
     const nativeWhy = missing.native ?? (s.client === 'py' ? missing.py : undefined);
-    figures.set(o.id, { id: o.id, name: o.name, unit: 'us', median: null, nativeId: n.id, ...(oursWhy ? { note: oursWhy } : {}) });
-    figures.set(n.id, { id: n.id, name: n.name, unit: 'us', median: null, ...(nativeWhy ? { note: `not run: ${nativeWhy}` } : {}) });
+    figures.set(o.id, {
+      id: o.id,
+      name: o.name,
+      unit: 'us',
+      median: null,
+      nativeId: n.id,
+      ...(oursWhy ? { note: oursWhy } : {}),
+    });
+    figures.set(n.id, {
+      id: n.id,
+      name: n.name,
+      unit: 'us',
+      median: null,
+      ...(nativeWhy ? { note: `not run: ${nativeWhy}` } : {}),
+    });
     samples.set(o.id, []);
     samples.set(n.id, []);
   }
@@ -122,16 +160,24 @@ export async function hostSocketFigures(root: string): Promise<Figure[]> {
   let server: Awaited<ReturnType<typeof servePcscd>> | undefined;
   let nativePcscd: { socket: string; child: ChildProcess } | undefined;
   try {
-    const cc = spawnSync('gcc', ['-O2', '-Wall', '-I/usr/include/PCSC', '-o', client, join(anchorDir, 'client_bench.c'), '-lpcsclite'], {
-      encoding: 'utf8',
-    });
+    const cc = spawnSync(
+      'gcc',
+      ['-O2', '-Wall', '-I/usr/include/PCSC', '-o', client, join(anchorDir, 'client_bench.c'), '-lpcsclite'],
+      {
+        encoding: 'utf8',
+      },
+    );
     if (cc.status !== 0) throw new Error(`gcc client_bench.c: ${cc.stderr.slice(0, 200)}`);
     await daemon.addReader(memoryCardReader());
     server = await servePcscd({ daemon, path: join(dir, 'ours.comm') });
     if (missing.native === undefined) {
-      const so = spawnSync('gcc', ['-shared', '-fPIC', '-O2', '-Wall', '-I/usr/include/PCSC', '-o', driver, join(anchorDir, 'ifd_memcard.c')], {
-        encoding: 'utf8',
-      });
+      const so = spawnSync(
+        'gcc',
+        ['-shared', '-fPIC', '-O2', '-Wall', '-I/usr/include/PCSC', '-o', driver, join(anchorDir, 'ifd_memcard.c')],
+        {
+          encoding: 'utf8',
+        },
+      );
       if (so.status !== 0) missing.native = `gcc ifd_memcard.c: ${so.stderr.slice(0, 200)}`;
       else {
         try {
@@ -163,13 +209,16 @@ export async function hostSocketFigures(root: string): Promise<Figure[]> {
       }
     }
   } catch (e) {
-    for (const f of figures.values()) if (f.note === undefined) f.note = `failed: ${(e as Error).message.split('\n')[0]}`;
+    for (const f of figures.values())
+      if (f.note === undefined) f.note = `failed: ${(e as Error).message.split('\n')[0]}`;
   } finally {
     await server?.close();
     await daemon.shutdown();
-    if (nativePcscd !== undefined) {
-      nativePcscd.child.kill('SIGTERM');
-      await new Promise((r) => nativePcscd!.child.once('close', r));
+    const child = nativePcscd?.child;
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+      const closed = new Promise((r) => child.once('close', r));
+      child.kill('SIGTERM');
+      await closed;
     }
     rmSync(dir, { recursive: true, force: true });
   }
@@ -177,8 +226,10 @@ export async function hostSocketFigures(root: string): Promise<Figure[]> {
     for (const id of [ours(s).id, native(s).id]) {
       const f = figures.get(id)!;
       const xs = samples.get(id)!;
-      if (xs.length > 0 && !f.note?.startsWith('failed')) Object.assign(f, summarise(xs), { runs: xs.length, perRun: s.apdus });
-      else if (f.note === undefined && missing.native !== undefined && id.startsWith('host-native')) f.note = `not run: ${missing.native}`;
+      if (xs.length > 0 && !f.note?.startsWith('failed'))
+        Object.assign(f, summarise(xs), { runs: xs.length, perRun: s.apdus });
+      else if (f.note === undefined && missing.native !== undefined && id.startsWith('host-native'))
+        f.note = `not run: ${missing.native}`;
     }
   }
   return [...figures.values()];

@@ -38,9 +38,15 @@ async function closedByServer(rawBytes: Uint8Array, r: HostRig, what: string, ot
   const c = await RawClient.open(r.socketPath);
   c.write(rawBytes);
   await c.closedPromise; // the server closes it: the test would hang (and fail on its timeout) otherwise
-  await until(() => pcscdServerStats(r.server).connections === others && r.daemon.stats().clients === others, `${what}: cleaned up`);
+  await until(
+    () => pcscdServerStats(r.server).connections === others && r.daemon.stats().clients === others,
+    `${what}: cleaned up`,
+  );
   const said = r.logs.slice(before).filter((l) => l.startsWith('warn:'));
-  expect(said.some((l) => l.includes('closing the connection') || l.includes('foreign card handle')), what).toBe(true);
+  expect(
+    said.some((l) => l.includes('closing the connection') || l.includes('foreign card handle')),
+    what,
+  ).toBe(true);
   // Error texts name the field and its size, never the bytes received.
   for (const l of said) expect(l).not.toMatch(/[0-9A-F]{2} [0-9A-F]{2} [0-9A-F]{2}/);
 }
@@ -69,25 +75,80 @@ describe('hostile input on the pcscd socket', () => {
     await closedByServer(status, rig, 'foreign handle');
     // The same with a valid handle of *another* connection.
     const other = await helloOverRawSocket(rig.socketPath);
-    await closedByServer(encodeRequest(CMD.STATUS, encodeStruct('status', { hCard: other.hCard, rv: 0 })), rig, 'another connection’s handle', 1);
+    await closedByServer(
+      encodeRequest(CMD.STATUS, encodeStruct('status', { hCard: other.hCard, rv: 0 })),
+      rig,
+      'another connection’s handle',
+      1,
+    );
     expect(other.client.closed).toBe(false);
     expect(rig.daemon.stats().handles).toBe(1);
 
     // On its own connection, oversized lengths close it.
     const mk = async () => helloOverRawSocket(rig!.socketPath);
     for (const [label, req] of [
-      ['TRANSMIT 65549', (h: number) => encodeRequest(CMD.TRANSMIT, encodeStruct('transmit', { hCard: h, ioSendPciProtocol: 2, ioSendPciLength: 16, cbSendLength: 65549, ioRecvPciProtocol: 0, ioRecvPciLength: 16, pcbRecvLength: 300, rv: 0 }))],
-      ['CONTROL 65549', (h: number) => encodeRequest(CMD.CONTROL, encodeStruct('control', { hCard: h, dwControlCode: 0x42000d48, cbSendLength: 65549, cbRecvLength: 300, dwBytesReturned: 0, rv: 0 }))],
-      ['GET_ATTRIB 265', (h: number) => encodeRequest(CMD.GET_ATTRIB, encodeStruct('getset', { hCard: h, dwAttrId: 0x90303, pbAttr: new Uint8Array(0), cbAttrLen: 265, rv: 0 }))],
-      ['SET_ATTRIB 265', (h: number) => encodeRequest(CMD.SET_ATTRIB, encodeStruct('getset', { hCard: h, dwAttrId: 0x90303, pbAttr: new Uint8Array(0), cbAttrLen: 265, rv: 0 }))],
+      [
+        'TRANSMIT 65549',
+        (h: number) =>
+          encodeRequest(
+            CMD.TRANSMIT,
+            encodeStruct('transmit', {
+              hCard: h,
+              ioSendPciProtocol: 2,
+              ioSendPciLength: 16,
+              cbSendLength: 65549,
+              ioRecvPciProtocol: 0,
+              ioRecvPciLength: 16,
+              pcbRecvLength: 300,
+              rv: 0,
+            }),
+          ),
+      ],
+      [
+        'CONTROL 65549',
+        (h: number) =>
+          encodeRequest(
+            CMD.CONTROL,
+            encodeStruct('control', {
+              hCard: h,
+              dwControlCode: 0x42000d48,
+              cbSendLength: 65549,
+              cbRecvLength: 300,
+              dwBytesReturned: 0,
+              rv: 0,
+            }),
+          ),
+      ],
+      [
+        'GET_ATTRIB 265',
+        (h: number) =>
+          encodeRequest(
+            CMD.GET_ATTRIB,
+            encodeStruct('getset', { hCard: h, dwAttrId: 0x90303, pbAttr: new Uint8Array(0), cbAttrLen: 265, rv: 0 }),
+          ),
+      ],
+      [
+        'SET_ATTRIB 265',
+        (h: number) =>
+          encodeRequest(
+            CMD.SET_ATTRIB,
+            encodeStruct('getset', { hCard: h, dwAttrId: 0x90303, pbAttr: new Uint8Array(0), cbAttrLen: 265, rv: 0 }),
+          ),
+      ],
     ] as const) {
       const c = await mk();
       c.client.write(req(c.hCard));
       await c.client.closedPromise;
-      expect(rig.logs.some((l) => l.includes(label.split(' ')[0]!) && l.includes('exceeds')), label).toBe(true);
+      expect(
+        rig.logs.some((l) => l.includes(label.split(' ')[0]!) && l.includes('exceeds')),
+        label,
+      ).toBe(true);
     }
     await other.client.close();
-    await until(() => pcscdServerStats(rig!.server).connections === 0 && rig!.daemon.stats().clients === 0, 'cleaned up');
+    await until(
+      () => pcscdServerStats(rig!.server).connections === 0 && rig!.daemon.stats().clients === 0,
+      'cleaned up',
+    );
     expect(rig.daemon.stats()).toMatchObject({ contexts: 0, handles: 0, waiters: 0 });
     await stillWorks(rig);
   });
@@ -102,7 +163,15 @@ describe('hostile input on the pcscd socket', () => {
     expect(e.rv).toBe(0);
     // A reader name with no NUL in its 128 bytes: pcscd forces the last byte to 0.
     const name = new Uint8Array(128).fill(0x41);
-    const co = await c.call(CMD.CONNECT, 'connect', { hContext: e.hContext, szReader: name, dwShareMode: 2, dwPreferredProtocols: 3, hCard: 0, dwActiveProtocol: 0, rv: 0 });
+    const co = await c.call(CMD.CONNECT, 'connect', {
+      hContext: e.hContext,
+      szReader: name,
+      dwShareMode: 2,
+      dwPreferredProtocols: 3,
+      hCard: 0,
+      dwActiveProtocol: 0,
+      rv: 0,
+    });
     expect(co.rv).toBe(0x80100009); // SCARD_E_UNKNOWN_READER
     expect((await c.call(CMD.CANCEL, 'cancel', { hContext: 0x4242, rv: 0 })).rv).toBe(0x80100003);
     // STOP without WAIT: no answer (pcscd answers only a registered client); the next command is still served.
@@ -124,21 +193,30 @@ describe('hostile input on the pcscd socket', () => {
       // Random bytes.
       fc.uint8Array({ maxLength: 300 }),
       // A known command with any size and a body of random bytes.
-      fc.record({ command: fc.constantFrom(...commands), size: fc.nat({ max: 400 }), body: fc.uint8Array({ maxLength: 400 }) }).map(({ command, size, body }) =>
-        Uint8Array.from([...encodeHeader({ size, command }), ...body]),
-      ),
+      fc
+        .record({
+          command: fc.constantFrom(...commands),
+          size: fc.nat({ max: 400 }),
+          body: fc.uint8Array({ maxLength: 400 }),
+        })
+        .map(({ command, size, body }) => Uint8Array.from([...encodeHeader({ size, command }), ...body])),
       // A known command with the right size and random content (random handles, scopes, lengths), maybe truncated.
-      fc.record({ command: fc.constantFrom(...commands), seed: fc.uint8Array({ minLength: 400, maxLength: 400 }), cut: fc.nat({ max: 400 }), extra: fc.uint8Array({ maxLength: 64 }) }).map(
-        ({ command, seed, cut, extra }) => {
+      fc
+        .record({
+          command: fc.constantFrom(...commands),
+          seed: fc.uint8Array({ minLength: 400, maxLength: 400 }),
+          cut: fc.nat({ max: 400 }),
+          extra: fc.uint8Array({ maxLength: 64 }),
+        })
+        .map(({ command, seed, cut, extra }) => {
           const body = seed.subarray(0, requestSize(command));
           const whole = Uint8Array.from([...encodeHeader({ size: body.length, command }), ...body, ...extra]);
           return whole.subarray(0, Math.min(whole.length, HEADER_SIZE + cut));
-        },
-      ),
+        }),
       // An unknown command.
-      fc.record({ command: fc.integer({ min: 0x15, max: 0xffffffff }), size: fc.nat({ max: 64 }) }).map(({ command, size }) =>
-        Uint8Array.from([...encodeHeader({ size, command }), ...new Uint8Array(size)]),
-      ),
+      fc
+        .record({ command: fc.integer({ min: 0x15, max: 0xffffffff }), size: fc.nat({ max: 64 }) })
+        .map(({ command, size }) => Uint8Array.from([...encodeHeader({ size, command }), ...new Uint8Array(size)])),
     );
     await fc.assert(
       fc.asyncProperty(fc.array(frame, { minLength: 1, maxLength: 4 }), async (frames) => {
@@ -147,7 +225,10 @@ describe('hostile input on the pcscd socket', () => {
         // Whatever the server made of it, our side ends the conversation; the server then cleans up.
         c.socket.end();
         await c.closedPromise;
-        await until(() => pcscdServerStats(r.server).connections === 1 && r.daemon.stats().clients === 1, 'only the bystander left');
+        await until(
+          () => pcscdServerStats(r.server).connections === 1 && r.daemon.stats().clients === 1,
+          'only the bystander left',
+        );
       }),
       { numRuns: 80 },
     );
@@ -157,7 +238,16 @@ describe('hostile input on the pcscd socket', () => {
     const t = await bystander.client.call(
       CMD.TRANSMIT,
       'transmit',
-      { hCard: bystander.hCard, ioSendPciProtocol: 2, ioSendPciLength: 16, cbSendLength: 4, ioRecvPciProtocol: 0, ioRecvPciLength: 16, pcbRecvLength: 300, rv: 0 },
+      {
+        hCard: bystander.hCard,
+        ioSendPciProtocol: 2,
+        ioSendPciLength: 16,
+        cbSendLength: 4,
+        ioRecvPciProtocol: 0,
+        ioRecvPciLength: 16,
+        pcbRecvLength: 300,
+        rv: 0,
+      },
       Uint8Array.of(0, 0, 0, 0),
     );
     expect(t.rv).toBe(0);

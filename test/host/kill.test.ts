@@ -19,7 +19,15 @@ afterEach(async () => {
 function empty(r: HostRig): boolean {
   const d = r.daemon.stats();
   const s = pcscdServerStats(r.server);
-  return d.clients === 0 && d.contexts === 0 && d.handles === 0 && d.waiters === 0 && s.connections === 0 && s.contexts === 0 && s.waiting === 0;
+  return (
+    d.clients === 0 &&
+    d.contexts === 0 &&
+    d.handles === 0 &&
+    d.waiters === 0 &&
+    s.connections === 0 &&
+    s.contexts === 0 &&
+    s.waiting === 0
+  );
 }
 
 describe.runIf(available)('clients killed with SIGKILL', () => {

@@ -60,7 +60,12 @@ export class RawClient {
     return out;
   }
 
-  async call<N extends StructName>(command: number, name: N, body: Parameters<typeof encodeStruct<N>>[1], data?: Uint8Array) {
+  async call<N extends StructName>(
+    command: number,
+    name: N,
+    body: Parameters<typeof encodeStruct<N>>[1],
+    data?: Uint8Array,
+  ) {
     this.write(encodeRequest(command, encodeStruct(name, body), data));
     return decodeStruct(name, await this.read(structSize(name)));
   }
@@ -80,7 +85,9 @@ export class RawClient {
  * What libpcsclite does for establish → list → connect → transmit(00 00 00 00 after SELECT): resolves with the
  * response to the hello command, or throws on any failure.
  */
-export async function helloOverRawSocket(path: string): Promise<{ client: RawClient; hContext: number; hCard: number; hello: Uint8Array }> {
+export async function helloOverRawSocket(
+  path: string,
+): Promise<{ client: RawClient; hContext: number; hCard: number; hello: Uint8Array }> {
   const c = await RawClient.open(path);
   const v = await c.call(CMD.VERSION, 'version', { major: 4, minor: 4, rv: 0 });
   if (v.rv !== 0) throw new Error(`VERSION rv ${v.rv.toString(16)}`);
@@ -102,13 +109,24 @@ export async function helloOverRawSocket(path: string): Promise<{ client: RawCli
     const t = await c.call(
       CMD.TRANSMIT,
       'transmit',
-      { hCard: co.hCard, ioSendPciProtocol: co.dwActiveProtocol, ioSendPciLength: 16, cbSendLength: apdu.length, ioRecvPciProtocol: 0, ioRecvPciLength: 16, pcbRecvLength: 65548, rv: 0 },
+      {
+        hCard: co.hCard,
+        ioSendPciProtocol: co.dwActiveProtocol,
+        ioSendPciLength: 16,
+        cbSendLength: apdu.length,
+        ioRecvPciProtocol: 0,
+        ioRecvPciLength: 16,
+        pcbRecvLength: 65548,
+        rv: 0,
+      },
       apdu,
     );
     if (t.rv !== 0) throw new Error(`TRANSMIT rv ${t.rv.toString(16)}`);
     return c.read(t.pcbRecvLength);
   };
-  await transmit(Uint8Array.of(0x00, 0xa4, 0x04, 0x00, 0x0a, 0xa0, 0x00, 0x00, 0x00, 0x62, 0x03, 0x01, 0x0c, 0x06, 0x01));
+  await transmit(
+    Uint8Array.of(0x00, 0xa4, 0x04, 0x00, 0x0a, 0xa0, 0x00, 0x00, 0x00, 0x62, 0x03, 0x01, 0x0c, 0x06, 0x01),
+  );
   const hello = await transmit(Uint8Array.of(0, 0, 0, 0));
   return { client: c, hContext: e.hContext, hCard: co.hCard, hello };
 }

@@ -55,7 +55,10 @@ export async function startRig(options: RigOptions = {}): Promise<HostRig> {
   };
   const daemon = new PcscDaemon({ log });
   for (const r of options.readers ?? [(await simReader()).reader]) await daemon.addReader(r);
-  const server = await servePcscdTuned({ daemon, path: socketPath, log, logApdus: options.logApdus ?? false }, options.tuning ?? {});
+  const server = await servePcscdTuned(
+    { daemon, path: socketPath, log, logApdus: options.logApdus ?? false },
+    options.tuning ?? {},
+  );
   const env = { ...process.env, PCSCLITE_CSOCK_NAME: socketPath };
   return {
     daemon,
@@ -87,7 +90,9 @@ export function havePyscard(): boolean {
   if (!existsSync('/usr/bin/python3')) return haveTool('/usr/bin/python3', 'python3');
   const r = spawnSync('/usr/bin/python3', ['-c', 'import smartcard'], { encoding: 'utf8' });
   if (r.status === 0 || process.env.CI) return true;
-  console.warn('skipped: /usr/bin/python3 cannot import smartcard (Debian package python3-pyscard; .ci/run installs it)');
+  console.warn(
+    'skipped: /usr/bin/python3 cannot import smartcard (Debian package python3-pyscard; .ci/run installs it)',
+  );
   return false;
 }
 
@@ -99,7 +104,13 @@ export interface RunResult {
 }
 
 /** Run a program to its end (asynchronously: the daemon serving it runs in this process). */
-export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 15_000, input?: string): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 15_000,
+  input?: string,
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -108,7 +119,11 @@ export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeout
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${cmd} ${args.join(' ')} did not end within ${timeoutMs} ms; stdout: ${stdout.slice(-500)} stderr: ${stderr.slice(-500)}`));
+      reject(
+        new Error(
+          `${cmd} ${args.join(' ')} did not end within ${timeoutMs} ms; stdout: ${stdout.slice(-500)} stderr: ${stderr.slice(-500)}`,
+        ),
+      );
     }, timeoutMs);
     child.on('error', (e) => {
       clearTimeout(timer);
@@ -152,7 +167,12 @@ export class Spawned {
   waitFor(re: RegExp, ms = 10_000, from = 0): Promise<RegExpExecArray> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`no ${re} in output within ${ms} ms; stdout: ${this.stdout.slice(-800)} stderr: ${this.stderr.slice(-400)}`)),
+        () =>
+          reject(
+            new Error(
+              `no ${re} in output within ${ms} ms; stdout: ${this.stdout.slice(-800)} stderr: ${this.stderr.slice(-400)}`,
+            ),
+          ),
         ms,
       );
       this.#waiters.push({
@@ -202,7 +222,9 @@ const C_SOURCE = join(dirname(fileURLToPath(import.meta.url)), 'c', 'pcsc-client
 export function buildClient(): { dir: string; client: string } {
   const dir = mkdtempSync(join(tmpdir(), 'pcsc-client-'));
   const client = join(dir, 'pcsc-client');
-  const r = spawnSync('gcc', ['-O1', '-Wall', '-Werror', '-I/usr/include/PCSC', '-o', client, C_SOURCE, '-lpcsclite'], { encoding: 'utf8' });
+  const r = spawnSync('gcc', ['-O1', '-Wall', '-Werror', '-I/usr/include/PCSC', '-o', client, C_SOURCE, '-lpcsclite'], {
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`gcc failed (${r.status}): ${r.stderr || r.error?.message}`);
   return { dir, client };
 }

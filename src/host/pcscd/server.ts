@@ -172,7 +172,10 @@ class Host {
     this.#unsubscribe = this.daemon.onReaderEvent(() => {
       for (const c of this.connections) c.signal(SCARD_S_SUCCESS);
     });
-    this.log('info', `serving pcscd protocol ${PROTOCOL_VERSION_MAJOR}.${PROTOCOL_VERSION_MINOR} on ${this.options.path}`);
+    this.log(
+      'info',
+      `serving pcscd protocol ${PROTOCOL_VERSION_MAJOR}.${PROTOCOL_VERSION_MINOR} on ${this.options.path}`,
+    );
   }
 
   #accept(socket: Socket): void {
@@ -235,7 +238,8 @@ function rvOf(e: unknown, log: (level: PcscdLogLevel, message: string) => void, 
   return SCARD_F_INTERNAL_ERROR;
 }
 
-const rvName = (rv: number): string => `${pcscStringifyError(rv >>> 0)} (0x${(rv >>> 0).toString(16).toUpperCase().padStart(8, '0')})`;
+const rvName = (rv: number): string =>
+  `${pcscStringifyError(rv >>> 0)} (0x${(rv >>> 0).toString(16).toUpperCase().padStart(8, '0')})`;
 
 class Connection {
   readonly id: string;
@@ -364,12 +368,13 @@ class Connection {
       const header = decodeHeader(await this.#read(HEADER_SIZE));
       const { command, size } = header;
       if (!isCommand(command)) {
-        throw new CloseConnection(`${this.id}: ${commandName(command)} (size ${size}): closing the connection`);
+        // Received values stay out of the log (a hostile client's bytes): the field is named, not quoted.
+        throw new CloseConnection(`${this.id}: a command id outside protocol 4.4: closing the connection`);
       }
       const expected = requestSize(command);
       if (size !== expected) {
         throw new CloseConnection(
-          `${this.id}: ${commandName(command)} states a size of ${size} bytes; its struct is ${expected}: closing the connection`,
+          `${this.id}: ${commandName(command)} states a size other than its struct's ${expected} bytes: closing the connection`,
         );
       }
       const body = await this.#read(size);
@@ -380,7 +385,10 @@ class Connection {
   /** MSGCheckHandleAssociation: a handle not opened on this connection is a rogue client's. */
   async #checkHandle(hCard: number, command: Command): Promise<void> {
     if (this.contexts.size > 0 && this.handles.has(hCard >>> 0)) return;
-    this.host.log('warn', `${this.id}: ${commandName(command)} names a card handle this connection did not open: closing it in ${this.host.tuning.foreignHandleDelayMs} ms`);
+    this.host.log(
+      'warn',
+      `${this.id}: ${commandName(command)} names a card handle this connection did not open: closing it in ${this.host.tuning.foreignHandleDelayMs} ms`,
+    );
     if (!this.#paused) {
       this.#paused = true;
       this.socket.pause();
@@ -401,7 +409,8 @@ class Connection {
       case CMD.VERSION: {
         const v = decodeStruct('version', body);
         const ok = v.major === PROTOCOL_VERSION_MAJOR && v.minor === PROTOCOL_VERSION_MINOR;
-        if (!ok) log('warn', `${this.id}: client speaks protocol ${v.major}.${v.minor}; this host speaks 4.4`);
+        if (!ok)
+          log('warn', `${this.id}: the client speaks another protocol version than 4.4 (SCARD_E_SERVICE_STOPPED)`);
         const rv = ok ? SCARD_S_SUCCESS : SCARD_E_SERVICE_STOPPED;
         this.#send(encodeStruct('version', { major: PROTOCOL_VERSION_MAJOR, minor: PROTOCOL_VERSION_MINOR, rv }));
         return;
@@ -473,7 +482,9 @@ class Connection {
         const s = decodeStruct('reconnect', body);
         await this.#checkHandle(s.hCard, command);
         try {
-          s.dwActiveProtocol = (await c.SCardReconnect(s.hCard, s.dwShareMode, s.dwPreferredProtocols, s.dwInitialization)).dwActiveProtocol;
+          s.dwActiveProtocol = (
+            await c.SCardReconnect(s.hCard, s.dwShareMode, s.dwPreferredProtocols, s.dwInitialization)
+          ).dwActiveProtocol;
           s.rv = SCARD_S_SUCCESS;
         } catch (e) {
           s.dwActiveProtocol = 0;
@@ -545,22 +556,31 @@ class Connection {
         const s = decodeStruct('transmit', body);
         await this.#checkHandle(s.hCard, command);
         if (s.cbSendLength > MAX_BUFFER_SIZE_EXTENDED) {
-          throw new CloseConnection(`${what}: cbSendLength ${s.cbSendLength} exceeds ${MAX_BUFFER_SIZE_EXTENDED}: closing the connection`);
+          throw new CloseConnection(
+            `${what}: cbSendLength exceeds ${MAX_BUFFER_SIZE_EXTENDED}: closing the connection`,
+          );
         }
         const apdu = await this.#read(s.cbSendLength);
         let response: Uint8Array | undefined;
         try {
-          const r = await c.SCardTransmit(s.hCard, { dwProtocol: s.ioSendPciProtocol }, apdu, { recvLength: s.pcbRecvLength });
+          const r = await c.SCardTransmit(s.hCard, { dwProtocol: s.ioSendPciProtocol }, apdu, {
+            recvLength: s.pcbRecvLength,
+          });
           response = r.recvBuffer;
           s.rv = SCARD_S_SUCCESS;
           s.pcbRecvLength = response.length;
           // ioRecvPci goes back as it came: pcscd hands it to the driver, which leaves it alone (libccid does).
         } catch (e) {
           s.rv = rvOf(e, log, what);
-          s.pcbRecvLength = s.rv === SCARD_E_INSUFFICIENT_BUFFER && e instanceof PcscError && e.needed !== undefined ? e.needed : 0;
+          s.pcbRecvLength =
+            s.rv === SCARD_E_INSUFFICIENT_BUFFER && e instanceof PcscError && e.needed !== undefined ? e.needed : 0;
         }
         const r = { apdus: this.host.logApdus };
-        this.#debug(command, s.rv, `${describeCommandApdu(apdu, r)}${response !== undefined ? `, ${describeResponseTo(apdu, response, r)}` : ''}`);
+        this.#debug(
+          command,
+          s.rv,
+          `${describeCommandApdu(apdu, r)}${response !== undefined ? `, ${describeResponseTo(apdu, response, r)}` : ''}`,
+        );
         if (s.rv === SCARD_S_SUCCESS && response !== undefined) this.#send(encodeStruct('transmit', s), response);
         else this.#send(encodeStruct('transmit', s));
         return;
@@ -569,7 +589,9 @@ class Connection {
         const s = decodeStruct('control', body);
         await this.#checkHandle(s.hCard, command);
         if (s.cbSendLength > MAX_BUFFER_SIZE_EXTENDED) {
-          throw new CloseConnection(`${what}: cbSendLength ${s.cbSendLength} exceeds ${MAX_BUFFER_SIZE_EXTENDED}: closing the connection`);
+          throw new CloseConnection(
+            `${what}: cbSendLength exceeds ${MAX_BUFFER_SIZE_EXTENDED}: closing the connection`,
+          );
         }
         const input = await this.#read(s.cbSendLength);
         let output: Uint8Array | undefined;
@@ -579,7 +601,8 @@ class Connection {
           s.dwBytesReturned = output.length;
         } catch (e) {
           s.rv = rvOf(e, log, what);
-          s.dwBytesReturned = s.rv === SCARD_E_INSUFFICIENT_BUFFER && e instanceof PcscError && e.needed !== undefined ? e.needed : 0;
+          s.dwBytesReturned =
+            s.rv === SCARD_E_INSUFFICIENT_BUFFER && e instanceof PcscError && e.needed !== undefined ? e.needed : 0;
         }
         // The input (PIN-pad structures, escape commands) is never logged, nor the output: lengths only.
         this.#debug(command, s.rv, `${lengthOnly('input', input)}, ${lengthOnly('output', s.dwBytesReturned)}`);
@@ -591,11 +614,14 @@ class Connection {
         const s = decodeStruct('getset', body);
         await this.#checkHandle(s.hCard, command);
         if (s.cbAttrLen > MAX_BUFFER_SIZE) {
-          throw new CloseConnection(`${what}: cbAttrLen ${s.cbAttrLen} exceeds ${MAX_BUFFER_SIZE}: closing the connection`);
+          throw new CloseConnection(`${what}: cbAttrLen exceeds ${MAX_BUFFER_SIZE}: closing the connection`);
         }
         try {
           const { attr } = await c.SCardGetAttrib(s.hCard, s.dwAttrId, { bufferLength: s.cbAttrLen });
-          if (attr.length > MAX_BUFFER_SIZE) throw new PcscError(SCARD_E_INSUFFICIENT_BUFFER, 'attribute larger than the wire field', { needed: attr.length });
+          if (attr.length > MAX_BUFFER_SIZE)
+            throw new PcscError(SCARD_E_INSUFFICIENT_BUFFER, 'attribute larger than the wire field', {
+              needed: attr.length,
+            });
           s.pbAttr = new Uint8Array(MAX_BUFFER_SIZE);
           s.pbAttr.set(attr);
           s.cbAttrLen = attr.length;
@@ -603,7 +629,8 @@ class Connection {
         } catch (e) {
           s.rv = rvOf(e, log, what);
           s.pbAttr = new Uint8Array(MAX_BUFFER_SIZE);
-          if (s.rv === SCARD_E_INSUFFICIENT_BUFFER && e instanceof PcscError && e.needed !== undefined) s.cbAttrLen = e.needed;
+          if (s.rv === SCARD_E_INSUFFICIENT_BUFFER && e instanceof PcscError && e.needed !== undefined)
+            s.cbAttrLen = e.needed;
         }
         this.#debug(command, s.rv, `attribute 0x${s.dwAttrId.toString(16).toUpperCase()}`);
         this.#send(encodeStruct('getset', s));
@@ -613,13 +640,17 @@ class Connection {
         const s = decodeStruct('getset', body);
         await this.#checkHandle(s.hCard, command);
         if (s.cbAttrLen > MAX_BUFFER_SIZE) {
-          throw new CloseConnection(`${what}: cbAttrLen ${s.cbAttrLen} exceeds ${MAX_BUFFER_SIZE}: closing the connection`);
+          throw new CloseConnection(`${what}: cbAttrLen exceeds ${MAX_BUFFER_SIZE}: closing the connection`);
         }
         s.rv = await c.SCardSetAttrib(s.hCard, s.dwAttrId, s.pbAttr.slice(0, s.cbAttrLen)).then(
           () => SCARD_S_SUCCESS,
           (e: unknown) => rvOf(e, log, what),
         );
-        this.#debug(command, s.rv, `attribute 0x${s.dwAttrId.toString(16).toUpperCase()}, ${lengthOnly('value', s.cbAttrLen)}`);
+        this.#debug(
+          command,
+          s.rv,
+          `attribute 0x${s.dwAttrId.toString(16).toUpperCase()}, ${lengthOnly('value', s.cbAttrLen)}`,
+        );
         // The value is not echoed back (the client ignores it; it may be a secret).
         s.pbAttr = new Uint8Array(MAX_BUFFER_SIZE);
         this.#send(encodeStruct('getset', s));
@@ -638,7 +669,10 @@ class Connection {
     this.host.forget(this);
     this.host.log(level, reason.startsWith(this.id) ? reason : `${this.id}: ${reason}`);
     this.#closing = this.client.close().catch((e: unknown) => {
-      this.host.log('error', `${this.id}: releasing what it held failed: ${e instanceof Error ? e.message : String(e)}`);
+      this.host.log(
+        'error',
+        `${this.id}: releasing what it held failed: ${e instanceof Error ? e.message : String(e)}`,
+      );
     });
     return this.#closing;
   }

@@ -86,7 +86,10 @@ export function socketOwner(path: string): { pid: number; command: string } | un
         if (m !== null && inodes.has(m[1]!)) {
           let command = '';
           try {
-            command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((x) => x !== '').join(' ');
+            command = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+              .split('\0')
+              .filter((x) => x !== '')
+              .join(' ');
           } catch {
             // The process may have gone meanwhile.
           }
@@ -123,7 +126,10 @@ export async function prepareSocketPath(path: string): Promise<void> {
   }
   if (await isSocketLive(path)) {
     const owner = socketOwner(path);
-    const who = owner !== undefined ? `process ${owner.pid}${owner.command !== '' ? ` (${owner.command})` : ''}` : 'another process';
+    const who =
+      owner !== undefined
+        ? `process ${owner.pid}${owner.command !== '' ? ` (${owner.command})` : ''}`
+        : 'another process';
     throw new SocketPathError(
       `${path} is in use: ${who} answers on it (a running pcscd or smart-card-host?). ` +
         'Stop it first (e.g. systemctl stop pcscd.socket pcscd) or choose another path (PCSCLITE_CSOCK_NAME / --socket)',

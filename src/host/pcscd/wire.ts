@@ -62,9 +62,20 @@ type FieldValue<F extends Field> = F[1] extends 'bytes' ? Uint8Array : number;
 export type StructOf<L extends Layout> = { [F in L[number] as F[0]]: FieldValue<F> };
 
 const LAYOUTS = {
-  version: [['major', 'i32'], ['minor', 'i32'], ['rv', 'u32']],
-  establish: [['dwScope', 'u32'], ['hContext', 'u32'], ['rv', 'u32']],
-  release: [['hContext', 'u32'], ['rv', 'u32']],
+  version: [
+    ['major', 'i32'],
+    ['minor', 'i32'],
+    ['rv', 'u32'],
+  ],
+  establish: [
+    ['dwScope', 'u32'],
+    ['hContext', 'u32'],
+    ['rv', 'u32'],
+  ],
+  release: [
+    ['hContext', 'u32'],
+    ['rv', 'u32'],
+  ],
   connect: [
     ['hContext', 'u32'],
     ['szReader', 'bytes', MAX_READERNAME],
@@ -82,11 +93,28 @@ const LAYOUTS = {
     ['dwActiveProtocol', 'u32'],
     ['rv', 'u32'],
   ],
-  disconnect: [['hCard', 'i32'], ['dwDisposition', 'u32'], ['rv', 'u32']],
-  begin: [['hCard', 'i32'], ['rv', 'u32']],
-  end: [['hCard', 'i32'], ['dwDisposition', 'u32'], ['rv', 'u32']],
-  cancel: [['hContext', 'i32'], ['rv', 'u32']],
-  status: [['hCard', 'i32'], ['rv', 'u32']],
+  disconnect: [
+    ['hCard', 'i32'],
+    ['dwDisposition', 'u32'],
+    ['rv', 'u32'],
+  ],
+  begin: [
+    ['hCard', 'i32'],
+    ['rv', 'u32'],
+  ],
+  end: [
+    ['hCard', 'i32'],
+    ['dwDisposition', 'u32'],
+    ['rv', 'u32'],
+  ],
+  cancel: [
+    ['hContext', 'i32'],
+    ['rv', 'u32'],
+  ],
+  status: [
+    ['hCard', 'i32'],
+    ['rv', 'u32'],
+  ],
   transmit: [
     ['hCard', 'i32'],
     ['ioSendPciProtocol', 'u32'],
@@ -105,8 +133,17 @@ const LAYOUTS = {
     ['dwBytesReturned', 'u32'],
     ['rv', 'u32'],
   ],
-  getset: [['hCard', 'i32'], ['dwAttrId', 'u32'], ['pbAttr', 'bytes', MAX_BUFFER_SIZE], ['cbAttrLen', 'u32'], ['rv', 'u32']],
-  waitReaderStateChange: [['timeOut', 'u32'], ['rv', 'u32']],
+  getset: [
+    ['hCard', 'i32'],
+    ['dwAttrId', 'u32'],
+    ['pbAttr', 'bytes', MAX_BUFFER_SIZE],
+    ['cbAttrLen', 'u32'],
+    ['rv', 'u32'],
+  ],
+  waitReaderStateChange: [
+    ['timeOut', 'u32'],
+    ['rv', 'u32'],
+  ],
 } as const satisfies Record<string, Layout>;
 
 export type StructName = keyof typeof LAYOUTS;
@@ -236,7 +273,8 @@ export function decodeCString(bytes: Uint8Array): string {
 /** A string into a char[length] field, NUL-terminated; one that does not fit with its NUL is a WireError. */
 export function encodeCString(s: string, length: number): Uint8Array {
   const b = new TextEncoder().encode(s);
-  if (b.length >= length) throw new WireError(`a string of ${b.length} bytes does not fit a ${length}-byte field with its NUL`);
+  if (b.length >= length)
+    throw new WireError(`a string of ${b.length} bytes does not fit a ${length}-byte field with its NUL`);
   const out = new Uint8Array(length);
   out.set(b);
   return out;
@@ -262,7 +300,15 @@ export const READER_STATES_SIZE = READER_STATE_SIZE * PCSCLITE_MAX_READERS_CONTE
 /** READER_NOT_INITIALIZED (MAX_ATR_SIZE + 1): the cardAtrLength of an unused entry. */
 export const READER_NOT_INITIALIZED = MAX_ATR_SIZE + 1;
 
-const RS = { name: 0, eventCounter: 128, readerState: 132, readerSharing: 136, atr: 140, atrLength: 176, protocol: 180 } as const;
+const RS = {
+  name: 0,
+  eventCounter: 128,
+  readerState: 132,
+  readerSharing: 136,
+  atr: 140,
+  atrLength: 176,
+  protocol: 180,
+} as const;
 
 /**
  * The 16-entry array, readers first in order, the rest unused (empty name, cardAtrLength 34). More than 16 readers or
@@ -295,7 +341,8 @@ export function encodeReaderStates(readers: readonly ReaderStateRecord[]): Uint8
 
 /** The used entries of a 2944-byte array (what libpcsclite lists: non-empty names), for tests and tools. */
 export function decodeReaderStates(bytes: Uint8Array): ReaderStateRecord[] {
-  if (bytes.length !== READER_STATES_SIZE) throw new WireError(`the reader states are ${READER_STATES_SIZE} bytes; ${bytes.length} were given`);
+  if (bytes.length !== READER_STATES_SIZE)
+    throw new WireError(`the reader states are ${READER_STATES_SIZE} bytes; ${bytes.length} were given`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: ReaderStateRecord[] = [];
   for (let i = 0; i < PCSCLITE_MAX_READERS_CONTEXTS; i++) {

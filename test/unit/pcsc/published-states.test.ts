@@ -50,7 +50,13 @@ describe('daemon.readerStates() and daemon.onReaderEvent()', () => {
   it('publishes name, event counter, state, sharing, ATR and negotiated protocol', async () => {
     const { daemon, name } = await rig();
     const [r] = daemon.readerStates();
-    expect(r).toMatchObject({ name, eventCounter: 0, readerState: SCARD_PRESENT | SCARD_POWERED | SCARD_NEGOTIABLE, readerSharing: 0, cardProtocol: 0 });
+    expect(r).toMatchObject({
+      name,
+      eventCounter: 0,
+      readerState: SCARD_PRESENT | SCARD_POWERED | SCARD_NEGOTIABLE,
+      readerSharing: 0,
+      cardProtocol: 0,
+    });
     expect(r!.atr.length).toBeGreaterThan(2);
     const c = daemon.connect();
     const { hContext } = await c.SCardEstablishContext(SCARD_SCOPE_SYSTEM);

@@ -37,28 +37,68 @@ describe('servePcscd', () => {
     const { client: c, hCard, hContext, hello } = await helloOverRawSocket(rig.socketPath);
     expect(new TextDecoder().decode(hello.subarray(0, 12))).toBe('Hello world!');
     const [state] = await c.readerStates();
-    expect(state).toMatchObject({ name: 'Gemalto PC Twin Reader 00 00', readerSharing: 1, cardProtocol: 2, readerState: 0x34 });
+    expect(state).toMatchObject({
+      name: 'Gemalto PC Twin Reader 00 00',
+      readerSharing: 1,
+      cardProtocol: 2,
+      readerState: 0x34,
+    });
     expect((await c.call(CMD.STATUS, 'status', { hCard, rv: 0 })).rv).toBe(0);
-    const attr = await c.call(CMD.GET_ATTRIB, 'getset', { hCard, dwAttrId: 0x90303, pbAttr: new Uint8Array(0), cbAttrLen: 264, rv: 0 });
+    const attr = await c.call(CMD.GET_ATTRIB, 'getset', {
+      hCard,
+      dwAttrId: 0x90303,
+      pbAttr: new Uint8Array(0),
+      cbAttrLen: 264,
+      rv: 0,
+    });
     expect(attr.rv).toBe(0);
     expect([...attr.pbAttr.subarray(0, attr.cbAttrLen)]).toEqual([...state!.atr]);
-    const small = await c.call(CMD.GET_ATTRIB, 'getset', { hCard, dwAttrId: 0x90303, pbAttr: new Uint8Array(0), cbAttrLen: 2, rv: 0 });
+    const small = await c.call(CMD.GET_ATTRIB, 'getset', {
+      hCard,
+      dwAttrId: 0x90303,
+      pbAttr: new Uint8Array(0),
+      cbAttrLen: 2,
+      rv: 0,
+    });
     expect(small).toMatchObject({ rv: 0x80100008, cbAttrLen: state!.atr.length });
     // A response larger than the stated buffer: INSUFFICIENT_BUFFER with the needed length, and no data follows.
     const t = await c.call(
       CMD.TRANSMIT,
       'transmit',
-      { hCard, ioSendPciProtocol: 2, ioSendPciLength: 16, cbSendLength: 4, ioRecvPciProtocol: 0, ioRecvPciLength: 16, pcbRecvLength: 3, rv: 0 },
+      {
+        hCard,
+        ioSendPciProtocol: 2,
+        ioSendPciLength: 16,
+        cbSendLength: 4,
+        ioRecvPciProtocol: 0,
+        ioRecvPciLength: 16,
+        pcbRecvLength: 3,
+        rv: 0,
+      },
       Uint8Array.of(0, 0, 0, 0),
     );
     expect(t).toMatchObject({ rv: 0x80100008, pcbRecvLength: 14 });
     expect((await c.call(CMD.BEGIN_TRANSACTION, 'begin', { hCard, rv: 0 })).rv).toBe(0);
     expect((await c.call(CMD.END_TRANSACTION, 'end', { hCard, dwDisposition: 0, rv: 0 })).rv).toBe(0);
     expect((await c.call(CMD.END_TRANSACTION, 'end', { hCard, dwDisposition: 0, rv: 0 })).rv).toBe(0x80100016);
-    const ctl = await c.call(CMD.CONTROL, 'control', { hCard, dwControlCode: 0x42000d48, cbSendLength: 0, cbRecvLength: 300, dwBytesReturned: 0, rv: 0 });
+    const ctl = await c.call(CMD.CONTROL, 'control', {
+      hCard,
+      dwControlCode: 0x42000d48,
+      cbSendLength: 0,
+      cbRecvLength: 300,
+      dwBytesReturned: 0,
+      rv: 0,
+    });
     expect(ctl.rv).toBe(0);
     expect((await c.read(ctl.dwBytesReturned)).length % 6).toBe(0); // PC/SC part 10 feature TLVs
-    const rc = await c.call(CMD.RECONNECT, 'reconnect', { hCard, dwShareMode: 2, dwPreferredProtocols: 2, dwInitialization: 1, dwActiveProtocol: 0, rv: 0 });
+    const rc = await c.call(CMD.RECONNECT, 'reconnect', {
+      hCard,
+      dwShareMode: 2,
+      dwPreferredProtocols: 2,
+      dwInitialization: 1,
+      dwActiveProtocol: 0,
+      rv: 0,
+    });
     expect(rc).toMatchObject({ rv: 0, dwActiveProtocol: 2 });
     expect((await c.call(CMD.DISCONNECT, 'disconnect', { hCard, dwDisposition: 0, rv: 0 })).rv).toBe(0);
     expect((await c.call(CMD.RELEASE_CONTEXT, 'release', { hContext, rv: 0 })).rv).toBe(0);

@@ -42,7 +42,9 @@ describe('the pcscd socket path', () => {
   it('refuses a path libpcsclite would cut (108-byte sun_path)', () => {
     expect(() => checkSocketPath(`/tmp/${'a'.repeat(102)}`)).not.toThrow();
     expect(() => checkSocketPath(`/tmp/${'a'.repeat(103)}`)).toThrow(SocketPathError);
-    expect(() => checkSocketPath(`/tmp/${'a'.repeat(103)}`)).toThrow(/108 bytes long; a Unix socket path holds at most 107/);
+    expect(() => checkSocketPath(`/tmp/${'a'.repeat(103)}`)).toThrow(
+      /108 bytes long; a Unix socket path holds at most 107/,
+    );
   });
 
   it('creates the parent directory', async () => {
@@ -54,7 +56,10 @@ describe('the pcscd socket path', () => {
   it('removes a stale socket (nobody answers)', async () => {
     const p = join(tempDir(), 'stale.comm');
     // A server killed outright leaves its socket file behind (what a crashed pcscd leaves).
-    spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(p)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    spawnSync(process.execPath, [
+      '-e',
+      `require('net').createServer().listen(${JSON.stringify(p)}, () => process.kill(process.pid, 'SIGKILL'))`,
+    ]);
     expect(existsSync(p)).toBe(true);
     expect(await isSocketLive(p)).toBe(false);
     await prepareSocketPath(p);

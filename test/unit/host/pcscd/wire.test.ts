@@ -98,7 +98,13 @@ describe('pcscd protocol 4.4 codec', () => {
     expect(u32(connect, 144)).toBe(2);
     expect(u32(connect, 148)).toBe(0x80100069);
 
-    const getset = encodeStruct('getset', { hCard: 7, dwAttrId: 0x90303, pbAttr: Uint8Array.of(1, 2, 3), cbAttrLen: 3, rv: 0 });
+    const getset = encodeStruct('getset', {
+      hCard: 7,
+      dwAttrId: 0x90303,
+      pbAttr: Uint8Array.of(1, 2, 3),
+      cbAttrLen: 3,
+      rv: 0,
+    });
     expect(u32(getset, 4)).toBe(0x90303);
     expect([...getset.subarray(8, 12)]).toEqual([1, 2, 3, 0]);
     expect(u32(getset, 272)).toBe(3);
@@ -117,7 +123,22 @@ describe('pcscd protocol 4.4 codec', () => {
   });
 
   it('round-trips every struct', () => {
-    const names = Object.keys({ version: 0, establish: 0, release: 0, connect: 0, reconnect: 0, disconnect: 0, begin: 0, end: 0, cancel: 0, status: 0, transmit: 0, control: 0, getset: 0, waitReaderStateChange: 0 }) as StructName[];
+    const names = Object.keys({
+      version: 0,
+      establish: 0,
+      release: 0,
+      connect: 0,
+      reconnect: 0,
+      disconnect: 0,
+      begin: 0,
+      end: 0,
+      cancel: 0,
+      status: 0,
+      transmit: 0,
+      control: 0,
+      getset: 0,
+      waitReaderStateChange: 0,
+    }) as StructName[];
     fc.assert(
       fc.property(fc.constantFrom(...names), fc.uint8Array({ minLength: 280, maxLength: 280 }), (name, raw) => {
         const bytes = raw.slice(0, structSize(name));
@@ -130,7 +151,9 @@ describe('pcscd protocol 4.4 codec', () => {
   it('refuses a wrong length or an oversized field, never cutting', () => {
     expect(() => decodeStruct('establish', new Uint8Array(11))).toThrow(WireError);
     expect(() => decodeStruct('establish', new Uint8Array(13))).toThrow(/12 bytes; 13/);
-    expect(() => encodeStruct('getset', { hCard: 0, dwAttrId: 0, pbAttr: new Uint8Array(265), cbAttrLen: 0, rv: 0 })).toThrow(WireError);
+    expect(() =>
+      encodeStruct('getset', { hCard: 0, dwAttrId: 0, pbAttr: new Uint8Array(265), cbAttrLen: 0, rv: 0 }),
+    ).toThrow(WireError);
     expect(() => encodeCString('x'.repeat(128), 128)).toThrow(/does not fit/);
     expect(encodeCString('x'.repeat(127), 128)[127]).toBe(0);
     expect(() => decodeHeader(new Uint8Array(7))).toThrow(WireError);
@@ -149,8 +172,22 @@ describe('pcscd protocol 4.4 codec', () => {
   it('encodes READER_STATE[16]: 184 bytes each, unused entries with cardAtrLength 34', () => {
     const atr = Uint8Array.of(0x3b, 0x8c, 0x80, 0x01);
     const bytes = encodeReaderStates([
-      { name: 'Gemalto PC Twin Reader 00 00', eventCounter: 3, readerState: 0x34, readerSharing: -1, atr, cardProtocol: 2 },
-      { name: 'Other 01 00', eventCounter: 0, readerState: 0x02, readerSharing: 0, atr: new Uint8Array(0), cardProtocol: 0 },
+      {
+        name: 'Gemalto PC Twin Reader 00 00',
+        eventCounter: 3,
+        readerState: 0x34,
+        readerSharing: -1,
+        atr,
+        cardProtocol: 2,
+      },
+      {
+        name: 'Other 01 00',
+        eventCounter: 0,
+        readerState: 0x02,
+        readerSharing: 0,
+        atr: new Uint8Array(0),
+        cardProtocol: 0,
+      },
     ]);
     expect(bytes.length).toBe(READER_STATES_SIZE);
     expect(READER_STATES_SIZE).toBe(2944);
@@ -175,7 +212,9 @@ describe('pcscd protocol 4.4 codec', () => {
 
   it('refuses more than 16 readers or an ATR over 33 bytes', () => {
     const r = { name: 'R', eventCounter: 0, readerState: 2, readerSharing: 0, atr: new Uint8Array(0), cardProtocol: 0 };
-    expect(() => encodeReaderStates(Array.from({ length: 17 }, (_, i) => ({ ...r, name: `R${i}` })))).toThrow(WireError);
+    expect(() => encodeReaderStates(Array.from({ length: 17 }, (_, i) => ({ ...r, name: `R${i}` })))).toThrow(
+      WireError,
+    );
     expect(() => encodeReaderStates([{ ...r, atr: new Uint8Array(34) }])).toThrow(/ATR of 34/);
     expect(() => decodeReaderStates(new Uint8Array(100))).toThrow(WireError);
   });
