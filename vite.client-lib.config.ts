@@ -2,8 +2,11 @@ import { resolve } from 'node:path';
 import { defineConfig } from 'vite';
 
 /**
- * The client library as one ES module, dist/client-lib/index.js, for any extension to import or bundle. Its types are
- * emitted beside it by `tsc -p client-lib/tsconfig.build.json` (dist/client-lib/index.d.ts).
+ * The client library as one ES module, dist/client-lib/index.js, for any extension to import or bundle: the first step
+ * of `npm run build:client-lib`. Then `tsc -p client-lib/tsconfig.build.json` emits its declarations under
+ * dist/client-lib/types/ and scripts/client-lib-package.mjs adds index.d.ts, package.json and README.md, which makes
+ * dist/client-lib/ the npm package @smart-card-connector/client (`npm pack dist/client-lib`). Everything the library
+ * imports is bundled in, so the package has no dependencies.
  */
 const here = import.meta.dirname;
 

@@ -13,6 +13,11 @@ export default function setup(): void {
   if (![DIST.connector, DIST.helloWorld].every((d) => existsSync(join(d, 'manifest.json')))) {
     execSync('npm run --silent build', { cwd: ROOT, stdio: 'inherit' });
   }
+  // The client library's package (test/e2e/client-package.test.ts, test/unit/client-lib/package.test.ts), built once
+  // here rather than by two test files at the same time.
+  if (!existsSync(join(ROOT, 'dist', 'client-lib', 'package.json'))) {
+    execSync('npm run --silent build:client-lib', { cwd: ROOT, stdio: 'inherit' });
+  }
   if (![DIST.connectorTest, DIST.testClient, join(DIST.testClient, '..', 'test-client-b')].every((d) => existsSync(join(d, 'manifest.json')))) {
     execSync('npm run --silent build:e2e', { cwd: ROOT, stdio: 'inherit' });
   }
