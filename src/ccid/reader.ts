@@ -1,3 +1,4 @@
+import { getDataRates } from './class-requests.js';
 import { CCID_CLASS_AUTO_IFSD, CCID_CLASS_EXCHANGE_MASK, CCID_CLASS_TPDU, CCID_CLASS_SHORT_APDU, CCID_CLASS_EXTENDED_APDU, CCID_CLASS_CHARACTER } from './constants.js';
 import { discoverCcidInterfaces, exchangeLevel } from './descriptor.js';
 import { DriverError, IFD, readerRemoved } from '../ifd/errors.js';
@@ -7,6 +8,7 @@ import { friendlyName } from './reader-name.js';
 import { CcidReaderSlot } from './reader-slot.js';
 import { CcidTransport } from './transport.js';
 import type { CcidClassDescriptor, CcidInterfaceInfo, ExchangeLevel } from './types.js';
+import { classifyUsbError, type UsbErrorClassifier } from './usb-failure.js';
 
 export type DriverLog = (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
 
@@ -21,6 +23,11 @@ export interface CcidReaderOptions {
   timeoutScale?: number;
   /** GetSlotStatus polling period for readers without an interrupt endpoint (ms). */
   pollIntervalMs?: number;
+  /**
+   * Recognises the USB stack's rejections (gone, timed out, refused); the default knows WebUSB's DOMException names
+   * and node-usb's libusb codes. A host whose USB stack rejects otherwise passes its own (see usb-failure.ts).
+   */
+  usbErrors?: UsbErrorClassifier;
   log?: DriverLog;
 }
 
@@ -111,7 +118,7 @@ export class CcidReader implements IfdReader {
       try {
         await device.open();
       } catch (e) {
-        throw asOpenError(e, 'open the USB device');
+        throw asOpenError(e, 'open the USB device', options.usbErrors ?? classifyUsbError);
       }
     }
     const scan = await discoverCcidInterfaces(device);
@@ -138,12 +145,13 @@ export class CcidReader implements IfdReader {
     const transportOptions: Parameters<typeof CcidTransport.open>[2] = { zlpDrain: quirks.zlp, log };
     if (options.timeoutScale !== undefined) transportOptions.timeoutScale = options.timeoutScale;
     if (options.pollIntervalMs !== undefined) transportOptions.pollIntervalMs = options.pollIntervalMs;
+    if (options.usbErrors !== undefined) transportOptions.usbErrors = options.usbErrors;
     const transport = await CcidTransport.open(device, { ...info, descriptor }, transportOptions);
     let dataRates: number[] | undefined;
     if (descriptor.bNumDataRatesSupported > 0) {
       // GET_DATA_RATES (CCID 1.1 §5.3.3); libccid treats a failure as "no table".
       try {
-        const rates = await transport.getDataRates();
+        const rates = await getDataRates(transport);
         if (rates.length > 0) dataRates = rates;
       } catch (e) {
         log('warn', `GET_DATA_RATES failed (${(e as Error).message}); assuming no data rate table`);
@@ -208,9 +216,8 @@ function hex4(n: number): string {
 }
 
 /** WebUSB open/claim failures as driver errors. */
-function asOpenError(e: unknown, what: string): DriverError {
+function asOpenError(e: unknown, what: string, classify: UsbErrorClassifier): DriverError {
   if (e instanceof DriverError) return e;
-  const name = (e as { name?: string } | null)?.name;
-  if (name === 'NotFoundError') return readerRemoved(`the reader was removed while trying to ${what}`);
+  if (classify(e) === 'gone') return readerRemoved(`the reader was removed while trying to ${what}`);
   return new DriverError(IFD.COMMUNICATION_ERROR, `could not ${what}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
 }

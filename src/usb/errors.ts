@@ -4,7 +4,7 @@
  * happened and what to do, without error codes.
  */
 import { DriverError, IFD } from '../ifd/errors.js';
-import { ProtectedInterfaceClassError } from '../ccid/transport.js';
+import { ProtectedInterfaceClassError, classifyUsbError } from '../ccid/usb-failure.js';
 import { SCARD_E_NO_MEMORY } from '../pcsc/constants.js';
 import { isPcscError } from '../pcsc/errors.js';
 
@@ -98,7 +98,8 @@ export function describeOpenFailure(e: unknown, context: OpenFailureContext = {}
   if (e instanceof ProtectedInterfaceClassError) {
     return { state: 'blocked', reason: protectedClassReason(e.interfaceClass, e.cause) };
   }
-  if (errorName(e) === 'SecurityError') {
+  // Which rejections mean "refused" or "gone" is the driver's usb-failure.ts classifier: one place for the dialects.
+  if (classifyUsbError(e) === 'refused') {
     return { state: 'blocked', reason: protectedClassReason(interfaceClass, e) };
   }
   if (isPcscError(e, SCARD_E_NO_MEMORY)) {
@@ -119,7 +120,9 @@ export function describeOpenFailure(e: unknown, context: OpenFailureContext = {}
     return { state: 'failed', reason: `${sentence(e.message)} Unplug the reader and plug it in again to retry.` };
   }
   const name = errorName(e);
-  if (name === 'NotFoundError') return { state: 'gone', reason: 'The reader was unplugged while it was being opened.' };
+  if (classifyUsbError(e) === 'gone') {
+    return { state: 'gone', reason: 'The reader was unplugged while it was being opened.' };
+  }
   if (name === 'NetworkError' || name === 'InvalidStateError') return { state: 'failed', reason: BUSY_EXPLANATION };
   return {
     state: 'failed',

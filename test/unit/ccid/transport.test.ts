@@ -10,12 +10,8 @@ import {
 import { findCcidInterfaces, parseConfigurationDescriptor } from '../../../src/ccid/descriptor.js';
 import { DriverError, IFD } from '../../../src/ifd/errors.js';
 import { encodeGetSlotStatus, encodeIccPowerOn, encodeXfrBlock } from '../../../src/ccid/messages.js';
-import {
-  CcidTransport,
-  isProtectedClassError,
-  type CcidTransportOptions,
-  type LogLevel,
-} from '../../../src/ccid/transport.js';
+import { CcidTransport, type CcidTransportOptions, type LogLevel } from '../../../src/ccid/transport.js';
+import { isProtectedClassError } from '../../../src/ccid/usb-failure.js';
 import type { CcidInterfaceInfo } from '../../../src/ccid/types.js';
 import { FakeUsbDevice, ManualTimers, flush, okIn } from './fake-usb-device.js';
 import { GEMPC_TWIN, RUTOKEN_ECP, SCR331_DI, type ReaderFixture } from './reader-descriptors.js';
@@ -617,23 +613,5 @@ describe('removal and close', () => {
     h.fake.reply(dataBlock(0, seq, [0x3b]));
     await flush();
     expect((p.error as DriverError).code).toBe(IFD.NO_SUCH_DEVICE);
-  });
-});
-
-describe('class requests', () => {
-  it('reads clock frequencies and data rates when the descriptor announces them', async () => {
-    const h = await openReader(GEMPC_TWIN, { info: infoOf(GEMPC_TWIN, { bNumClockSupported: 2, bNumDataRatesSupported: 0 }) });
-    h.fake.onControlIn = (setup, length) => {
-      expect([setup.requestType, setup.recipient, setup.index]).toEqual(['class', 'interface', 0]);
-      expect(length).toBe(8);
-      return okIn([0xa0, 0x0f, 0, 0, 0x40, 0x1f, 0, 0]);
-    };
-    expect(await h.transport.getClockFrequencies()).toEqual([4000, 8000]);
-    expect(await h.transport.getDataRates()).toEqual([]);
-  });
-
-  it('a stalled class request is IFD_NOT_SUPPORTED', async () => {
-    const h = await openReader();
-    await expect(h.transport.classRequestIn(3, 16)).rejects.toMatchObject({ code: IFD.NOT_SUPPORTED });
   });
 });
