@@ -412,7 +412,9 @@ export function parseT1SecureReply(reply: Uint8Array, edc: EdcKind): T1SecureRep
     if (block.more) throw communicationError('chained T=1 reply to a PIN command is not supported');
     return { kind: 'data', data: block.inf };
   }
-  if (block.type === 'S' && block.kind === 'wtx' && !block.response) return { kind: 'wtx', multiplier: block.value ?? 0 };
+  if (block.type === 'S' && block.kind === 'wtx' && !block.response) {
+    return { kind: 'wtx', multiplier: block.value ?? 0 };
+  }
   throw communicationError(`unexpected T=1 block ${describeBlock(block)} in reply to a PIN command`);
 }
 
