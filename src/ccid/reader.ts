@@ -1,6 +1,7 @@
 import { getDataRates } from './class-requests.js';
 import { CCID_CLASS_AUTO_IFSD, CCID_CLASS_EXCHANGE_MASK, CCID_CLASS_TPDU, CCID_CLASS_SHORT_APDU, CCID_CLASS_EXTENDED_APDU, CCID_CLASS_CHARACTER } from './constants.js';
-import { discoverCcidInterfaces, exchangeLevel } from './descriptor.js';
+import { exchangeLevel } from './descriptor.js';
+import { discoverCcidInterfaces } from './descriptor-io.js';
 import { DriverError, IFD, readerRemoved } from '../ifd/errors.js';
 import type { IfdReader } from '../ifd/ifd.js';
 import { firmwareRefusal, lookupReader, readerQuirks, type ReaderQuirks } from './known-readers.js';
@@ -121,7 +122,7 @@ export class CcidReader implements IfdReader {
         throw asOpenError(e, 'open the USB device', options.usbErrors ?? classifyUsbError);
       }
     }
-    const scan = await discoverCcidInterfaces(device);
+    const scan = await discoverCcidInterfaces(device, options.usbErrors ?? classifyUsbError);
     const info = scan.readers[0];
     if (info === undefined) {
       const why = scan.rejected.map((r) => `interface ${r.interfaceNumber}: ${r.reason}`).join('; ');

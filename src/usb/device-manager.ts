@@ -13,7 +13,7 @@
  * context until it is disconnected; a re-plugged device is a new object.
  */
 import type { IfdReader } from '../ifd/ifd.js';
-import { discoverCcidInterfaces } from '../ccid/descriptor.js';
+import { discoverCcidInterfaces } from '../ccid/descriptor-io.js';
 import { firmwareRefusal } from '../ccid/known-readers.js';
 import { CcidReader, type CcidReaderOptions } from '../ccid/reader.js';
 import { describeOpenFailure } from './errors.js';
