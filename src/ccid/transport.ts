@@ -21,7 +21,9 @@ import {
   CCID_HEADER_SIZE,
   CCID_ICC_ABSENT,
   MAX_CCID_RESPONSE_SIZE,
+  PC_to_RDR_Abort,
   RDR_to_PC_SlotStatus,
+  RESPONSE_TYPE_FOR,
   messageTypeName,
 } from './constants.js';
 import { DriverError, IFD, isDriverError } from '../ifd/errors.js';
@@ -93,6 +95,8 @@ interface Waiter {
   seq: number;
   /** 'command': a caller awaits the response; 'abort': the slot waits for the reply to PC_to_RDR_Abort. */
   kind: 'command' | 'abort';
+  /** bMessageType of the command sent (PC_to_RDR_Abort for an abort wait). */
+  command: number;
   resolve(resp: CcidResponse): void;
   reject(err: Error): void;
   timer: unknown;
@@ -443,6 +447,7 @@ export class CcidTransport implements ClassRequestChannel {
         slot,
         seq,
         kind: 'command',
+        command: msg[0]!,
         resolve,
         reject,
         timer: undefined,
@@ -546,6 +551,7 @@ export class CcidTransport implements ClassRequestChannel {
       slot,
       seq,
       kind: 'abort',
+      command: PC_to_RDR_Abort,
       resolve: () => done(),
       reject: () => done(),
       timer: undefined,
@@ -682,6 +688,15 @@ export class CcidTransport implements ClassRequestChannel {
       }
       return;
     }
+    const mismatch = responseTypeMismatch(w.command, resp);
+    if (mismatch !== undefined) {
+      // It carries this command's bSlot and bSeq, so it is no stale or foreign response (those have another bSeq and
+      // were discarded above): the reader answered this command wrongly. Taking it would hand the caller, say, an
+      // Escape reply as an ATR; waiting on could only end in a timeout. The command fails now.
+      this.settle(w);
+      w.reject(mismatch);
+      return;
+    }
     if (resp.commandStatus === 2) {
       // CCID 1.1 §6.2.6 time extension; libccid CCID_Receive waits again for the original timeout × bError.
       const ms = w.timeoutMs * (resp.error > 0 ? resp.error : 1);
@@ -730,6 +745,22 @@ export class CcidTransport implements ClassRequestChannel {
       }
     }
   }
+}
+
+/**
+ * CCID 1.1 §6.2: each PC_to_RDR command has one RDR_to_PC response type (RESPONSE_TYPE_FOR). A reader that does not
+ * support a command may refuse it with RDR_to_PC_SlotStatus (bmCommandStatus 1, bError 0: §6.2.6), so a SlotStatus
+ * that is not "processed" is accepted for any command; everything else of another type is an error.
+ */
+function responseTypeMismatch(command: number, resp: CcidResponse): DriverError | undefined {
+  const expected = RESPONSE_TYPE_FOR[command];
+  if (expected === undefined || resp.type === expected) return undefined;
+  if (resp.type === RDR_to_PC_SlotStatus && resp.commandStatus !== 0) return undefined;
+  return new DriverError(
+    IFD.COMMUNICATION_ERROR,
+    `the reader answered ${messageTypeName(command)} on slot ${resp.slot} with ${messageTypeName(resp.type)}, ` +
+      `not ${messageTypeName(expected)} (CCID 1.1 §6.2); the command failed`,
+  );
 }
 
 function checkBuiltMessage(msg: Uint8Array, slot: number, seq: number): void {

@@ -223,6 +223,21 @@ describe('commands and bSeq', () => {
     expect(discarded.every(([level]) => level === 'warn')).toBe(true);
   });
 
+  it('fails a command answered with another response type (CCID 1.1 §6.2), accepts a failed SlotStatus', async () => {
+    const h = await openReader();
+    h.fake.onBulkOut = (msg) => {
+      if (msg[0] === PC_to_RDR_XfrBlock) h.fake.reply(slotStatus(0, msg[6]!)); // "processed" SlotStatus
+    };
+    const err = await h.transport.command(0, xfr(0, [1]), 1000).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: IFD.COMMUNICATION_ERROR });
+    expect((err as DriverError).message).toMatch(/PC_to_RDR_XfrBlock .* with RDR_to_PC_SlotStatus, not RDR_to_PC_DataBlock/);
+    h.fake.onBulkOut = (msg) => h.fake.reply(slotStatus(0, msg[6]!, 0, 0x40, 0)); // failed: command not supported
+    const refused = await h.transport.command(0, xfr(0, [1]), 1000);
+    expect([refused.type, refused.commandStatus]).toEqual([RDR_to_PC_SlotStatus, 1]);
+    h.fake.onBulkOut = (msg) => h.fake.reply(dataBlock(0, msg[6]!, [0x90, 0]));
+    expect(Array.from((await h.transport.command(0, xfr(0, [1]), 1000)).data)).toEqual([0x90, 0]);
+  });
+
   it('fails the command when the response length disagrees with dwLength', async () => {
     const h = await openReader();
     h.fake.onBulkOut = (msg) => {
