@@ -110,10 +110,6 @@ export const CCID_ICC_ABSENT = 0x02;
 
 export const CCID_COMMAND_STATUS_MASK = 0xc0;
 export const CCID_COMMAND_STATUS_SHIFT = 6;
-/** bmCommandStatus 1: the command failed, bError says why. */
-export const CCID_COMMAND_FAILED = 0x40;
-/** bmCommandStatus 2: time extension requested; bError is the multiplier of the wait (CCID 1.1 §6.2.6). */
-export const CCID_TIME_EXTENSION = 0x80;
 
 // ---------------------------------------------------------------------------------------------------------------
 // bError slot error register (CCID 1.1 §6.2.6, Table 6.2-2)
@@ -145,8 +141,6 @@ export const CCID_ERR = {
 
 /** Size of the CCID class descriptor (CCID 1.1 §5.1: bLength = 0x36). */
 export const CCID_CLASS_DESCRIPTOR_LENGTH = 54;
-/** bDescriptorType of the CCID class descriptor (CCID 1.1 §5.1); some real readers say 0xFF instead. */
-export const CCID_CLASS_DESCRIPTOR_TYPE = 0x21;
 
 export const USB_CLASS_CCID = 0x0b;
 export const USB_CLASS_VENDOR_SPECIFIC = 0xff;
@@ -172,27 +166,9 @@ export const CCID_CLASS_EXTENDED_APDU = 0x00040000;
 export const CCID_CLASS_EXCHANGE_MASK = 0x00070000;
 export const CCID_CLASS_USB_WAKE_UP = 0x00100000;
 
-/** bPINSupport bits (CCID 1.1 §5.1). */
-export const CCID_CLASS_PIN_VERIFY = 0x01;
-export const CCID_CLASS_PIN_MODIFY = 0x02;
-
-/** bVoltageSupport bits (CCID 1.1 §5.1). */
-export const VOLTAGE_SUPPORT_5V = 0x01;
-export const VOLTAGE_SUPPORT_3V = 0x02;
-export const VOLTAGE_SUPPORT_1_8V = 0x04;
-
 // ---------------------------------------------------------------------------------------------------------------
 // Command fields
 // ---------------------------------------------------------------------------------------------------------------
-
-/** bPowerSelect of PC_to_RDR_IccPowerOn (CCID 1.1 §6.1.1). */
-export const POWER_SELECT = {
-  AUTO: 0x00,
-  V5_0: 0x01,
-  V3_0: 0x02,
-  V1_8: 0x03,
-} as const;
-export type PowerSelect = (typeof POWER_SELECT)[keyof typeof POWER_SELECT];
 
 /**
  * wLevelParameter of PC_to_RDR_XfrBlock and bChainParameter of RDR_to_PC_DataBlock for short/extended APDU level
@@ -211,14 +187,8 @@ export const CHAIN = {
   EMPTY_NEXT: 0x10,
 } as const;
 
-/** bClockCommand of PC_to_RDR_IccClock (CCID 1.1 §6.1.9). */
-export const CLOCK_COMMAND = { RESTART: 0x00, STOP: 0x01 } as const;
-
 /** bFunction of PC_to_RDR_Mechanical (CCID 1.1 §6.1.12). */
 export const MECHANICAL_FUNCTION = { ACCEPT_CARD: 0x01, EJECT_CARD: 0x02, CAPTURE_CARD: 0x03, LOCK_CARD: 0x04, UNLOCK_CARD: 0x05 } as const;
-
-/** bPINOperation, the first byte of PC_to_RDR_Secure's abData (CCID 1.1 §6.1.11). */
-export const PIN_OPERATION = { VERIFY: 0x00, MODIFY: 0x01 } as const;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Class-specific requests (CCID 1.1 §5.3)

@@ -55,8 +55,6 @@ export const IOCTL_FEATURE_IFD_PIN_PROPERTIES = 0x4233000a;
 export const IOCTL_FEATURE_GET_TLV_PROPERTIES = 0x42330012;
 /** SCARD_CTL_CODE(1): PC_to_RDR_Escape (FEATURE_CCID_ESC_COMMAND), allowed only when the user enables it. */
 export const IOCTL_SMARTCARD_VENDOR_IFD_EXCHANGE = 0x42000001;
-/** Alias: the escape control code. */
-export const escapeIoctl = IOCTL_SMARTCARD_VENDOR_IFD_EXCHANGE;
 /** Windows' value of SCARD_CTL_CODE(3400); libccid accepts it as CM_IOCTL_GET_FEATURE_REQUEST for RDP clients. */
 export const WINDOWS_GET_FEATURE_REQUEST = 0x313520;
 
@@ -91,9 +89,6 @@ function u32le(v: number): [number, number, number, number] {
 function tlv(tag: number, ioctl: number): number[] {
   return [tag, 4, (ioctl >>> 24) & 0xff, (ioctl >>> 16) & 0xff, (ioctl >>> 8) & 0xff, ioctl & 0xff];
 }
-
-/** Buffer pcscd must offer for the feature list: libccid wants room for six TLVs or answers INSUFFICIENT_BUFFER. */
-export const FEATURE_LIST_MIN_BUFFER = 6 * 6;
 
 export interface FeatureTlvInput {
   /** The class descriptor after the known-readers fix-ups (bPINSupport as the driver trusts it). */
