@@ -7,6 +7,7 @@
  * nothing usable is there (no TS, a TS that is neither 3B nor 3F, or no T0).
  */
 import { DriverError, IFD } from '../ifd/errors.js';
+import { MAX_ATR_SIZE } from '../ifd/limits.js';
 
 /** One row of ISO 7816-3 Table 7: clock rate conversion integer Fi and the maximum clock fmax for an Fi index. */
 export interface FiEntry {
@@ -59,7 +60,7 @@ export const DEFAULT_IFSC = 32;
 export const DEFAULT_BWI = 4;
 export const DEFAULT_CWI = 13;
 /** pcsc-lite MAX_ATR_SIZE; ISO 7816-3 §8.2.1 caps an ATR at 32 bytes after TS. */
-export const MAX_ATR_LENGTH = 33;
+export const MAX_ATR_LENGTH = MAX_ATR_SIZE;
 
 /** Fi, Di and fmax for a TA1/PPS1 byte. `valid` is false when either nibble is RFU. */
 export interface FiDi {

@@ -5,6 +5,7 @@
  * §6.2 bulk-IN messages, §6.3 interrupt-IN messages). Names follow the specification and libccid's `src/ccid.h` so that
  * a reader of libccid's logs or of the spec finds the same words here.
  */
+import { MAX_BUFFER_SIZE_EXTENDED } from '../ifd/limits.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Message types (CCID 1.1 §6.1, §6.2, §6.3)
@@ -44,7 +45,7 @@ export const CCID_HEADER_SIZE = 10;
  * The largest response the driver may have to take in one transfer: a 10-byte header plus pcsc-lite's
  * MAX_BUFFER_SIZE_EXTENDED (65548 = 4 + 3 + 65536 + 3 + 2), the biggest extended APDU or response.
  */
-export const MAX_CCID_RESPONSE_SIZE = CCID_HEADER_SIZE + 65548;
+export const MAX_CCID_RESPONSE_SIZE = CCID_HEADER_SIZE + MAX_BUFFER_SIZE_EXTENDED;
 
 /**
  * The response each command is answered with (CCID 1.1 §6.1, each command's "Response" line). A reader that does
