@@ -6,6 +6,7 @@
  * a reader of libccid's logs or of the spec finds the same words here.
  */
 import { MAX_BUFFER_SIZE_EXTENDED } from '../ifd/limits.js';
+import { hexByte } from '../util/hex.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Message types (CCID 1.1 §6.1, §6.2, §6.3)
@@ -94,7 +95,7 @@ const MESSAGE_NAMES: Readonly<Record<number, string>> = {
 
 /** 0x6F → "PC_to_RDR_XfrBlock"; unknown types print as hex, for logs and error messages. */
 export function messageTypeName(type: number): string {
-  return MESSAGE_NAMES[type] ?? `unknown message type 0x${hex2(type)}`;
+  return MESSAGE_NAMES[type] ?? `unknown message type 0x${hexByte(type)}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -217,7 +218,3 @@ export const USB_DT_ENDPOINT = 0x05;
 export const USB_DT_INTERFACE_ASSOCIATION = 0x0b;
 /** GET_DESCRIPTOR standard request (USB 2.0 §9.4.3). */
 export const USB_REQ_GET_DESCRIPTOR = 0x06;
-
-function hex2(n: number): string {
-  return (n & 0xff).toString(16).toUpperCase().padStart(2, '0');
-}

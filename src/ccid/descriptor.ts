@@ -26,6 +26,7 @@ import {
 } from './constants.js';
 import { DriverError, IFD } from '../ifd/errors.js';
 import type { CcidClassDescriptor, CcidInterfaceInfo, ExchangeLevel } from './types.js';
+import { hexNumber } from '../util/hex.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parsed standard descriptors
@@ -297,7 +298,7 @@ export function exchangeLevel(d: CcidClassDescriptor): ExchangeLevel {
     default:
       throw new DriverError(
         IFD.NOT_SUPPORTED,
-        `the reader's dwFeatures 0x${hex(d.dwFeatures, 8)} names no single exchange level (bits 0x${hex(level, 5)}; CCID 1.1 §5.1 allows 0, 0x10000, 0x20000 or 0x40000)`,
+        `the reader's dwFeatures 0x${hexNumber(d.dwFeatures, 8)} names no single exchange level (bits 0x${hexNumber(level, 5)}; CCID 1.1 §5.1 allows 0, 0x10000, 0x20000 or 0x40000)`,
       );
   }
 }
@@ -453,8 +454,4 @@ function u16(b: Uint8Array, at: number): number {
 
 function u32(b: Uint8Array, at: number): number {
   return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
-}
-
-function hex(n: number, width: number): string {
-  return n.toString(16).toUpperCase().padStart(width, '0');
 }

@@ -10,6 +10,7 @@ import { CcidReaderSlot } from './reader-slot.js';
 import { CcidTransport } from './transport.js';
 import type { CcidClassDescriptor, CcidInterfaceInfo, ExchangeLevel } from './types.js';
 import { classifyUsbError, type UsbErrorClassifier } from './usb-failure.js';
+import { hexNumber } from '../util/hex.js';
 
 export type DriverLog = (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
 
@@ -164,7 +165,7 @@ export class CcidReader implements IfdReader {
     if (device.productName) nameParts.product = device.productName;
     if (known !== undefined) nameParts.knownName = known.name;
     let name = friendlyName(nameParts);
-    if (name === '') name = `USB reader ${hex4(vid)}:${hex4(pid)}`;
+    if (name === '') name = `USB reader ${hexNumber(vid, 4)}:${hexNumber(pid, 4)}`;
     const alternate = device.configuration?.interfaces.find((i) => i.interfaceNumber === info.interfaceNumber)?.alternate;
     const interfaceName = alternate?.interfaceName ?? undefined;
     return new CcidReader(
@@ -210,10 +211,6 @@ export class CcidReader implements IfdReader {
     await this.transport.close();
     for (const l of [...this.#removedListeners]) l();
   }
-}
-
-function hex4(n: number): string {
-  return n.toString(16).toUpperCase().padStart(4, '0');
 }
 
 /** WebUSB open/claim failures as driver errors. */

@@ -16,6 +16,7 @@
  * simulator. What each kind *does* (fail the transport as removed, read again, refuse to open) stays with the driver.
  */
 import { DriverError, IFD } from '../ifd/errors.js';
+import { hexNumber } from '../util/hex.js';
 
 /**
  * 'gone': the device was unplugged (IFD_NO_SUCH_DEVICE, the transport ends as removed).
@@ -87,10 +88,10 @@ export class ProtectedInterfaceClassError extends DriverError {
             `protects USB interfaces of class 0x0B (smart card) from extensions and web pages, and no setting lifts ` +
             `that. Use the reader through the operating system's smart card service (PC/SC) instead, or a reader ` +
             `that exposes its CCID interface as vendor class 0xFF`
-        : `the browser refused access to the reader's interface ${interfaceNumber} (class 0x${interfaceClass
-            .toString(16)
-            .toUpperCase()
-            .padStart(2, '0')}) for security reasons: ${describeUsbError(cause)}`,
+        : `the browser refused access to the reader's interface ${interfaceNumber} (class 0x${hexNumber(
+            interfaceClass,
+            2,
+          )}) for security reasons: ${describeUsbError(cause)}`,
       { cause },
     );
   }

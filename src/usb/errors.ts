@@ -7,6 +7,7 @@ import { DriverError, IFD } from '../ifd/errors.js';
 import { ProtectedInterfaceClassError, classifyUsbError } from '../ccid/usb-failure.js';
 import { SCARD_E_NO_MEMORY } from '../pcsc/constants.js';
 import { isPcscError } from '../pcsc/errors.js';
+import { hexNumber } from '../util/hex.js';
 
 /**
  * 'blocked': the browser refuses the reader and nothing on our side can change it.
@@ -73,7 +74,7 @@ function sentence(text: string): string {
 
 function protectedClassReason(interfaceClass: number | undefined, cause: unknown): string {
   if (interfaceClass === undefined || interfaceClass === 0x0b) return PROTECTED_CLASS_EXPLANATION;
-  const cls = `0x${interfaceClass.toString(16).toUpperCase().padStart(2, '0')}`;
+  const cls = `0x${hexNumber(interfaceClass, 2)}`;
   return (
     `Chrome refused to let this extension open the reader: its interface (class ${cls}) is one Chrome protects ` +
     `from extensions (${errorMessage(cause)}). No setting changes that; use the reader through the operating ` +
