@@ -43,6 +43,7 @@ import {
   type WireReaderInfo,
   type WireReaderStateOut,
 } from './protocol.js';
+import { toHex } from '../util/hex.js';
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Errors
@@ -153,12 +154,8 @@ function requestId(v: unknown, path: string): number {
 // ---------------------------------------------------------------------------------------------------------------------
 // Bytes as hex
 
-const HEX_DIGITS = '0123456789abcdef';
-
 export function bytesToHex(bytes: Uint8Array): Hex {
-  let out = '';
-  for (const b of bytes) out += HEX_DIGITS[b >> 4]! + HEX_DIGITS[b & 15]!;
-  return out;
+  return toHex(bytes, '', 'lower');
 }
 
 const HEX_RE = /^[0-9a-fA-F]*$/;
