@@ -43,7 +43,6 @@ import {
   type WireReaderInfo,
   type WireReaderStateOut,
 } from './protocol.js';
-import { toHex } from '../util/hex.js';
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Errors
@@ -154,8 +153,12 @@ function requestId(v: unknown, path: string): number {
 // ---------------------------------------------------------------------------------------------------------------------
 // Bytes as hex
 
+const HEX_DIGITS = '0123456789abcdef';
+
 export function bytesToHex(bytes: Uint8Array): Hex {
-  return toHex(bytes, '', 'lower');
+  let out = '';
+  for (const b of bytes) out += HEX_DIGITS[b >> 4]! + HEX_DIGITS[b & 15]!;
+  return out;
 }
 
 const HEX_RE = /^[0-9a-fA-F]*$/;

@@ -9,7 +9,6 @@
  * escape commands) always. Free text that might quote a client's bytes (a malformed message's description) goes
  * through `redactText`. Pure: no chrome.*; unit-tested in Node.
  */
-import { toHex } from '../util/hex.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -110,6 +109,7 @@ export interface Redaction {
   apdus: boolean;
 }
 
+const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).toUpperCase().padStart(2, '0')).join(' ');
 const plural = (n: number) => `${n} byte${n === 1 ? '' : 's'}`;
 
 /**
@@ -134,20 +134,20 @@ export function describeCommandApdu(apdu: Uint8Array, r: Redaction): string {
   if (!r.apdus) return lengthOnly('APDU', apdu);
   if (isPinCommand(apdu)) {
     // The header (CLA INS P1 P2) is kept, everything after it (Lc, the PIN, Le) is not.
-    return `APDU (${plural(apdu.length)}): ${toHex(apdu.subarray(0, 4))} [PIN data redacted: ${plural(apdu.length - 4)}]`;
+    return `APDU (${plural(apdu.length)}): ${hex(apdu.subarray(0, 4))} [PIN data redacted: ${plural(apdu.length - 4)}]`;
   }
-  return `APDU (${plural(apdu.length)}): ${toHex(apdu)}`;
+  return `APDU (${plural(apdu.length)}): ${hex(apdu)}`;
 }
 
 /** A response APDU (or any card output): its length; with APDU logging on, its bytes. */
 export function describeResponse(bytes: Uint8Array, r: Redaction, label = 'response'): string {
-  return r.apdus ? `${label} (${plural(bytes.length)}): ${toHex(bytes)}` : lengthOnly(label, bytes);
+  return r.apdus ? `${label} (${plural(bytes.length)}): ${hex(bytes)}` : lengthOnly(label, bytes);
 }
 
 /** The response to `command`: after a PIN command only its status word is shown (its data could echo the PIN). */
 export function describeResponseTo(command: Uint8Array, response: Uint8Array, r: Redaction): string {
   if (r.apdus && isPinCommand(command) && response.length > 2) {
-    return `response (${plural(response.length)}): [data redacted: ${plural(response.length - 2)}] ${toHex(response.subarray(-2))}`;
+    return `response (${plural(response.length)}): [data redacted: ${plural(response.length - 2)}] ${hex(response.subarray(-2))}`;
   }
   return describeResponse(response, r);
 }

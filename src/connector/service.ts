@@ -29,7 +29,6 @@ import { ConnectorRouter } from './router.js';
 import type { PortLike } from './port.js';
 
 import type { AppView, ConnectorStatus, LogEntry, PageMessage, PagePort, PageRequest, SlotView } from './pages/messages.js';
-import { hexNumber, toHex } from '../util/hex.js';
 
 export { PAGE_PORT_NAME, type AppView, type ConnectorStatus, type PageMessage, type PagePort, type PageRequest, type ReaderView } from './pages/messages.js';
 
@@ -83,6 +82,7 @@ export interface ConnectorServiceOptions {
 const DEMO_SETTING = 'demoReader';
 const LOG_APDUS_SETTING = 'logApdus';
 
+const hexBytes = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).toUpperCase().padStart(2, '0')).join(' ');
 
 function slotView(name: string, s: { state: number; atr: Uint8Array } | undefined): SlotView {
   const state = s?.state ?? 0;
@@ -105,7 +105,7 @@ function slotView(name: string, s: { state: number; atr: Uint8Array } | undefine
     inUse: (state & SCARD_STATE_INUSE) !== 0,
     exclusive: (state & SCARD_STATE_EXCLUSIVE) !== 0,
     mute: (state & SCARD_STATE_MUTE) !== 0,
-    atr: atr ? toHex(atr) : null,
+    atr: atr ? hexBytes(atr) : null,
     atrInfo,
     protocols,
   };
@@ -114,10 +114,10 @@ function slotView(name: string, s: { state: number; atr: Uint8Array } | undefine
 function randomInstance(): string {
   const bytes = new Uint8Array(8);
   globalThis.crypto.getRandomValues(bytes);
-  return toHex(bytes, '', 'lower');
+  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-const hex4 = (n: number) => hexNumber(n, 4);
+const hex4 = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
 
 /** Both USBs as one: the browser's (real readers) and the simulated one (the demo reader, test devices). */
 function mergeUsb(real: UsbLike | null, simulated: UsbLike): UsbLike {

@@ -49,7 +49,6 @@ import { SET_PROTOCOL_PPS_FAILED, SET_PROTOCOL_WRONG_ARGUMENT, chooseProtocol, d
 import type { ReaderFactory } from './reader-factory.js';
 import type { ReaderSlot } from './reader-slot.js';
 import { SHARING_EXCLUSIVE, SHARING_LAST, SHARING_NONE } from './status-change.js';
-import { hexNumber } from '../util/hex.js';
 
 const SHARE_NAMES: Record<number, string> = { 1: 'SCARD_SHARE_EXCLUSIVE', 2: 'SCARD_SHARE_SHARED', 3: 'SCARD_SHARE_DIRECT' };
 
@@ -70,7 +69,7 @@ function ifdCode(e: unknown): number {
   return e instanceof DriverError ? e.code : IFD.COMMUNICATION_ERROR;
 }
 
-const hex = (n: number): string => `0x${hexNumber(n >>> 0, 0)}`;
+const hex = (n: number): string => `0x${(n >>> 0).toString(16).toUpperCase()}`;
 
 export interface StatusResult {
   szReaderName: string;
