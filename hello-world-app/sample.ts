@@ -7,6 +7,7 @@
  * the PC/SC name of its error and ends the run. Nothing here depends on Chrome: the page passes the client library's
  * connection, a Node test can pass the daemon itself.
  */
+import { toHex } from '../src/util/hex.js';
 
 /** The part of the client library's API the sample uses (bytes as Uint8Array, as in the client library). */
 export interface SampleApi {
@@ -37,7 +38,8 @@ const SCARD_STATE_CHANGED = 0x0002;
 const INFINITE = 0xffffffff;
 export const PNP_NOTIFICATION = '\\\\?PnP?\\Notification';
 
-export const hex = (b: Uint8Array): string => [...b].map((x) => x.toString(16).toUpperCase().padStart(2, '0')).join(' ');
+/** Bytes as the sample prints them: upper-case, space-separated (src/util/hex.ts). */
+export const hex = (b: Uint8Array): string => toHex(b);
 
 export interface SampleOptions {
   log: (line: string) => void;

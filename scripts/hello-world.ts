@@ -11,11 +11,11 @@ import { DriverError, ifdCodeName } from '../src/ifd/errors.js';
 import { describeAtr } from '../src/ccid/atr.js';
 import { buildReaderName } from '../src/pcsc/reader-name.js';
 import { createSimulatedReader, helloWorldCardT1 } from '../src/sim/index.js';
+import { toHex } from '../src/util/hex.js';
 
 const SELECT_HELLO_WORLD = Uint8Array.of(0x00, 0xa4, 0x04, 0x00, 0x0a, 0xa0, 0x00, 0x00, 0x00, 0x62, 0x03, 0x01, 0x0c, 0x06, 0x01);
 const SAY_HELLO = Uint8Array.of(0x00, 0x00, 0x00, 0x00);
 
-const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).toUpperCase().padStart(2, '0')).join(' ');
 const log = (line: string) => console.log(line);
 
 async function main(): Promise<number> {
@@ -26,16 +26,16 @@ async function main(): Promise<number> {
   const slot = reader.slots[0]!;
   log(`Reader: ${buildReaderName({ friendly: reader.friendlyName, index: 0, slot: 0 })} (${reader.level} exchanges)`);
   const atr = await slot.power('up');
-  log(`ATR: ${hex(atr)}`);
+  log(`ATR: ${toHex(atr)}`);
   if (slot.parsedAtr) log(`     ${describeAtr(slot.parsedAtr)}`);
   await slot.setProtocol(2);
   log('Protocol: T=1');
-  log(`> ${hex(SELECT_HELLO_WORLD)}`);
+  log(`> ${toHex(SELECT_HELLO_WORLD)}`);
   const selected = await slot.transmit(SELECT_HELLO_WORLD);
-  log(`< ${hex(selected)}`);
-  log(`> ${hex(SAY_HELLO)}`);
+  log(`< ${toHex(selected)}`);
+  log(`> ${toHex(SAY_HELLO)}`);
   const answer = await slot.transmit(SAY_HELLO);
-  log(`< ${hex(answer)}`);
+  log(`< ${toHex(answer)}`);
   const sw = (answer[answer.length - 2]! << 8) | answer[answer.length - 1]!;
   await slot.power('down');
   await reader.close();

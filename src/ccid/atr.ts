@@ -7,6 +7,8 @@
  * nothing usable is there (no TS, a TS that is neither 3B nor 3F, or no T0).
  */
 import { DriverError, IFD } from '../ifd/errors.js';
+import { MAX_ATR_SIZE } from '../ifd/limits.js';
+import { hexNumber, toHex } from '../util/hex.js';
 
 /** One row of ISO 7816-3 Table 7: clock rate conversion integer Fi and the maximum clock fmax for an Fi index. */
 export interface FiEntry {
@@ -59,7 +61,7 @@ export const DEFAULT_IFSC = 32;
 export const DEFAULT_BWI = 4;
 export const DEFAULT_CWI = 13;
 /** pcsc-lite MAX_ATR_SIZE; ISO 7816-3 §8.2.1 caps an ATR at 32 bytes after TS. */
-export const MAX_ATR_LENGTH = 33;
+export const MAX_ATR_LENGTH = MAX_ATR_SIZE;
 
 /** Fi, Di and fmax for a TA1/PPS1 byte. `valid` is false when either nibble is RFU. */
 export interface FiDi {
@@ -168,8 +170,6 @@ export interface ParsedAtr {
   issues: AtrIssue[];
 }
 
-const hex = (b: number): string => b.toString(16).toUpperCase().padStart(2, '0');
-const hexBytes = (bytes: Uint8Array): string => Array.from(bytes, hex).join(' ');
 
 /**
  * Decode an ATR (ISO 7816-3 §8.2). Throws `DriverError(IFD.COMMUNICATION_ERROR)` only when the bytes cannot be an
@@ -190,7 +190,7 @@ export function parseAtr(bytes: Uint8Array): ParsedAtr {
   if (ts !== 0x3b && ts !== 0x3f) {
     throw new DriverError(
       IFD.COMMUNICATION_ERROR,
-      `invalid ATR: TS is 0x${hex(ts)}, expected 0x3B (direct convention) or 0x3F (inverse convention) (ISO 7816-3 §8.1)`,
+      `invalid ATR: TS is 0x${hexNumber(ts)}, expected 0x3B (direct convention) or 0x3F (inverse convention) (ISO 7816-3 §8.1)`,
     );
   }
   if (bytes.length < 2) {
@@ -255,13 +255,13 @@ export function parseAtr(bytes: Uint8Array): ParsedAtr {
       for (let i = 1; i < pos; i++) x ^= bytes[i] ?? 0;
       tckValid = x === 0;
       if (!tckValid) {
-        report('bad-tck', `TCK 0x${hex(tck)} is wrong: XOR of T0..TCK is 0x${hex(x)}, not 0 (accepted, as libccid does)`);
+        report('bad-tck', `TCK 0x${hexNumber(tck)} is wrong: XOR of T0..TCK is 0x${hexNumber(x)}, not 0 (accepted, as libccid does)`);
       }
     }
   }
   const extraBytes = bytes.slice(pos);
   if (extraBytes.length > 0) {
-    report('extra-bytes', `${extraBytes.length} byte(s) after the end of the ATR: ${hexBytes(extraBytes)}`);
+    report('extra-bytes', `${extraBytes.length} byte(s) after the end of the ATR: ${toHex(extraBytes)}`);
   }
 
   // Global bytes: TA1 Fi/Di, TC1 N, TA2 specific mode, TC2 WI (ISO 7816-3 §8.3).
@@ -270,7 +270,7 @@ export function parseAtr(bytes: Uint8Array): ParsedAtr {
   let fidi = DEFAULT_FIDI;
   if (g1.ta !== undefined) {
     if (decodeFiDi(g1.ta).valid) fidi = g1.ta;
-    else report('reserved-value', `TA1 0x${hex(g1.ta)} names a reserved Fi or Di; using the default Fi=372, Di=1`);
+    else report('reserved-value', `TA1 0x${hexNumber(g1.ta)} names a reserved Fi or Di; using the default Fi=372, Di=1`);
   }
   const { fi, di, fMaxMHz } = decodeFiDi(fidi);
   const n = g1.tc ?? 0;
@@ -295,7 +295,7 @@ export function parseAtr(bytes: Uint8Array): ParsedAtr {
     specificProtocol = g2.ta & 0x0f;
     canChangeMode = (g2.ta & 0x80) === 0;
     implicitParameters = (g2.ta & 0x10) !== 0;
-    if ((g2.ta & 0x60) !== 0) report('reserved-value', `TA2 0x${hex(g2.ta)} has reserved bits 7-6 set`);
+    if ((g2.ta & 0x60) !== 0) report('reserved-value', `TA2 0x${hexNumber(g2.ta)} has reserved bits 7-6 set`);
   }
   const defaultProtocol = specificProtocol ?? protocols[0] ?? 0;
 
@@ -330,7 +330,7 @@ export function parseAtr(bytes: Uint8Array): ParsedAtr {
   const tc1 = firstFor(1, 'tc');
   if (tc1 !== undefined) {
     edc = (tc1 & 1) === 1 ? 'crc' : 'lrc';
-    if ((tc1 & 0xfe) !== 0) report('reserved-value', `TC for T=1 0x${hex(tc1)} has reserved bits 8-2 set`);
+    if ((tc1 & 0xfe) !== 0) report('reserved-value', `TC for T=1 0x${hexNumber(tc1)} has reserved bits 8-2 set`);
   }
 
   const result: ParsedAtr = {
@@ -410,7 +410,7 @@ export function describeAtr(atr: ParsedAtr): string {
     const classes = ['A', 'B', 'C'].filter((_, i) => (atr.classIndicator ?? 0) & (1 << i));
     parts.push(`class ${classes.join('') || 'none'}, ${CLOCK_STOP[atr.clockStop ?? 0] ?? ''}`);
   }
-  if (atr.historical.length > 0) parts.push(`historical ${hexBytes(atr.historical)}`);
+  if (atr.historical.length > 0) parts.push(`historical ${toHex(atr.historical)}`);
   if (atr.tck !== undefined) parts.push(atr.tckValid ? 'TCK ok' : 'TCK wrong');
   if (atr.issues.length > 0) parts.push(`issues: ${atr.issues.map((i) => i.kind).join(', ')}`);
   return parts.join('; ');

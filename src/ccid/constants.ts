@@ -5,6 +5,8 @@
  * §6.2 bulk-IN messages, §6.3 interrupt-IN messages). Names follow the specification and libccid's `src/ccid.h` so that
  * a reader of libccid's logs or of the spec finds the same words here.
  */
+import { MAX_BUFFER_SIZE_EXTENDED } from '../ifd/limits.js';
+import { hexByte } from '../util/hex.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Message types (CCID 1.1 §6.1, §6.2, §6.3)
@@ -44,7 +46,7 @@ export const CCID_HEADER_SIZE = 10;
  * The largest response the driver may have to take in one transfer: a 10-byte header plus pcsc-lite's
  * MAX_BUFFER_SIZE_EXTENDED (65548 = 4 + 3 + 65536 + 3 + 2), the biggest extended APDU or response.
  */
-export const MAX_CCID_RESPONSE_SIZE = CCID_HEADER_SIZE + 65548;
+export const MAX_CCID_RESPONSE_SIZE = CCID_HEADER_SIZE + MAX_BUFFER_SIZE_EXTENDED;
 
 /**
  * The response each command is answered with (CCID 1.1 §6.1, each command's "Response" line). A reader that does
@@ -93,7 +95,7 @@ const MESSAGE_NAMES: Readonly<Record<number, string>> = {
 
 /** 0x6F → "PC_to_RDR_XfrBlock"; unknown types print as hex, for logs and error messages. */
 export function messageTypeName(type: number): string {
-  return MESSAGE_NAMES[type] ?? `unknown message type 0x${hex2(type)}`;
+  return MESSAGE_NAMES[type] ?? `unknown message type 0x${hexByte(type)}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -110,10 +112,6 @@ export const CCID_ICC_ABSENT = 0x02;
 
 export const CCID_COMMAND_STATUS_MASK = 0xc0;
 export const CCID_COMMAND_STATUS_SHIFT = 6;
-/** bmCommandStatus 1: the command failed, bError says why. */
-export const CCID_COMMAND_FAILED = 0x40;
-/** bmCommandStatus 2: time extension requested; bError is the multiplier of the wait (CCID 1.1 §6.2.6). */
-export const CCID_TIME_EXTENSION = 0x80;
 
 // ---------------------------------------------------------------------------------------------------------------
 // bError slot error register (CCID 1.1 §6.2.6, Table 6.2-2)
@@ -145,8 +143,6 @@ export const CCID_ERR = {
 
 /** Size of the CCID class descriptor (CCID 1.1 §5.1: bLength = 0x36). */
 export const CCID_CLASS_DESCRIPTOR_LENGTH = 54;
-/** bDescriptorType of the CCID class descriptor (CCID 1.1 §5.1); some real readers say 0xFF instead. */
-export const CCID_CLASS_DESCRIPTOR_TYPE = 0x21;
 
 export const USB_CLASS_CCID = 0x0b;
 export const USB_CLASS_VENDOR_SPECIFIC = 0xff;
@@ -172,27 +168,9 @@ export const CCID_CLASS_EXTENDED_APDU = 0x00040000;
 export const CCID_CLASS_EXCHANGE_MASK = 0x00070000;
 export const CCID_CLASS_USB_WAKE_UP = 0x00100000;
 
-/** bPINSupport bits (CCID 1.1 §5.1). */
-export const CCID_CLASS_PIN_VERIFY = 0x01;
-export const CCID_CLASS_PIN_MODIFY = 0x02;
-
-/** bVoltageSupport bits (CCID 1.1 §5.1). */
-export const VOLTAGE_SUPPORT_5V = 0x01;
-export const VOLTAGE_SUPPORT_3V = 0x02;
-export const VOLTAGE_SUPPORT_1_8V = 0x04;
-
 // ---------------------------------------------------------------------------------------------------------------
 // Command fields
 // ---------------------------------------------------------------------------------------------------------------
-
-/** bPowerSelect of PC_to_RDR_IccPowerOn (CCID 1.1 §6.1.1). */
-export const POWER_SELECT = {
-  AUTO: 0x00,
-  V5_0: 0x01,
-  V3_0: 0x02,
-  V1_8: 0x03,
-} as const;
-export type PowerSelect = (typeof POWER_SELECT)[keyof typeof POWER_SELECT];
 
 /**
  * wLevelParameter of PC_to_RDR_XfrBlock and bChainParameter of RDR_to_PC_DataBlock for short/extended APDU level
@@ -211,14 +189,8 @@ export const CHAIN = {
   EMPTY_NEXT: 0x10,
 } as const;
 
-/** bClockCommand of PC_to_RDR_IccClock (CCID 1.1 §6.1.9). */
-export const CLOCK_COMMAND = { RESTART: 0x00, STOP: 0x01 } as const;
-
 /** bFunction of PC_to_RDR_Mechanical (CCID 1.1 §6.1.12). */
 export const MECHANICAL_FUNCTION = { ACCEPT_CARD: 0x01, EJECT_CARD: 0x02, CAPTURE_CARD: 0x03, LOCK_CARD: 0x04, UNLOCK_CARD: 0x05 } as const;
-
-/** bPINOperation, the first byte of PC_to_RDR_Secure's abData (CCID 1.1 §6.1.11). */
-export const PIN_OPERATION = { VERIFY: 0x00, MODIFY: 0x01 } as const;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Class-specific requests (CCID 1.1 §5.3)
@@ -246,7 +218,3 @@ export const USB_DT_ENDPOINT = 0x05;
 export const USB_DT_INTERFACE_ASSOCIATION = 0x0b;
 /** GET_DESCRIPTOR standard request (USB 2.0 §9.4.3). */
 export const USB_REQ_GET_DESCRIPTOR = 0x06;
-
-function hex2(n: number): string {
-  return (n & 0xff).toString(16).toUpperCase().padStart(2, '0');
-}

@@ -1,10 +1,10 @@
 /**
- * USB descriptors of a CCID reader: reading the raw configuration descriptor over WebUSB, parsing it, decoding the
- * 54-byte CCID class descriptor and finding the CCID interfaces.
+ * USB descriptors of a CCID reader, pure: parsing the raw configuration descriptor, decoding the 54-byte CCID class
+ * descriptor and finding the CCID interfaces. Reading them from a device is descriptor-io.ts.
  *
  * WebUSB exposes interfaces and endpoints but not class-specific descriptors, so the driver reads the whole
- * configuration descriptor itself (USB 2.0 §9.4.3 GET_DESCRIPTOR) and picks the CCID class descriptor (CCID 1.1 §5.1)
- * out of the "extra" bytes, as libusb hands them to libccid (`ccid_usb.c` get_ccid_device_descriptor).
+ * configuration descriptor itself and picks the CCID class descriptor (CCID 1.1 §5.1) out of the "extra" bytes, as
+ * libusb hands them to libccid (`ccid_usb.c` get_ccid_device_descriptor).
  */
 import {
   CCID_CLASS_DESCRIPTOR_LENGTH,
@@ -23,11 +23,10 @@ import {
   USB_DT_ENDPOINT,
   USB_DT_INTERFACE,
   USB_DT_INTERFACE_ASSOCIATION,
-  USB_DT_STRING,
-  USB_REQ_GET_DESCRIPTOR,
 } from './constants.js';
 import { DriverError, IFD } from '../ifd/errors.js';
 import type { CcidClassDescriptor, CcidInterfaceInfo, ExchangeLevel } from './types.js';
+import { hexNumber } from '../util/hex.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parsed standard descriptors
@@ -77,106 +76,9 @@ export interface UsbConfigurationDescriptor {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Reading descriptors over WebUSB
-// ---------------------------------------------------------------------------------------------------------------
 
-const CONFIG_HEADER_LENGTH = 9;
-
-function transferFailed(what: string, e: unknown): DriverError {
-  const detail = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-  if (e instanceof Error && (e.name === 'NotFoundError' || /disconnected|NO_DEVICE/i.test(e.message))) {
-    return new DriverError(IFD.NO_SUCH_DEVICE, `the reader was removed while reading its ${what} (${detail})`, {
-      cause: e,
-    });
-  }
-  return new DriverError(IFD.COMMUNICATION_ERROR, `could not read the reader's ${what}: ${detail}`, { cause: e });
-}
-
-function viewBytes(data: DataView | undefined): Uint8Array {
-  return data ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(0);
-}
-
-async function getDescriptor(device: USBDevice, value: number, index: number, length: number, what: string) {
-  let result: USBInTransferResult;
-  try {
-    result = await device.controlTransferIn(
-      { requestType: 'standard', recipient: 'device', request: USB_REQ_GET_DESCRIPTOR, value, index },
-      length,
-    );
-  } catch (e) {
-    throw transferFailed(what, e);
-  }
-  if (result.status !== 'ok') {
-    throw new DriverError(IFD.COMMUNICATION_ERROR, `the reader answered GET_DESCRIPTOR for its ${what} with '${result.status}'`);
-  }
-  return viewBytes(result.data);
-}
-
-/**
- * Reads configuration descriptor `configIndex` (default the first) with all its interface, endpoint and class
- * descriptors: 9 bytes first for wTotalLength, then the whole of it (USB 2.0 §9.4.3). The device must be open.
- */
-export async function readConfigurationDescriptor(device: USBDevice, configIndex = 0): Promise<Uint8Array> {
-  const value = (USB_DT_CONFIGURATION << 8) | (configIndex & 0xff);
-  const head = await getDescriptor(device, value, 0, CONFIG_HEADER_LENGTH, 'configuration descriptor');
-  if (head.length < CONFIG_HEADER_LENGTH || head[1] !== USB_DT_CONFIGURATION) {
-    throw new DriverError(
-      IFD.COMMUNICATION_ERROR,
-      `the reader's configuration descriptor header is malformed (${head.length} bytes, type ${head[1] ?? 'missing'})`,
-    );
-  }
-  const total = u16(head, 2);
-  if (total < CONFIG_HEADER_LENGTH) {
-    throw new DriverError(IFD.COMMUNICATION_ERROR, `the reader's configuration descriptor says wTotalLength ${total}, below 9`);
-  }
-  const all = await getDescriptor(device, value, 0, total, 'configuration descriptor');
-  if (all.length !== total) {
-    throw new DriverError(
-      IFD.COMMUNICATION_ERROR,
-      `the reader returned ${all.length} bytes of configuration descriptor but wTotalLength is ${total}`,
-    );
-  }
-  return all.slice();
-}
-
-/**
- * Reads string descriptor `index` as text (USB 2.0 §9.6.7). Without `langId`, string descriptor 0 (the LANGID
- * list) is read first and its first language used. Index 0 means "no string": returns ''.
- */
-export async function readStringDescriptor(device: USBDevice, index: number, langId?: number): Promise<string> {
-  if (!Number.isInteger(index) || index < 0 || index > 255) {
-    throw new DriverError(IFD.COMMUNICATION_ERROR, `string descriptor index ${index} is not a byte`);
-  }
-  if (index === 0) return '';
-  let lang = langId;
-  if (lang === undefined) {
-    const langs = await getDescriptor(device, USB_DT_STRING << 8, 0, 255, 'language list (string descriptor 0)');
-    checkStringDescriptor(langs, 'language list (string descriptor 0)');
-    if (langs[0]! < 4) {
-      throw new DriverError(IFD.COMMUNICATION_ERROR, 'the reader lists no language for its strings (string descriptor 0 is empty)');
-    }
-    lang = u16(langs, 2);
-  }
-  const what = `string descriptor ${index}`;
-  const bytes = await getDescriptor(device, (USB_DT_STRING << 8) | index, lang, 255, what);
-  checkStringDescriptor(bytes, what);
-  let text = '';
-  for (let i = 2; i + 1 < bytes[0]!; i += 2) text += String.fromCharCode(u16(bytes, i));
-  return text;
-}
-
-function checkStringDescriptor(bytes: Uint8Array, what: string): void {
-  if (bytes.length < 2 || bytes[1] !== USB_DT_STRING) {
-    throw new DriverError(IFD.COMMUNICATION_ERROR, `the reader's ${what} is not a string descriptor`);
-  }
-  const bLength = bytes[0]!;
-  if (bLength < 2 || bLength > bytes.length || bLength % 2 !== 0) {
-    throw new DriverError(
-      IFD.COMMUNICATION_ERROR,
-      `the reader's ${what} has bLength ${bLength} but ${bytes.length} bytes arrived (must be even and at most that)`,
-    );
-  }
-}
+/** wLength of a configuration descriptor's header (USB 2.0 §9.6.3), which carries wTotalLength. */
+export const CONFIG_HEADER_LENGTH = 9;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Parsing the configuration descriptor
@@ -396,7 +298,7 @@ export function exchangeLevel(d: CcidClassDescriptor): ExchangeLevel {
     default:
       throw new DriverError(
         IFD.NOT_SUPPORTED,
-        `the reader's dwFeatures 0x${hex(d.dwFeatures, 8)} names no single exchange level (bits 0x${hex(level, 5)}; CCID 1.1 §5.1 allows 0, 0x10000, 0x20000 or 0x40000)`,
+        `the reader's dwFeatures 0x${hexNumber(d.dwFeatures, 8)} names no single exchange level (bits 0x${hexNumber(level, 5)}; CCID 1.1 §5.1 allows 0, 0x10000, 0x20000 or 0x40000)`,
       );
   }
 }
@@ -480,11 +382,6 @@ export function findCcidInterfaces(config: UsbConfigurationDescriptor): CcidInte
   return scanCcidInterfaces(config).readers;
 }
 
-/** Reads and parses configuration 0 of an open device and scans it for CCID interfaces. */
-export async function discoverCcidInterfaces(device: USBDevice): Promise<CcidInterfaceScan> {
-  return scanCcidInterfaces(parseConfigurationDescriptor(await readConfigurationDescriptor(device)));
-}
-
 /** undefined: not a smart card interface at all; string: why it cannot be used; else the reader. */
 function examineInterface(
   config: UsbConfigurationDescriptor,
@@ -557,8 +454,4 @@ function u16(b: Uint8Array, at: number): number {
 
 function u32(b: Uint8Array, at: number): number {
   return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
-}
-
-function hex(n: number, width: number): string {
-  return n.toString(16).toUpperCase().padStart(width, '0');
 }

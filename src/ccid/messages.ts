@@ -32,6 +32,7 @@ import {
   messageTypeName,
 } from './constants.js';
 import { DriverError, IFD, type IfdCode } from '../ifd/errors.js';
+import { hexByte } from '../util/hex.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Encoders (CCID 1.1 §6.1)
@@ -264,7 +265,7 @@ export function decodeResponse(bytes: Uint8Array): CcidResponse {
   if (iccStatus === 3 || commandStatus === 3) {
     throw new DriverError(
       IFD.COMMUNICATION_ERROR,
-      `the reader's ${messageTypeName(bytes[0]!)} has bStatus 0x${hex2(status)} with a reserved ${iccStatus === 3 ? 'bmICCStatus' : 'bmCommandStatus'} value 3 (CCID 1.1 §6.2.6)`,
+      `the reader's ${messageTypeName(bytes[0]!)} has bStatus 0x${hexByte(status)} with a reserved ${iccStatus === 3 ? 'bmICCStatus' : 'bmCommandStatus'} value 3 (CCID 1.1 §6.2.6)`,
     );
   }
   return {
@@ -331,7 +332,7 @@ export function decodeInterrupt(bytes: Uint8Array, maxSlotIndex: number): Interr
   }
   throw new DriverError(
     IFD.COMMUNICATION_ERROR,
-    `the reader sent interrupt message type 0x${hex2(type)}, neither NotifySlotChange (0x50) nor HardwareError (0x51)`,
+    `the reader sent interrupt message type 0x${hexByte(type)}, neither NotifySlotChange (0x50) nor HardwareError (0x51)`,
   );
 }
 
@@ -379,7 +380,7 @@ export function describeBError(error: number): string {
     const field = FIELD_AT[error] ?? `abData byte ${error - CCID_HEADER_SIZE}`;
     return `the reader rejected the value at offset ${error} of the command (${field})`;
   }
-  return `unknown CCID error 0x${hex2(error)}`;
+  return `unknown CCID error 0x${hexByte(error)}`;
 }
 
 /** A failed CCID command: a DriverError that also keeps the reader's bStatus/bError for callers that branch on them. */
@@ -450,8 +451,4 @@ export function responseError(resp: CcidResponse, what: string): CcidCommandErro
       message = `${what} failed in ${where}: ${reason}`;
   }
   return new CcidCommandError(code, message, resp.error, resp.status, resp.slot);
-}
-
-function hex2(n: number): string {
-  return (n & 0xff).toString(16).toUpperCase().padStart(2, '0');
 }

@@ -32,7 +32,9 @@ import {
   SCARD_CTL_CODE,
 } from '../pcsc/constants.js';
 import { DriverError, IFD } from '../ifd/errors.js';
+import type { EdcKind } from './edc.js';
 import type { PinModifyFixes, PinPropertyOverrides, PinVerifyFixes } from './known-readers.js';
+import { decodeBlock, describeBlock, encodeBlock } from './t1-block.js';
 import type { CcidClassDescriptor } from './types.js';
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -53,8 +55,6 @@ export const IOCTL_FEATURE_IFD_PIN_PROPERTIES = 0x4233000a;
 export const IOCTL_FEATURE_GET_TLV_PROPERTIES = 0x42330012;
 /** SCARD_CTL_CODE(1): PC_to_RDR_Escape (FEATURE_CCID_ESC_COMMAND), allowed only when the user enables it. */
 export const IOCTL_SMARTCARD_VENDOR_IFD_EXCHANGE = 0x42000001;
-/** Alias: the escape control code. */
-export const escapeIoctl = IOCTL_SMARTCARD_VENDOR_IFD_EXCHANGE;
 /** Windows' value of SCARD_CTL_CODE(3400); libccid accepts it as CM_IOCTL_GET_FEATURE_REQUEST for RDP clients. */
 export const WINDOWS_GET_FEATURE_REQUEST = 0x313520;
 
@@ -89,9 +89,6 @@ function u32le(v: number): [number, number, number, number] {
 function tlv(tag: number, ioctl: number): number[] {
   return [tag, 4, (ioctl >>> 24) & 0xff, (ioctl >>> 16) & 0xff, (ioctl >>> 8) & 0xff, ioctl & 0xff];
 }
-
-/** Buffer pcscd must offer for the feature list: libccid wants room for six TLVs or answers INSUFFICIENT_BUFFER. */
-export const FEATURE_LIST_MIN_BUFFER = 6 * 6;
 
 export interface FeatureTlvInput {
   /** The class descriptor after the known-readers fix-ups (bPINSupport as the driver trusts it). */
@@ -370,35 +367,9 @@ export function t1SecurePrologue(input: T1PrologueInput): { prologue: Uint8Array
   };
 }
 
-export type T1Edc = 'lrc' | 'crc';
-
-/** ISO 7816-3 §11.4.4: LRC = XOR of all bytes. */
-export function t1Lrc(bytes: Uint8Array): number {
-  let v = 0;
-  for (const b of bytes) v ^= b;
-  return v;
-}
-
-/** ISO 7816-3 §11.4.4 CRC as libccid computes it: reflected polynomial 0x8408, initial 0xFFFF; sent high byte first. */
-export function t1Crc(bytes: Uint8Array): number {
-  let v = 0xffff;
-  for (const b of bytes) {
-    v ^= b;
-    for (let i = 0; i < 8; i++) v = v & 1 ? (v >>> 1) ^ 0x8408 : v >>> 1;
-  }
-  return v;
-}
-
-function withEdc(block: number[], edc: T1Edc): Uint8Array {
-  const head = Uint8Array.from(block);
-  if (edc === 'lrc') return Uint8Array.of(...block, t1Lrc(head));
-  const crc = t1Crc(head);
-  return Uint8Array.of(...block, crc >>> 8, crc & 0xff);
-}
-
 /** S(WTX response) echoing the card's multiplier (ISO 7816-3 §11.3.2.2): e.g. 00 E3 01 09 EB for WTX 9 with LRC. */
-export function t1WtxResponse(multiplier: number, edc: T1Edc, nad = 0): Uint8Array {
-  return withEdc([nad & 0xff, 0xe3, 0x01, multiplier & 0xff], edc);
+export function t1WtxResponse(multiplier: number, edc: EdcKind, nad = 0): Uint8Array {
+  return encodeBlock({ type: 'S', kind: 'wtx', response: true, value: multiplier & 0xff }, { nad: nad & 0xff, edc });
 }
 
 export type T1SecureReply =
@@ -418,34 +389,28 @@ function communicationError(message: string): DriverError {
 
 /**
  * The reply to a PC_to_RDR_Secure on a T=1 TPDU reader is a whole T=1 block; libccid strips NAD, PCB, LEN and the last
- * byte. We take exactly LEN bytes of INF and check the block: its length against LEN and the EDC kind, and the EDC.
+ * byte. We decode the block (t1-block.ts: LEN against its length, the EDC, the PCB coding) and take exactly its INF.
  * Throws DriverError(IFD.COMMUNICATION_ERROR) for anything else (R-block, other S-block, chained I-block, bad EDC).
  */
-export function parseT1SecureReply(reply: Uint8Array, edc: T1Edc): T1SecureReply {
+export function parseT1SecureReply(reply: Uint8Array, edc: EdcKind): T1SecureReply {
   if (reply.length === 2) return { kind: 'status', sw: reply.slice() };
-  const edcLen = edc === 'lrc' ? 1 : 2;
-  if (reply.length < 3 + edcLen) {
-    throw communicationError(`T=1 reply to the PIN command is ${reply.length} bytes, shorter than a block`);
+  const decoded = decodeBlock(reply, edc);
+  if (!decoded.ok) {
+    throw communicationError(
+      decoded.edcError
+        ? 'T=1 reply to the PIN command has a wrong EDC'
+        : `T=1 reply to the PIN command (${reply.length} bytes) is not a valid block: ${decoded.reason}`,
+    );
   }
-  const pcb = byte(reply, 1);
-  const len = byte(reply, 2);
-  if (reply.length !== 3 + len + edcLen) {
-    throw communicationError(`T=1 reply LEN ${len} does not match its ${reply.length} bytes`);
+  const { block } = decoded;
+  if (block.type === 'I') {
+    if (block.more) throw communicationError('chained T=1 reply to a PIN command is not supported');
+    return { kind: 'data', data: block.inf };
   }
-  const body = reply.subarray(0, 3 + len);
-  const check =
-    edc === 'lrc' ? t1Lrc(body) === byte(reply, 3 + len) : t1Crc(body) === readBe16(reply, 3 + len);
-  if (!check) throw communicationError('T=1 reply to the PIN command has a wrong EDC');
-  if ((pcb & 0x80) === 0) {
-    if (pcb & 0x20) throw communicationError('chained T=1 reply to a PIN command is not supported');
-    return { kind: 'data', data: reply.slice(3, 3 + len) };
+  if (block.type === 'S' && block.kind === 'wtx' && !block.response) {
+    return { kind: 'wtx', multiplier: block.value ?? 0 };
   }
-  if (pcb === 0xc3 && len === 1) return { kind: 'wtx', multiplier: byte(reply, 3) };
-  throw communicationError(`unexpected T=1 block (PCB 0x${pcb.toString(16).padStart(2, '0')}) in reply to a PIN command`);
-}
-
-function readBe16(b: Uint8Array, at: number): number {
-  return (byte(b, at) << 8) | byte(b, at + 1);
+  throw communicationError(`unexpected T=1 block ${describeBlock(block)} in reply to a PIN command`);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import type { ParsedAtr } from './atr.js';
 import { DEFAULT_FIDI, bitRate, isValidFiDi } from './atr.js';
 import { DriverError, IFD } from '../ifd/errors.js';
 import type { CcidClassDescriptor } from './types.js';
+import { hexNumber } from '../util/hex.js';
 
 /** PPSS, the initial byte of a PPS request and response (ISO 7816-3 §9.2). */
 export const PPSS = 0xff;
@@ -27,7 +28,6 @@ const STEP_DOWN_FLOOR = 0x94;
 /** libccid only steps down TA1 values up to 0x97 (Fi 512, Di 64). */
 const STEP_DOWN_CEILING = 0x97;
 
-const hex = (b: number): string => b.toString(16).toUpperCase().padStart(2, '0');
 
 function checkProtocol(protocol: number): asserts protocol is 0 | 1 {
   if (protocol !== 0 && protocol !== 1) {
@@ -83,12 +83,12 @@ interface PpsFields {
 /** Split a PPS message after checking PPSS, its length against PPS0 and PCK; a string says what is wrong. */
 function splitPps(bytes: Uint8Array, what: string): PpsFields | string {
   if (bytes.length < 3) return `the PPS ${what} has ${bytes.length} byte(s), at least 3 are needed`;
-  if (bytes[0] !== PPSS) return `the PPS ${what} starts with 0x${hex(bytes[0] ?? 0)}, not PPSS 0xFF`;
+  if (bytes[0] !== PPSS) return `the PPS ${what} starts with 0x${hexNumber(bytes[0] ?? 0)}, not PPSS 0xFF`;
   const pps0 = bytes[1] ?? 0;
   const optional = [PPS0_PPS1, PPS0_PPS2, PPS0_PPS3].filter((bit) => (pps0 & bit) !== 0).length;
   const expected = 3 + optional;
   if (bytes.length !== expected) {
-    return `the PPS ${what} has ${bytes.length} bytes but PPS0 0x${hex(pps0)} announces ${expected}`;
+    return `the PPS ${what} has ${bytes.length} bytes but PPS0 0x${hexNumber(pps0)} announces ${expected}`;
   }
   if (xorAll(bytes) !== 0) return `the PPS ${what} has a wrong check byte PCK`;
   const fields: PpsFields = { pps0 };
@@ -122,12 +122,12 @@ export function checkPpsResponse(request: Uint8Array, response: Uint8Array): Pps
     if (got === undefined) continue;
     const asked = req[key];
     if (asked === undefined) {
-      return { ok: false, reason: `the PPS response carries ${key.toUpperCase()} 0x${hex(got)} the request did not have` };
+      return { ok: false, reason: `the PPS response carries ${key.toUpperCase()} 0x${hexNumber(got)} the request did not have` };
     }
     if (got !== asked) {
       return {
         ok: false,
-        reason: `the card answered ${key.toUpperCase()} 0x${hex(got)} to a request for 0x${hex(asked)}`,
+        reason: `the card answered ${key.toUpperCase()} 0x${hexNumber(got)} to a request for 0x${hexNumber(asked)}`,
       };
     }
   }
@@ -239,7 +239,7 @@ export function planProtocol(
   if (atr.specificMode && choice.rateNotInTable !== undefined) {
     throw new DriverError(
       IFD.COMMUNICATION_ERROR,
-      `the card is in specific mode at ${choice.rateNotInTable} bps (TA1 0x${hex(atr.groups[0]?.ta ?? 0)}), ` +
+      `the card is in specific mode at ${choice.rateNotInTable} bps (TA1 0x${hexNumber(atr.groups[0]?.ta ?? 0)}), ` +
         'a rate missing from the reader\'s data rate table',
     );
   }

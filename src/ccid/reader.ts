@@ -1,5 +1,7 @@
+import { getDataRates } from './class-requests.js';
 import { CCID_CLASS_AUTO_IFSD, CCID_CLASS_EXCHANGE_MASK, CCID_CLASS_TPDU, CCID_CLASS_SHORT_APDU, CCID_CLASS_EXTENDED_APDU, CCID_CLASS_CHARACTER } from './constants.js';
-import { discoverCcidInterfaces, exchangeLevel } from './descriptor.js';
+import { exchangeLevel } from './descriptor.js';
+import { discoverCcidInterfaces } from './descriptor-io.js';
 import { DriverError, IFD, readerRemoved } from '../ifd/errors.js';
 import type { IfdReader } from '../ifd/ifd.js';
 import { firmwareRefusal, lookupReader, readerQuirks, type ReaderQuirks } from './known-readers.js';
@@ -7,6 +9,8 @@ import { friendlyName } from './reader-name.js';
 import { CcidReaderSlot } from './reader-slot.js';
 import { CcidTransport } from './transport.js';
 import type { CcidClassDescriptor, CcidInterfaceInfo, ExchangeLevel } from './types.js';
+import { classifyUsbError, type UsbErrorClassifier } from './usb-failure.js';
+import { hexNumber } from '../util/hex.js';
 
 export type DriverLog = (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
 
@@ -21,6 +25,11 @@ export interface CcidReaderOptions {
   timeoutScale?: number;
   /** GetSlotStatus polling period for readers without an interrupt endpoint (ms). */
   pollIntervalMs?: number;
+  /**
+   * Recognises the USB stack's rejections (gone, timed out, refused); the default knows WebUSB's DOMException names
+   * and node-usb's libusb codes. A host whose USB stack rejects otherwise passes its own (see usb-failure.ts).
+   */
+  usbErrors?: UsbErrorClassifier;
   log?: DriverLog;
 }
 
@@ -111,10 +120,10 @@ export class CcidReader implements IfdReader {
       try {
         await device.open();
       } catch (e) {
-        throw asOpenError(e, 'open the USB device');
+        throw asOpenError(e, 'open the USB device', options.usbErrors ?? classifyUsbError);
       }
     }
-    const scan = await discoverCcidInterfaces(device);
+    const scan = await discoverCcidInterfaces(device, options.usbErrors ?? classifyUsbError);
     const info = scan.readers[0];
     if (info === undefined) {
       const why = scan.rejected.map((r) => `interface ${r.interfaceNumber}: ${r.reason}`).join('; ');
@@ -138,12 +147,13 @@ export class CcidReader implements IfdReader {
     const transportOptions: Parameters<typeof CcidTransport.open>[2] = { zlpDrain: quirks.zlp, log };
     if (options.timeoutScale !== undefined) transportOptions.timeoutScale = options.timeoutScale;
     if (options.pollIntervalMs !== undefined) transportOptions.pollIntervalMs = options.pollIntervalMs;
+    if (options.usbErrors !== undefined) transportOptions.usbErrors = options.usbErrors;
     const transport = await CcidTransport.open(device, { ...info, descriptor }, transportOptions);
     let dataRates: number[] | undefined;
     if (descriptor.bNumDataRatesSupported > 0) {
       // GET_DATA_RATES (CCID 1.1 §5.3.3); libccid treats a failure as "no table".
       try {
-        const rates = await transport.getDataRates();
+        const rates = await getDataRates(transport);
         if (rates.length > 0) dataRates = rates;
       } catch (e) {
         log('warn', `GET_DATA_RATES failed (${(e as Error).message}); assuming no data rate table`);
@@ -155,7 +165,7 @@ export class CcidReader implements IfdReader {
     if (device.productName) nameParts.product = device.productName;
     if (known !== undefined) nameParts.knownName = known.name;
     let name = friendlyName(nameParts);
-    if (name === '') name = `USB reader ${hex4(vid)}:${hex4(pid)}`;
+    if (name === '') name = `USB reader ${hexNumber(vid, 4)}:${hexNumber(pid, 4)}`;
     const alternate = device.configuration?.interfaces.find((i) => i.interfaceNumber === info.interfaceNumber)?.alternate;
     const interfaceName = alternate?.interfaceName ?? undefined;
     return new CcidReader(
@@ -203,14 +213,9 @@ export class CcidReader implements IfdReader {
   }
 }
 
-function hex4(n: number): string {
-  return n.toString(16).toUpperCase().padStart(4, '0');
-}
-
 /** WebUSB open/claim failures as driver errors. */
-function asOpenError(e: unknown, what: string): DriverError {
+function asOpenError(e: unknown, what: string, classify: UsbErrorClassifier): DriverError {
   if (e instanceof DriverError) return e;
-  const name = (e as { name?: string } | null)?.name;
-  if (name === 'NotFoundError') return readerRemoved(`the reader was removed while trying to ${what}`);
+  if (classify(e) === 'gone') return readerRemoved(`the reader was removed while trying to ${what}`);
   return new DriverError(IFD.COMMUNICATION_ERROR, `could not ${what}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
 }

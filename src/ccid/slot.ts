@@ -10,6 +10,7 @@ import {
 } from './constants.js';
 import { effectiveIfsd } from './descriptor.js';
 import { DriverError, IFD } from '../ifd/errors.js';
+import { MAX_ATR_SIZE, MAX_BUFFER_SIZE_EXTENDED } from '../ifd/limits.js';
 import type { IfdProtocol, IfdSlot, PowerAction } from '../ifd/ifd.js';
 import {
   CcidCommandError,
@@ -47,11 +48,8 @@ export interface SlotReaderInfo {
 const VOLTAGE_AUTO = 0;
 const VOLTAGE_NAMES = ['automatic', '5 V', '3 V', '1.8 V'];
 
-/** pcsc-lite MAX_ATR_SIZE. */
-const MAX_ATR_SIZE = 33;
-
 /** Longest response APDU an application can receive: pcsc-lite MAX_BUFFER_SIZE_EXTENDED. */
-const MAX_RESPONSE = 65548;
+const MAX_RESPONSE = MAX_BUFFER_SIZE_EXTENDED;
 
 /** CCID 1.1 §6.1.4 wLevelParameter / §6.2.1 bChainParameter values. */
 const CHAIN_NONE = 0x00;

@@ -10,6 +10,7 @@
  * 1..254) is a programming error and throws a RangeError naming the problem.
  */
 import { appendEdc, checkEdc, edcLength, type EdcKind } from './edc.js';
+import { hexByte } from '../util/hex.js';
 
 /** Information block: carries application data; N(S) alternates 0/1, M set when more blocks of the chain follow. */
 export interface T1IBlock {
@@ -117,10 +118,6 @@ export function encodeBlock(block: T1Block, options: { nad?: number; edc: EdcKin
   return appendEdc(body, options.edc);
 }
 
-function hex(b: number): string {
-  return b.toString(16).toUpperCase().padStart(2, '0');
-}
-
 function invalid(reason: string, edcError = false): T1DecodeResult {
   return { ok: false, reason, edcError };
 }
@@ -144,26 +141,26 @@ export function decodeBlock(bytes: Uint8Array, edc: EdcKind): T1DecodeResult {
 
   if ((pcb & 0x80) === 0) {
     // I-block: 0 N(S) M 0 0 0 0 0; b5..b1 are reserved for future use.
-    if ((pcb & 0x1f) !== 0) return invalid(`I-block PCB ${hex(pcb)} has reserved bits set`);
+    if ((pcb & 0x1f) !== 0) return invalid(`I-block PCB ${hexByte(pcb)} has reserved bits set`);
     return { ok: true, nad, block: { type: 'I', ns: pcb & I_NS ? 1 : 0, more: (pcb & I_MORE) !== 0, inf } };
   }
   if ((pcb & 0xc0) === PCB_R) {
     // R-block: 1 0 0 N(R) then 0000 (no error), 0001 (EDC/parity), 0010 (other); everything else is reserved.
-    if ((pcb & 0x20) !== 0) return invalid(`R-block PCB ${hex(pcb)} has reserved bit b6 set`);
+    if ((pcb & 0x20) !== 0) return invalid(`R-block PCB ${hexByte(pcb)} has reserved bit b6 set`);
     const error = R_ERRORS[pcb & 0x0f];
-    if (error === undefined) return invalid(`R-block PCB ${hex(pcb)} has a reserved error coding`);
+    if (error === undefined) return invalid(`R-block PCB ${hexByte(pcb)} has a reserved error coding`);
     if (len !== 0) return invalid(`R-block carries ${len} INF bytes; it must have none`);
     return { ok: true, nad, block: { type: 'R', nr: pcb & R_NR ? 1 : 0, error } };
   }
   // S-block: 1 1 response then 00000 RESYNCH, 00001 IFS, 00010 ABORT, 00011 WTX; other codings are reserved.
   const kind = S_KINDS[pcb & 0x1f];
-  if (kind === undefined) return invalid(`S-block PCB ${hex(pcb)} has a reserved coding`);
+  if (kind === undefined) return invalid(`S-block PCB ${hexByte(pcb)} has a reserved coding`);
   const response = (pcb & S_RESPONSE) !== 0;
   if (kind === 'ifs' || kind === 'wtx') {
     if (len !== 1) return invalid(`S(${kind.toUpperCase()}) carries ${len} INF bytes; it must carry exactly 1`);
     const value = inf[0] ?? 0;
     // §11.4.2: IFSC and IFSD range 0x01..0xFE; 0x00 and 0xFF are reserved.
-    if (kind === 'ifs' && (value === 0 || value === 0xff)) return invalid(`S(IFS) value ${hex(value)} is reserved`);
+    if (kind === 'ifs' && (value === 0 || value === 0xff)) return invalid(`S(IFS) value ${hexByte(value)} is reserved`);
     return { ok: true, nad, block: { type: 'S', kind, response, value } };
   }
   if (len !== 0) return invalid(`S(${kind.toUpperCase()}) carries ${len} INF bytes; it must have none`);

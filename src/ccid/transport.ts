@@ -1,6 +1,7 @@
 /**
  * The CCID bulk transport over a W3C WebUSB `USBDevice`: owns the claimed interface, numbers commands (bSeq), routes
- * responses back to the command that waits for them, and watches slot changes.
+ * responses back to the command that waits for them. Slot changes are watched by slot-watch.ts, the class requests
+ * are class-requests.ts, and what a rejected USB call means is usb-failure.ts.
  *
  * It runs unchanged on Chrome's navigator.usb, on node-usb's WebUSB and on a simulator, so it relies only on what the
  * WebUSB interface guarantees. The one property that shapes everything: a WebUSB transfer has no timeout and cannot
@@ -15,17 +16,28 @@
  * every command (libccid skips XfrBlock and Secure), a time extension is honoured for every command (libccid ignores
  * it for some), and responses from several slots are routed by bSlot/bSeq (libccid's multi-slot extension).
  */
+import { sendAbortRequest, type ClassRequestChannel } from './class-requests.js';
 import {
   CCID_HEADER_SIZE,
   CCID_ICC_ABSENT,
-  CLASS_REQUEST,
   MAX_CCID_RESPONSE_SIZE,
+  PC_to_RDR_Abort,
   RDR_to_PC_SlotStatus,
+  RESPONSE_TYPE_FOR,
   messageTypeName,
 } from './constants.js';
 import { DriverError, IFD, isDriverError } from '../ifd/errors.js';
-import { decodeInterrupt, decodeResponse, encodeAbort, encodeGetSlotStatus, type CcidResponse } from './messages.js';
+import { decodeResponse, encodeAbort, encodeGetSlotStatus, type CcidResponse } from './messages.js';
+import { SlotWatch, type HardwareErrorEvent } from './slot-watch.js';
+import { DEFAULT_TIMEOUT_MS } from './timeouts.js';
 import type { CcidInterfaceInfo } from './types.js';
+import {
+  ProtectedInterfaceClassError,
+  classifyUsbError,
+  describeUsbError as describe,
+  removedError,
+  type UsbErrorClassifier,
+} from './usb-failure.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -50,6 +62,8 @@ export interface CcidTransportOptions {
   timeoutScale?: number;
   /** How long the reply to PC_to_RDR_Abort is awaited before the slot is used again (default 1000 ms, scaled). */
   abortTimeoutMs?: number;
+  /** Recognises the USB stack's rejections (see usb-failure.ts); default `classifyUsbError`. */
+  usbErrors?: UsbErrorClassifier;
 }
 
 export interface CommandOptions {
@@ -57,73 +71,7 @@ export interface CommandOptions {
   abortOnTimeout?: boolean;
 }
 
-export interface HardwareErrorEvent {
-  slot: number;
-  seq: number;
-  /** bHardwareErrorCode (CCID 1.1 §6.3.2; 0x01 = overcurrent). */
-  code: number;
-}
-
 export type TransportState = 'open' | 'removed' | 'closed';
-
-// ---------------------------------------------------------------------------------------------------------------
-// Errors of opening
-// ---------------------------------------------------------------------------------------------------------------
-
-/**
- * claimInterface was refused with a SecurityError: Chrome blocks WebUSB access to protected interface classes,
- * among them 0x0B smart card (Chromium `web_usb_service_impl.cc`, GetProtectedInterfaceClasses), for every
- * extension but Google's own Smart Card Connector. No flag or policy lifts it, so the user needs a clear reason.
- */
-export class ProtectedInterfaceClassError extends DriverError {
-  constructor(
-    readonly interfaceNumber: number,
-    readonly interfaceClass: number,
-    cause: unknown,
-  ) {
-    super(
-      IFD.NOT_SUPPORTED,
-      interfaceClass === 0x0b
-        ? `the browser refused to let this extension claim the reader's interface ${interfaceNumber}: Chrome protects USB ` +
-            `interfaces of class 0x0B (smart card) from extensions and web pages, and no setting lifts that. ` +
-            `Use the reader through the operating system's smart card service (PC/SC) instead, or a reader that exposes ` +
-            `its CCID interface as vendor class 0xFF`
-        : `the browser refused access to the reader's interface ${interfaceNumber} (class 0x${interfaceClass
-            .toString(16)
-            .toUpperCase()
-            .padStart(2, '0')}) for security reasons: ${describe(cause)}`,
-      { cause },
-    );
-  }
-}
-
-/** True for the error open() gives when the browser refuses to claim a protected interface class. */
-export function isProtectedClassError(e: unknown): e is ProtectedInterfaceClassError {
-  return e instanceof ProtectedInterfaceClassError;
-}
-
-function describe(e: unknown): string {
-  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-}
-
-/** Chrome: NotFoundError "The device was disconnected."; node-usb: LIBUSB_ERROR_NO_DEVICE / LIBUSB_TRANSFER_NO_DEVICE. */
-function isDisconnectError(e: unknown): boolean {
-  if (!(e instanceof Error)) return false;
-  return e.name === 'NotFoundError' || /disconnected|NO_DEVICE|no such device/i.test(e.message);
-}
-
-/** node-usb's WebUSB applies its own transfer timeout (LIBUSB_TRANSFER_TIMED_OUT); our timers govern, so read again. */
-function isTransferTimeout(e: unknown): boolean {
-  return e instanceof Error && /TIMED_OUT|timed out/i.test(e.message);
-}
-
-function removedError(detail?: string, cause?: unknown): DriverError {
-  return new DriverError(
-    IFD.NO_SUCH_DEVICE,
-    `the reader was removed${detail ? ` (${detail})` : ''}: plug it in again to use it`,
-    cause === undefined ? undefined : { cause },
-  );
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -132,8 +80,6 @@ const DEFAULT_TIMERS: Timers = {
   clearTimeout: (h) => globalThis.clearTimeout(h as ReturnType<typeof globalThis.setTimeout>),
 };
 
-/** libccid's DEFAULT_COM_READ_TIMEOUT. */
-const DEFAULT_TIMEOUT_MS = 3000;
 /** libccid IFDHCreateChannel: "100 ms just to resync the USB toggle bits". */
 const RESYNC_TIMEOUT_MS = 100;
 const DEFAULT_POLL_INTERVAL_MS = 400;
@@ -141,7 +87,6 @@ const DEFAULT_ABORT_TIMEOUT_MS = 1000;
 /** setTimeout's limit (a larger delay fires at once in browsers and Node). */
 const MAX_TIMER_MS = 0x7fffffff;
 const MAX_CONSECUTIVE_STALLS = 3;
-const MAX_INTERRUPT_FAILURES = 10;
 
 class ResponseTimeout extends Error {}
 
@@ -150,6 +95,8 @@ interface Waiter {
   seq: number;
   /** 'command': a caller awaits the response; 'abort': the slot waits for the reply to PC_to_RDR_Abort. */
   kind: 'command' | 'abort';
+  /** bMessageType of the command sent (PC_to_RDR_Abort for an abort wait). */
+  command: number;
   resolve(resp: CcidResponse): void;
   reject(err: Error): void;
   timer: unknown;
@@ -167,13 +114,13 @@ interface SlotTicket {
 
 const key = (slot: number, seq: number) => (slot << 8) | seq;
 
-export class CcidTransport {
+export class CcidTransport implements ClassRequestChannel {
   private readonly timers: Timers;
   private readonly scale: number;
   private readonly log: (level: LogLevel, msg: string) => void;
   private readonly zlpDrain: boolean;
-  private readonly pollIntervalMs: number;
   private readonly abortTimeoutMs: number;
+  private readonly usbErrors: UsbErrorClassifier;
   private readonly maxSlotIndex: number;
   private readonly maxBusySlots: number;
   private readonly bulkReadLength: number;
@@ -183,17 +130,11 @@ export class CcidTransport {
   private readonly busySlots = new Set<number>();
   private readonly slotQueue: SlotTicket[] = [];
   private bulkPumpRunning = false;
-  private interruptPumpRunning = false;
-  private interruptFailed = false;
   private failure: DriverError | undefined;
   private currentState: TransportState = 'open';
 
-  private readonly presence = new Map<number, boolean>();
-  private readonly slotListeners = new Set<(slot: number, present: boolean) => void>();
-  private readonly hardwareListeners = new Set<(e: HardwareErrorEvent) => void>();
   private readonly removedListeners = new Set<() => void>();
-  private pollTimer: unknown;
-  private polling = false;
+  private readonly watch: SlotWatch;
 
   private constructor(
     readonly device: USBDevice,
@@ -205,8 +146,8 @@ export class CcidTransport {
     this.scale = Number.isFinite(scale) && scale > 0 ? scale : 1;
     this.log = options.log ?? (() => {});
     this.zlpDrain = options.zlpDrain ?? false;
-    this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.abortTimeoutMs = options.abortTimeoutMs ?? DEFAULT_ABORT_TIMEOUT_MS;
+    this.usbErrors = options.usbErrors ?? classifyUsbError;
     const d = info.descriptor;
     this.maxSlotIndex = d.bMaxSlotIndex;
     // CCID 1.1 §5.1 bMaxCCIDBusySlots: how many slots may have a command in progress at once (at least one).
@@ -216,6 +157,17 @@ export class CcidTransport {
     const wanted = Math.max(d.dwMaxCCIDMessageLength, MAX_CCID_RESPONSE_SIZE);
     const packet = info.bulkInMaxPacketSize > 0 ? info.bulkInMaxPacketSize : 64;
     this.bulkReadLength = Math.ceil(wanted / packet) * packet;
+    this.watch = new SlotWatch({
+      device,
+      info,
+      timers: this.timers,
+      log: this.log,
+      usbErrors: this.usbErrors,
+      pollIntervalMs: options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
+      isOpen: () => this.currentState === 'open',
+      command: (slot, build, timeoutMs) => this.command(slot, build, timeoutMs),
+      deviceGone: (cause) => this.fail(removedError(undefined, cause), 'removed'),
+    });
   }
 
   /**
@@ -225,6 +177,8 @@ export class CcidTransport {
    * here on a reader that has an interrupt endpoint.
    */
   static async open(device: USBDevice, info: CcidInterfaceInfo, options: CcidTransportOptions = {}): Promise<CcidTransport> {
+    const classify = options.usbErrors ?? classifyUsbError;
+    const isDisconnectError = (e: unknown) => classify(e) === 'gone';
     let openedHere = false;
     if (!device.opened) {
       try {
@@ -260,7 +214,7 @@ export class CcidTransport {
       await device.claimInterface(info.interfaceNumber);
     } catch (e) {
       await undo(false);
-      if (e instanceof Error && e.name === 'SecurityError') {
+      if (classify(e) === 'refused') {
         throw new ProtectedInterfaceClassError(info.interfaceNumber, info.interfaceClass, e);
       }
       if (isDisconnectError(e)) throw removedError('while claiming its interface', e);
@@ -296,7 +250,7 @@ export class CcidTransport {
 
   /** The last card presence seen for a slot (from the interrupt endpoint, polling or opening), if known. */
   slotPresence(slot: number): boolean | undefined {
-    return this.presence.get(slot);
+    return this.watch.slotPresence(slot);
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -359,40 +313,19 @@ export class CcidTransport {
   }
 
   /**
-   * A class-specific IN request on the interface (CCID 1.1 §5.3: GET_CLOCK_FREQUENCIES, GET_DATA_RATES). A stall
-   * means the reader does not support it: IFD_NOT_SUPPORTED.
+   * A class IN control transfer to the CCID interface (the channel class-requests.ts sends GET_CLOCK_FREQUENCIES
+   * and GET_DATA_RATES through): a rejected transfer becomes a DriverError, and a vanished device ends the transport.
    */
-  async classRequestIn(request: number, length: number): Promise<Uint8Array> {
+  async controlIn(request: number, length: number): Promise<USBInTransferResult> {
     this.checkUsable();
-    let result: USBInTransferResult;
     try {
-      result = await this.device.controlTransferIn(
+      return await this.device.controlTransferIn(
         { requestType: 'class', recipient: 'interface', request, value: 0, index: this.info.interfaceNumber },
         length,
       );
     } catch (e) {
       throw this.transferError(e, `class request 0x${request.toString(16)}`);
     }
-    if (result.status === 'stall') {
-      throw new DriverError(IFD.NOT_SUPPORTED, `the reader does not support class request 0x${request.toString(16)}`);
-    }
-    if (result.status !== 'ok') {
-      throw new DriverError(IFD.COMMUNICATION_ERROR, `class request 0x${request.toString(16)} ended with '${result.status}'`);
-    }
-    const d = result.data;
-    return d ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice() : new Uint8Array(0);
-  }
-
-  /** GET_CLOCK_FREQUENCIES (kHz), asked for bNumClockSupported values; [] when the descriptor announces none. */
-  async getClockFrequencies(): Promise<number[]> {
-    const n = this.info.descriptor.bNumClockSupported;
-    return n === 0 ? [] : u32List(await this.classRequestIn(CLASS_REQUEST.GET_CLOCK_FREQUENCIES, n * 4));
-  }
-
-  /** GET_DATA_RATES (bps), asked only when bNumDataRatesSupported ≠ 0, as libccid does. */
-  async getDataRates(): Promise<number[]> {
-    const n = this.info.descriptor.bNumDataRatesSupported;
-    return n === 0 ? [] : u32List(await this.classRequestIn(CLASS_REQUEST.GET_DATA_RATES, n * 4));
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -406,18 +339,12 @@ export class CcidTransport {
    * Returns the function that unregisters the listener.
    */
   onSlotChange(listener: (slot: number, present: boolean) => void): () => void {
-    this.slotListeners.add(listener);
-    this.updatePolling();
-    return () => {
-      this.slotListeners.delete(listener);
-      this.updatePolling();
-    };
+    return this.watch.onSlotChange(listener);
   }
 
   /** RDR_to_PC_HardwareError notifications (CCID 1.1 §6.3.2). Returns the unregister function. */
   onHardwareError(listener: (e: HardwareErrorEvent) => void): () => void {
-    this.hardwareListeners.add(listener);
-    return () => this.hardwareListeners.delete(listener);
+    return this.watch.onHardwareError(listener);
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -459,13 +386,13 @@ export class CcidTransport {
   // -------------------------------------------------------------------------------------------------------------
 
   private async resynchronise(): Promise<void> {
-    if (this.info.interruptIn !== undefined) this.startInterruptPump();
+    this.watch.start();
     const attempts = [DEFAULT_TIMEOUT_MS, RESYNC_TIMEOUT_MS, RESYNC_TIMEOUT_MS];
     let last: unknown;
     for (const timeout of attempts) {
       try {
         const resp = await this.command(0, (seq) => encodeGetSlotStatus(0, seq), timeout, { abortOnTimeout: false });
-        this.presence.set(0, resp.iccStatus !== CCID_ICC_ABSENT);
+        this.watch.recordPresence(0, resp.iccStatus !== CCID_ICC_ABSENT);
         return;
       } catch (e) {
         if (isDriverError(e, IFD.NO_SUCH_DEVICE)) throw e;
@@ -520,6 +447,7 @@ export class CcidTransport {
         slot,
         seq,
         kind: 'command',
+        command: msg[0]!,
         resolve,
         reject,
         timer: undefined,
@@ -603,7 +531,7 @@ export class CcidTransport {
 
   /** Turns a rejected transfer into a DriverError; a vanished device fails the whole transport. */
   private transferError(e: unknown, what: string): DriverError {
-    if (isDisconnectError(e)) {
+    if (this.usbErrors(e) === 'gone') {
       this.fail(removedError(undefined, e), 'removed');
       return this.failure!;
     }
@@ -623,6 +551,7 @@ export class CcidTransport {
       slot,
       seq,
       kind: 'abort',
+      command: PC_to_RDR_Abort,
       resolve: () => done(),
       reject: () => done(),
       timer: undefined,
@@ -633,13 +562,7 @@ export class CcidTransport {
     this.addWaiter(waiter);
     this.log('warn', `slot ${slot}: command seq ${seq} timed out; aborting it`);
     try {
-      const r = await this.device.controlTransferOut({
-        requestType: 'class',
-        recipient: 'interface',
-        request: CLASS_REQUEST.ABORT,
-        value: (seq << 8) | slot,
-        index: this.info.interfaceNumber,
-      });
+      const r = await sendAbortRequest(this.device, this.info.interfaceNumber, slot, seq);
       if (r.status !== 'ok') this.log('info', `the reader answered the ABORT request with '${r.status}'`);
       await this.write(encodeAbort(slot, seq));
     } catch (e) {
@@ -674,7 +597,7 @@ export class CcidTransport {
           result = await this.device.transferIn(this.info.bulkIn, this.bulkReadLength);
         } catch (e) {
           if (this.currentState !== 'open') return;
-          if (isTransferTimeout(e)) continue;
+          if (this.usbErrors(e) === 'timed-out') continue;
           const err = this.transferError(e, 'reading a response');
           if (this.currentState === 'open') this.failWaiters(err);
           continue;
@@ -765,6 +688,15 @@ export class CcidTransport {
       }
       return;
     }
+    const mismatch = responseTypeMismatch(w.command, resp);
+    if (mismatch !== undefined) {
+      // It carries this command's bSlot and bSeq, so it is no stale or foreign response (those have another bSeq and
+      // were discarded above): the reader answered this command wrongly. Taking it would hand the caller, say, an
+      // Escape reply as an ATR; waiting on could only end in a timeout. The command fails now.
+      this.settle(w);
+      w.reject(mismatch);
+      return;
+    }
     if (resp.commandStatus === 2) {
       // CCID 1.1 §6.2.6 time extension; libccid CCID_Receive waits again for the original timeout × bError.
       const ms = w.timeoutMs * (resp.error > 0 ? resp.error : 1);
@@ -785,154 +717,6 @@ export class CcidTransport {
   }
 
   // -------------------------------------------------------------------------------------------------------------
-  // Internals: interrupt-IN pump and polling
-  // -------------------------------------------------------------------------------------------------------------
-
-  private startInterruptPump(): void {
-    if (this.interruptPumpRunning || this.info.interruptIn === undefined) return;
-    this.interruptPumpRunning = true;
-    void this.runInterruptPump(this.info.interruptIn).finally(() => {
-      this.interruptPumpRunning = false;
-    });
-  }
-
-  /** wMaxPacketSize of the interrupt endpoint: reading exactly one packet keeps two notifications from merging. */
-  private interruptPacketSize(endpoint: number): number {
-    const intf = this.device.configuration?.interfaces.find((i) => i.interfaceNumber === this.info.interfaceNumber);
-    const alt = intf?.alternates.find((a) => a.alternateSetting === this.info.alternateSetting) ?? intf?.alternate;
-    const ep = alt?.endpoints.find((e) => e.endpointNumber === endpoint && e.direction === 'in');
-    if (ep && ep.packetSize > 0) return ep.packetSize;
-    // Unknown: large enough for a 4-byte HardwareError and a NotifySlotChange of every slot.
-    return Math.max(8, 1 + Math.ceil((this.maxSlotIndex + 1) / 4));
-  }
-
-  private async runInterruptPump(endpoint: number): Promise<void> {
-    const length = this.interruptPacketSize(endpoint);
-    let failures = 0;
-    while (this.currentState === 'open') {
-      let result: USBInTransferResult;
-      try {
-        result = await this.device.transferIn(endpoint, length);
-      } catch (e) {
-        if (this.currentState !== 'open') return;
-        if (isTransferTimeout(e)) continue;
-        if (isDisconnectError(e)) {
-          this.fail(removedError(undefined, e), 'removed');
-          return;
-        }
-        this.fallBackToPolling(`the interrupt endpoint failed (${describe(e)})`);
-        return;
-      }
-      if (this.currentState !== 'open') return;
-      if (result.status !== 'ok') {
-        if (++failures > MAX_INTERRUPT_FAILURES) {
-          this.fallBackToPolling(`the interrupt endpoint keeps answering '${result.status}'`);
-          return;
-        }
-        if (result.status === 'stall') {
-          try {
-            await this.device.clearHalt('in', endpoint);
-          } catch (e) {
-            if (isDisconnectError(e)) {
-              this.fail(removedError(undefined, e), 'removed');
-              return;
-            }
-            this.fallBackToPolling(`clearing the interrupt endpoint's halt failed (${describe(e)})`);
-            return;
-          }
-        }
-        continue;
-      }
-      failures = 0;
-      const d = result.data;
-      const bytes = d ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : new Uint8Array(0);
-      if (bytes.length === 0) continue;
-      let message;
-      try {
-        message = decodeInterrupt(bytes, this.maxSlotIndex);
-      } catch (e) {
-        this.log('warn', `ignored an interrupt message: ${describe(e)}`);
-        continue;
-      }
-      if (message.kind === 'slot-change') {
-        for (const s of message.slots) this.notePresence(s.slot, s.present, s.changed);
-      } else {
-        this.log('error', `slot ${message.slot}: the reader reports hardware error 0x${message.code.toString(16)}`);
-        for (const l of [...this.hardwareListeners]) {
-          try {
-            l({ slot: message.slot, seq: message.seq, code: message.code });
-          } catch (e) {
-            this.log('error', `a hardware error listener threw: ${describe(e)}`);
-          }
-        }
-      }
-    }
-  }
-
-  private fallBackToPolling(reason: string): void {
-    this.log('warn', `${reason}; polling slot status instead`);
-    this.interruptFailed = true;
-    this.updatePolling();
-  }
-
-  private notePresence(slot: number, present: boolean, changed: boolean): void {
-    const before = this.presence.get(slot);
-    this.presence.set(slot, present);
-    if (!changed && before === present) return;
-    for (const l of [...this.slotListeners]) {
-      try {
-        l(slot, present);
-      } catch (e) {
-        this.log('error', `a slot change listener threw: ${describe(e)}`);
-      }
-    }
-  }
-
-  private shouldPoll(): boolean {
-    return (
-      this.currentState === 'open' &&
-      this.slotListeners.size > 0 &&
-      (this.info.interruptIn === undefined || this.interruptFailed)
-    );
-  }
-
-  private updatePolling(): void {
-    if (this.shouldPoll()) {
-      if (this.pollTimer === undefined && !this.polling) this.schedulePoll();
-    } else if (this.pollTimer !== undefined) {
-      this.timers.clearTimeout(this.pollTimer);
-      this.pollTimer = undefined;
-    }
-  }
-
-  private schedulePoll(): void {
-    this.pollTimer = this.timers.setTimeout(() => {
-      this.pollTimer = undefined;
-      void this.pollOnce();
-    }, this.pollIntervalMs);
-  }
-
-  /** pcscd's status poll: GetSlotStatus on every slot; a change of bmICCStatus absent/present is an event. */
-  private async pollOnce(): Promise<void> {
-    if (!this.shouldPoll()) return;
-    this.polling = true;
-    try {
-      for (let slot = 0; slot <= this.maxSlotIndex && this.shouldPoll(); slot++) {
-        try {
-          const resp = await this.command(slot, (seq) => encodeGetSlotStatus(slot, seq), DEFAULT_TIMEOUT_MS);
-          this.notePresence(slot, resp.iccStatus !== CCID_ICC_ABSENT, false);
-        } catch (e) {
-          if (isDriverError(e, IFD.NO_SUCH_DEVICE)) return;
-          this.log('debug', `slot ${slot} status poll: ${describe(e)}`);
-        }
-      }
-    } finally {
-      this.polling = false;
-      if (this.shouldPoll() && this.pollTimer === undefined) this.schedulePoll();
-    }
-  }
-
-  // -------------------------------------------------------------------------------------------------------------
   // Internals: failure
   // -------------------------------------------------------------------------------------------------------------
 
@@ -945,10 +729,7 @@ export class CcidTransport {
     if (this.failure) return;
     this.failure = err;
     this.currentState = state;
-    if (this.pollTimer !== undefined) {
-      this.timers.clearTimeout(this.pollTimer);
-      this.pollTimer = undefined;
-    }
+    this.watch.stop();
     for (const w of [...this.waiters.values()]) {
       this.settle(w);
       w.reject(err);
@@ -964,6 +745,22 @@ export class CcidTransport {
       }
     }
   }
+}
+
+/**
+ * CCID 1.1 §6.2: each PC_to_RDR command has one RDR_to_PC response type (RESPONSE_TYPE_FOR). A reader that does not
+ * support a command may refuse it with RDR_to_PC_SlotStatus (bmCommandStatus 1, bError 0: §6.2.6), so a SlotStatus
+ * that is not "processed" is accepted for any command; everything else of another type is an error.
+ */
+function responseTypeMismatch(command: number, resp: CcidResponse): DriverError | undefined {
+  const expected = RESPONSE_TYPE_FOR[command];
+  if (expected === undefined || resp.type === expected) return undefined;
+  if (resp.type === RDR_to_PC_SlotStatus && resp.commandStatus !== 0) return undefined;
+  return new DriverError(
+    IFD.COMMUNICATION_ERROR,
+    `the reader answered ${messageTypeName(command)} on slot ${resp.slot} with ${messageTypeName(resp.type)}, ` +
+      `not ${messageTypeName(expected)} (CCID 1.1 §6.2); the command failed`,
+  );
 }
 
 function checkBuiltMessage(msg: Uint8Array, slot: number, seq: number): void {
@@ -982,10 +779,3 @@ function checkBuiltMessage(msg: Uint8Array, slot: number, seq: number): void {
   }
 }
 
-function u32List(bytes: Uint8Array): number[] {
-  const out: number[] = [];
-  for (let i = 0; i + 4 <= bytes.length; i += 4) {
-    out.push((bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24)) >>> 0);
-  }
-  return out;
-}

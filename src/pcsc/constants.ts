@@ -322,14 +322,13 @@ export type ScardStateFlag = (typeof SCARD_STATE_FLAGS)[keyof typeof SCARD_STATE
 // ---------------------------------------------------------------------------------------------------------------------
 // Sizes, limits, names, timing
 
-export const MAX_ATR_SIZE = 33;
+export { MAX_ATR_SIZE, MAX_BUFFER_SIZE_EXTENDED } from '../ifd/limits.js';
+import { MAX_ATR_SIZE } from '../ifd/limits.js';
 export const SCARD_ATR_LENGTH = MAX_ATR_SIZE;
 /** Reader name buffer, NUL included (pcscd cuts names to 128 − sizeof(" 00 00") = 121 characters before " XX YY"). */
 export const MAX_READERNAME = 128;
 /** Short APDU buffer. */
 export const MAX_BUFFER_SIZE = 264;
-/** 4 (header) + 3 (Lc) + 65536 (data) + 3 (Le) + 2 (SW) = 65548. */
-export const MAX_BUFFER_SIZE_EXTENDED = 4 + 3 + (1 << 16) + 3 + 2;
 /** Reader slots pcscd manages (each slot of a multi-slot reader counts). */
 export const PCSCLITE_MAX_READERS_CONTEXTS = 16;
 /** `(DWORD)(-1)`: ask the library to allocate the output buffer. */

@@ -52,6 +52,7 @@ import type { ReaderSlot, ReaderSlotHooks } from './reader-slot.js';
 import { evaluatePass, findReader, isPnpName, type PassEntry, type ReaderSnapshot } from './status-change.js';
 import { REAL_TIMERS, type Timers } from './timers.js';
 import { Winscard } from './winscard.js';
+import { hexNumber } from '../util/hex.js';
 
 export interface DaemonOptions {
   /** pcscd's auto power-off grace (default 5000 ms; 0 = power off at once). */
@@ -91,7 +92,7 @@ export interface PcscClient extends PcscApi {
   close(): Promise<void>;
 }
 
-const hex = (n: number): string => `0x${(n >>> 0).toString(16).toUpperCase()}`;
+const hex = (n: number): string => `0x${hexNumber(n >>> 0, 0)}`;
 const utf8Length = (s: string): number => new TextEncoder().encode(s).length;
 
 function multiStringLength(items: readonly string[]): number {

@@ -13,11 +13,12 @@
  * context until it is disconnected; a re-plugged device is a new object.
  */
 import type { IfdReader } from '../ifd/ifd.js';
-import { discoverCcidInterfaces } from '../ccid/descriptor.js';
+import { discoverCcidInterfaces } from '../ccid/descriptor-io.js';
 import { firmwareRefusal } from '../ccid/known-readers.js';
 import { CcidReader, type CcidReaderOptions } from '../ccid/reader.js';
 import { describeOpenFailure } from './errors.js';
 import { hasSmartCardInterface, looksLikeSmartCardReader } from './filters.js';
+import { hexNumber } from '../util/hex.js';
 
 export type UsbLogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type UsbLog = (level: UsbLogLevel, message: string) => void;
@@ -95,7 +96,7 @@ interface DeviceRecord {
   attempt: Promise<void> | undefined;
 }
 
-const hex4 = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
+const hex4 = (n: number) => hexNumber(n, 4);
 
 function deviceLabel(device: USBDevice): string {
   const parts = [device.manufacturerName, device.productName].filter((s): s is string => typeof s === 'string' && s.trim() !== '');

@@ -4,9 +4,10 @@
  * happened and what to do, without error codes.
  */
 import { DriverError, IFD } from '../ifd/errors.js';
-import { ProtectedInterfaceClassError } from '../ccid/transport.js';
+import { ProtectedInterfaceClassError, classifyUsbError } from '../ccid/usb-failure.js';
 import { SCARD_E_NO_MEMORY } from '../pcsc/constants.js';
 import { isPcscError } from '../pcsc/errors.js';
+import { hexNumber } from '../util/hex.js';
 
 /**
  * 'blocked': the browser refuses the reader and nothing on our side can change it.
@@ -73,7 +74,7 @@ function sentence(text: string): string {
 
 function protectedClassReason(interfaceClass: number | undefined, cause: unknown): string {
   if (interfaceClass === undefined || interfaceClass === 0x0b) return PROTECTED_CLASS_EXPLANATION;
-  const cls = `0x${interfaceClass.toString(16).toUpperCase().padStart(2, '0')}`;
+  const cls = `0x${hexNumber(interfaceClass, 2)}`;
   return (
     `Chrome refused to let this extension open the reader: its interface (class ${cls}) is one Chrome protects ` +
     `from extensions (${errorMessage(cause)}). No setting changes that; use the reader through the operating ` +
@@ -98,7 +99,8 @@ export function describeOpenFailure(e: unknown, context: OpenFailureContext = {}
   if (e instanceof ProtectedInterfaceClassError) {
     return { state: 'blocked', reason: protectedClassReason(e.interfaceClass, e.cause) };
   }
-  if (errorName(e) === 'SecurityError') {
+  // Which rejections mean "refused" or "gone" is the driver's usb-failure.ts classifier: one place for the dialects.
+  if (classifyUsbError(e) === 'refused') {
     return { state: 'blocked', reason: protectedClassReason(interfaceClass, e) };
   }
   if (isPcscError(e, SCARD_E_NO_MEMORY)) {
@@ -119,7 +121,9 @@ export function describeOpenFailure(e: unknown, context: OpenFailureContext = {}
     return { state: 'failed', reason: `${sentence(e.message)} Unplug the reader and plug it in again to retry.` };
   }
   const name = errorName(e);
-  if (name === 'NotFoundError') return { state: 'gone', reason: 'The reader was unplugged while it was being opened.' };
+  if (classifyUsbError(e) === 'gone') {
+    return { state: 'gone', reason: 'The reader was unplugged while it was being opened.' };
+  }
   if (name === 'NetworkError' || name === 'InvalidStateError') return { state: 'failed', reason: BUSY_EXPLANATION };
   return {
     state: 'failed',

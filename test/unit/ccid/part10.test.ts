@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { IFD, isDriverError } from '../../../src/ifd/errors.js';
 import { readerQuirks } from '../../../src/ccid/known-readers.js';
+import { crc16 as t1Crc } from '../../../src/ccid/edc.js';
 import {
   featureIoctl,
   featureTlvs,
@@ -15,7 +16,6 @@ import {
   secureBodyFromModify,
   secureBodyFromVerify,
   secureTimeoutMs,
-  t1Crc,
   t1SecurePrologue,
   t1WtxResponse,
   tlvProperties,

@@ -10,12 +10,8 @@ import {
 import { findCcidInterfaces, parseConfigurationDescriptor } from '../../../src/ccid/descriptor.js';
 import { DriverError, IFD } from '../../../src/ifd/errors.js';
 import { encodeGetSlotStatus, encodeIccPowerOn, encodeXfrBlock } from '../../../src/ccid/messages.js';
-import {
-  CcidTransport,
-  isProtectedClassError,
-  type CcidTransportOptions,
-  type LogLevel,
-} from '../../../src/ccid/transport.js';
+import { CcidTransport, type CcidTransportOptions, type LogLevel } from '../../../src/ccid/transport.js';
+import { isProtectedClassError } from '../../../src/ccid/usb-failure.js';
 import type { CcidInterfaceInfo } from '../../../src/ccid/types.js';
 import { FakeUsbDevice, ManualTimers, flush, okIn } from './fake-usb-device.js';
 import { GEMPC_TWIN, RUTOKEN_ECP, SCR331_DI, type ReaderFixture } from './reader-descriptors.js';
@@ -225,6 +221,21 @@ describe('commands and bSeq', () => {
     const discarded = h.logs.filter(([, m]) => /discarded/.test(m));
     expect(discarded.length).toBeGreaterThanOrEqual(3);
     expect(discarded.every(([level]) => level === 'warn')).toBe(true);
+  });
+
+  it('fails a command answered with another response type (CCID 1.1 §6.2), accepts a failed SlotStatus', async () => {
+    const h = await openReader();
+    h.fake.onBulkOut = (msg) => {
+      if (msg[0] === PC_to_RDR_XfrBlock) h.fake.reply(slotStatus(0, msg[6]!)); // "processed" SlotStatus
+    };
+    const err = await h.transport.command(0, xfr(0, [1]), 1000).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: IFD.COMMUNICATION_ERROR });
+    expect((err as DriverError).message).toMatch(/PC_to_RDR_XfrBlock .* with RDR_to_PC_SlotStatus, not RDR_to_PC_DataBlock/);
+    h.fake.onBulkOut = (msg) => h.fake.reply(slotStatus(0, msg[6]!, 0, 0x40, 0)); // failed: command not supported
+    const refused = await h.transport.command(0, xfr(0, [1]), 1000);
+    expect([refused.type, refused.commandStatus]).toEqual([RDR_to_PC_SlotStatus, 1]);
+    h.fake.onBulkOut = (msg) => h.fake.reply(dataBlock(0, msg[6]!, [0x90, 0]));
+    expect(Array.from((await h.transport.command(0, xfr(0, [1]), 1000)).data)).toEqual([0x90, 0]);
   });
 
   it('fails the command when the response length disagrees with dwLength', async () => {
@@ -617,23 +628,5 @@ describe('removal and close', () => {
     h.fake.reply(dataBlock(0, seq, [0x3b]));
     await flush();
     expect((p.error as DriverError).code).toBe(IFD.NO_SUCH_DEVICE);
-  });
-});
-
-describe('class requests', () => {
-  it('reads clock frequencies and data rates when the descriptor announces them', async () => {
-    const h = await openReader(GEMPC_TWIN, { info: infoOf(GEMPC_TWIN, { bNumClockSupported: 2, bNumDataRatesSupported: 0 }) });
-    h.fake.onControlIn = (setup, length) => {
-      expect([setup.requestType, setup.recipient, setup.index]).toEqual(['class', 'interface', 0]);
-      expect(length).toBe(8);
-      return okIn([0xa0, 0x0f, 0, 0, 0x40, 0x1f, 0, 0]);
-    };
-    expect(await h.transport.getClockFrequencies()).toEqual([4000, 8000]);
-    expect(await h.transport.getDataRates()).toEqual([]);
-  });
-
-  it('a stalled class request is IFD_NOT_SUPPORTED', async () => {
-    const h = await openReader();
-    await expect(h.transport.classRequestIn(3, 16)).rejects.toMatchObject({ code: IFD.NOT_SUPPORTED });
   });
 });

@@ -1,7 +1,7 @@
 /** describeOpenFailure: every kind of open/claim/daemon error becomes a state and a reason a person can act on. */
 import { describe, expect, it } from 'vitest';
 import { DriverError, IFD } from '../../../src/ifd/errors.js';
-import { ProtectedInterfaceClassError } from '../../../src/ccid/transport.js';
+import { ProtectedInterfaceClassError } from '../../../src/ccid/usb-failure.js';
 import { SCARD_E_NO_MEMORY, SCARD_E_NO_SERVICE } from '../../../src/pcsc/constants.js';
 import { PcscError } from '../../../src/pcsc/errors.js';
 import {
