@@ -19,8 +19,9 @@
  * - SCardGetStatusChange: the 16-entry limit (PCSCLITE_MAX_READERS_CONTEXTS → SCARD_E_INVALID_PARAMETER), the
  *   all-IGNORE shortcut and the unknown-name check apply to the combined call, as winscard_clnt.c does. Each service
  *   with an entry of the call (or every service, when the call has the PnP entry) is asked at once with its own entries
- *   and one deadline for all (the remaining time at each (re)issue). The first service reporting a change ends the call;
- *   the others are cancelled (SCardCancel on their per-service context) and their last evaluated states are merged in.
+ *   and one deadline for all (the remaining time at each (re)issue). The first service reporting a change ends the
+ *   call; the others are cancelled (SCardCancel on their per-service context) and their last evaluated states are
+ *   merged in.
  *   The PnP entry is CHANGED when the total number of readers differs from the number at the start of the call
  *   (1.9.9 `dwEventState` semantics); each service's own PnP entry is only used as a wake-up to re-read its list.
  * - SCardCancel on a combined context cancels every per-service wait; the combined call fails with SCARD_E_CANCELLED
@@ -196,7 +197,10 @@ class Combined implements CombinedPcsc {
       throw new PcscError(SCARD_E_INVALID_PARAMETER, 'a service needs a non-empty string id and a client');
     }
     if (this.#services.has(entry.id)) {
-      throw new PcscError(SCARD_E_INVALID_PARAMETER, `a service with id "${entry.id}" is already combined: remove it first`);
+      throw new PcscError(
+        SCARD_E_INVALID_PARAMETER,
+        `a service with id "${entry.id}" is already combined: remove it first`,
+      );
     }
     this.#services.set(entry.id, new Service(entry.id, entry.label ?? entry.id, entry.client));
     this.#log('info', `PC/SC service "${entry.id}" added`);
@@ -328,7 +332,8 @@ class Combined implements CombinedPcsc {
           raws = (await this.#via(service, () => service.client.SCardListReaders(h), 'SCardListReaders')).readers;
         } catch (e) {
           if (!isPcscError(e, SCARD_E_NO_READERS_AVAILABLE)) {
-            this.#log('warn', `listing the readers of "${service.label}": ${e instanceof Error ? e.message : String(e)}`);
+            const why = e instanceof Error ? e.message : String(e);
+            this.#log('warn', `listing the readers of "${service.label}": ${why}`);
           }
         }
         this.#setReaders(service, raws);
@@ -381,7 +386,10 @@ class Combined implements CombinedPcsc {
     this.#alive();
     // The scope check of winscard_clnt.c; the services see the same scope when their contexts are established.
     if (!Number.isInteger(dwScope) || dwScope < 0 || dwScope > 3) {
-      throw new PcscError(SCARD_E_INVALID_VALUE, `scope ${dwScope} is none of SCARD_SCOPE_USER (0) … SCARD_SCOPE_GLOBAL (3)`);
+      throw new PcscError(
+        SCARD_E_INVALID_VALUE,
+        `scope ${dwScope} is none of SCARD_SCOPE_USER (0) … SCARD_SCOPE_GLOBAL (3)`,
+      );
     }
     const hContext = this.#ids.allocate();
     this.#contexts.set(hContext, new Context(hContext, dwScope));
@@ -420,18 +428,23 @@ class Combined implements CombinedPcsc {
     this.#context(hContext);
   }
 
-  async SCardListReaders(hContext: number, _groups?: string | null, options?: { bufferLength?: number }): Promise<{ readers: string[] }> {
+  async SCardListReaders(
+    hContext: number,
+    _groups?: string | null,
+    options?: { bufferLength?: number },
+  ): Promise<{ readers: string[] }> {
     const ctx = this.#context(hContext);
     await this.#refresh(ctx);
     this.#context(hContext);
     const readers = this.#union();
-    if (readers.length === 0) throw new PcscError(SCARD_E_NO_READERS_AVAILABLE, 'no reader is connected to any PC/SC service');
+    if (readers.length === 0) {
+      throw new PcscError(SCARD_E_NO_READERS_AVAILABLE, 'no reader is connected to any PC/SC service');
+    }
     const needed = multiStringLength(readers);
     const bufferLength = options?.bufferLength;
     if (bufferLength !== undefined && bufferLength < needed) {
-      throw new PcscError(SCARD_E_INSUFFICIENT_BUFFER, `the reader list needs ${needed} characters, the buffer has ${bufferLength}`, {
-        needed,
-      });
+      const detail = `the reader list needs ${needed} characters, the buffer has ${bufferLength}`;
+      throw new PcscError(SCARD_E_INSUFFICIENT_BUFFER, detail, { needed });
     }
     return { readers };
   }
@@ -442,9 +455,8 @@ class Combined implements CombinedPcsc {
     const needed = multiStringLength(groups);
     const bufferLength = options?.bufferLength;
     if (bufferLength !== undefined && bufferLength < needed) {
-      throw new PcscError(SCARD_E_INSUFFICIENT_BUFFER, `the group list needs ${needed} characters, the buffer has ${bufferLength}`, {
-        needed,
-      });
+      const detail = `the group list needs ${needed} characters, the buffer has ${bufferLength}`;
+      throw new PcscError(SCARD_E_INSUFFICIENT_BUFFER, detail, { needed });
     }
     return { groups };
   }
@@ -457,9 +469,12 @@ class Combined implements CombinedPcsc {
   ): Promise<{ hCard: number; dwActiveProtocol: number }> {
     this.#alive();
     // winscard_clnt.c's order: missing name, name too long, then the context.
-    if (typeof szReader !== 'string' || szReader === '') throw new PcscError(SCARD_E_UNKNOWN_READER, 'no reader name given');
+    if (typeof szReader !== 'string' || szReader === '') {
+      throw new PcscError(SCARD_E_UNKNOWN_READER, 'no reader name given');
+    }
     if (utf8Length(szReader) > MAX_READERNAME) {
-      throw new PcscError(SCARD_E_INVALID_VALUE, `reader name of ${utf8Length(szReader)} bytes; at most ${MAX_READERNAME}`);
+      const detail = `reader name of ${utf8Length(szReader)} bytes; at most ${MAX_READERNAME}`;
+      throw new PcscError(SCARD_E_INVALID_VALUE, detail);
     }
     const ctx = this.#context(hContext);
     let target = this.#names.get(szReader);
@@ -479,7 +494,9 @@ class Combined implements CombinedPcsc {
     );
     if (ctx.released || this.#closed || service.removed) {
       if (!service.removed) await service.client.SCardDisconnect(r.hCard, SCARD_LEAVE_CARD).catch(() => undefined);
-      if (this.#closed) throw new PcscError(SCARD_E_NO_SERVICE, 'the combined PC/SC service was closed during SCardConnect');
+      if (this.#closed) {
+        throw new PcscError(SCARD_E_NO_SERVICE, 'the combined PC/SC service was closed during SCardConnect');
+      }
       if (ctx.released) throw new PcscError(SCARD_E_INVALID_HANDLE, 'the context was released during SCardConnect');
       throw new PcscError(SCARD_E_READER_UNAVAILABLE, `reader "${szReader}" went away during SCardConnect`);
     }
@@ -492,13 +509,21 @@ class Combined implements CombinedPcsc {
   async #onHandle<T>(hCard: number, fn: string, call: (client: PcscApi, h: number) => Promise<T>): Promise<T> {
     const h = this.#handle(hCard);
     if (h.service.removed) {
-      throw new PcscError(SCARD_E_INVALID_VALUE, `card handle ${hex(hCard)}: reader "${h.readerName}" was removed (its service left)`);
+      const detail = `card handle ${hex(hCard)}: reader "${h.readerName}" was removed (its service left)`;
+      throw new PcscError(SCARD_E_INVALID_VALUE, detail);
     }
     return this.#via(h.service, () => call(h.service.client, h.serviceHandle), `${fn} on "${h.readerName}"`);
   }
 
-  SCardReconnect(hCard: number, dwShareMode: number, dwPreferredProtocols: number, dwInitialization: number): Promise<{ dwActiveProtocol: number }> {
-    return this.#onHandle(hCard, 'SCardReconnect', (c, h) => c.SCardReconnect(h, dwShareMode, dwPreferredProtocols, dwInitialization));
+  SCardReconnect(
+    hCard: number,
+    dwShareMode: number,
+    dwPreferredProtocols: number,
+    dwInitialization: number,
+  ): Promise<{ dwActiveProtocol: number }> {
+    return this.#onHandle(hCard, 'SCardReconnect', (c, h) =>
+      c.SCardReconnect(h, dwShareMode, dwPreferredProtocols, dwInitialization),
+    );
   }
 
   async SCardDisconnect(hCard: number, dwDisposition: number): Promise<void> {
@@ -507,13 +532,15 @@ class Combined implements CombinedPcsc {
     if (h.service.removed) {
       // winscard.c SCardDisconnect: the disposition is checked first, then a gone reader is ignored.
       if (d !== SCARD_LEAVE_CARD && d !== SCARD_RESET_CARD && d !== SCARD_UNPOWER_CARD && d !== SCARD_EJECT_CARD) {
-        throw new PcscError(SCARD_E_INVALID_VALUE, `disposition ${dwDisposition} is none of SCARD_LEAVE_CARD, _RESET_CARD, _UNPOWER_CARD, _EJECT_CARD`);
+        const detail = `disposition ${dwDisposition} is none of SCARD_LEAVE_CARD, _RESET_, _UNPOWER_, _EJECT_CARD`;
+        throw new PcscError(SCARD_E_INVALID_VALUE, detail);
       }
       this.#forget(h);
       return;
     }
     try {
-      await this.#via(h.service, () => h.service.client.SCardDisconnect(h.serviceHandle, dwDisposition), `SCardDisconnect on "${h.readerName}"`);
+      const call = (): Promise<void> => h.service.client.SCardDisconnect(h.serviceHandle, dwDisposition);
+      await this.#via(h.service, call, `SCardDisconnect on "${h.readerName}"`);
     } catch (e) {
       // The service went away under the call: as for a removed reader, the handle is gone.
       if (!h.service.removed) throw e;
@@ -533,15 +560,24 @@ class Combined implements CombinedPcsc {
     return this.#onHandle(hCard, 'SCardEndTransaction', (c, h) => c.SCardEndTransaction(h, dwDisposition));
   }
 
-  async SCardStatus(hCard: number): Promise<{ szReaderName: string; dwState: number; dwProtocol: number; atr: Uint8Array }> {
+  async SCardStatus(
+    hCard: number,
+  ): Promise<{ szReaderName: string; dwState: number; dwProtocol: number; atr: Uint8Array }> {
     const h = this.#handle(hCard);
-    if (h.service.removed) throw new PcscError(SCARD_E_READER_UNAVAILABLE, `reader "${h.readerName}" is no longer connected`);
+    if (h.service.removed) {
+      throw new PcscError(SCARD_E_READER_UNAVAILABLE, `reader "${h.readerName}" is no longer connected`);
+    }
     const r = await this.#onHandle(hCard, 'SCardStatus', (c, sh) => c.SCardStatus(sh));
     // The service answers with its own name for the reader: give back the combined one, as given to SCardConnect.
     return { ...r, szReaderName: h.readerName };
   }
 
-  SCardControl(hCard: number, dwControlCode: number, input: Uint8Array, options?: { recvLength?: number }): Promise<{ output: Uint8Array }> {
+  SCardControl(
+    hCard: number,
+    dwControlCode: number,
+    input: Uint8Array,
+    options?: { recvLength?: number },
+  ): Promise<{ output: Uint8Array }> {
     return this.#onHandle(hCard, 'SCardControl', (c, h) => c.SCardControl(h, dwControlCode, input, options));
   }
 
@@ -603,7 +639,11 @@ class Combined implements CombinedPcsc {
     return wait;
   }
 
-  async SCardGetStatusChange(hContext: number, dwTimeout: number, readerStates: ReaderStateIn[]): Promise<{ readerStates: ReaderStateOut[] }> {
+  async SCardGetStatusChange(
+    hContext: number,
+    dwTimeout: number,
+    readerStates: ReaderStateIn[],
+  ): Promise<{ readerStates: ReaderStateOut[] }> {
     this.#alive();
     if (!Array.isArray(readerStates)) throw new PcscError(SCARD_E_INVALID_PARAMETER, 'readerStates must be an array');
     if (readerStates.length > PCSCLITE_MAX_READERS_CONTEXTS) {
@@ -613,7 +653,12 @@ class Combined implements CombinedPcsc {
       );
     }
     const out: ReaderStateOut[] = readerStates.map((s) => {
-      const r: ReaderStateOut = { szReader: s.szReader, dwCurrentState: s.dwCurrentState >>> 0, dwEventState: 0, rgbAtr: new Uint8Array(0) };
+      const r: ReaderStateOut = {
+        szReader: s.szReader,
+        dwCurrentState: s.dwCurrentState >>> 0,
+        dwEventState: 0,
+        rgbAtr: new Uint8Array(0),
+      };
       if ('pvUserData' in s) r.pvUserData = s.pvUserData;
       return r;
     });
@@ -654,9 +699,10 @@ class Combined implements CombinedPcsc {
     let topologyGeneration = this.#topology.generation;
     await this.#refresh(ctx);
     for (const i of named) {
-      if (typeof out[i]!.szReader !== 'string') throw new PcscError(SCARD_E_INVALID_VALUE, 'a reader state has no reader name');
-      if (!this.#names.has(out[i]!.szReader)) {
-        throw new PcscError(SCARD_E_UNKNOWN_READER, `no reader named "${out[i]!.szReader}"; SCardListReaders gives the names`);
+      const name = out[i]!.szReader;
+      if (typeof name !== 'string') throw new PcscError(SCARD_E_INVALID_VALUE, 'a reader state has no reader name');
+      if (!this.#names.has(name)) {
+        throw new PcscError(SCARD_E_UNKNOWN_READER, `no reader named "${name}"; SCardListReaders gives the names`);
       }
     }
     const countAtStart = this.#totalReaders();
@@ -707,7 +753,10 @@ class Combined implements CombinedPcsc {
       // that service is seen only through the caller's own entries: a documented limit of combining).
       const withPnp = pnp.length > 0 && indices.length < PCSCLITE_MAX_READERS_CONTEXTS;
       if (indices.length === 0 && !withPnp) return;
-      const states: ReaderStateIn[] = indices.map((i) => ({ szReader: target.get(i)!.raw, dwCurrentState: out[i]!.dwCurrentState }));
+      const states: ReaderStateIn[] = indices.map((i) => ({
+        szReader: target.get(i)!.raw,
+        dwCurrentState: out[i]!.dwCurrentState,
+      }));
       if (withPnp) states.push({ szReader: out[pnp[0]!]!.szReader, dwCurrentState: pnpCurrent.get(service) ?? 0 });
       const h = await this.#serviceContext(ctx, service);
       const timeout = infinite ? INFINITE : Math.max(0, deadline - Date.now());
@@ -724,7 +773,10 @@ class Combined implements CombinedPcsc {
       const all = [...pending];
       pending.clear();
       const outcomes = await Promise.all(
-        all.map(async ([service, p]) => ({ p, o: service.removed ? undefined : await this.#stopWait(service, p.h, p.wait) })),
+        all.map(async ([service, p]) => ({
+          p,
+          o: service.removed ? undefined : await this.#stopWait(service, p.h, p.wait),
+        })),
       );
       for (const { p, o } of outcomes) {
         if (o === undefined) continue;
@@ -734,7 +786,8 @@ class Combined implements CombinedPcsc {
       return changed;
     };
 
-    const fail = (code: number, detail: string): PcscError => new PcscError(code, detail, { readerStates: out.map((e) => ({ ...e })) });
+    const fail = (code: number, detail: string): PcscError =>
+      new PcscError(code, detail, { readerStates: out.map((e) => ({ ...e })) });
 
     try {
       let relaunch = [...this.#services.values()];
@@ -746,7 +799,9 @@ class Combined implements CombinedPcsc {
         const c = cancelled();
         if (c !== undefined) {
           await stopAll();
-          throw fail(c, c === SCARD_E_CANCELLED ? 'SCardCancel was called on this context' : 'the context went away while waiting');
+          const why =
+            c === SCARD_E_CANCELLED ? 'SCardCancel was called on this context' : 'the context went away while waiting';
+          throw fail(c, why);
         }
         for (const service of relaunch) {
           if (service.removed || pending.has(service)) continue;
@@ -757,13 +812,19 @@ class Combined implements CombinedPcsc {
           }
         }
         relaunch = [];
-        if (pending.size === 0 && !infinite && Date.now() >= deadline) throw fail(SCARD_E_TIMEOUT, `no change within ${dwTimeout} ms`);
+        if (pending.size === 0 && !infinite && Date.now() >= deadline) {
+          throw fail(SCARD_E_TIMEOUT, `no change within ${dwTimeout} ms`);
+        }
 
         // Wait for the first of: a service's answer, a service added or removed, SCardCancel, the deadline (only when
         // no service is asked: otherwise their own timeouts carry the deadline).
         const topo = this.#topology.wait(topologyGeneration);
         const timer = pending.size === 0 && !infinite ? delay(Math.max(0, deadline - Date.now())) : undefined;
-        type Wake = { kind: 'service'; service: Service; o: Outcome } | { kind: 'topology' } | { kind: 'cancel' } | { kind: 'timeout' };
+        type Wake =
+          | { kind: 'service'; service: Service; o: Outcome }
+          | { kind: 'topology' }
+          | { kind: 'cancel' }
+          | { kind: 'timeout' };
         const wakes: Promise<Wake>[] = [
           ...[...pending].map(([service, p]) => p.wait.then((o): Wake => ({ kind: 'service', service, o }))),
           topo.promise.then((): Wake => ({ kind: 'topology' })),
@@ -777,8 +838,9 @@ class Combined implements CombinedPcsc {
         if (wake.kind === 'cancel') continue;
         if (wake.kind === 'timeout') throw fail(SCARD_E_TIMEOUT, `no change within ${dwTimeout} ms`);
         if (wake.kind === 'topology') {
-          // A service came or went. The per-service contexts are busy with their waits (a service serialises a context's
-          // calls, as the client library's per-context lock does), so the waits end before the lists are re-read.
+          // A service came or went. The per-service contexts are busy with their waits (a service serialises a
+          // context's calls, as the client library's per-context lock does), so the waits end before the lists are
+          // re-read.
           topologyGeneration = this.#topology.generation;
           for (const [service] of pending) if (service.removed) pending.delete(service);
           if (await stopAll()) return out;

@@ -117,11 +117,20 @@ async function known(pcsc: PcscApi, hContext: number, names: string[]): Promise<
   return r.readerStates.map((s) => s.dwEventState & ~SCARD_STATE_CHANGED);
 }
 
+/** The entries of a wait on these readers, each believed in the state given. */
+const watch = (names: string[], states: number[]) =>
+  names.map((szReader, i) => ({ szReader, dwCurrentState: states[i]! }));
+const pnpOnly = () => [{ szReader: PNP_NOTIFICATION_READER_NAME, dwCurrentState: 0 }];
+const shared = (pcsc: PcscApi, hContext: number, name: string, protocols = SCARD_PROTOCOL_T1) =>
+  pcsc.SCardConnect(hContext, name, SCARD_SHARE_SHARED, protocols);
+
 const idle = (...sides: Side[]) => sides.map((s) => s.daemon.stats().waiters);
 
 /** Lets a started GetStatusChange reach its services' waits (their waiters show up in stats()). */
 async function untilWaiting(...sides: Side[]): Promise<void> {
-  for (let i = 0; i < 1000 && sides.some((s) => s.daemon.stats().waiters === 0); i++) await new Promise((r) => setTimeout(r, 1));
+  for (let i = 0; i < 1000 && sides.some((s) => s.daemon.stats().waiters === 0); i++) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
   expect(sides.map((s) => s.daemon.stats().waiters > 0)).toEqual(sides.map(() => true));
 }
 
@@ -147,7 +156,7 @@ describe('combinePcsc: readers', () => {
     pcsc.add({ id: 'worker', client: a.daemon.connect() });
     // The worker's reader is now the later one (and the later service: listed second); "… 00 00" is free again.
     expect((await pcsc.SCardListReaders(hContext)).readers).toEqual([RENAMED, NAME]);
-    const { hCard } = await pcsc.SCardConnect(hContext, RENAMED, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
+    const { hCard } = await shared(pcsc, hContext, RENAMED);
     expect((await pcsc.SCardStatus(hCard)).szReaderName).toBe(RENAMED);
   });
 
@@ -178,8 +187,9 @@ describe('combinePcsc: readers', () => {
 
   it('property: names stay unique and map back to their service, whatever the lists', async () => {
     const rawName = fc.constantFrom('R 00 00', 'R 00 01', 'R 01 00', 'S 00 00', 'plain');
+    const serviceLists = fc.array(fc.uniqueArray(rawName, { maxLength: 4 }), { minLength: 1, maxLength: 3 });
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.uniqueArray(rawName, { maxLength: 4 }), { minLength: 1, maxLength: 3 }), async (lists) => {
+      fc.asyncProperty(serviceLists, async (lists) => {
         const services = lists.map((readers, k) => ({ id: `s${k}`, client: listOnly(readers, k) }));
         const pcsc = combinePcsc(services);
         const { hContext } = await pcsc.SCardEstablishContext(0);
@@ -191,7 +201,7 @@ describe('combinePcsc: readers', () => {
         for (const [k, readers] of lists.entries()) {
           for (const raw of readers) {
             const name = listed[i++]!;
-            const { dwActiveProtocol } = await pcsc.SCardConnect(hContext, name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
+            const { dwActiveProtocol } = await shared(pcsc, hContext, name);
             expect(dwActiveProtocol).toBe(k * 100 + readers.indexOf(raw));
           }
         }
@@ -205,8 +215,8 @@ describe('combinePcsc: readers', () => {
 describe('combinePcsc: contexts and card handles', () => {
   it('routes connect and transmit to the service of the reader, with handles of its own', async () => {
     const { pcsc, hContext, a, b } = await rig();
-    const ha = await pcsc.SCardConnect(hContext, NAME, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
-    const hb = await pcsc.SCardConnect(hContext, RENAMED, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
+    const ha = await shared(pcsc, hContext, NAME);
+    const hb = await shared(pcsc, hContext, RENAMED);
     expect(ha.hCard).not.toBe(hb.hCard);
     expect([a.daemon.stats().handles, b.daemon.stats().handles]).toEqual([1, 1]);
     for (const h of [ha.hCard, hb.hCard]) {
@@ -227,11 +237,13 @@ describe('combinePcsc: contexts and card handles', () => {
 
   it("rejects a service's own handle and context values: only the combined ones are valid", async () => {
     const { pcsc, hContext, a } = await rig();
-    const { hCard } = await pcsc.SCardConnect(hContext, NAME, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
+    const { hCard } = await shared(pcsc, hContext, NAME);
     const own = a.daemon.connect();
     const { hContext: foreign } = await own.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
     const direct = await own.SCardConnect(foreign, NAME, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
-    if (direct.hCard !== hCard) expect(await code(pcsc.SCardTransmit(direct.hCard, T1, HELLO))).toBe(SCARD_E_INVALID_HANDLE);
+    if (direct.hCard !== hCard) {
+      expect(await code(pcsc.SCardTransmit(direct.hCard, T1, HELLO))).toBe(SCARD_E_INVALID_HANDLE);
+    }
     if (foreign !== hContext) expect(await code(pcsc.SCardListReaders(foreign))).toBe(SCARD_E_INVALID_HANDLE);
     expect(await code(a.client.SCardTransmit(hCard, T1, HELLO))).toBe(SCARD_E_INVALID_HANDLE);
     await pcsc.SCardIsValidContext(hContext);
@@ -240,11 +252,12 @@ describe('combinePcsc: contexts and card handles', () => {
 
   it("keeps the services' error codes", async () => {
     const { pcsc, hContext } = await rig();
-    expect(await code(pcsc.SCardConnect(hContext, RENAMED, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0))).toBe(SCARD_E_PROTO_MISMATCH);
+    expect(await code(shared(pcsc, hContext, RENAMED, SCARD_PROTOCOL_T0))).toBe(SCARD_E_PROTO_MISMATCH);
     expect(await code(pcsc.SCardConnect(hContext, RENAMED, 7, SCARD_PROTOCOL_T1))).toBe(SCARD_E_INVALID_VALUE);
-    expect(await code(pcsc.SCardConnect(hContext, 'nope 00 00', SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1))).toBe(SCARD_E_UNKNOWN_READER);
-    const { hCard } = await pcsc.SCardConnect(hContext, RENAMED, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
-    expect(await code(pcsc.SCardTransmit(hCard, { dwProtocol: SCARD_PROTOCOL_T0 }, HELLO))).toBe(SCARD_E_PROTO_MISMATCH);
+    expect(await code(shared(pcsc, hContext, 'nope 00 00'))).toBe(SCARD_E_UNKNOWN_READER);
+    const { hCard } = await shared(pcsc, hContext, RENAMED);
+    const t0 = { dwProtocol: SCARD_PROTOCOL_T0 };
+    expect(await code(pcsc.SCardTransmit(hCard, t0, HELLO))).toBe(SCARD_E_PROTO_MISMATCH);
     await pcsc.SCardTransmit(hCard, T1, SELECT);
     const e = await error(pcsc.SCardTransmit(hCard, T1, HELLO, { recvLength: 4 }));
     expect([e.code, e.needed]).toEqual([SCARD_E_INSUFFICIENT_BUFFER, 14]);
@@ -253,7 +266,7 @@ describe('combinePcsc: contexts and card handles', () => {
 
   it('releases every per-service context with the combined one, and leaves nothing after close', async () => {
     const { pcsc, hContext, a, b } = await rig();
-    const { hCard } = await pcsc.SCardConnect(hContext, RENAMED, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
+    const { hCard } = await shared(pcsc, hContext, RENAMED);
     await pcsc.SCardListReaders(hContext);
     expect([a.daemon.stats().contexts, b.daemon.stats().contexts]).toEqual([1, 1]);
     await pcsc.SCardReleaseContext(hContext);
@@ -264,8 +277,8 @@ describe('combinePcsc: contexts and card handles', () => {
     expect(await code(pcsc.SCardTransmit(hCard, T1, HELLO))).toBe(SCARD_E_INVALID_HANDLE);
     expect(await code(pcsc.SCardReleaseContext(hContext))).toBe(SCARD_E_INVALID_HANDLE);
     const second = await pcsc.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
-    await pcsc.SCardConnect(second.hContext, NAME, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
-    const waiting = pcsc.SCardGetStatusChange(second.hContext, INFINITE, [{ szReader: PNP_NOTIFICATION_READER_NAME, dwCurrentState: 0 }]);
+    await shared(pcsc, second.hContext, NAME);
+    const waiting = pcsc.SCardGetStatusChange(second.hContext, INFINITE, pnpOnly());
     await untilWaiting(a, b);
     await pcsc.close();
     expect(await code(waiting)).toBe(SCARD_E_NO_SERVICE);
@@ -293,7 +306,8 @@ describe('combinePcsc: SCardGetStatusChange', () => {
       (which === 'worker' ? a : b).sim.insertCard(helloWorldCardT1());
       const r = (await wait).readerStates;
       const hit = which === 'worker' ? 0 : 1;
-      expect(r[hit]!.dwEventState & (SCARD_STATE_PRESENT | SCARD_STATE_CHANGED)).toBe(SCARD_STATE_PRESENT | SCARD_STATE_CHANGED);
+      const present = SCARD_STATE_PRESENT | SCARD_STATE_CHANGED;
+      expect(r[hit]!.dwEventState & present).toBe(present);
       expect(r[hit]!.rgbAtr.length).toBeGreaterThan(0);
       expect(r[1 - hit]!.dwEventState & 0xffff).toBe(SCARD_STATE_EMPTY);
       expect(r.map((s) => [s.szReader, s.pvUserData])).toEqual([
@@ -308,12 +322,11 @@ describe('combinePcsc: SCardGetStatusChange', () => {
     const { pcsc, hContext } = await rig();
     const many = Array.from({ length: 17 }, () => ({ szReader: NAME, dwCurrentState: 0 }));
     expect(await code(pcsc.SCardGetStatusChange(hContext, 0, many))).toBe(SCARD_E_INVALID_PARAMETER);
-    expect(await code(pcsc.SCardGetStatusChange(hContext, 0, [{ szReader: 'Gemalto PC Twin Reader 02 00', dwCurrentState: 0 }]))).toBe(
-      SCARD_E_UNKNOWN_READER,
-    );
+    const unknown = [{ szReader: 'Gemalto PC Twin Reader 02 00', dwCurrentState: 0 }];
+    expect(await code(pcsc.SCardGetStatusChange(hContext, 0, unknown))).toBe(SCARD_E_UNKNOWN_READER);
     const r = await pcsc.SCardGetStatusChange(0x1234, 0, [{ szReader: 'x', dwCurrentState: SCARD_STATE_IGNORE }]);
     expect(r.readerStates[0]!.dwEventState).toBe(0);
-    expect(await code(pcsc.SCardGetStatusChange(hContext ^ 1, 0, [{ szReader: NAME, dwCurrentState: 0 }]))).toBe(SCARD_E_INVALID_HANDLE);
+    expect(await code(pcsc.SCardGetStatusChange(hContext ^ 1, 0, watch([NAME], [0])))).toBe(SCARD_E_INVALID_HANDLE);
   });
 
   it('times out once for all services, with the states seen, and leaves no waiter', async () => {
@@ -321,7 +334,7 @@ describe('combinePcsc: SCardGetStatusChange', () => {
     const names = [NAME, RENAMED];
     const states = await known(pcsc, hContext, names);
     for (const timeout of [0, 30]) {
-      const e = await error(pcsc.SCardGetStatusChange(hContext, timeout, names.map((szReader, i) => ({ szReader, dwCurrentState: states[i]! }))));
+      const e = await error(pcsc.SCardGetStatusChange(hContext, timeout, watch(names, states)));
       expect(e.code).toBe(SCARD_E_TIMEOUT);
       expect(e.readerStates?.map((s) => s.dwEventState)).toEqual(states);
       expect(idle(a, b)).toEqual([0, 0]);
@@ -333,7 +346,7 @@ describe('combinePcsc: SCardGetStatusChange', () => {
     await pcsc.SCardCancel(hContext);
     const names = [NAME, RENAMED];
     const states = await known(pcsc, hContext, names);
-    const wait = pcsc.SCardGetStatusChange(hContext, INFINITE, names.map((szReader, i) => ({ szReader, dwCurrentState: states[i]! })));
+    const wait = pcsc.SCardGetStatusChange(hContext, INFINITE, watch(names, states));
     await untilWaiting(a, b);
     await pcsc.SCardCancel(hContext);
     const e = await error(wait);
@@ -353,13 +366,16 @@ describe('combinePcsc: SCardGetStatusChange', () => {
     const late: PcscApi = new Proxy(b.client, {
       get(target, prop, receiver) {
         if (prop === 'SCardGetStatusChange') {
-          return async (...args: Parameters<PcscApi['SCardGetStatusChange']>) => (await gate, target.SCardGetStatusChange(...args));
+          return async (...args: Parameters<PcscApi['SCardGetStatusChange']>) => {
+            await gate;
+            return target.SCardGetStatusChange(...args);
+          };
         }
         return Reflect.get(target, prop, receiver) as unknown;
       },
     });
     pcsc.add({ id: 'host', client: late });
-    const cancelled = code(pcsc.SCardGetStatusChange(hContext, INFINITE, [{ szReader: PNP_NOTIFICATION_READER_NAME, dwCurrentState: 0 }]));
+    const cancelled = code(pcsc.SCardGetStatusChange(hContext, INFINITE, pnpOnly()));
     await untilWaiting(a);
     await pcsc.SCardCancel(hContext);
     await new Promise((r) => setTimeout(r, 5));
@@ -371,7 +387,7 @@ describe('combinePcsc: SCardGetStatusChange', () => {
   it('fires PnP when a reader is added to either service', async () => {
     const { pcsc, hContext, a, b } = await rig();
     for (const s of [b, a]) {
-      const wait = pcsc.SCardGetStatusChange(hContext, INFINITE, [{ szReader: PNP_NOTIFICATION_READER_NAME, dwCurrentState: 0 }]);
+      const wait = pcsc.SCardGetStatusChange(hContext, INFINITE, pnpOnly());
       await untilWaiting(a, b);
       const sim = createSimulatedReader('gempc-twin');
       await s.daemon.addReader(await CcidReader.open(sim, { timeoutScale: 0.01 }));
@@ -384,10 +400,10 @@ describe('combinePcsc: SCardGetStatusChange', () => {
     // Each daemon calls its new reader "… 01 00": the host's collides with its own renamed first reader (→ 02), the
     // worker's with that one (→ 03, the first index free).
     expect(readers).toEqual([NAME, 'Gemalto PC Twin Reader 03 00', RENAMED, 'Gemalto PC Twin Reader 02 00']);
-    const { hCard } = await pcsc.SCardConnect(hContext, RENAMED, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
+    const { hCard } = await shared(pcsc, hContext, RENAMED);
     await pcsc.SCardTransmit(hCard, T1, SELECT);
     expect((await pcsc.SCardTransmit(hCard, T1, HELLO)).recvBuffer).toEqual(HELLO_RESPONSE);
-    expect(await code(pcsc.SCardConnect(hContext, 'Gemalto PC Twin Reader 02 00', SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1))).toBe(
+    expect(await code(shared(pcsc, hContext, 'Gemalto PC Twin Reader 02 00'))).toBe(
       SCARD_E_NO_SMARTCARD,
     );
   });
@@ -395,7 +411,7 @@ describe('combinePcsc: SCardGetStatusChange', () => {
   it('fires PnP when a service with readers is added, and when one is removed', async () => {
     const { pcsc, hContext, a, b } = await rig();
     const c = await side();
-    const pnp = [{ szReader: PNP_NOTIFICATION_READER_NAME, dwCurrentState: 0 }];
+    const pnp = pnpOnly();
     let wait = pcsc.SCardGetStatusChange(hContext, INFINITE, pnp);
     await untilWaiting(a, b);
     pcsc.add({ id: 'demo', client: c.client });
@@ -416,7 +432,7 @@ describe('combinePcsc: a service leaves', () => {
     const { pcsc, hContext, a, b } = await rig();
     const names = [NAME, RENAMED];
     const states = await known(pcsc, hContext, names);
-    const wait = pcsc.SCardGetStatusChange(hContext, INFINITE, names.map((szReader, i) => ({ szReader, dwCurrentState: states[i]! })));
+    const wait = pcsc.SCardGetStatusChange(hContext, INFINITE, watch(names, states));
     await untilWaiting(a, b);
     await pcsc.remove('host');
     const r = (await wait).readerStates;
@@ -425,10 +441,10 @@ describe('combinePcsc: a service leaves', () => {
     expect(idle(a, b)).toEqual([0, 0]);
     expect(b.daemon.stats().contexts).toBe(0);
     expect((await pcsc.SCardListReaders(hContext)).readers).toEqual([NAME]);
-    expect(await code(pcsc.SCardGetStatusChange(hContext, 0, [{ szReader: RENAMED, dwCurrentState: 0 }]))).toBe(SCARD_E_UNKNOWN_READER);
+    expect(await code(pcsc.SCardGetStatusChange(hContext, 0, watch([RENAMED], [0])))).toBe(SCARD_E_UNKNOWN_READER);
   });
 
-  it("mid-transmit: the call fails READER_UNAVAILABLE, the handle then answers as pcscd's for a removed reader", async () => {
+  it('mid-transmit: the call fails READER_UNAVAILABLE, then the handle answers as for a removed reader', async () => {
     const { pcsc, hContext, b } = await rig();
     await pcsc.remove('host');
     let release: () => void = () => undefined;
@@ -437,12 +453,16 @@ describe('combinePcsc: a service leaves', () => {
     });
     const slow: PcscApi = new Proxy(b.client, {
       get(target, prop, receiver) {
-        if (prop === 'SCardTransmit') return async (...args: Parameters<PcscApi['SCardTransmit']>) => (await gate, target.SCardTransmit(...args));
+        if (prop !== 'SCardTransmit') return Reflect.get(target, prop, receiver) as unknown;
+        return async (...args: Parameters<PcscApi['SCardTransmit']>) => {
+          await gate;
+          return target.SCardTransmit(...args);
+        };
         return Reflect.get(target, prop, receiver) as unknown;
       },
     });
     pcsc.add({ id: 'host', client: slow });
-    const { hCard } = await pcsc.SCardConnect(hContext, RENAMED, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
+    const { hCard } = await shared(pcsc, hContext, RENAMED);
     const transmit = pcsc.SCardTransmit(hCard, T1, HELLO);
     await pcsc.remove('host');
     expect(await code(transmit)).toBe(SCARD_E_READER_UNAVAILABLE);
@@ -460,10 +480,10 @@ describe('combinePcsc: a service leaves', () => {
 
   it('answering SCARD_E_NO_SERVICE counts as leaving', async () => {
     const { pcsc, hContext, a, b } = await rig();
-    const { hCard } = await pcsc.SCardConnect(hContext, RENAMED, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
+    const { hCard } = await shared(pcsc, hContext, RENAMED);
     const names = [NAME, RENAMED];
     const states = await known(pcsc, hContext, names);
-    const wait = pcsc.SCardGetStatusChange(hContext, INFINITE, names.map((szReader, i) => ({ szReader, dwCurrentState: states[i]! })));
+    const wait = pcsc.SCardGetStatusChange(hContext, INFINITE, watch(names, states));
     await untilWaiting(a, b);
     await b.client.close();
     const r = (await wait).readerStates;
