@@ -106,8 +106,8 @@ class Service {
   readers: string[] = [];
   readonly toCombined = new Map<string, string>();
   removed = false;
-  readonly gone: Promise<void>;
-  markGone: () => void = () => undefined;
+  /** Calls running now, told when the service leaves (a set, not a promise: nothing stays attached after a call). */
+  readonly onGone = new Set<() => void>();
   /** Per-service GetStatusChange calls running now (per-service context → settled outcome). */
   readonly waits = new Map<number, Promise<Outcome>>();
 
@@ -115,11 +115,7 @@ class Service {
     readonly id: string,
     readonly label: string,
     readonly client: PcscApi,
-  ) {
-    this.gone = new Promise<void>((resolve) => {
-      this.markGone = resolve;
-    });
-  }
+  ) {}
 }
 
 interface CardHandle {
@@ -224,7 +220,8 @@ class Combined implements CombinedPcsc {
     }
     service.readers = [];
     service.toCombined.clear();
-    service.markGone();
+    for (const tell of [...service.onGone]) tell();
+    service.onGone.clear();
     this.#log('info', `PC/SC service "${service.id}" ${why}`);
     this.#topology.notify();
     // Cancel its waits first: a per-service ReleaseContext queues behind a blocked GetStatusChange of that context.
@@ -250,11 +247,14 @@ class Combined implements CombinedPcsc {
   async #via<T>(service: Service, call: () => Promise<T>, what: string): Promise<T> {
     if (service.removed) throw new PcscError(SCARD_E_READER_UNAVAILABLE, `${what}: service "${service.label}" left`);
     const p = call();
-    const gone = service.gone.then(() => {
-      throw new PcscError(SCARD_E_READER_UNAVAILABLE, `${what}: service "${service.label}" left during the call`);
-    });
     p.catch(() => undefined);
+    let tell: () => void = () => undefined;
+    const gone = new Promise<never>((_, reject) => {
+      const detail = `${what}: service "${service.label}" left during the call`;
+      tell = () => reject(new PcscError(SCARD_E_READER_UNAVAILABLE, detail));
+    });
     gone.catch(() => undefined);
+    service.onGone.add(tell);
     try {
       return await Promise.race([p, gone]);
     } catch (e) {
@@ -263,6 +263,8 @@ class Combined implements CombinedPcsc {
         throw new PcscError(SCARD_E_READER_UNAVAILABLE, `${what}: service "${service.label}" is gone`, { cause: e });
       }
       throw e;
+    } finally {
+      service.onGone.delete(tell);
     }
   }
 
@@ -786,6 +788,16 @@ class Combined implements CombinedPcsc {
       return changed;
     };
 
+    /**
+     * A service failed otherwise. With entries of the caller's, its error is the call's (its pcsc-lite code); with only
+     * the PnP entry, the others' readers are still watched and the service is left out of this call.
+     */
+    const giveUp = (service: Service, e: unknown): void => {
+      if (named.some((i) => !orphaned.has(i) && target.get(i)!.service === service)) throw e;
+      const why = e instanceof Error ? e.message : String(e);
+      this.#log('warn', `"${service.label}" is not watched for new readers: ${why}`);
+    };
+
     const fail = (code: number, detail: string): PcscError =>
       new PcscError(code, detail, { readerStates: out.map((e) => ({ ...e })) });
 
@@ -808,7 +820,7 @@ class Combined implements CombinedPcsc {
           try {
             await launch(service);
           } catch (e) {
-            if (!service.removed) throw e;
+            if (!service.removed) giveUp(service, e);
           }
         }
         relaunch = [];
@@ -880,8 +892,7 @@ class Combined implements CombinedPcsc {
           relaunch = [service];
           continue;
         }
-        await stopAll();
-        throw e;
+        giveUp(service, e);
       }
     } finally {
       await stopAll();

@@ -24,6 +24,7 @@ import {
   SCARD_E_READER_UNAVAILABLE,
   SCARD_E_TIMEOUT,
   SCARD_E_UNKNOWN_READER,
+  SCARD_F_INTERNAL_ERROR,
   SCARD_LEAVE_CARD,
   SCARD_PROTOCOL_T0,
   SCARD_PROTOCOL_T1,
@@ -381,6 +382,30 @@ describe('combinePcsc: SCardGetStatusChange', () => {
     await new Promise((r) => setTimeout(r, 5));
     open();
     expect(await cancelled).toBe(SCARD_E_CANCELLED);
+    expect(idle(a, b)).toEqual([0, 0]);
+  });
+
+  it('a failing service: its error (same code) if the caller watches its reader, else it is left out', async () => {
+    const { pcsc, hContext, a, b } = await rig({ cardA: false });
+    const names = [NAME, RENAMED];
+    const states = await known(pcsc, hContext, names);
+    await pcsc.remove('host');
+    const failing: PcscApi = new Proxy(b.client, {
+      get(target, prop, receiver) {
+        if (prop !== 'SCardGetStatusChange') return Reflect.get(target, prop, receiver) as unknown;
+        return () => Promise.reject(new PcscError(SCARD_F_INTERNAL_ERROR, 'broken'));
+      },
+    });
+    pcsc.add({ id: 'host', client: failing });
+    await pcsc.SCardListReaders(hContext);
+    const both = pcsc.SCardGetStatusChange(hContext, INFINITE, watch(names, states));
+    expect(await code(both)).toBe(SCARD_F_INTERNAL_ERROR);
+    const wait = pcsc.SCardGetStatusChange(hContext, INFINITE, [...watch([NAME], states), ...pnpOnly()]);
+    await untilWaiting(a);
+    a.sim.insertCard(helloWorldCardT1());
+    const r = (await wait).readerStates;
+    expect(r[0]!.dwEventState & SCARD_STATE_CHANGED).toBe(SCARD_STATE_CHANGED);
+    expect(r[1]!.dwEventState).toBe(0);
     expect(idle(a, b)).toEqual([0, 0]);
   });
 
