@@ -305,8 +305,13 @@ class Combined implements CombinedPcsc {
         if (!claimed(candidate)) return candidate;
       }
     }
+    // No " XX YY" tail (or no index left): " (<label>)", the name cut so that the whole stays within pcscd's
+    // MAX_READERNAME (SCardConnect refuses longer names).
     for (let k = 1; ; k++) {
-      const candidate = `${raw} (${service.label}${k > 1 ? ` ${k}` : ''})`;
+      const tail = ` (${service.label}${k > 1 ? ` ${k}` : ''})`;
+      let head = raw;
+      while (head.length > 0 && utf8Length(head + tail) > MAX_READERNAME - 1) head = head.slice(0, -1);
+      const candidate = head + tail;
       if (!claimed(candidate)) return candidate;
     }
   }
@@ -323,24 +328,27 @@ class Combined implements CombinedPcsc {
     return out;
   }
 
-  /** Re-reads the reader list of each service (all of them, or those given); a failing service counts as empty. */
+  /**
+   * Re-reads the reader list of each service (all of them, or those given); a failing service counts as empty. The
+   * lists are applied in service order, whatever order the answers came in, so that naming stays deterministic.
+   */
   async #refresh(ctx: Context, only?: readonly Service[]): Promise<void> {
     const targets = only ?? [...this.#services.values()];
-    await Promise.all(
+    const lists = await Promise.all(
       targets.map(async (service) => {
-        let raws: string[] = [];
         try {
           const h = await this.#serviceContext(ctx, service);
-          raws = (await this.#via(service, () => service.client.SCardListReaders(h), 'SCardListReaders')).readers;
+          return (await this.#via(service, () => service.client.SCardListReaders(h), 'SCardListReaders')).readers;
         } catch (e) {
           if (!isPcscError(e, SCARD_E_NO_READERS_AVAILABLE)) {
             const why = e instanceof Error ? e.message : String(e);
             this.#log('warn', `listing the readers of "${service.label}": ${why}`);
           }
+          return [];
         }
-        this.#setReaders(service, raws);
       }),
     );
+    targets.forEach((service, k) => this.#setReaders(service, lists[k] ?? []));
   }
 
   // -----------------------------------------------------------------------------------------------------------------

@@ -99,10 +99,15 @@ async function side(card = true): Promise<Side> {
 async function rig(opts: { cardA?: boolean; cardB?: boolean } = {}) {
   const a = await side(opts.cardA ?? true);
   const b = await side(opts.cardB ?? true);
-  const pcsc = combinePcsc([
-    { id: 'worker', label: 'WebUSB', client: a.client },
-    { id: 'host', label: 'host', client: b.client },
-  ]);
+  let n = 12345;
+  const random = () => ((n = (n * 48271) % 2147483647), n / 2147483648);
+  const pcsc = combinePcsc(
+    [
+      { id: 'worker', label: 'WebUSB', client: a.client },
+      { id: 'host', label: 'host', client: b.client },
+    ],
+    { random },
+  );
   cleanups.push(() => pcsc.close());
   const { hContext } = await pcsc.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
   return { a, b, pcsc, hContext };
@@ -187,7 +192,7 @@ describe('combinePcsc: readers', () => {
   });
 
   it('property: names stay unique and map back to their service, whatever the lists', async () => {
-    const rawName = fc.constantFrom('R 00 00', 'R 00 01', 'R 01 00', 'S 00 00', 'plain');
+    const rawName = fc.constantFrom('R 00 00', 'R 00 01', 'R 01 00', 'S 00 00', 'plain', 'L'.repeat(127));
     const serviceLists = fc.array(fc.uniqueArray(rawName, { maxLength: 4 }), { minLength: 1, maxLength: 3 });
     await fc.assert(
       fc.asyncProperty(serviceLists, async (lists) => {
@@ -197,6 +202,7 @@ describe('combinePcsc: readers', () => {
         const total = lists.reduce((n, l) => n + l.length, 0);
         const listed = total === 0 ? [] : (await pcsc.SCardListReaders(hContext)).readers;
         expect(new Set(listed).size).toBe(total);
+        for (const name of listed) expect(name.length).toBeLessThanOrEqual(127);
         // Connect goes to the service that listed the reader, under its own name.
         let i = 0;
         for (const [k, readers] of lists.entries()) {
@@ -242,10 +248,11 @@ describe('combinePcsc: contexts and card handles', () => {
     const own = a.daemon.connect();
     const { hContext: foreign } = await own.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
     const direct = await own.SCardConnect(foreign, NAME, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
-    if (direct.hCard !== hCard) {
-      expect(await code(pcsc.SCardTransmit(direct.hCard, T1, HELLO))).toBe(SCARD_E_INVALID_HANDLE);
-    }
-    if (foreign !== hContext) expect(await code(pcsc.SCardListReaders(foreign))).toBe(SCARD_E_INVALID_HANDLE);
+    // The combinator draws its own values (its own seed here): the daemon's are none of its handles.
+    expect(direct.hCard).not.toBe(hCard);
+    expect(foreign).not.toBe(hContext);
+    expect(await code(pcsc.SCardTransmit(direct.hCard, T1, HELLO))).toBe(SCARD_E_INVALID_HANDLE);
+    expect(await code(pcsc.SCardListReaders(foreign))).toBe(SCARD_E_INVALID_HANDLE);
     expect(await code(a.client.SCardTransmit(hCard, T1, HELLO))).toBe(SCARD_E_INVALID_HANDLE);
     await pcsc.SCardIsValidContext(hContext);
     expect(await code(pcsc.SCardIsValidContext(hContext ^ 1))).toBe(SCARD_E_INVALID_HANDLE);
