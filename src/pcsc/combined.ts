@@ -894,6 +894,12 @@ class Combined implements CombinedPcsc {
           await this.#detach(service, 'stopped answering (SCARD_E_NO_SERVICE)');
           continue;
         }
+        if (isPcscError(e, SCARD_E_CANCELLED) && cancelled() === undefined) {
+          // Not the caller's SCardCancel: a repeated cancel of #stopWait that reached the service after the wait it
+          // was meant for (over a message channel the answer may still be on its way). Ask again.
+          relaunch = [service];
+          continue;
+        }
         if (isPcscError(e, SCARD_E_UNKNOWN_READER)) {
           // One of its readers left between our listing and its call: re-read, the local pass reports the entry.
           await this.#refresh(ctx, [service]);

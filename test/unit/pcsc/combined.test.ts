@@ -416,6 +416,32 @@ describe('combinePcsc: SCardGetStatusChange', () => {
     expect(idle(a, b)).toEqual([0, 0]);
   });
 
+  it('asks a service again when its wait was cancelled by a late cancel of its own, not by the caller', async () => {
+    const { pcsc, hContext, a, b } = await rig();
+    const names = [NAME, RENAMED];
+    const states = await known(pcsc, hContext, names);
+    await pcsc.remove('host');
+    let calls = 0;
+    const stray: PcscApi = new Proxy(b.client, {
+      get(target, prop, receiver) {
+        if (prop !== 'SCardGetStatusChange') return Reflect.get(target, prop, receiver) as unknown;
+        return (...args: Parameters<PcscApi['SCardGetStatusChange']>) => {
+          if (++calls === 1) return Promise.reject(new PcscError(SCARD_E_CANCELLED, 'a stray cancel'));
+          return target.SCardGetStatusChange(...args);
+        };
+      },
+    });
+    pcsc.add({ id: 'host', client: stray });
+    const wait = pcsc.SCardGetStatusChange(hContext, INFINITE, watch(names, states));
+    await untilWaiting(a, b);
+    expect(calls).toBe(2);
+    b.sim.removeCard();
+    const r = (await wait).readerStates;
+    const emptied = SCARD_STATE_EMPTY | SCARD_STATE_CHANGED;
+    expect(r[1]!.dwEventState & emptied).toBe(emptied);
+    expect(idle(a, b)).toEqual([0, 0]);
+  });
+
   it('fires PnP when a reader is added to either service', async () => {
     const { pcsc, hContext, a, b } = await rig();
     for (const s of [b, a]) {
