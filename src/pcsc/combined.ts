@@ -35,6 +35,11 @@
  *   removal fails with SCARD_E_READER_UNAVAILABLE (the driver's IFD_NO_SUCH_DEVICE).
  * - Errors of a live service pass through with their pcsc-lite code unchanged. SCARD_E_NO_SERVICE is reserved for the
  *   combined service itself (after `close()`), as pcsc-lite's client library returns it when pcscd goes away.
+ *
+ * Limits of combining (where one pcscd would differ): pcscd's 200 handles per context apply per service; a service
+ * whose readers fill all 16 entries of a wait gets no PnP entry of its own (its new readers are then not seen by that
+ * wait); a service that hangs without failing holds up the calls that ask it (ListReaders asks every service): the
+ * owner of the service is expected to `remove` it, which answers those calls at once.
  */
 import type { PcscApi, ReaderStateIn, ReaderStateOut, ScardIoRequest } from './api.js';
 import {
