@@ -3,12 +3,15 @@
  * vicc's iso7816 card. libpcsclite is loaded into this test process and reads PCSCLITE_CSOCK_NAME at its first
  * connect (and keeps it): the variable is set before the first call, and pcscd is restarted on the same path.
  */
+import { isMainThread } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   INFINITE,
   SCARD_E_CANCELLED,
   SCARD_E_INSUFFICIENT_BUFFER,
   SCARD_E_INVALID_HANDLE,
+  SCARD_E_INVALID_PARAMETER,
+  SCARD_E_INVALID_VALUE,
   SCARD_E_NO_SERVICE,
   SCARD_LEAVE_CARD,
   SCARD_PROTOCOL_T0,
@@ -20,9 +23,9 @@ import {
   SCARD_STATE_PRESENT,
   SCARD_STATE_UNAWARE,
 } from '../../../src/pcsc/constants.js';
-import type { ReaderStateOut } from '../../../src/pcsc/api.js';
+import type { ReaderStateIn, ReaderStateOut } from '../../../src/pcsc/api.js';
 import { PcscError, isPcscError } from '../../../src/pcsc/errors.js';
-import { openSystemPcsc, type SystemPcsc } from '../../../src/host/system/system-pcsc.js';
+import { openSystemPcsc, parseMultiString, type SystemPcsc } from '../../../src/host/system/system-pcsc.js';
 import {
   VICC_ISO7816_ATR,
   privatePcscdUnavailable,
@@ -80,6 +83,8 @@ describe.skipIf(skip)('system PC/SC through koffi (private pcscd + vpcd + vicc)'
   }
 
   beforeAll(async () => {
+    // A worker thread's process.env is its own copy and never reaches the C environment libpcsclite reads.
+    if (!isMainThread) throw new Error('run these tests in a process (vitest pool "forks"), not a worker thread');
     rig = await startPrivatePcscd();
     process.env.PCSCLITE_CSOCK_NAME = rig.socketPath;
     reader = rig.readerName;
@@ -219,6 +224,37 @@ describe.skipIf(skip)('system PC/SC through koffi (private pcscd + vpcd + vicc)'
     expect(hex(back.rgbAtr)).toBe(hex(VICC_ISO7816_ATR));
   });
 
+  it('refuses malformed arguments with a PC/SC code, naming the field', async () => {
+    const { hCard } = await pcsc.SCardConnect(hContext, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
+    const badProtocol = await rejection(pcsc.SCardTransmit(hCard, { dwProtocol: 8 }, GET_CHALLENGE));
+    expect(badProtocol.code).toBe(SCARD_E_INVALID_VALUE);
+    expect(badProtocol.message).toMatch(/ioSendPci\.dwProtocol/);
+    const notBytes = await rejection(
+      pcsc.SCardTransmit(hCard, { dwProtocol: SCARD_PROTOCOL_T1 }, [0, 0x84] as unknown as Uint8Array),
+    );
+    expect(notBytes.code).toBe(SCARD_E_INVALID_PARAMETER);
+    expect(notBytes.message).toMatch(/sendBuffer must be a Uint8Array/);
+    const badLength = await rejection(pcsc.SCardControl(hCard, 0x42000001, new Uint8Array(0), { recvLength: -1 }));
+    expect(badLength.code).toBe(SCARD_E_INVALID_PARAMETER);
+    const badReader = await rejection(
+      pcsc.SCardGetStatusChange(hContext, 0, [{ szReader: 5, dwCurrentState: 0 } as unknown as ReaderStateIn]),
+    );
+    expect(badReader.code).toBe(SCARD_E_INVALID_PARAMETER);
+    await pcsc.SCardDisconnect(hCard, SCARD_LEAVE_CARD);
+  });
+
+  it('close() ends a pending INFINITE wait with SCARD_E_CANCELLED and releases its contexts', async () => {
+    const other = openSystemPcsc();
+    const { hContext: h } = await other.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
+    const { readerStates } = await other.SCardGetStatusChange(h, 0, [{ szReader: reader, dwCurrentState: 0 }]);
+    const now = readerStates[0]!.dwEventState & ~SCARD_STATE_CHANGED;
+    const pending = rejection(other.SCardGetStatusChange(h, INFINITE, [{ szReader: reader, dwCurrentState: now }]));
+    await new Promise((r) => setTimeout(r, 50));
+    await other.close();
+    expect((await pending).code).toBe(SCARD_E_CANCELLED);
+    expect((await rejection(other.SCardIsValidContext(h))).code).toBe(SCARD_E_INVALID_HANDLE);
+  });
+
   it('answers SCARD_E_NO_SERVICE with what to do while pcscd is stopped, and recovers when it is back', async () => {
     await rig.stopPcscd();
     const err = await rejection(pcsc.SCardEstablishContext(SCARD_SCOPE_SYSTEM));
@@ -241,5 +277,16 @@ describe('system PC/SC without its library', () => {
     expect(err.message).toMatch(/cannot load the PC\/SC library/);
     expect((await rejection(pcsc.SCardListReaders(1, null))).code).toBe(SCARD_E_INVALID_HANDLE);
     await pcsc.close();
+  });
+});
+
+describe('parseMultiString', () => {
+  const enc = (s: string) => new TextEncoder().encode(s);
+  it('splits at NULs and stops at the empty string, within the length the system gave', () => {
+    const b = enc('Reader A\0Reader B\0\0garbage\0');
+    expect(parseMultiString(b, 19)).toEqual(['Reader A', 'Reader B']);
+    expect(parseMultiString(b, 9)).toEqual(['Reader A']);
+    expect(parseMultiString(enc('\0'), 1)).toEqual([]);
+    expect(parseMultiString(new Uint8Array(0), 0)).toEqual([]);
   });
 });
