@@ -7,7 +7,9 @@
  * that variable once, when the pool first starts: a host that serves many clients sets it in its environment (or at
  * the very top of its entry module, before any fs/dns/crypto call). This module does not touch it. To keep the pool
  * usable, calls are queued in JavaScript per system context instead of piling up blocked pool threads: a caller
- * context holds at most two pool threads at a time, one for its pending SCardGetStatusChange and one for the rest.
+ * context holds at most two pool threads at a time, one for its pending SCardGetStatusChange and one for the rest;
+ * and waits beyond `waitLimit(pool size)` across the process are refused (SCARD_E_SERVER_TOO_BUSY) rather than
+ * allowed to take the last threads.
  *
  * Contexts: pcsc-lite's client library locks a context for the whole of a call, so a call on a context (or on a card
  * connected through it) that has a wait pending would block until the wait ends. Each caller context is therefore two
@@ -30,6 +32,7 @@ import {
   SCARD_E_INVALID_PARAMETER,
   SCARD_E_INVALID_VALUE,
   SCARD_E_NO_SERVICE,
+  SCARD_E_SERVER_TOO_BUSY,
   SCARD_E_TIMEOUT,
   SCARD_PROTOCOL_RAW,
   SCARD_PROTOCOL_T0,
@@ -49,6 +52,29 @@ import {
 export interface SystemPcscOptions {
   /** Library to load instead of the platform's default (e.g. a specific libpcsclite.so.1). */
   libraryPath?: string;
+  /**
+   * libuv's thread pool size, when the host set UV_THREADPOOL_SIZE some other way than in this process's environment
+   * (default: UV_THREADPOOL_SIZE, else libuv's 4). Pending waits may hold all but two threads of it (see waitLimit).
+   */
+  threadPoolSize?: number;
+}
+
+/** Waits pending in this process, across every SystemPcsc: they share libuv's one pool. */
+let pendingWaits = 0;
+
+/**
+ * How many SCardGetStatusChange may be pending at once: the pool less two threads, one for the other PC/SC calls and
+ * one for the rest of the host (fs, dns, crypto). Beyond that a wait would stall everything else, so it is refused with
+ * SCARD_E_SERVER_TOO_BUSY and a message naming UV_THREADPOOL_SIZE.
+ */
+export function waitLimit(threadPoolSize: number): number {
+  return Math.max(1, Math.floor(threadPoolSize) - 2);
+}
+
+function defaultThreadPoolSize(): number {
+  const n = Number(process.env.UV_THREADPOOL_SIZE);
+  // libuv clamps the variable to 1..1024 and falls back to 4 when it is unset or not a number.
+  return Number.isFinite(n) && n >= 1 ? Math.min(n, 1024) : 4;
 }
 
 export interface SystemPcsc extends PcscApi {
@@ -161,6 +187,8 @@ export function openSystemPcsc(options: SystemPcscOptions = {}): SystemPcsc {
   let nextContext = 1;
   let nextCard = 1;
   let closed = false;
+  const poolSize = options.threadPoolSize ?? defaultThreadPoolSize();
+  const maxWaits = waitLimit(poolSize);
 
   const library = (): WinscardLibrary => {
     if (closed) throw new PcscError(SCARD_E_NO_SERVICE, 'this system PC/SC connection is closed');
@@ -231,8 +259,10 @@ export function openSystemPcsc(options: SystemPcscOptions = {}): SystemPcsc {
     for (const h of e.cards) cards.delete(h);
     cancelWait(e);
     const l = library();
-    const rvWait =
-      e.wait === null ? SCARD_S_SUCCESS : await e.waitQueue.run(() => callAsync(l.SCardReleaseContext, e.wait));
+    // Read e.wait inside the queue: a wait queued before us may still be establishing it.
+    const rvWait = await e.waitQueue.run(() =>
+      e.wait === null ? Promise.resolve(SCARD_S_SUCCESS) : callAsync(l.SCardReleaseContext, e.wait),
+    );
     const rv = await e.mainQueue.run(() => callAsync(l.SCardReleaseContext, e.main));
     return rv !== SCARD_S_SUCCESS ? rv : rvWait;
   };
@@ -439,6 +469,16 @@ export function openSystemPcsc(options: SystemPcscOptions = {}): SystemPcsc {
       return e.waitQueue.run(async () => {
         if (!contexts.has(hContext)) throw new PcscError(SCARD_E_INVALID_HANDLE, 'hContext was released');
         if (e.wait === null) e.wait = await establish(0);
+        // Released while the wait context was being established: the release queued behind us frees it.
+        if (!contexts.has(hContext)) throw new PcscError(SCARD_E_INVALID_HANDLE, 'hContext was released');
+        // Checked and counted in the same turn, so two waits starting together cannot both pass.
+        if (pendingWaits >= maxWaits) {
+          throw new PcscError(
+            SCARD_E_SERVER_TOO_BUSY,
+            `${pendingWaits} SCardGetStatusChange calls already wait on libuv's thread pool of ${poolSize} threads: ` +
+              'start the host with a larger UV_THREADPOOL_SIZE (2 + one per client context that waits)',
+          );
+        }
         const raw = readerStates.map((r) => ({
           szReader: r.szReader,
           pvUserData: null,
@@ -449,11 +489,13 @@ export function openSystemPcsc(options: SystemPcscOptions = {}): SystemPcsc {
         }));
         e.waitSeq++;
         e.waiting = true;
+        pendingWaits++;
         let rv: number;
         try {
           rv = await callAsync(l.SCardGetStatusChange, e.wait, timeout, raw, raw.length);
         } finally {
           e.waiting = false;
+          pendingWaits--;
         }
         const out = readerStatesOut(raw, readerStates);
         if (rv === SCARD_E_TIMEOUT || rv === SCARD_E_CANCELLED) {

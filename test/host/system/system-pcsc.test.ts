@@ -14,6 +14,7 @@ import {
   SCARD_E_INVALID_PARAMETER,
   SCARD_E_INVALID_VALUE,
   SCARD_E_NO_SERVICE,
+  SCARD_E_SERVER_TOO_BUSY,
   SCARD_LEAVE_CARD,
   SCARD_PROTOCOL_T0,
   SCARD_PROTOCOL_T1,
@@ -247,6 +248,26 @@ describe.skipIf(skip)('system PC/SC through koffi (private pcscd + vpcd + vicc)'
     );
     expect(badReader.code).toBe(SCARD_E_INVALID_PARAMETER);
     await pcsc.SCardDisconnect(hCard, SCARD_LEAVE_CARD);
+  });
+
+  it('refuses a wait that would take the last threads of the pool, naming UV_THREADPOOL_SIZE', async () => {
+    // A pool of 3: one pending wait is the limit (one thread for other PC/SC calls, one for the rest of the host).
+    const small = openSystemPcsc({ threadPoolSize: 3 });
+    const { hContext: a } = await small.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
+    const { hContext: b } = await small.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
+    const { readerStates } = await small.SCardGetStatusChange(a, 0, [{ szReader: reader, dwCurrentState: 0 }]);
+    const now = readerStates[0]!.dwEventState & ~SCARD_STATE_CHANGED;
+    const first = rejection(small.SCardGetStatusChange(a, INFINITE, [{ szReader: reader, dwCurrentState: now }]));
+    const states = [{ szReader: reader, dwCurrentState: now }];
+    const second = await rejection(small.SCardGetStatusChange(b, INFINITE, states));
+    expect(second.code).toBe(SCARD_E_SERVER_TOO_BUSY);
+    expect(second.message).toMatch(/UV_THREADPOOL_SIZE/);
+    await small.SCardCancel(a);
+    expect((await first).code).toBe(SCARD_E_CANCELLED);
+    // Once the first wait has ended, the other context may wait.
+    const again = await small.SCardGetStatusChange(b, 0, [{ szReader: reader, dwCurrentState: 0 }]);
+    expect(again.readerStates[0]!.szReader).toBe(reader);
+    await small.close();
   });
 
   it('close() ends a pending INFINITE wait with SCARD_E_CANCELLED and releases its contexts', async () => {
