@@ -34,6 +34,7 @@ import {
   SCARD_E_NO_SERVICE,
   SCARD_E_SERVER_TOO_BUSY,
   SCARD_E_TIMEOUT,
+  SCARD_F_INTERNAL_ERROR,
   SCARD_PROTOCOL_RAW,
   SCARD_PROTOCOL_T0,
   SCARD_PROTOCOL_T1,
@@ -201,7 +202,8 @@ export function openSystemPcsc(options: SystemPcscOptions = {}): SystemPcsc {
     new Promise((resolve, reject) => {
       try {
         fn.async(...args, (err: unknown, rv: unknown) => {
-          if (err) reject(new PcscError(SCARD_E_INVALID_PARAMETER, `the PC/SC library call failed: ${String(err)}`));
+          // koffi could not run the call on its worker (not an answer of the service).
+          if (err) reject(new PcscError(SCARD_F_INTERNAL_ERROR, `the PC/SC library call could not run: ${String(err)}`));
           else resolve(toUnsigned32(Number(rv)));
         });
       } catch (e) {
