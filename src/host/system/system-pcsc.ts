@@ -203,8 +203,11 @@ export function openSystemPcsc(options: SystemPcscOptions = {}): SystemPcsc {
       try {
         fn.async(...args, (err: unknown, rv: unknown) => {
           // koffi could not run the call on its worker (not an answer of the service).
-          if (err) reject(new PcscError(SCARD_F_INTERNAL_ERROR, `the PC/SC library call could not run: ${String(err)}`));
-          else resolve(toUnsigned32(Number(rv)));
+          if (err) {
+            reject(new PcscError(SCARD_F_INTERNAL_ERROR, `the PC/SC library call could not run: ${String(err)}`));
+          } else {
+            resolve(toUnsigned32(Number(rv)));
+          }
         });
       } catch (e) {
         // koffi refuses arguments it cannot convert before the call starts.
