@@ -42,7 +42,7 @@ export function ensureChromium() {
     execFileSync('bash', [join(ROOT, 'scripts', 'ensure-chromium.sh')], { stdio: ['ignore', 'inherit', 'pipe'] });
   } catch (e) {
     const stderr = e && typeof e === 'object' && 'stderr' in e ? String(e.stderr) : String(e);
-    throw new Error(stderr.trim() || 'Chromium is not available (scripts/ensure-chromium.sh failed)');
+    throw new Error(stderr.trim() || 'Chromium is not available (scripts/ensure-chromium.sh failed)', { cause: e });
   }
 }
 

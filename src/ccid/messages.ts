@@ -85,8 +85,6 @@ function withData(type: number, slot: number, seq: number, data: Uint8Array, b7:
   return msg;
 }
 
-const EMPTY = new Uint8Array(0);
-
 /** PC_to_RDR_IccPowerOn (§6.1.1); bPowerSelect 0 automatic, 1 = 5 V, 2 = 3 V, 3 = 1.8 V. Answered by a DataBlock (ATR). */
 export function encodeIccPowerOn(slot: number, seq: number, bPowerSelect: number): Uint8Array {
   return header(PC_to_RDR_IccPowerOn, slot, seq, 0, byteField(bPowerSelect, 'bPowerSelect'), 0, 0);

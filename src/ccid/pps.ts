@@ -95,7 +95,7 @@ function splitPps(bytes: Uint8Array, what: string): PpsFields | string {
   let pos = 2;
   if (pps0 & PPS0_PPS1) fields.pps1 = bytes[pos++];
   if (pps0 & PPS0_PPS2) fields.pps2 = bytes[pos++];
-  if (pps0 & PPS0_PPS3) fields.pps3 = bytes[pos++];
+  if (pps0 & PPS0_PPS3) fields.pps3 = bytes[pos];
   return fields;
 }
 

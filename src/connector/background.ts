@@ -63,7 +63,7 @@ const permissions = new Permissions({
   },
 });
 
-const usb: UsbLike | null = typeof navigator !== 'undefined' && 'usb' in navigator ? (navigator.usb as UsbLike) : null;
+const usb: UsbLike | null = typeof navigator !== 'undefined' && 'usb' in navigator ? navigator.usb : null;
 
 export const service = new ConnectorService({
   usb,

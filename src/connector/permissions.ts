@@ -151,7 +151,7 @@ export class Permissions {
 
   /** (Re)reads the stored grants: at start, and when storage changed under us (another page, a test). */
   async reload(): Promise<void> {
-    let grants: StoredGrants = {};
+    let grants: StoredGrants;
     try {
       grants = parseGrants(await this.#o.store.load());
     } catch (e) {

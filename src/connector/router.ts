@@ -150,7 +150,7 @@ class Session {
     } catch (e) {
       // Chrome throws on a port that is already gone; treat it as the port going away.
       this.router.log('info', `${this.label}: post failed (${String(e)}); closing`);
-      this.router.closeSession(this, false);
+      void this.router.closeSession(this, false);
     }
   }
 }
@@ -206,10 +206,10 @@ export class ConnectorRouter {
       } catch (e) {
         // Not reachable by design; if it ever is, the port is dropped rather than the router.
         this.log('error', `${label}: internal error handling a message (${String(e)})`);
-        this.closeSession(session, true);
+        void this.closeSession(session, true);
       }
     });
-    port.onDisconnect.addListener(() => this.closeSession(session, false));
+    port.onDisconnect.addListener(() => void this.closeSession(session, false));
   }
 
   /** Sends the reader list to every subscribed, authorized port (and remembers it for later subscribers). */

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { parseCommandApdu } from '../../src/sim/card/apdu.js';
 import { CardApplications } from '../../src/sim/card/applets.js';
 import { buildAtr, CardProfileError, type AtrProfile } from '../../src/sim/card/atr.js';

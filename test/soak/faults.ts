@@ -25,7 +25,6 @@ import {
   SCARD_SHARE_SHARED,
   SCARD_STATE_PRESENT,
   SCARD_STATE_UNAWARE,
-  type PcscClient,
 } from '../../src/pcsc/index.js';
 import {
   createSimulatedReader,

@@ -179,9 +179,8 @@ export class T0CardSession {
     const oneByOne = this.procedure === 'complement' ? data.length : this.procedure === 'mixed' ? 1 : 0;
     const rest = data.length - oneByOne;
     const out = new Uint8Array(nulls + oneByOne * 2 + (rest > 0 ? 1 + rest : 0) + 2);
-    let o = 0;
+    let o = nulls;
     out.fill(NULL_BYTE, 0, nulls);
-    o = nulls;
     for (let i = 0; i < oneByOne; i++) {
       out[o++] = ins ^ 0xff;
       out[o++] = data[i]!;

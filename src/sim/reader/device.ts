@@ -171,6 +171,7 @@ export class SimulatedReader implements USBDevice {
       interfaceName: this.profile.interfaceName,
       endpoints,
     } as USBAlternateInterface;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the getter below runs with the literal as `this`
     const device = this;
     const iface = {
       interfaceNumber: INTERFACE_NUMBER,

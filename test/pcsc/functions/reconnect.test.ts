@@ -31,7 +31,6 @@ import {
 import { dualProtocolCard, helloWorldCardT1 } from '../../../src/sim/index.js';
 import {
   HELLO,
-  HELLO_RESPONSE,
   SELECT_HELLO,
   SW_INS_NOT_SUPPORTED,
   expectBytes,

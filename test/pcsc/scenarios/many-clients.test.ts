@@ -28,7 +28,6 @@ import {
   tx,
   closeRigsAfterEach,
   type Client,
-  type Rig,
 } from '../semantics/fixture.js';
 
 const useRig = closeRigsAfterEach();

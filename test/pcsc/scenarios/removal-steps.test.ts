@@ -34,7 +34,6 @@ import {
   waitFor,
   closeRigsAfterEach,
   type Client,
-  type Rig,
 } from '../semantics/fixture.js';
 
 const useRig = closeRigsAfterEach();

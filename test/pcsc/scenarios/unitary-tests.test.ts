@@ -43,7 +43,6 @@ import {
   waitFor,
   closeRigsAfterEach,
   type Client,
-  type Rig,
 } from '../semantics/fixture.js';
 
 const useRig = closeRigsAfterEach();

@@ -4,7 +4,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  INFINITE,
   SCARD_E_INVALID_HANDLE,
   SCARD_E_NO_MEMORY,
   SCARD_F_INTERNAL_ERROR,
@@ -23,7 +22,6 @@ import {
   connectShared,
   expectCode,
   expectPending,
-  expectResolves,
   expectSettlesWith,
   expectState,
   FakeReader,
@@ -36,7 +34,6 @@ import {
   tx,
   closeRigsAfterEach,
   type Client,
-  type Rig,
   waitFor,
 } from './fixture.js';
 

@@ -22,7 +22,6 @@ import {
   ok,
   rig,
   waitFor,
-  type Rig,
   closeRigsAfterEach,
 } from './fixture.js';
 

@@ -43,7 +43,6 @@ import {
   track,
   closeRigsAfterEach,
   type Client,
-  type Rig,
 } from './fixture.js';
 
 const useRig = closeRigsAfterEach();

@@ -30,7 +30,6 @@ import {
   closeRigsAfterEach,
   twoSharedHandles,
   type Client,
-  type Rig,
 } from './fixture.js';
 
 const useRig = closeRigsAfterEach();
