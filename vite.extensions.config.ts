@@ -82,7 +82,11 @@ function manifestPlugin(target: Target): Plugin {
       const manifest = JSON.parse(readFileSync(resolve(here, target.manifest), 'utf8')) as Record<string, unknown>;
       manifest['version'] = pkg.version;
       if (target.nameSuffix) manifest['name'] = `${String(manifest['name'])}${target.nameSuffix}`;
-      if (target.extraPermissions) manifest['permissions'] = [...((manifest['permissions'] as string[] | undefined) ?? []), ...target.extraPermissions];
+      if (target.extraPermissions)
+        manifest['permissions'] = [
+          ...((manifest['permissions'] as string[] | undefined) ?? []),
+          ...target.extraPermissions,
+        ];
       this.emitFile({ type: 'asset', fileName: 'manifest.json', source: `${JSON.stringify(manifest, null, 2)}\n` });
       for (const [from, to] of Object.entries(target.copy ?? {})) {
         this.emitFile({ type: 'asset', fileName: to, source: readFileSync(resolve(here, from), 'utf8') });
@@ -93,7 +97,8 @@ function manifestPlugin(target: Target): Plugin {
 
 export default defineConfig(({ mode }) => {
   const target = TARGETS[mode];
-  if (!target) throw new Error(`vite.extensions.config.ts: unknown --mode ${mode} (one of ${Object.keys(TARGETS).join(', ')})`);
+  if (!target)
+    throw new Error(`vite.extensions.config.ts: unknown --mode ${mode} (one of ${Object.keys(TARGETS).join(', ')})`);
   const input = Object.fromEntries(Object.entries(target.input).map(([k, v]) => [k, resolve(here, v)]));
   return {
     root: resolve(here, target.root),

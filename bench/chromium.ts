@@ -13,7 +13,14 @@
 import { performance } from 'node:perf_hooks';
 import type { Page } from 'playwright-core';
 import { CONNECTOR_ID, DIST, ensureChromium, launchWithExtensions, waitForWorker } from '../scripts/chromium.mjs';
-import { openConnectorPage, openTestClient, preApprove, PRE_APPROVED, turnDemoOn, type Rig } from '../test/e2e/harness.js';
+import {
+  openConnectorPage,
+  openTestClient,
+  preApprove,
+  PRE_APPROVED,
+  turnDemoOn,
+  type Rig,
+} from '../test/e2e/harness.js';
 import { RUNS, summarise, type Figure } from './measure.js';
 
 const APDUS_PER_RUN = Number(process.env.BENCH_CHROMIUM_APDUS ?? 500);
@@ -110,12 +117,13 @@ async function restartFigure(rig: Rig): Promise<Figure> {
     await firstContext(client, false);
     samples.push(performance.now() - t0);
     // The answer must come from a new worker, not from the one that was to stop.
-    if ((await client.evaluate('globalThis.c.instance')) === before) throw new Error('the connector worker did not restart');
+    if ((await client.evaluate('globalThis.c.instance')) === before)
+      throw new Error('the connector worker did not restart');
   }
   await cdp.detach();
   return {
     id: 'cold-start-worker',
-    name: "cold start: connector worker stopped (CDP ServiceWorker.stopAllWorkers) → first answered SCardEstablishContext",
+    name: 'cold start: connector worker stopped (CDP ServiceWorker.stopAllWorkers) → first answered SCardEstablishContext',
     unit: 'ms',
     ...summarise(samples),
     runs: samples.length,
@@ -128,7 +136,15 @@ export async function chromiumFigures(): Promise<Figure[]> {
   try {
     ensureChromium();
   } catch (e) {
-    return [{ id: 'chromium', name: 'Chromium figures', unit: 'us', median: null, note: `not measured: ${(e as Error).message}` }];
+    return [
+      {
+        id: 'chromium',
+        name: 'Chromium figures',
+        unit: 'us',
+        median: null,
+        note: `not measured: ${(e as Error).message}`,
+      },
+    ];
   }
   const figures: Figure[] = [];
   const launches: number[] = [];

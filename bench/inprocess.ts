@@ -17,7 +17,16 @@ import {
 } from '../src/pcsc/index.js';
 import { createSimulatedReader, helloWorldCardT1, type ProfileId } from '../src/sim/index.js';
 import { memoryCardReader } from './memcard.js';
-import { GET_CHALLENGE_8, RUNS, echoApdu, isEchoOf, looksLikeEchoOf, measure, summarise, type Figure } from './measure.js';
+import {
+  GET_CHALLENGE_8,
+  RUNS,
+  echoApdu,
+  isEchoOf,
+  looksLikeEchoOf,
+  measure,
+  summarise,
+  type Figure,
+} from './measure.js';
 
 const ECHO_BYTES = 65000;
 
@@ -34,10 +43,15 @@ async function driverFigures(): Promise<Figure[]> {
     if (!isEchoOf(await slot.transmit(echo), echo)) throw new Error(`${profile}: the ECHO answer is wrong`);
     if (profile === 'gempc-twin') {
       figures.push(
-        await measure('driver-getchallenge', 'driver only: 8-byte GET CHALLENGE, GemPC Twin (TPDU, T=1)', 2000, async () => {
-          const r = await slot.transmit(GET_CHALLENGE_8);
-          if (r.length !== 10 || r[8] !== 0x90) throw new Error('bad GET CHALLENGE answer');
-        }),
+        await measure(
+          'driver-getchallenge',
+          'driver only: 8-byte GET CHALLENGE, GemPC Twin (TPDU, T=1)',
+          2000,
+          async () => {
+            const r = await slot.transmit(GET_CHALLENGE_8);
+            if (r.length !== 10 || r[8] !== 0x90) throw new Error('bad GET CHALLENGE answer');
+          },
+        ),
       );
     }
     figures.push(
@@ -58,7 +72,9 @@ async function driverFigures(): Promise<Figure[]> {
 }
 
 /** A daemon with one simulated reader holding the hello-world T=1 card, and a client connected to it. */
-async function daemonWith(profile: ProfileId): Promise<{ daemon: PcscDaemon; client: PcscClient; hCard: number; protocol: number }> {
+async function daemonWith(
+  profile: ProfileId,
+): Promise<{ daemon: PcscDaemon; client: PcscClient; hCard: number; protocol: number }> {
   const device = createSimulatedReader(profile);
   device.insertCard(helloWorldCardT1({ seed: 1 }));
   const daemon = new PcscDaemon();
@@ -75,7 +91,8 @@ async function daemonFigures(): Promise<Figure[]> {
   for (const profile of ['gempc-twin', 'extended-apdu'] as ProfileId[]) {
     const { daemon, client, hCard, protocol } = await daemonWith(profile);
     const pci = { dwProtocol: protocol };
-    if (!isEchoOf((await client.SCardTransmit(hCard, pci, echo)).recvBuffer, echo)) throw new Error(`${profile}: the ECHO answer is wrong`);
+    if (!isEchoOf((await client.SCardTransmit(hCard, pci, echo)).recvBuffer, echo))
+      throw new Error(`${profile}: the ECHO answer is wrong`);
     if (profile === 'gempc-twin') {
       figures.push(
         await measure(
@@ -98,7 +115,8 @@ async function daemonFigures(): Promise<Figure[]> {
           : 'in-process SCardTransmit: 65,000-byte ECHO, extended-APDU reader (CCID chaining)',
         20,
         async () => {
-          if (!looksLikeEchoOf((await client.SCardTransmit(hCard, pci, echo)).recvBuffer, echo)) throw new Error('bad ECHO answer');
+          if (!looksLikeEchoOf((await client.SCardTransmit(hCard, pci, echo)).recvBuffer, echo))
+            throw new Error('bad ECHO answer');
         },
       ),
     );
@@ -119,7 +137,8 @@ async function memoryCardFigures(): Promise<Figure[]> {
   const { hCard, dwActiveProtocol } = await client.SCardConnect(hContext, name!, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
   const pci = { dwProtocol: dwActiveProtocol };
   const echo = echoApdu(ECHO_BYTES);
-  if (!isEchoOf((await client.SCardTransmit(hCard, pci, echo)).recvBuffer, echo)) throw new Error('memory card: the ECHO answer is wrong');
+  if (!isEchoOf((await client.SCardTransmit(hCard, pci, echo)).recvBuffer, echo))
+    throw new Error('memory card: the ECHO answer is wrong');
   const figures = [
     await measure(
       'memcard-getchallenge',
@@ -136,7 +155,8 @@ async function memoryCardFigures(): Promise<Figure[]> {
       'in-process SCardTransmit, stack alone: 65,000-byte ECHO (client API → daemon → in-memory card, as the anchor)',
       200,
       async () => {
-        if (!looksLikeEchoOf((await client.SCardTransmit(hCard, pci, echo)).recvBuffer, echo)) throw new Error('bad ECHO answer');
+        if (!looksLikeEchoOf((await client.SCardTransmit(hCard, pci, echo)).recvBuffer, echo))
+          throw new Error('bad ECHO answer');
       },
       { nativeId: 'native-echo' },
     ),
@@ -159,13 +179,16 @@ export async function eventLatency(waiters = 100, clientsCount = 10): Promise<Fi
   const contexts: { client: PcscClient; hContext: number }[] = [];
   for (let c = 0; c < clientsCount; c++) {
     const client = daemon.connect({ name: `waiter-${c}` });
-    for (let k = 0; k < waiters / clientsCount; k++) contexts.push({ client, hContext: (await client.SCardEstablishContext(SCARD_SCOPE_SYSTEM)).hContext });
+    for (let k = 0; k < waiters / clientsCount; k++)
+      contexts.push({ client, hContext: (await client.SCardEstablishContext(SCARD_SCOPE_SYSTEM)).hContext });
   }
   const samples: number[] = [];
   for (let round = 0; round < RUNS + 1; round++) {
     const waits = await Promise.all(
       contexts.map(async ({ client, hContext }) => {
-        const now = await client.SCardGetStatusChange(hContext, 0, [{ szReader: name!, dwCurrentState: SCARD_STATE_UNAWARE }]);
+        const now = await client.SCardGetStatusChange(hContext, 0, [
+          { szReader: name!, dwCurrentState: SCARD_STATE_UNAWARE },
+        ]);
         return { client, hContext, state: now.readerStates[0]!.dwEventState & ~0x2 };
       }),
     );
@@ -190,7 +213,9 @@ export async function eventLatency(waiters = 100, clientsCount = 10): Promise<Fi
     // Wait for the daemon to see the removal before the next round.
     const probe = contexts[0]!;
     for (;;) {
-      const s = await probe.client.SCardGetStatusChange(probe.hContext, 0, [{ szReader: name!, dwCurrentState: SCARD_STATE_UNAWARE }]);
+      const s = await probe.client.SCardGetStatusChange(probe.hContext, 0, [
+        { szReader: name!, dwCurrentState: SCARD_STATE_UNAWARE },
+      ]);
       if ((s.readerStates[0]!.dwEventState & SCARD_STATE_PRESENT) === 0) break;
       await sleep(2);
     }

@@ -14,7 +14,9 @@ function runAnchor(script: string, apdus: number, echoBytes: number): { value: n
   const r = spawnSync('sh', [script, String(apdus), String(echoBytes)], { encoding: 'utf8', timeout: 300_000 });
   const m = RUN_RE.exec(r.stdout ?? '');
   if (r.status !== 0 || m === null) {
-    return { error: `run.sh exited ${r.status ?? r.signal}: ${(r.stderr || r.stdout || '').trim().split('\n').slice(-2).join(' ').slice(0, 200)}` };
+    return {
+      error: `run.sh exited ${r.status ?? r.signal}: ${(r.stderr || r.stdout || '').trim().split('\n').slice(-2).join(' ').slice(0, 200)}`,
+    };
   }
   return { value: Number(m[3]) };
 }
@@ -22,8 +24,18 @@ function runAnchor(script: string, apdus: number, echoBytes: number): { value: n
 export function nativeFigures(root: string): Figure[] {
   const script = resolve(root, '..', 'shared', 'anchors', 'native-pcscd', 'run.sh');
   const specs = [
-    { id: 'native-getchallenge', name: 'native pcsc-lite 1.9.9 SCardTransmit: 8-byte GET CHALLENGE (pcscd, in-memory reader)', apdus: 2000, echo: 0 },
-    { id: 'native-echo', name: 'native pcsc-lite 1.9.9 SCardTransmit: 65,000-byte extended ECHO (pcscd, in-memory reader)', apdus: 200, echo: 65000 },
+    {
+      id: 'native-getchallenge',
+      name: 'native pcsc-lite 1.9.9 SCardTransmit: 8-byte GET CHALLENGE (pcscd, in-memory reader)',
+      apdus: 2000,
+      echo: 0,
+    },
+    {
+      id: 'native-echo',
+      name: 'native pcsc-lite 1.9.9 SCardTransmit: 65,000-byte extended ECHO (pcscd, in-memory reader)',
+      apdus: 200,
+      echo: 65000,
+    },
   ];
   let why: string | undefined;
   if (!existsSync(script)) why = `${script} not found`;

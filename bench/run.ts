@@ -45,13 +45,25 @@ async function main(): Promise<void> {
   figures.push(...(await inProcessFigures()));
 
   if (process.env.BENCH_SKIP_CHROMIUM) {
-    figures.push({ id: 'chromium', name: 'Chromium figures', unit: 'us', median: null, note: 'skipped (BENCH_SKIP_CHROMIUM)' });
+    figures.push({
+      id: 'chromium',
+      name: 'Chromium figures',
+      unit: 'us',
+      median: null,
+      note: 'skipped (BENCH_SKIP_CHROMIUM)',
+    });
   } else {
     log('Chromium figures (headless, release connector + e2e test client)…');
     try {
       figures.push(...(await chromiumFigures()));
     } catch (e) {
-      figures.push({ id: 'chromium', name: 'Chromium figures', unit: 'us', median: null, note: `failed: ${(e as Error).message.split('\n')[0]}` });
+      figures.push({
+        id: 'chromium',
+        name: 'Chromium figures',
+        unit: 'us',
+        median: null,
+        note: `failed: ${(e as Error).message.split('\n')[0]}`,
+      });
     }
   }
 
@@ -60,7 +72,13 @@ async function main(): Promise<void> {
 
   if (process.env.BENCH_SKIP_NATIVE) {
     for (const id of ['native-getchallenge', 'native-echo']) {
-      figures.push({ id, name: `native pcsc-lite (${id})`, unit: 'us', median: null, note: 'anchor not run: skipped (BENCH_SKIP_NATIVE)' });
+      figures.push({
+        id,
+        name: `native pcsc-lite (${id})`,
+        unit: 'us',
+        median: null,
+        note: 'anchor not run: skipped (BENCH_SKIP_NATIVE)',
+      });
     }
   } else {
     log('native pcsc-lite anchor (../shared/anchors/native-pcscd/run.sh)…');
@@ -68,7 +86,13 @@ async function main(): Promise<void> {
   }
 
   if (process.env.BENCH_SKIP_HOST) {
-    figures.push({ id: 'host', name: 'smart-card-host pcscd socket figures', unit: 'us', median: null, note: 'skipped (BENCH_SKIP_HOST)' });
+    figures.push({
+      id: 'host',
+      name: 'smart-card-host pcscd socket figures',
+      unit: 'us',
+      median: null,
+      note: 'skipped (BENCH_SKIP_HOST)',
+    });
   } else {
     log('smart-card-host pcscd socket vs native pcscd (C client and pyscard through each)…');
     figures.push(...(await hostSocketFigures(ROOT)));
@@ -82,7 +106,9 @@ async function main(): Promise<void> {
   }
 
   const date = started.toISOString().slice(0, 10);
-  console.log(`\nBenchmarks, ${date}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; timed figures are medians of ${RUNS} runs.\n`);
+  console.log(
+    `\nBenchmarks, ${date}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; timed figures are medians of ${RUNS} runs.\n`,
+  );
   console.log('| figure | median | runs × per run | ours / native |');
   console.log('|---|---|---|---|');
   for (const f of figures) {
@@ -93,7 +119,14 @@ async function main(): Promise<void> {
   }
   const out = resolve(ROOT, 'bench', 'results', 'latest.json');
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ date: started.toISOString(), node: process.version, cpus: cpus().length, runs: RUNS, figures }, null, 2));
+  writeFileSync(
+    out,
+    JSON.stringify(
+      { date: started.toISOString(), node: process.version, cpus: cpus().length, runs: RUNS, figures },
+      null,
+      2,
+    ),
+  );
   console.log(`\nwritten to ${out}`);
 }
 

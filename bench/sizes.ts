@@ -22,7 +22,13 @@ export function sizeFigures(root: string): Figure[] {
     try {
       list = files(abs);
     } catch {
-      out.push({ id: `size-${id}`, name: `built size of ${dir}`, unit: 'bytes', median: null, note: 'not built (npm run build)' });
+      out.push({
+        id: `size-${id}`,
+        name: `built size of ${dir}`,
+        unit: 'bytes',
+        median: null,
+        note: 'not built (npm run build)',
+      });
       continue;
     }
     let raw = 0;
@@ -33,7 +39,12 @@ export function sizeFigures(root: string): Figure[] {
       raw += b.length;
       gz += gzipSync(b, { level: 9 }).length;
     }
-    out.push({ id: `size-${id}`, name: `built size of ${dir} (${list.filter((f) => !f.endsWith('.map')).length} files, no source maps)`, unit: 'bytes', median: raw });
+    out.push({
+      id: `size-${id}`,
+      name: `built size of ${dir} (${list.filter((f) => !f.endsWith('.map')).length} files, no source maps)`,
+      unit: 'bytes',
+      median: raw,
+    });
     out.push({ id: `size-${id}-gzip`, name: `built size of ${dir}, gzip -9 per file`, unit: 'bytes', median: gz });
   }
   return out;

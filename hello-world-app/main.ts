@@ -42,7 +42,8 @@ async function run(): Promise<void> {
     }
     log('Connected to the connector.');
     const text = await runHelloWorld(connection, {
-      log: (line) => log(line, line === 'Hello world!' ? 'hello' : /^SCard\w+.*: SCARD_/.test(line) ? 'error' : undefined),
+      log: (line) =>
+        log(line, line === 'Hello world!' ? 'hello' : /^SCard\w+.*: SCARD_/.test(line) ? 'error' : undefined),
       describeError: describePcscError,
     });
     setStatus(`Done: the card said “${text}”`, 'ok');

@@ -19,12 +19,37 @@ export interface SampleApi {
     dwTimeout: number,
     readerStates: { szReader: string; dwCurrentState: number }[],
   ): Promise<{ readerStates: { szReader: string; dwEventState: number }[] }>;
-  SCardConnect(hContext: number, szReader: string, dwShareMode: number, dwPreferredProtocols: number): Promise<{ hCard: number; dwActiveProtocol: number }>;
-  SCardTransmit(hCard: number, ioSendPci: { dwProtocol: number }, sendBuffer: Uint8Array): Promise<{ recvBuffer: Uint8Array }>;
+  SCardConnect(
+    hContext: number,
+    szReader: string,
+    dwShareMode: number,
+    dwPreferredProtocols: number,
+  ): Promise<{ hCard: number; dwActiveProtocol: number }>;
+  SCardTransmit(
+    hCard: number,
+    ioSendPci: { dwProtocol: number },
+    sendBuffer: Uint8Array,
+  ): Promise<{ recvBuffer: Uint8Array }>;
   SCardDisconnect(hCard: number, dwDisposition: number): Promise<unknown>;
 }
 
-export const SELECT_HELLO_WORLD = Uint8Array.of(0x00, 0xa4, 0x04, 0x00, 0x0a, 0xa0, 0x00, 0x00, 0x00, 0x62, 0x03, 0x01, 0x0c, 0x06, 0x01);
+export const SELECT_HELLO_WORLD = Uint8Array.of(
+  0x00,
+  0xa4,
+  0x04,
+  0x00,
+  0x0a,
+  0xa0,
+  0x00,
+  0x00,
+  0x00,
+  0x62,
+  0x03,
+  0x01,
+  0x0c,
+  0x06,
+  0x01,
+);
 export const SAY_HELLO = Uint8Array.of(0x00, 0x00, 0x00, 0x00);
 
 const SCARD_SCOPE_SYSTEM = 0x0002;
@@ -51,7 +76,10 @@ export interface SampleOptions {
 
 /** An error already logged by the sample: the run is over. */
 export class SampleFailed extends Error {
-  constructor(readonly step: string, readonly reason: string) {
+  constructor(
+    readonly step: string,
+    readonly reason: string,
+  ) {
     super(`${step}: ${reason}`);
     this.name = 'SampleFailed';
   }
@@ -151,9 +179,11 @@ async function listOrWait(api: SampleApi, hContext: number, options: SampleOptio
     const remaining = deadline - Date.now();
     if (remaining <= 0) throw new SampleFailed('SCardGetStatusChange', 'SCARD_E_TIMEOUT (no reader appeared)');
     try {
-      const { readerStates } = await api.SCardGetStatusChange(hContext, Number.isFinite(remaining) ? Math.ceil(remaining) : INFINITE, [
-        { szReader: PNP_NOTIFICATION, dwCurrentState: pnpState },
-      ]);
+      const { readerStates } = await api.SCardGetStatusChange(
+        hContext,
+        Number.isFinite(remaining) ? Math.ceil(remaining) : INFINITE,
+        [{ szReader: PNP_NOTIFICATION, dwCurrentState: pnpState }],
+      );
       const ev = readerStates[0]?.dwEventState ?? 0;
       if (ev & SCARD_STATE_CHANGED) log('SCardGetStatusChange: Command successful. (the reader list changed)');
       pnpState = ev & ~SCARD_STATE_CHANGED;

@@ -12,6 +12,14 @@ export interface LaunchedChromium {
   userDataDir: string;
   close(): Promise<void>;
 }
-export declare function launchWithExtensions(options: { extensions: string[]; headless?: boolean; userDataDir?: string }): Promise<LaunchedChromium>;
-export declare function waitForWorker(context: BrowserContext, extensionId: string, timeoutMs?: number): Promise<Worker>;
+export declare function launchWithExtensions(options: {
+  extensions: string[];
+  headless?: boolean;
+  userDataDir?: string;
+}): Promise<LaunchedChromium>;
+export declare function waitForWorker(
+  context: BrowserContext,
+  extensionId: string,
+  timeoutMs?: number,
+): Promise<Worker>;
 export declare function extensionUrl(extensionId: string, path: string): string;

@@ -84,7 +84,9 @@ export async function waitForWorker(context, extensionId, timeoutMs = 15_000) {
     const left = deadline - Date.now();
     if (left <= 0) {
       const seen = context.serviceWorkers().map((w) => w.url());
-      throw new Error(`the service worker of extension ${extensionId} did not start (workers: ${seen.join(', ') || 'none'})`);
+      throw new Error(
+        `the service worker of extension ${extensionId} did not start (workers: ${seen.join(', ') || 'none'})`,
+      );
     }
     await context.waitForEvent('serviceworker', { timeout: Math.min(left, 1000) }).catch(() => {});
   }

@@ -10,7 +10,16 @@
  * Options: --no-build (use dist/ as it is), --headed / --headless, --timeout=<seconds> (default 90).
  */
 import { spawnSync } from 'node:child_process';
-import { CONNECTOR_ID, DIST, HELLO_WORLD_ID, ROOT, ensureChromium, extensionUrl, launchWithExtensions, waitForWorker } from './chromium.mjs';
+import {
+  CONNECTOR_ID,
+  DIST,
+  HELLO_WORLD_ID,
+  ROOT,
+  ensureChromium,
+  extensionUrl,
+  launchWithExtensions,
+  waitForWorker,
+} from './chromium.mjs';
 
 const args = new Set(process.argv.slice(2));
 const timeoutArg = [...args].find((a) => a.startsWith('--timeout='));
@@ -30,7 +39,9 @@ async function main() {
     const build = spawnSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
     if (build.status !== 0) throw new Error(`the build failed (exit ${build.status})`);
   }
-  note(`[start] launching Chromium ${headless ? 'headless' : 'with a window'} with the connector and the hello-world app…`);
+  note(
+    `[start] launching Chromium ${headless ? 'headless' : 'with a window'} with the connector and the hello-world app…`,
+  );
   const browser = await launchWithExtensions({ extensions: [DIST.connector, DIST.helloWorld], headless });
   const timer = setTimeout(() => {
     console.error(`[start] timed out after ${timeoutMs / 1000} s`);
@@ -46,7 +57,9 @@ async function main() {
     const demo = connector.getByRole('switch', { name: 'Demo reader (simulated)' });
     if (!(await demo.isChecked())) await demo.check();
     await connector.locator('.reader[data-state="ready"]').first().waitFor({ timeout: 20_000 });
-    note(`[start] demo reader ready: ${await connector.locator('.reader[data-state="ready"] .names').first().textContent()}`);
+    note(
+      `[start] demo reader ready: ${await connector.locator('.reader[data-state="ready"] .names').first().textContent()}`,
+    );
 
     const app = await browser.context.newPage();
     let resolveHello;
@@ -76,9 +89,12 @@ async function main() {
       })
       .catch(() => {});
     await app.getByRole('button', { name: 'Run' }).click();
-    const failed = app.locator('#status.failed').waitFor({ timeout: timeoutMs }).then(() => {
-      throw new Error('the hello-world run failed');
-    });
+    const failed = app
+      .locator('#status.failed')
+      .waitFor({ timeout: timeoutMs })
+      .then(() => {
+        throw new Error('the hello-world run failed');
+      });
     await Promise.race([finished, failed]);
     clearTimeout(timer);
     note('[start] done: the card said Hello world! through the connector extension');

@@ -105,6 +105,9 @@ export async function connect(connectorId: string, options: ConnectOptions = {})
   return connection;
 }
 
+// The 17 SCard* methods are installed from the function table in the static block below; the interface of the same
+// name declares them, so the merge is deliberate.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class Connection implements PcscApi {
   readonly connectorId: string;
   readonly #options: ConnectOptions;
@@ -127,7 +130,11 @@ export class Connection implements PcscApi {
     else if (port) {
       let used = false;
       this.#factory = () => {
-        if (used) throw new PcscError(SCARD_E_NO_SERVICE, 'cannot reconnect: the port given to connect() was already used; pass a port factory instead');
+        if (used)
+          throw new PcscError(
+            SCARD_E_NO_SERVICE,
+            'cannot reconnect: the port given to connect() was already used; pass a port factory instead',
+          );
         used = true;
         return port;
       };
@@ -155,9 +162,17 @@ export class Connection implements PcscApi {
    */
   async reconnect(): Promise<void> {
     this.#closed = false;
-    if (this.#link) this.#linkDied(this.#link, new PcscError(SCARD_E_NO_SERVICE, 'connection replaced by reconnect()'), true);
+    if (this.#link)
+      this.#linkDied(this.#link, new PcscError(SCARD_E_NO_SERVICE, 'connection replaced by reconnect()'), true);
     const port = this.#factory();
-    const link: Link = { port, instance: undefined, timer: undefined, lastPongAt: Date.now(), ready: undefined, dead: false };
+    const link: Link = {
+      port,
+      instance: undefined,
+      timer: undefined,
+      lastPongAt: Date.now(),
+      ready: undefined,
+      dead: false,
+    };
     this.#link = link;
     const ready = new Promise<void>((resolve, reject) => {
       link.ready = { resolve, reject };
@@ -172,12 +187,20 @@ export class Connection implements PcscApi {
     });
     port.onDisconnect.addListener(() => {
       const lastError = chromeLastError();
-      this.#linkDied(link, new PcscError(SCARD_E_NO_SERVICE, `the connector port disconnected${lastError ? ` (${lastError})` : ''}`), false);
+      this.#linkDied(
+        link,
+        new PcscError(SCARD_E_NO_SERVICE, `the connector port disconnected${lastError ? ` (${lastError})` : ''}`),
+        false,
+      );
     });
     const connectTimeout = this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const timeout = setTimeout(() => {
       if (!link.dead && link.instance === undefined) {
-        this.#linkDied(link, new PcscError(SCARD_E_NO_SERVICE, `the connector did not answer within ${connectTimeout} ms`), true);
+        this.#linkDied(
+          link,
+          new PcscError(SCARD_E_NO_SERVICE, `the connector did not answer within ${connectTimeout} ms`),
+          true,
+        );
       }
     }, connectTimeout);
     (timeout as { unref?: () => void }).unref?.();
@@ -188,7 +211,11 @@ export class Connection implements PcscApi {
       link.timer = setInterval(() => {
         if (link.dead) return;
         if (Date.now() - link.lastPongAt > pongTimeout) {
-          this.#linkDied(link, new PcscError(SCARD_E_NO_SERVICE, `the connector has not answered a ping for ${pongTimeout} ms`), true);
+          this.#linkDied(
+            link,
+            new PcscError(SCARD_E_NO_SERVICE, `the connector has not answered a ping for ${pongTimeout} ms`),
+            true,
+          );
           return;
         }
         this.#sendPing(link);
@@ -215,7 +242,8 @@ export class Connection implements PcscApi {
     this.#readerListeners.add(listener);
     if (first && this.connected) this.#subscribe(true);
     return () => {
-      if (this.#readerListeners.delete(listener) && this.#readerListeners.size === 0 && this.connected) this.#subscribe(false);
+      if (this.#readerListeners.delete(listener) && this.#readerListeners.size === 0 && this.connected)
+        this.#subscribe(false);
     };
   }
 
@@ -257,7 +285,10 @@ export class Connection implements PcscApi {
   /** pcsc-lite answers an input above MAX_BUFFER_SIZE_EXTENDED with SCARD_E_INSUFFICIENT_BUFFER. */
   #tooLarge(length: number): Promise<never> {
     return Promise.reject(
-      new PcscError(SCARD_E_INSUFFICIENT_BUFFER, `input of ${length} bytes exceeds MAX_BUFFER_SIZE_EXTENDED (${MAX_BUFFER_SIZE_EXTENDED})`),
+      new PcscError(
+        SCARD_E_INSUFFICIENT_BUFFER,
+        `input of ${length} bytes exceeds MAX_BUFFER_SIZE_EXTENDED (${MAX_BUFFER_SIZE_EXTENDED})`,
+      ),
     );
   }
 
@@ -282,7 +313,12 @@ export class Connection implements PcscApi {
     }
     const link = this.#link;
     if (this.#closed || !link || link.dead || link.instance === undefined) {
-      return Promise.reject(new PcscError(SCARD_E_NO_SERVICE, this.#closed ? 'the connection was closed' : 'not connected to the connector; call reconnect()'));
+      return Promise.reject(
+        new PcscError(
+          SCARD_E_NO_SERVICE,
+          this.#closed ? 'the connection was closed' : 'not connected to the connector; call reconnect()',
+        ),
+      );
     }
     const id = this.#nextId++;
     let message;
@@ -306,7 +342,8 @@ export class Connection implements PcscApi {
     this.#pending.set(id, {
       fn: on ? 'subscribe' : 'unsubscribe',
       resolve: () => {},
-      reject: (e) => this.#log('warn', `${on ? 'subscribing to' : 'unsubscribing from'} reader events failed: ${String(e)}`),
+      reject: (e) =>
+        this.#log('warn', `${on ? 'subscribing to' : 'unsubscribing from'} reader events failed: ${String(e)}`),
     });
     this.#post(link, encodeSubscribe(id, on));
   }
@@ -319,7 +356,11 @@ export class Connection implements PcscApi {
     try {
       link.port.postMessage(message);
     } catch (e) {
-      this.#linkDied(link, new PcscError(SCARD_E_NO_SERVICE, `the connector port is gone (${e instanceof Error ? e.message : String(e)})`), true);
+      this.#linkDied(
+        link,
+        new PcscError(SCARD_E_NO_SERVICE, `the connector port is gone (${e instanceof Error ? e.message : String(e)})`),
+        true,
+      );
     }
   }
 
@@ -354,7 +395,10 @@ export class Connection implements PcscApi {
     } catch (e) {
       const err = e instanceof ProtocolError ? e : new ProtocolError(String(e));
       this.#log('warn', `malformed message from the connector: ${err.message}`);
-      if (err.id !== undefined) this.#settle(err.id, (p) => p.reject(new PcscError(SCARD_F_COMM_ERROR, `malformed answer from the connector: ${err.message}`)));
+      if (err.id !== undefined)
+        this.#settle(err.id, (p) =>
+          p.reject(new PcscError(SCARD_F_COMM_ERROR, `malformed answer from the connector: ${err.message}`)),
+        );
       return;
     }
     switch (msg.kind) {
@@ -366,7 +410,10 @@ export class Connection implements PcscApi {
         return;
       case 'error':
         this.#log('warn', `the connector refused a message: ${msg.message}`);
-        if (msg.id !== undefined) this.#settle(msg.id, (p) => p.reject(new PcscError(SCARD_F_COMM_ERROR, `the connector refused the request: ${msg.message}`)));
+        if (msg.id !== undefined)
+          this.#settle(msg.id, (p) =>
+            p.reject(new PcscError(SCARD_F_COMM_ERROR, `the connector refused the request: ${msg.message}`)),
+          );
         return;
       case 'result':
         this.#settle(msg.id, (p) => {
@@ -392,7 +439,12 @@ export class Connection implements PcscApi {
               restoreUserData(states, p.userData);
             }
           } catch (e) {
-            p.reject(new PcscError(SCARD_F_COMM_ERROR, `malformed answer from the connector: ${e instanceof Error ? e.message : String(e)}`));
+            p.reject(
+              new PcscError(
+                SCARD_F_COMM_ERROR,
+                `malformed answer from the connector: ${e instanceof Error ? e.message : String(e)}`,
+              ),
+            );
             return;
           }
           p.resolve(value);
@@ -411,10 +463,16 @@ export class Connection implements PcscApi {
       link.ready = undefined;
     }
     if (previous !== undefined && previous !== instance) {
-      this.#log('warn', `the connector restarted (instance ${previous} → ${instance}); every context and card handle is gone`);
+      this.#log(
+        'warn',
+        `the connector restarted (instance ${previous} → ${instance}); every context and card handle is gone`,
+      );
       link.instance = instance;
       this.#rejectAll(
-        new PcscError(SCARD_E_SERVICE_STOPPED, `the connector restarted (instance ${previous} → ${instance}): every context and card handle is gone`),
+        new PcscError(
+          SCARD_E_SERVICE_STOPPED,
+          `the connector restarted (instance ${previous} → ${instance}): every context and card handle is gone`,
+        ),
       );
       for (const l of [...this.#restartListeners]) this.#safely(() => l({ instance, previousInstance: previous }));
       // The new instance knows nothing of this connection's subscription.
@@ -450,6 +508,7 @@ export class Connection implements PcscApi {
 }
 
 /** The SCard* methods, made in the class's static block from the function table. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging, @typescript-eslint/no-empty-object-type
 export interface Connection extends PcscApi {}
 
 function restoreUserData(states: ReaderStateOut[], userData: NonNullable<Pending['userData']>): void {

@@ -34,18 +34,42 @@ const DI_RFU: DiEntry = { di: 0, rfu: true };
 
 /** ISO 7816-3 §8.3 Table 7, indexed by the high nibble of TA1 (Fi index). Indexes 7, 8, 14, 15 are RFU. */
 export const FI_TABLE: readonly FiEntry[] = Object.freeze([
-  fiRow(372, 4), fiRow(372, 5), fiRow(558, 6), fiRow(744, 8),
-  fiRow(1116, 12), fiRow(1488, 16), fiRow(1860, 20), FI_RFU,
-  FI_RFU, fiRow(512, 5), fiRow(768, 7.5), fiRow(1024, 10),
-  fiRow(1536, 15), fiRow(2048, 20), FI_RFU, FI_RFU,
+  fiRow(372, 4),
+  fiRow(372, 5),
+  fiRow(558, 6),
+  fiRow(744, 8),
+  fiRow(1116, 12),
+  fiRow(1488, 16),
+  fiRow(1860, 20),
+  FI_RFU,
+  FI_RFU,
+  fiRow(512, 5),
+  fiRow(768, 7.5),
+  fiRow(1024, 10),
+  fiRow(1536, 15),
+  fiRow(2048, 20),
+  FI_RFU,
+  FI_RFU,
 ]);
 
 /** ISO 7816-3 §8.3 Table 8, indexed by the low nibble of TA1 (Di index). Index 0 and 10–15 are RFU. */
 export const DI_TABLE: readonly DiEntry[] = Object.freeze([
-  DI_RFU, diRow(1), diRow(2), diRow(4),
-  diRow(8), diRow(16), diRow(32), diRow(64),
-  diRow(12), diRow(20), DI_RFU, DI_RFU,
-  DI_RFU, DI_RFU, DI_RFU, DI_RFU,
+  DI_RFU,
+  diRow(1),
+  diRow(2),
+  diRow(4),
+  diRow(8),
+  diRow(16),
+  diRow(32),
+  diRow(64),
+  diRow(12),
+  diRow(20),
+  DI_RFU,
+  DI_RFU,
+  DI_RFU,
+  DI_RFU,
+  DI_RFU,
+  DI_RFU,
 ]);
 
 /** TA1 when absent: Fi index 1 (Fi 372, fmax 5 MHz), Di index 1 (ISO 7816-3 §8.3). */
@@ -103,13 +127,7 @@ export interface AtrGroup {
   td?: number;
 }
 
-export type AtrIssueKind =
-  | 'missing-tck'
-  | 'bad-tck'
-  | 'extra-bytes'
-  | 'truncated'
-  | 'reserved-value'
-  | 'too-long';
+export type AtrIssueKind = 'missing-tck' | 'bad-tck' | 'extra-bytes' | 'truncated' | 'reserved-value' | 'too-long';
 
 /** A tolerated defect of an ATR. */
 export interface AtrIssue {
@@ -170,7 +188,6 @@ export interface ParsedAtr {
   issues: AtrIssue[];
 }
 
-
 /**
  * Decode an ATR (ISO 7816-3 §8.2). Throws `DriverError(IFD.COMMUNICATION_ERROR)` only when the bytes cannot be an
  * ATR at all: empty, TS neither 3B (direct) nor 3F (inverse), or no T0. Everything else decodes, with issues:
@@ -214,7 +231,12 @@ export function parseAtr(bytes: Uint8Array): ParsedAtr {
   for (;;) {
     const group: AtrGroup = {};
     groups.push(group);
-    for (const [bit, key] of [[1, 'ta'], [2, 'tb'], [4, 'tc'], [8, 'td']] as const) {
+    for (const [bit, key] of [
+      [1, 'ta'],
+      [2, 'tb'],
+      [4, 'tc'],
+      [8, 'td'],
+    ] as const) {
       if ((y & bit) === 0) continue;
       const value = bytes[pos];
       if (value === undefined) {
@@ -229,7 +251,10 @@ export function parseAtr(bytes: Uint8Array): ParsedAtr {
     y = group.td >> 4;
   }
   if (truncated) {
-    report('truncated', `the ATR stops inside the interface bytes of group ${groups.length}, after ${bytes.length} bytes`);
+    report(
+      'truncated',
+      `the ATR stops inside the interface bytes of group ${groups.length}, after ${bytes.length} bytes`,
+    );
   }
 
   // Historical bytes (ISO 7816-3 §8.2.4): K = low nibble of T0.
@@ -255,7 +280,10 @@ export function parseAtr(bytes: Uint8Array): ParsedAtr {
       for (let i = 1; i < pos; i++) x ^= bytes[i] ?? 0;
       tckValid = x === 0;
       if (!tckValid) {
-        report('bad-tck', `TCK 0x${hexNumber(tck)} is wrong: XOR of T0..TCK is 0x${hexNumber(x)}, not 0 (accepted, as libccid does)`);
+        report(
+          'bad-tck',
+          `TCK 0x${hexNumber(tck)} is wrong: XOR of T0..TCK is 0x${hexNumber(x)}, not 0 (accepted, as libccid does)`,
+        );
       }
     }
   }
@@ -270,7 +298,8 @@ export function parseAtr(bytes: Uint8Array): ParsedAtr {
   let fidi = DEFAULT_FIDI;
   if (g1.ta !== undefined) {
     if (decodeFiDi(g1.ta).valid) fidi = g1.ta;
-    else report('reserved-value', `TA1 0x${hexNumber(g1.ta)} names a reserved Fi or Di; using the default Fi=372, Di=1`);
+    else
+      report('reserved-value', `TA1 0x${hexNumber(g1.ta)} names a reserved Fi or Di; using the default Fi=372, Di=1`);
   }
   const { fi, di, fMaxMHz } = decodeFiDi(fidi);
   const n = g1.tc ?? 0;

@@ -190,7 +190,13 @@ export const CHAIN = {
 } as const;
 
 /** bFunction of PC_to_RDR_Mechanical (CCID 1.1 §6.1.12). */
-export const MECHANICAL_FUNCTION = { ACCEPT_CARD: 0x01, EJECT_CARD: 0x02, CAPTURE_CARD: 0x03, LOCK_CARD: 0x04, UNLOCK_CARD: 0x05 } as const;
+export const MECHANICAL_FUNCTION = {
+  ACCEPT_CARD: 0x01,
+  EJECT_CARD: 0x02,
+  CAPTURE_CARD: 0x03,
+  LOCK_CARD: 0x04,
+  UNLOCK_CARD: 0x05,
+} as const;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Class-specific requests (CCID 1.1 §5.3)

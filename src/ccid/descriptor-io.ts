@@ -45,7 +45,10 @@ async function getDescriptor(
     throw transferFailed(what, e, usbErrors);
   }
   if (result.status !== 'ok') {
-    throw new DriverError(IFD.COMMUNICATION_ERROR, `the reader answered GET_DESCRIPTOR for its ${what} with '${result.status}'`);
+    throw new DriverError(
+      IFD.COMMUNICATION_ERROR,
+      `the reader answered GET_DESCRIPTOR for its ${what} with '${result.status}'`,
+    );
   }
   return viewBytes(result.data);
 }
@@ -69,7 +72,10 @@ export async function readConfigurationDescriptor(
   }
   const total = u16(head, 2);
   if (total < CONFIG_HEADER_LENGTH) {
-    throw new DriverError(IFD.COMMUNICATION_ERROR, `the reader's configuration descriptor says wTotalLength ${total}, below 9`);
+    throw new DriverError(
+      IFD.COMMUNICATION_ERROR,
+      `the reader's configuration descriptor says wTotalLength ${total}, below 9`,
+    );
   }
   const all = await getDescriptor(device, value, 0, total, 'configuration descriptor', usbErrors);
   if (all.length !== total) {
@@ -101,7 +107,10 @@ export async function readStringDescriptor(
     const langs = await getDescriptor(device, USB_DT_STRING << 8, 0, 255, what, usbErrors);
     checkStringDescriptor(langs, what);
     if (langs[0]! < 4) {
-      throw new DriverError(IFD.COMMUNICATION_ERROR, 'the reader lists no language for its strings (string descriptor 0 is empty)');
+      throw new DriverError(
+        IFD.COMMUNICATION_ERROR,
+        'the reader lists no language for its strings (string descriptor 0 is empty)',
+      );
     }
     lang = u16(langs, 2);
   }

@@ -122,7 +122,7 @@ export function parseConfigurationDescriptor(bytes: Uint8Array): UsbConfiguratio
 
   // Descriptor boundaries first: every bLength must fit and be at least 2, or the walk would loop or overrun.
   const starts: number[] = [];
-  for (let pos = bLength; pos < total; ) {
+  for (let pos = bLength; pos < total;) {
     const len = bytes[pos]!;
     if (pos + 1 >= total) throw malformed(`a descriptor at offset ${pos} is cut short after 1 byte`);
     if (len < 2) throw malformed(`the descriptor at offset ${pos} has bLength ${len} (at least 2 is required)`);
@@ -198,7 +198,9 @@ export function parseConfigurationDescriptor(bytes: Uint8Array): UsbConfiguratio
       endpoint.extra = takeExtra();
       current.endpoints.push(endpoint);
     } else if (type === USB_DT_CONFIGURATION || type === USB_DT_DEVICE) {
-      throw malformed(`a ${type === USB_DT_DEVICE ? 'device' : 'second configuration'} descriptor at offset ${pos} inside the configuration`);
+      throw malformed(
+        `a ${type === USB_DT_DEVICE ? 'device' : 'second configuration'} descriptor at offset ${pos} inside the configuration`,
+      );
     } else {
       // An interface association descriptor: it belongs to no interface; skip it and what follows it.
       takeExtra();

@@ -272,17 +272,15 @@ const ENTRIES: readonly KnownReader[] = [
     [0x076b, 0x6632, 'HID Global OMNIKEY 6121 Smart Card Reader', 'HID_OMNIKEY_6121'],
     [0x046a, 0x00a7, 'Cherry SmartTerminal XX44', 'CHERRY_XX44'],
     [0x0bf8, 0x1024, 'Fujitsu Smartcard Reader D323', 'FUJITSU_D323'],
-  ].map(
-    ([vendorId, productId, name, id]): KnownReader => ({
-      vendorId: vendorId as number,
-      productId: productId as number,
-      name: name as string,
-      // The chip advertises a PIN pad the reader does not have (PIN entry would hang), and the firmware chains
-      // responses like an extended APDU reader although it reports another level.
-      quirks: { pinSupport: 0, exchangeLevel: 'extended-apdu' },
-      source: `libccid ccid.h ${id as string}; ccid.c ccid_open_hack_post`,
-    }),
-  ),
+  ].map(([vendorId, productId, name, id]): KnownReader => ({
+    vendorId: vendorId as number,
+    productId: productId as number,
+    name: name as string,
+    // The chip advertises a PIN pad the reader does not have (PIN entry would hang), and the firmware chains
+    // responses like an extended APDU reader although it reports another level.
+    quirks: { pinSupport: 0, exchangeLevel: 'extended-apdu' },
+    source: `libccid ccid.h ${id as string}; ccid.c ccid_open_hack_post`,
+  })),
   ...[
     [0x03f0, 0x1024, 'Hewlett-Packard Company HP USB Smart Card Keyboard', 'HPSMARTCARDKEYBOARD'],
     [0x03f0, 0x0036, 'Hewlett-Packard Company HP USB CCID Smartcard Keyboard', 'HP_CCIDSMARTCARDKEYBOARD'],
@@ -290,16 +288,14 @@ const ENTRIES: readonly KnownReader[] = [
     [0x04f2, 0x1469, 'Chicony HP Skylab USB Smartcard Keyboard', 'CHICONYHPSKYLABKEYBOARD'],
     [0x0783, 0x0006, 'C3PO LTC31 v2', 'C3PO_LTC31_v2'],
     [0x25dd, 0x3111, 'bit4id miniLector-EVO', 'BIT4ID_MINILECTOR'],
-  ].map(
-    ([vendorId, productId, name, id]): KnownReader => ({
-      vendorId: vendorId as number,
-      productId: productId as number,
-      name: name as string,
-      // Keyboards: the "secure" PIN entry also sends the typed PIN to the host. Others: no PIN pad behind the claim.
-      quirks: { pinSupport: 0 },
-      source: `libccid ccid.h ${id as string}; ccid.c ccid_open_hack_post`,
-    }),
-  ),
+  ].map(([vendorId, productId, name, id]): KnownReader => ({
+    vendorId: vendorId as number,
+    productId: productId as number,
+    name: name as string,
+    // Keyboards: the "secure" PIN entry also sends the typed PIN to the host. Others: no PIN pad behind the claim.
+    quirks: { pinSupport: 0 },
+    source: `libccid ccid.h ${id as string}; ccid.c ccid_open_hack_post`,
+  })),
   {
     vendorId: 0x0d46,
     productId: 0x3010,
@@ -350,16 +346,14 @@ const ENTRIES: readonly KnownReader[] = [
   ...[
     [0x0b97, 0x7762, 'OZ776'],
     [0x0b97, 0x7772, 'OZ776_7772'],
-  ].map(
-    ([vendorId, productId, id]): KnownReader => ({
-      vendorId: vendorId as number,
-      productId: productId as number,
-      name: 'O2 Micro Oz776',
-      // Faster rates fail; the reader cannot do PPS (libccid keeps the card's default protocol).
-      quirks: { maxDataRate: 9600, noPps: true },
-      source: `libccid ccid.h ${id as string}; ccid.c ccid_open_hack_pre; ifdhandler.c IFDHSetProtocolParameters`,
-    }),
-  ),
+  ].map(([vendorId, productId, id]): KnownReader => ({
+    vendorId: vendorId as number,
+    productId: productId as number,
+    name: 'O2 Micro Oz776',
+    // Faster rates fail; the reader cannot do PPS (libccid keeps the card's default protocol).
+    quirks: { maxDataRate: 9600, noPps: true },
+    source: `libccid ccid.h ${id as string}; ccid.c ccid_open_hack_pre; ifdhandler.c IFDHSetProtocolParameters`,
+  })),
   {
     vendorId: 0x0b81,
     productId: 0x0200,
@@ -372,18 +366,16 @@ const ENTRIES: readonly KnownReader[] = [
     [0x09d8, 0x0427, 'Elatec TWN4 SmartCard NFC', 'ElatecTWN4_CCID_CDC'],
     [0x09d8, 0x0428, 'Elatec TWN4/B1.06/CPF3.05/S1SC1.32/P (Beta 3)', 'ElatecTWN4_CCID'],
     [0x072f, 0x2200, 'ACS ACR122U PICC Interface', 'ACS_ACR122U'],
-  ].map(
-    ([vendorId, productId, name, id]): KnownReader => ({
-      vendorId: vendorId as number,
-      productId: productId as number,
-      name: name as string,
-      // With no tag in the field the reader answers GetSlotStatus after up to 1 s.
-      quirks: { openTimeoutMs: 1000, ...(id === 'ACS_ACR122U' ? { minimumFirmware: 0x0206 } : {}) },
-      source: `libccid ccid.h ${id as string}; ccid.c ccid_open_hack_pre${
-        id === 'ACS_ACR122U' ? '; ccid_usb.c Bogus_firmwares' : ''
-      }`,
-    }),
-  ),
+  ].map(([vendorId, productId, name, id]): KnownReader => ({
+    vendorId: vendorId as number,
+    productId: productId as number,
+    name: name as string,
+    // With no tag in the field the reader answers GetSlotStatus after up to 1 s.
+    quirks: { openTimeoutMs: 1000, ...(id === 'ACS_ACR122U' ? { minimumFirmware: 0x0206 } : {}) },
+    source: `libccid ccid.h ${id as string}; ccid.c ccid_open_hack_pre${
+      id === 'ACS_ACR122U' ? '; ccid_usb.c Bogus_firmwares' : ''
+    }`,
+  })),
   {
     vendorId: 0x04e6,
     productId: 0x5293,
@@ -396,16 +388,14 @@ const ENTRIES: readonly KnownReader[] = [
     [0x04e6, 0x5790, 'Identiv uTrust 3700 F CL Reader', 'IDENTIV_uTrust3700F'],
     [0x04e6, 0x5791, 'Identiv uTrust 3701 F CL Reader', 'IDENTIV_uTrust3701F'],
     [0x04e6, 0x5724, 'Identiv Identiv uTrust 4701 F Dual Interface Reader', 'IDENTIV_uTrust4701F'],
-  ].map(
-    ([vendorId, productId, name, id]): KnownReader => ({
-      vendorId: vendorId as number,
-      productId: productId as number,
-      name: name as string,
-      // Slow to answer at open (350 ms); libccid keeps the 4x default timeout afterwards too.
-      quirks: { openTimeoutMs: 400, defaultTimeoutMs: 12_000 },
-      source: `libccid ccid.h ${id as string}; ccid.c ccid_open_hack_pre`,
-    }),
-  ),
+  ].map(([vendorId, productId, name, id]): KnownReader => ({
+    vendorId: vendorId as number,
+    productId: productId as number,
+    name: name as string,
+    // Slow to answer at open (350 ms); libccid keeps the 4x default timeout afterwards too.
+    quirks: { openTimeoutMs: 400, defaultTimeoutMs: 12_000 },
+    source: `libccid ccid.h ${id as string}; ccid.c ccid_open_hack_pre`,
+  })),
   {
     vendorId: 0x058f,
     productId: 0x9540,
@@ -433,16 +423,14 @@ const ENTRIES: readonly KnownReader[] = [
   ...[
     [0x08e6, 0x4433, 'Gemalto GemPC433 SL', 'GEMPC433'],
     [0x046a, 0x0005, 'Cherry GmbH SmartTerminal XX33', 'CHERRYXX33'],
-  ].map(
-    ([vendorId, productId, name, id]): KnownReader => ({
-      vendorId: vendorId as number,
-      productId: productId as number,
-      name: name as string,
-      // In EMV mode the reader refuses non-EMV cards with bError 0xBB; Escape 1F 01 leaves EMV mode.
-      quirks: { emvModeEscape: [0x1f, 0x01] },
-      source: `libccid ccid.h ${id as string}; commands.c CmdPowerOn`,
-    }),
-  ),
+  ].map(([vendorId, productId, name, id]): KnownReader => ({
+    vendorId: vendorId as number,
+    productId: productId as number,
+    name: name as string,
+    // In EMV mode the reader refuses non-EMV cards with bError 0xBB; Escape 1F 01 leaves EMV mode.
+    quirks: { emvModeEscape: [0x1f, 0x01] },
+    source: `libccid ccid.h ${id as string}; commands.c CmdPowerOn`,
+  })),
   // --- Firmware too buggy to use (ccid_usb.c Bogus_firmwares) ---------------------------------------------------------
   ...(
     [
@@ -465,15 +453,13 @@ const ENTRIES: readonly KnownReader[] = [
   )
     // The HP CCID keyboard already has an entry above; its minimum firmware is merged into it below.
     .filter(([, , , name]) => name !== '')
-    .map(
-      ([vendorId, productId, minimumFirmware, name]): KnownReader => ({
-        vendorId,
-        productId,
-        name,
-        quirks: { minimumFirmware },
-        source: 'libccid ccid_usb.c Bogus_firmwares',
-      }),
-    ),
+    .map(([vendorId, productId, minimumFirmware, name]): KnownReader => ({
+      vendorId,
+      productId,
+      name,
+      quirks: { minimumFirmware },
+      source: 'libccid ccid_usb.c Bogus_firmwares',
+    })),
 ];
 
 function key(vendorId: number, productId: number): number {

@@ -129,7 +129,10 @@ export function encodeResetParameters(slot: number, seq: number): Uint8Array {
 export function encodeSetParameters(slot: number, seq: number, bProtocolNum: 0 | 1, body: Uint8Array): Uint8Array {
   const expected = bProtocolNum === 0 ? 5 : bProtocolNum === 1 ? 7 : -1;
   if (expected < 0) {
-    throw new DriverError(IFD.PROTOCOL_NOT_SUPPORTED, `SetParameters bProtocolNum ${String(bProtocolNum)}: only 0 (T=0) and 1 (T=1) exist`);
+    throw new DriverError(
+      IFD.PROTOCOL_NOT_SUPPORTED,
+      `SetParameters bProtocolNum ${String(bProtocolNum)}: only 0 (T=0) and 1 (T=1) exist`,
+    );
   }
   if (body.length !== expected) {
     throw new DriverError(
@@ -290,8 +293,7 @@ export interface SlotChange {
 }
 
 export type InterruptMessage =
-  | { kind: 'slot-change'; slots: SlotChange[] }
-  | { kind: 'hardware-error'; slot: number; seq: number; code: number };
+  { kind: 'slot-change'; slots: SlotChange[] } | { kind: 'hardware-error'; slot: number; seq: number; code: number };
 
 /**
  * Decodes an interrupt-IN message: RDR_to_PC_NotifySlotChange (0x50, then 2 bits per slot, slot 0 in the low bits:
@@ -343,14 +345,17 @@ const B_ERROR_TEXT: Readonly<Record<number, string>> = {
   [CCID_ERR.ICC_MUTE]: 'the card is absent or mute: it did not answer in time (ICC_MUTE)',
   [CCID_ERR.XFR_PARITY_ERROR]: 'parity error while talking to the card (XFR_PARITY_ERROR)',
   [CCID_ERR.XFR_OVERRUN]: 'the card sent more data than expected (XFR_OVERRUN)',
-  [CCID_ERR.HW_ERROR]: 'the reader detected a hardware error, e.g. a short-circuit or over-current on the card contacts (HW_ERROR)',
+  [CCID_ERR.HW_ERROR]:
+    'the reader detected a hardware error, e.g. a short-circuit or over-current on the card contacts (HW_ERROR)',
   [CCID_ERR.BAD_ATR_TS]: "the card's ATR has an invalid first byte TS (BAD_ATR_TS)",
   [CCID_ERR.BAD_ATR_TCK]: "the card's ATR has a wrong check byte TCK (BAD_ATR_TCK)",
   [CCID_ERR.ICC_PROTOCOL_NOT_SUPPORTED]: "the reader does not support the card's protocol (ICC_PROTOCOL_NOT_SUPPORTED)",
   [CCID_ERR.ICC_CLASS_NOT_SUPPORTED]: "the reader does not support the card's voltage class (ICC_CLASS_NOT_SUPPORTED)",
-  [CCID_ERR.PROCEDURE_BYTE_CONFLICT]: 'the card sent a T=0 procedure byte that conflicts with the command (PROCEDURE_BYTE_CONFLICT)',
+  [CCID_ERR.PROCEDURE_BYTE_CONFLICT]:
+    'the card sent a T=0 procedure byte that conflicts with the command (PROCEDURE_BYTE_CONFLICT)',
   [CCID_ERR.DEACTIVATED_PROTOCOL]: 'the protocol is deactivated in the reader (DEACTIVATED_PROTOCOL)',
-  [CCID_ERR.BUSY_WITH_AUTO_SEQUENCE]: 'the reader is busy with an automatic sequence such as activating the card (BUSY_WITH_AUTO_SEQUENCE)',
+  [CCID_ERR.BUSY_WITH_AUTO_SEQUENCE]:
+    'the reader is busy with an automatic sequence such as activating the card (BUSY_WITH_AUTO_SEQUENCE)',
   [CCID_ERR.PIN_TIMEOUT]: 'the PIN entry timed out on the reader (PIN_TIMEOUT)',
   [CCID_ERR.PIN_CANCELLED]: 'the PIN entry was cancelled on the reader (PIN_CANCELLED)',
   [CCID_ERR.CMD_SLOT_BUSY]: 'the slot is busy with another command (CMD_SLOT_BUSY)',

@@ -450,7 +450,13 @@ function prologueFor(
   t1: SecureBodyOptions<unknown>['t1'],
 ): { prologue: Uint8Array; next?: T1Sequence } {
   if (t1 === undefined) return { prologue: given };
-  return t1SecurePrologue({ apdu, ns: t1.ns, nr: t1.nr, ifsc: t1.ifsc, ...(t1.nad === undefined ? {} : { nad: t1.nad }) });
+  return t1SecurePrologue({
+    apdu,
+    ns: t1.ns,
+    nr: t1.nr,
+    ifsc: t1.ifsc,
+    ...(t1.nad === undefined ? {} : { nad: t1.nad }),
+  });
 }
 
 /**

@@ -28,10 +28,12 @@ const STEP_DOWN_FLOOR = 0x94;
 /** libccid only steps down TA1 values up to 0x97 (Fi 512, Di 64). */
 const STEP_DOWN_CEILING = 0x97;
 
-
 function checkProtocol(protocol: number): asserts protocol is 0 | 1 {
   if (protocol !== 0 && protocol !== 1) {
-    throw new DriverError(IFD.PROTOCOL_NOT_SUPPORTED, `protocol T=${String(protocol)} is not supported: only T=0 and T=1`);
+    throw new DriverError(
+      IFD.PROTOCOL_NOT_SUPPORTED,
+      `protocol T=${String(protocol)} is not supported: only T=0 and T=1`,
+    );
   }
 }
 
@@ -122,7 +124,10 @@ export function checkPpsResponse(request: Uint8Array, response: Uint8Array): Pps
     if (got === undefined) continue;
     const asked = req[key];
     if (asked === undefined) {
-      return { ok: false, reason: `the PPS response carries ${key.toUpperCase()} 0x${hexNumber(got)} the request did not have` };
+      return {
+        ok: false,
+        reason: `the PPS response carries ${key.toUpperCase()} 0x${hexNumber(got)} the request did not have`,
+      };
     }
     if (got !== asked) {
       return {
@@ -176,11 +181,7 @@ function selectPps1(atr: ParsedAtr, d: CcidClassDescriptor, dataRates?: readonly
  * reader gave a data rate table) in the table; when TA1 is faster than the reader and at most 0x97, the first of
  * TA1−1 … 0x94 the reader supports. `dataRates` is the reader's GET_DATA_RATES answer; absent or empty means no table.
  */
-export function choosePps1(
-  atr: ParsedAtr,
-  d: CcidClassDescriptor,
-  dataRates?: number[],
-): number | undefined {
+export function choosePps1(atr: ParsedAtr, d: CcidClassDescriptor, dataRates?: number[]): number | undefined {
   return selectPps1(atr, d, dataRates).pps1;
 }
 
@@ -218,7 +219,10 @@ export function planProtocol(
 ): ProtocolPlan {
   checkProtocol(wanted);
   if ((d.dwProtocols & (1 << wanted)) === 0) {
-    throw new DriverError(IFD.ERROR_NOT_SUPPORTED, `the reader does not support T=${wanted} (dwProtocols 0x${d.dwProtocols.toString(16)})`);
+    throw new DriverError(
+      IFD.ERROR_NOT_SUPPORTED,
+      `the reader does not support T=${wanted} (dwProtocols 0x${d.dwProtocols.toString(16)})`,
+    );
   }
   if (atr.specificMode && atr.specificProtocol !== wanted) {
     throw new DriverError(
@@ -240,7 +244,7 @@ export function planProtocol(
     throw new DriverError(
       IFD.COMMUNICATION_ERROR,
       `the card is in specific mode at ${choice.rateNotInTable} bps (TA1 0x${hexNumber(atr.groups[0]?.ta ?? 0)}), ` +
-        'a rate missing from the reader\'s data rate table',
+        "a rate missing from the reader's data rate table",
     );
   }
   if (atr.specificMode && atr.implicitParameters) {
@@ -260,7 +264,8 @@ export function planProtocol(
 
 /** The OpenPGP card ATR libccid special-cases (`ifdhandler.c`, "Hack for OpenPGP card"). */
 const OPENPGP_ATR = [
-  0x3b, 0xfa, 0x13, 0x00, 0xff, 0x81, 0x31, 0x80, 0x45, 0x00, 0x31, 0xc1, 0x73, 0xc0, 0x01, 0x00, 0x00, 0x90, 0x00, 0xb1,
+  0x3b, 0xfa, 0x13, 0x00, 0xff, 0x81, 0x31, 0x80, 0x45, 0x00, 0x31, 0xc1, 0x73, 0xc0, 0x01, 0x00, 0x00, 0x90, 0x00,
+  0xb1,
 ];
 
 /**
@@ -284,7 +289,10 @@ export function t1WaitingIntegers(atr: ParsedAtr): number {
 export function setParametersBody(protocol: 0 | 1, atr: ParsedAtr, fidi: number): Uint8Array {
   checkProtocol(protocol);
   if (!isValidFiDi(fidi)) {
-    throw new DriverError(IFD.ERROR_PTS_FAILURE, `Fi/Di ${String(fidi)} is not a valid TA1 byte (ISO 7816-3 Tables 7 and 8)`);
+    throw new DriverError(
+      IFD.ERROR_PTS_FAILURE,
+      `Fi/Di ${String(fidi)} is not a valid TA1 byte (ISO 7816-3 Tables 7 and 8)`,
+    );
   }
   const inverse = atr.convention === 'inverse' ? 0x02 : 0x00;
   if (protocol === 0) return Uint8Array.of(fidi, inverse, atr.n, atr.wi, 0x00);

@@ -2,7 +2,14 @@ import { readerAttribute, maxInputFor, webUsbChannelId } from './attributes.js';
 import { DriverError, IFD } from '../ifd/errors.js';
 import type { IfdSlot } from '../ifd/ifd.js';
 import type { ReaderQuirks } from './known-readers.js';
-import { encodeEscape, encodeSecure, encodeXfrBlock, pinFailureStatusWord, responseError, type CcidResponse } from './messages.js';
+import {
+  encodeEscape,
+  encodeSecure,
+  encodeXfrBlock,
+  pinFailureStatusWord,
+  responseError,
+  type CcidResponse,
+} from './messages.js';
 import {
   featureTlvs,
   isEscapeIoctl,
@@ -144,7 +151,7 @@ export class CcidReaderSlot extends CcidSlot implements IfdSlot {
       if (!this.info.allowEscape) {
         throw new DriverError(
           IFD.ERROR_NOT_SUPPORTED,
-          'escape commands to the reader are disabled; the user must allow them for this reader (as libccid\'s ifdDriverOptions 0x01)',
+          "escape commands to the reader are disabled; the user must allow them for this reader (as libccid's ifdDriverOptions 0x01)",
         );
       }
       const response = await this.#channel.command(
@@ -155,7 +162,10 @@ export class CcidReaderSlot extends CcidSlot implements IfdSlot {
       if (response.commandStatus === 1) throw responseError(response, 'escape command');
       return response.data.slice();
     }
-    throw new DriverError(IFD.ERROR_NOT_SUPPORTED, `control code 0x${code.toString(16)} is not supported by this reader`);
+    throw new DriverError(
+      IFD.ERROR_NOT_SUPPORTED,
+      `control code 0x${code.toString(16)} is not supported by this reader`,
+    );
   }
 
   /**
@@ -163,7 +173,10 @@ export class CcidReaderSlot extends CcidSlot implements IfdSlot {
    * driver provides the prologue from its T=1 state and strips the reply's block framing (libccid
    * `SecurePINVerify`): WTX requests in between are answered here.
    */
-  async #secure(timeoutMs: number, build: (t1: { ns: number; nr: number; ifsc: number } | undefined) => SecureBody): Promise<Uint8Array> {
+  async #secure(
+    timeoutMs: number,
+    build: (t1: { ns: number; nr: number; ifsc: number } | undefined) => SecureBody,
+  ): Promise<Uint8Array> {
     if (this.atr === undefined) {
       throw new DriverError(IFD.ICC_NOT_PRESENT, `slot ${this.slot}: no powered card for the PIN command`);
     }

@@ -1,5 +1,12 @@
 import { getDataRates } from './class-requests.js';
-import { CCID_CLASS_AUTO_IFSD, CCID_CLASS_EXCHANGE_MASK, CCID_CLASS_TPDU, CCID_CLASS_SHORT_APDU, CCID_CLASS_EXTENDED_APDU, CCID_CLASS_CHARACTER } from './constants.js';
+import {
+  CCID_CLASS_AUTO_IFSD,
+  CCID_CLASS_EXCHANGE_MASK,
+  CCID_CLASS_TPDU,
+  CCID_CLASS_SHORT_APDU,
+  CCID_CLASS_EXTENDED_APDU,
+  CCID_CLASS_CHARACTER,
+} from './constants.js';
 import { exchangeLevel } from './descriptor.js';
 import { discoverCcidInterfaces } from './descriptor-io.js';
 import { DriverError, IFD, readerRemoved } from '../ifd/errors.js';
@@ -91,7 +98,9 @@ export class CcidReader implements IfdReader {
             transport.state === 'open'
               ? undefined
               : readerRemoved(
-                  transport.state === 'closed' ? 'the reader was closed by the driver' : 'the reader was removed: plug it in again to use it',
+                  transport.state === 'closed'
+                    ? 'the reader was closed by the driver'
+                    : 'the reader was removed: plug it in again to use it',
                 ),
           quirks,
           vendorId: device.vendorId,
@@ -129,12 +138,15 @@ export class CcidReader implements IfdReader {
       const why = scan.rejected.map((r) => `interface ${r.interfaceNumber}: ${r.reason}`).join('; ');
       throw new DriverError(
         IFD.NOT_SUPPORTED,
-        why === '' ? 'this USB device has no CCID smart card reader interface' : `this USB device has no usable CCID interface (${why})`,
+        why === ''
+          ? 'this USB device has no CCID smart card reader interface'
+          : `this USB device has no usable CCID interface (${why})`,
       );
     }
     const vid = device.vendorId;
     const pid = device.productId;
-    const bcdDevice = (device.deviceVersionMajor << 8) | (device.deviceVersionMinor << 4) | device.deviceVersionSubminor;
+    const bcdDevice =
+      (device.deviceVersionMajor << 8) | (device.deviceVersionMinor << 4) | device.deviceVersionSubminor;
     const refusal = firmwareRefusal(vid, pid, bcdDevice, { allowBogusFirmware: options.allowBogusFirmware === true });
     if (refusal !== undefined) throw refusal;
     const quirks = readerQuirks(vid, pid, {
@@ -166,7 +178,9 @@ export class CcidReader implements IfdReader {
     if (known !== undefined) nameParts.knownName = known.name;
     let name = friendlyName(nameParts);
     if (name === '') name = `USB reader ${hexNumber(vid, 4)}:${hexNumber(pid, 4)}`;
-    const alternate = device.configuration?.interfaces.find((i) => i.interfaceNumber === info.interfaceNumber)?.alternate;
+    const alternate = device.configuration?.interfaces.find(
+      (i) => i.interfaceNumber === info.interfaceNumber,
+    )?.alternate;
     const interfaceName = alternate?.interfaceName ?? undefined;
     return new CcidReader(
       device,
@@ -217,5 +231,7 @@ export class CcidReader implements IfdReader {
 function asOpenError(e: unknown, what: string, classify: UsbErrorClassifier): DriverError {
   if (e instanceof DriverError) return e;
   if (classify(e) === 'gone') return readerRemoved(`the reader was removed while trying to ${what}`);
-  return new DriverError(IFD.COMMUNICATION_ERROR, `could not ${what}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+  return new DriverError(IFD.COMMUNICATION_ERROR, `could not ${what}: ${(e as Error)?.message ?? String(e)}`, {
+    cause: e,
+  });
 }

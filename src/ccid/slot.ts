@@ -122,7 +122,11 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
     this.checkReader();
     // A reader that is gone answers IFD_NO_SUCH_DEVICE. libccid's IFDHICCPresence turns that into "no card" and leaves
     // the removal to pcscd's hotplug thread; here the answer itself tells the daemon the reader went, so it is passed on.
-    const response = await this.channel.command(this.slot, (seq) => encodeGetSlotStatus(this.slot, seq), DEFAULT_TIMEOUT_MS);
+    const response = await this.channel.command(
+      this.slot,
+      (seq) => encodeGetSlotStatus(this.slot, seq),
+      DEFAULT_TIMEOUT_MS,
+    );
     switch (response.iccStatus) {
       case CCID_ICC_ABSENT:
         this.#forgetCard();
@@ -233,11 +237,17 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
           POWER_ON_TIMEOUT_MS,
         );
         if (response.data.length === 0) {
-          throw new DriverError(IFD.ERROR_POWER_ACTION, `the reader powered the card in slot ${this.slot} but sent no ATR`);
+          throw new DriverError(
+            IFD.ERROR_POWER_ACTION,
+            `the reader powered the card in slot ${this.slot} but sent no ATR`,
+          );
         }
         if (response.data.length > MAX_ATR_SIZE) {
           // libccid cuts to MAX_ATR_SIZE silently; we cut and say so.
-          this.reader.log('warn', `slot ${this.slot}: the ATR has ${response.data.length} bytes; keeping the first ${MAX_ATR_SIZE}`);
+          this.reader.log(
+            'warn',
+            `slot ${this.slot}: the ATR has ${response.data.length} bytes; keeping the first ${MAX_ATR_SIZE}`,
+          );
           return response.data.slice(0, MAX_ATR_SIZE);
         }
         return response.data.slice();
@@ -269,7 +279,10 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
     }
     const atr = this.#parsedAtr;
     if (atr === undefined) {
-      throw new DriverError(IFD.PROTOCOL_NOT_SUPPORTED, `slot ${this.slot}: the card's ATR is malformed, no protocol can be chosen`);
+      throw new DriverError(
+        IFD.PROTOCOL_NOT_SUPPORTED,
+        `slot ${this.slot}: the card's ATR is malformed, no protocol can be chosen`,
+      );
     }
     // At character level even the PPS would need character-by-character reads the driver does not do: say so here
     // rather than misreading the reader's answer as a refused PPS.
@@ -281,14 +294,25 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
       const request = plan.ppsRequest;
       let answer: CcidResponse;
       try {
-        answer = await this.#command('PPS exchange', (seq) => encodeXfrBlock(this.slot, seq, request), DEFAULT_TIMEOUT_MS);
+        answer = await this.#command(
+          'PPS exchange',
+          (seq) => encodeXfrBlock(this.slot, seq, request),
+          DEFAULT_TIMEOUT_MS,
+        );
       } catch (e) {
         if (e instanceof DriverError && (e.code === IFD.NO_SUCH_DEVICE || e.code === IFD.ICC_NOT_PRESENT)) throw e;
-        throw new DriverError(IFD.ERROR_PTS_FAILURE, `slot ${this.slot}: PPS exchange failed: ${(e as Error).message}`, { cause: e });
+        throw new DriverError(
+          IFD.ERROR_PTS_FAILURE,
+          `slot ${this.slot}: PPS exchange failed: ${(e as Error).message}`,
+          { cause: e },
+        );
       }
       const check = checkPpsResponse(request, answer.data);
       if (!check.ok) {
-        throw new DriverError(IFD.ERROR_PTS_FAILURE, `slot ${this.slot}: PPS refused: ${check.reason ?? 'no reason given'}`);
+        throw new DriverError(
+          IFD.ERROR_PTS_FAILURE,
+          `slot ${this.slot}: PPS refused: ${check.reason ?? 'no reason given'}`,
+        );
       }
       fidi = check.pps1 ?? 0x11;
     }
@@ -304,7 +328,10 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
         // libccid (CCID_Receive for SetParameters): bError 0 = the reader does not support the command, 1..127 = a
         // parameter it cannot change; both leave the reader's own (working) settings in place.
         if (!(e instanceof CcidCommandError) || e.bError > 0x7f) throw e;
-        this.reader.log('info', `slot ${this.slot}: SetParameters not taken (${e.message}); keeping the reader's settings`);
+        this.reader.log(
+          'info',
+          `slot ${this.slot}: SetParameters not taken (${e.message}); keeping the reader's settings`,
+        );
       }
     }
     this.#fidi = fidi;
@@ -340,7 +367,8 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
           throw e;
         }
         if (response.commandStatus === 1) {
-          if (response.error === CCID_ERR.XFR_PARITY_ERROR) throw new T1ReceiveError('parity', 'the reader reported a parity error');
+          if (response.error === CCID_ERR.XFR_PARITY_ERROR)
+            throw new T1ReceiveError('parity', 'the reader reported a parity error');
           if (response.error === CCID_ERR.ICC_MUTE && response.iccStatus !== CCID_ICC_ABSENT) {
             throw new T1ReceiveError('timeout', 'the card did not answer within the block waiting time');
           }
@@ -358,7 +386,10 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
       throw new DriverError(IFD.ICC_NOT_PRESENT, `slot ${this.slot}: no powered card to send the command to`);
     }
     if (apdu.length < 4) {
-      throw new DriverError(IFD.COMMUNICATION_ERROR, `a command APDU needs at least 4 bytes (CLA INS P1 P2), got ${apdu.length}`);
+      throw new DriverError(
+        IFD.COMMUNICATION_ERROR,
+        `a command APDU needs at least 4 bytes (CLA INS P1 P2), got ${apdu.length}`,
+      );
     }
     const level = this.reader.level;
     if (level === 'character') throw characterLevelUnsupported();
@@ -420,7 +451,8 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
       );
     }
     const maxChunk = this.reader.descriptor.dwMaxCCIDMessageLength - 10;
-    if (maxChunk < 1) throw new DriverError(IFD.COMMUNICATION_ERROR, 'the reader announces no room for data in its messages');
+    if (maxChunk < 1)
+      throw new DriverError(IFD.COMMUNICATION_ERROR, 'the reader announces no room for data in its messages');
     const timeout = this.#readTimeoutMs;
     let response: CcidResponse;
     if (apdu.length <= maxChunk) {
@@ -475,8 +507,17 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
       }
       parts.push(response.data.slice());
       chainParam = response.param;
-      if (chainParam !== CHAIN_NONE && chainParam !== CHAIN_BEGIN && chainParam !== CHAIN_END && chainParam !== CHAIN_CONTINUE && chainParam !== CHAIN_EMPTY_NEXT) {
-        throw new DriverError(IFD.COMMUNICATION_ERROR, `the reader sent bChainParameter 0x${chainParam.toString(16)}, not defined by CCID 1.1 §6.2.1`);
+      if (
+        chainParam !== CHAIN_NONE &&
+        chainParam !== CHAIN_BEGIN &&
+        chainParam !== CHAIN_END &&
+        chainParam !== CHAIN_CONTINUE &&
+        chainParam !== CHAIN_EMPTY_NEXT
+      ) {
+        throw new DriverError(
+          IFD.COMMUNICATION_ERROR,
+          `the reader sent bChainParameter 0x${chainParam.toString(16)}, not defined by CCID 1.1 §6.2.1`,
+        );
       }
     }
     const out = new Uint8Array(total);

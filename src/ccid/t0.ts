@@ -19,7 +19,10 @@ export function apduToT0Tpdu(apdu: Uint8Array): Uint8Array {
   const shape = classifyApdu(apdu);
   if (shape === undefined) {
     if (apdu.length < 4) {
-      throw new DriverError(IFD.COMMUNICATION_ERROR, `a command APDU needs at least 4 bytes (CLA INS P1 P2), got ${apdu.length}`);
+      throw new DriverError(
+        IFD.COMMUNICATION_ERROR,
+        `a command APDU needs at least 4 bytes (CLA INS P1 P2), got ${apdu.length}`,
+      );
     }
     return apdu;
   }

@@ -40,8 +40,7 @@ export interface T1SBlock {
 export type T1Block = T1IBlock | T1RBlock | T1SBlock;
 
 export type T1DecodeResult =
-  | { ok: true; nad: number; block: T1Block }
-  | { ok: false; reason: string; edcError: boolean };
+  { ok: true; nad: number; block: T1Block } | { ok: false; reason: string; edcError: boolean };
 
 /** Largest INF field: LEN 0xFF is reserved (§11.3.2.3). */
 export const MAX_INF = 254;

@@ -69,7 +69,10 @@ export function timeExtensionMs(originalMs: number, bError: number): number {
  */
 export function exchangeTimeoutMs(atr: ParsedAtr, protocol: 0 | 1, clockKhz: number, fidi: number): number {
   if (protocol !== 0 && protocol !== 1) {
-    throw new DriverError(IFD.PROTOCOL_NOT_SUPPORTED, `no exchange timeout for T=${String(protocol)}: only T=0 and T=1`);
+    throw new DriverError(
+      IFD.PROTOCOL_NOT_SUPPORTED,
+      `no exchange timeout for T=${String(protocol)}: only T=0 and T=1`,
+    );
   }
   const fd = decodeFiDi(fidi);
   if (!Number.isInteger(fidi) || fidi < 0 || fidi > 0xff || !fd.valid || !Number.isFinite(clockKhz) || clockKhz <= 0) {

@@ -176,7 +176,11 @@ export class CcidTransport implements ClassRequestChannel {
    * then up to two with 100 ms. A pending interrupt notification is drained by the interrupt pump, which starts
    * here on a reader that has an interrupt endpoint.
    */
-  static async open(device: USBDevice, info: CcidInterfaceInfo, options: CcidTransportOptions = {}): Promise<CcidTransport> {
+  static async open(
+    device: USBDevice,
+    info: CcidInterfaceInfo,
+    options: CcidTransportOptions = {},
+  ): Promise<CcidTransport> {
     const classify = options.usbErrors ?? classifyUsbError;
     const isDisconnectError = (e: unknown) => classify(e) === 'gone';
     let openedHere = false;
@@ -240,7 +244,9 @@ export class CcidTransport implements ClassRequestChannel {
       if (isDriverError(e)) throw e;
       throw isDisconnectError(e)
         ? removedError('while opening it', e)
-        : new DriverError(IFD.COMMUNICATION_ERROR, `could not set up the reader's interface: ${describe(e)}`, { cause: e });
+        : new DriverError(IFD.COMMUNICATION_ERROR, `could not set up the reader's interface: ${describe(e)}`, {
+            cause: e,
+          });
     }
   }
 
@@ -425,7 +431,7 @@ export class CcidTransport implements ClassRequestChannel {
 
   /** First come, first served per slot, within the bMaxCCIDBusySlots limit. */
   private dispatchSlots(): void {
-    for (let i = 0; i < this.slotQueue.length && this.busySlots.size < this.maxBusySlots; ) {
+    for (let i = 0; i < this.slotQueue.length && this.busySlots.size < this.maxBusySlots;) {
       const ticket = this.slotQueue[i]!;
       if (this.busySlots.has(ticket.slot)) {
         i++;
@@ -484,11 +490,14 @@ export class CcidTransport implements ClassRequestChannel {
 
   private armTimer(w: Waiter, ms: number): void {
     if (w.timer !== undefined) this.timers.clearTimeout(w.timer);
-    w.timer = this.timers.setTimeout(() => {
-      if (w.settled) return;
-      this.settle(w);
-      w.reject(new ResponseTimeout());
-    }, Math.min(ms, MAX_TIMER_MS));
+    w.timer = this.timers.setTimeout(
+      () => {
+        if (w.settled) return;
+        this.settle(w);
+        w.reject(new ResponseTimeout());
+      },
+      Math.min(ms, MAX_TIMER_MS),
+    );
   }
 
   private settle(w: Waiter): void {
@@ -517,7 +526,10 @@ export class CcidTransport implements ClassRequestChannel {
         continue;
       }
       if (result.status !== 'ok') {
-        throw new DriverError(IFD.COMMUNICATION_ERROR, `sending ${messageTypeName(msg[0]!)} to the reader failed ('${result.status}')`);
+        throw new DriverError(
+          IFD.COMMUNICATION_ERROR,
+          `sending ${messageTypeName(msg[0]!)} to the reader failed ('${result.status}')`,
+        );
       }
       if (result.bytesWritten !== msg.length) {
         throw new DriverError(
@@ -606,7 +618,9 @@ export class CcidTransport implements ClassRequestChannel {
         if (result.status === 'stall') {
           // libccid clears a halted endpoint and reads again; a reader that keeps stalling fails the commands.
           if (++stalls > MAX_CONSECUTIVE_STALLS) {
-            this.failWaiters(new DriverError(IFD.COMMUNICATION_ERROR, 'the reader keeps stalling its bulk-IN endpoint'));
+            this.failWaiters(
+              new DriverError(IFD.COMMUNICATION_ERROR, 'the reader keeps stalling its bulk-IN endpoint'),
+            );
             stalls = 0;
             continue;
           }
@@ -623,7 +637,10 @@ export class CcidTransport implements ClassRequestChannel {
         if (result.status === 'babble') {
           // The reader sent more than a whole message: that response is lost, and nothing says whose it was.
           this.failWaiters(
-            new DriverError(IFD.COMMUNICATION_ERROR, 'the reader sent more data than a response may hold (USB babble); the response was lost'),
+            new DriverError(
+              IFD.COMMUNICATION_ERROR,
+              'the reader sent more data than a response may hold (USB babble); the response was lost',
+            ),
           );
           continue;
         }
@@ -660,7 +677,11 @@ export class CcidTransport implements ClassRequestChannel {
       // waiting, it can only be that command's.
       const commands = [...this.waiters.values()].filter((w) => w.kind === 'command');
       const target =
-        bytes.length > 6 ? this.waiters.get(key(bytes[5]!, bytes[6]!)) : commands.length === 1 ? commands[0] : undefined;
+        bytes.length > 6
+          ? this.waiters.get(key(bytes[5]!, bytes[6]!))
+          : commands.length === 1
+            ? commands[0]
+            : undefined;
       if (target && target.kind === 'command') {
         this.settle(target);
         target.reject(err);
@@ -684,7 +705,10 @@ export class CcidTransport implements ClassRequestChannel {
         w.resolve(resp);
         this.log('debug', `slot ${resp.slot}: the reader acknowledged the abort of seq ${resp.seq}`);
       } else {
-        this.log('debug', `discarded the late ${messageTypeName(resp.type)} of aborted seq ${resp.seq} on slot ${resp.slot}`);
+        this.log(
+          'debug',
+          `discarded the late ${messageTypeName(resp.type)} of aborted seq ${resp.seq} on slot ${resp.slot}`,
+        );
       }
       return;
     }
@@ -700,7 +724,10 @@ export class CcidTransport implements ClassRequestChannel {
     if (resp.commandStatus === 2) {
       // CCID 1.1 §6.2.6 time extension; libccid CCID_Receive waits again for the original timeout × bError.
       const ms = w.timeoutMs * (resp.error > 0 ? resp.error : 1);
-      this.log('debug', `slot ${resp.slot} seq ${resp.seq}: time extension requested (×${resp.error}), waiting ${Math.round(ms)} ms more`);
+      this.log(
+        'debug',
+        `slot ${resp.slot} seq ${resp.seq}: time extension requested (×${resp.error}), waiting ${Math.round(ms)} ms more`,
+      );
       this.armTimer(w, ms);
       return;
     }
@@ -778,4 +805,3 @@ function checkBuiltMessage(msg: Uint8Array, slot: number, seq: number): void {
     );
   }
 }
-

@@ -35,13 +35,20 @@ export class LogBuffer {
   #next = 1;
   #dropped = 0;
 
-  constructor(capacity = DEFAULT_LOG_CAPACITY, private readonly now: () => number = Date.now) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('LogBuffer: capacity must be a positive integer');
+  constructor(
+    capacity = DEFAULT_LOG_CAPACITY,
+    private readonly now: () => number = Date.now,
+  ) {
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError('LogBuffer: capacity must be a positive integer');
     this.capacity = capacity;
   }
 
   add(level: LogLevel, source: string, message: string): LogEntry {
-    const text = message.length > MAX_LOG_MESSAGE ? `${message.slice(0, MAX_LOG_MESSAGE)}… (${message.length} characters)` : message;
+    const text =
+      message.length > MAX_LOG_MESSAGE
+        ? `${message.slice(0, MAX_LOG_MESSAGE)}… (${message.length} characters)`
+        : message;
     const entry: LogEntry = { seq: this.#next++, time: this.now(), level, source, message: text };
     this.#entries.push(entry);
     if (this.#entries.length > this.capacity) {
@@ -90,11 +97,16 @@ export function formatEntry(e: LogEntry): string {
 }
 
 /** The text file "Export" downloads: a header, then one line per entry. */
-export function exportText(entries: readonly LogEntry[], header: { version: string; apdus: boolean; dropped?: number }): string {
+export function exportText(
+  entries: readonly LogEntry[],
+  header: { version: string; apdus: boolean; dropped?: number },
+): string {
   const lines = [
     `Smart Card Connector ${header.version} log, exported ${new Date().toISOString()}`,
     `APDU logging: ${header.apdus ? 'on (command and response bytes included; PIN data and SCardControl inputs still redacted)' : 'off (bytes shown as lengths only)'}`,
-    ...(header.dropped ? [`(${header.dropped} older entries were dropped from the ${DEFAULT_LOG_CAPACITY}-entry buffer)`] : []),
+    ...(header.dropped
+      ? [`(${header.dropped} older entries were dropped from the ${DEFAULT_LOG_CAPACITY}-entry buffer)`]
+      : []),
     '',
     ...entries.map(formatEntry),
   ];

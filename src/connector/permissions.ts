@@ -74,7 +74,8 @@ export interface PermissionsOptions {
 }
 
 /** Where the user changes a decision (part of every denial message). */
-export const WHERE_TO_CHANGE = 'open the Smart Card Connector window (its toolbar button), section "Apps", to change this';
+export const WHERE_TO_CHANGE =
+  'open the Smart Card Connector window (its toolbar button), section "Apps", to change this';
 
 export function blockedMessage(id: string, name: string): string {
   return `the user blocked ${name ? `"${name}" (${id})` : id} from using smart card readers; ${WHERE_TO_CHANGE}`;
@@ -108,7 +109,11 @@ export function parseGrants(value: unknown): StoredGrants {
     if (!isExtensionId(id) || typeof g !== 'object' || g === null) continue;
     const { decision, name, at } = g as Record<string, unknown>;
     if (decision !== 'allow' && decision !== 'block') continue;
-    out[id] = { decision, name: typeof name === 'string' ? name.slice(0, 128) : '', at: typeof at === 'number' ? at : 0 };
+    out[id] = {
+      decision,
+      name: typeof name === 'string' ? name.slice(0, 128) : '',
+      at: typeof at === 'number' ? at : 0,
+    };
   }
   return out;
 }
@@ -161,10 +166,17 @@ export class Permissions {
     const before = this.#grants;
     this.#grants = grants;
     for (const id of Object.keys(before)) {
-      if (before[id]!.decision === 'allow' && grants[id]?.decision !== 'allow' && !this.#policy.has(id) && !this.#known(id)) this.#revoked(id);
+      if (
+        before[id]!.decision === 'allow' &&
+        grants[id]?.decision !== 'allow' &&
+        !this.#policy.has(id) &&
+        !this.#known(id)
+      )
+        this.#revoked(id);
     }
     // A decision stored elsewhere answers a waiting prompt.
-    for (const [id, g] of Object.entries(grants)) if (this.#pending.has(id)) this.#settle(id, this.#verdictOf(id, g.name) ?? undefined);
+    for (const [id, g] of Object.entries(grants))
+      if (this.#pending.has(id)) this.#settle(id, this.#verdictOf(id, g.name) ?? undefined);
     this.#changed();
   }
 
@@ -186,9 +198,13 @@ export class Permissions {
     const ids = new Set(parsePolicy(value, (l, m) => this.#log(l, m)));
     const before = this.#policy;
     this.#policy = ids;
-    for (const id of before) if (!ids.has(id) && this.#grants[id]?.decision !== 'allow' && !this.#known(id)) this.#revoked(id);
+    for (const id of before)
+      if (!ids.has(id) && this.#grants[id]?.decision !== 'allow' && !this.#known(id)) this.#revoked(id);
     for (const id of ids) if (this.#pending.has(id)) this.#settle(id, { allowed: true, source: 'policy' });
-    this.#log('info', `policy: ${ids.size === 0 ? 'no force-allowed apps' : `force-allowed apps ${[...ids].join(', ')}`}`);
+    this.#log(
+      'info',
+      `policy: ${ids.size === 0 ? 'no force-allowed apps' : `force-allowed apps ${[...ids].join(', ')}`}`,
+    );
     this.#changed();
   }
 
@@ -216,7 +232,11 @@ export class Permissions {
    */
   async check(id: string | undefined, claimedName = ''): Promise<Verdict> {
     if (!isExtensionId(id)) {
-      return { allowed: false, source: 'invalid', message: 'only Chrome extensions may use the smart card connector (no extension id)' };
+      return {
+        allowed: false,
+        source: 'invalid',
+        message: 'only Chrome extensions may use the smart card connector (no extension id)',
+      };
     }
     // The policy can only allow more, so a client the user allowed (or a built-in one) need not wait for it: Chrome's
     // chrome.storage.managed.get can take seconds after start (measured ~3 s headless), which would delay every
@@ -250,12 +270,19 @@ export class Permissions {
           }
         }
         if (!this.#pending.has(id)) return;
-        this.#log('info', `asking the user about ${request.extensionName ?? (request.claimedName || 'an unnamed app')} (${id})`);
+        this.#log(
+          'info',
+          `asking the user about ${request.extensionName ?? (request.claimedName || 'an unnamed app')} (${id})`,
+        );
         try {
           await this.#o.openPrompt(request);
         } catch (e) {
           this.#log('error', `could not open the permission prompt for ${id}: ${String(e)}`);
-          this.#settle(id, { allowed: false, source: 'dismissed', message: `the connector could not ask the user (${String(e)})` });
+          this.#settle(id, {
+            allowed: false,
+            source: 'dismissed',
+            message: `the connector could not ask the user (${String(e)})`,
+          });
         }
       })();
     });
@@ -278,7 +305,7 @@ export class Permissions {
   async answer(id: string, decision: Decision): Promise<void> {
     if (!isExtensionId(id)) throw new TypeError(`not an extension id: ${JSON.stringify(id)}`);
     const p = this.#pending.get(id);
-    const name = p ? p.request.extensionName ?? p.request.claimedName : this.#grants[id]?.name ?? '';
+    const name = p ? (p.request.extensionName ?? p.request.claimedName) : (this.#grants[id]?.name ?? '');
     const grant: StoredGrant = { decision, name, at: (this.#o.now ?? Date.now)() };
     this.#log('info', `the user ${decision === 'allow' ? 'allowed' : 'blocked'} ${name || 'an unnamed app'} (${id})`);
     this.#grants = { ...this.#grants, [id]: grant };
@@ -346,9 +373,12 @@ export class Permissions {
   /** Every app with a decision: policy, built-in and the user's, sorted by name. */
   list(): AppPermissionView[] {
     const out = new Map<string, AppPermissionView>();
-    for (const [id, g] of Object.entries(this.#grants)) out.set(id, { id, name: g.name, source: 'user', decision: g.decision, at: g.at });
-    for (const [id, name] of Object.entries(this.#o.knownClients ?? {})) out.set(id, { id, name, source: 'known', decision: 'allow', at: null });
-    for (const id of this.#policy) out.set(id, { id, name: out.get(id)?.name ?? '', source: 'policy', decision: 'allow', at: null });
+    for (const [id, g] of Object.entries(this.#grants))
+      out.set(id, { id, name: g.name, source: 'user', decision: g.decision, at: g.at });
+    for (const [id, name] of Object.entries(this.#o.knownClients ?? {}))
+      out.set(id, { id, name, source: 'known', decision: 'allow', at: null });
+    for (const id of this.#policy)
+      out.set(id, { id, name: out.get(id)?.name ?? '', source: 'policy', decision: 'allow', at: null });
     return [...out.values()].sort((a, b) => (a.name || a.id).localeCompare(b.name || b.id));
   }
 

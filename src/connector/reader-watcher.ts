@@ -95,7 +95,11 @@ export class ReaderWatcher {
         }
         // First a zero-timeout look to learn the current states, then wait for the next change.
         const now = await client
-          .SCardGetStatusChange(hContext, 0, names.map((n) => ({ szReader: n, dwCurrentState: 0 })))
+          .SCardGetStatusChange(
+            hContext,
+            0,
+            names.map((n) => ({ szReader: n, dwCurrentState: 0 })),
+          )
           .catch(() => null);
         this.#states.clear();
         for (const r of now?.readerStates ?? []) {

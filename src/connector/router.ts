@@ -29,7 +29,14 @@ import {
 import { invoke, specOf, type Value } from '../protocol/functions.js';
 import type { EventMessage } from '../protocol/messages.js';
 import type { PortLike } from '../protocol/port.js';
-import { describeCommandApdu, describeResponse, describeResponseTo, lengthOnly, redactText, type Redaction } from './log.js';
+import {
+  describeCommandApdu,
+  describeResponse,
+  describeResponseTo,
+  lengthOnly,
+  redactText,
+  type Redaction,
+} from './log.js';
 
 /** What the router needs of a daemon client: the PC/SC API plus client death. */
 export interface RouterDaemonClient extends PcscApi {
@@ -127,7 +134,8 @@ class Session {
         const r = await this.authorize(this.sender, this.port.name ?? '');
         if (r === true) return { ok: true, message: '' };
         if (typeof r === 'object' && r !== null && r.allowed === true) return { ok: true, message: '' };
-        const message = typeof r === 'object' && r !== null && typeof r.message === 'string' && r.message ? r.message : DENIED_DETAIL;
+        const message =
+          typeof r === 'object' && r !== null && typeof r.message === 'string' && r.message ? r.message : DENIED_DETAIL;
         return { ok: false, message };
       } catch (e) {
         this.router.log('warn', `${this.label}: authorization failed (${String(e)}); denying`);
@@ -157,7 +165,8 @@ class Session {
 
 export class ConnectorRouter {
   private readonly sessions = new Set<Session>();
-  private readonly opts: Required<Omit<RouterOptions, 'authorize' | 'log' | 'redaction' | 'logCalls'>> & Pick<RouterOptions, 'authorize' | 'log' | 'redaction' | 'logCalls'>;
+  private readonly opts: Required<Omit<RouterOptions, 'authorize' | 'log' | 'redaction' | 'logCalls'>> &
+    Pick<RouterOptions, 'authorize' | 'log' | 'redaction' | 'logCalls'>;
   private readersEvent: EventMessage | null = null;
   private nextLabel = 1;
 
@@ -187,7 +196,9 @@ export class ConnectorRouter {
         this.log('warn', `${label}: refused, ${who} already has ${open} connections open`);
         try {
           port.postMessage(
-            encodeErrorMessage(`too many connections: ${who} already has ${open} open; close some (each one can hold 200 contexts)`),
+            encodeErrorMessage(
+              `too many connections: ${who} already has ${open} open; close some (each one can hold 200 contexts)`,
+            ),
           );
           port.disconnect();
         } catch {
@@ -252,7 +263,10 @@ export class ConnectorRouter {
         const client = s.client;
         s.client = null;
         this.log('info', `${s.who}: access revoked; its contexts are closed`);
-        if (client) await client.close().catch((e: unknown) => this.log('warn', `${s.label}: closing its daemon client failed (${String(e)})`));
+        if (client)
+          await client
+            .close()
+            .catch((e: unknown) => this.log('warn', `${s.label}: closing its daemon client failed (${String(e)})`));
       }),
     );
     return hit.length;
@@ -310,7 +324,10 @@ export class ConnectorRouter {
     }
     if (session.pending.size >= this.opts.maxPendingPerPort) {
       session.post(
-        encodeErrResult(msg.id, new PcscError(SCARD_E_NO_MEMORY, `more than ${this.opts.maxPendingPerPort} requests in flight on this port`)),
+        encodeErrResult(
+          msg.id,
+          new PcscError(SCARD_E_NO_MEMORY, `more than ${this.opts.maxPendingPerPort} requests in flight on this port`),
+        ),
       );
       return;
     }
@@ -321,7 +338,10 @@ export class ConnectorRouter {
 
   private malformed(session: Session, message: string, id: number | undefined): void {
     session.malformed++;
-    this.log('warn', `${session.label}: malformed message #${session.malformed}: ${redactText(message, this.redaction())}`);
+    this.log(
+      'warn',
+      `${session.label}: malformed message #${session.malformed}: ${redactText(message, this.redaction())}`,
+    );
     session.post(encodeErrorMessage(message, id));
     if (session.malformed >= this.opts.maxMalformed && !session.closed) {
       this.log('warn', `${session.label}: ${session.malformed} malformed messages; disconnecting`);
@@ -348,7 +368,11 @@ export class ConnectorRouter {
     const auth = await session.authorized;
     if (session.closed) return;
     if (!auth.ok || epoch !== session.epoch) {
-      this.answer(session, id, encodeErrResult(id, new PcscError(SCARD_W_SECURITY_VIOLATION, auth.ok ? 'access was revoked' : auth.message)));
+      this.answer(
+        session,
+        id,
+        encodeErrResult(id, new PcscError(SCARD_W_SECURITY_VIOLATION, auth.ok ? 'access was revoked' : auth.message)),
+      );
       return;
     }
     session.subscribed = subscribe;
@@ -366,7 +390,8 @@ export class ConnectorRouter {
       const auth = await session.authorized;
       if (session.closed) return;
       if (!auth.ok) throw new PcscError(SCARD_W_SECURITY_VIOLATION, auth.message);
-      if (epoch !== session.epoch) throw new PcscError(SCARD_W_SECURITY_VIOLATION, 'access was revoked while this call waited');
+      if (epoch !== session.epoch)
+        throw new PcscError(SCARD_W_SECURITY_VIOLATION, 'access was revoked while this call waited');
       const client = this.clientOf(session);
       ran = true;
       value = await invoke(client, call.fn, call.args);
@@ -404,7 +429,12 @@ export class ConnectorRouter {
           if (v.log !== undefined) details.push(describeValue(v, v.log, out[key], r, apdu));
         }
       }
-      const code = error === undefined ? 'SCARD_S_SUCCESS' : error instanceof PcscError ? errorName(error.code) : 'SCARD_F_INTERNAL_ERROR';
+      const code =
+        error === undefined
+          ? 'SCARD_S_SUCCESS'
+          : error instanceof PcscError
+            ? errorName(error.code)
+            : 'SCARD_F_INTERNAL_ERROR';
       const level = !ran ? 'warn' : 'info';
       this.log(level, `${session.who}: ${call.fn} → ${code}${details.length ? ` (${details.join(', ')})` : ''}`);
     } catch {
@@ -443,7 +473,10 @@ export class ConnectorRouter {
     try {
       session.client = this.opts.daemon.connect({ name: clip(session.port.name ?? '', 256) });
     } catch (e) {
-      throw new PcscError(SCARD_E_NO_SERVICE, `the daemon refused a new client (${e instanceof Error ? e.message : String(e)})`);
+      throw new PcscError(
+        SCARD_E_NO_SERVICE,
+        `the daemon refused a new client (${e instanceof Error ? e.message : String(e)})`,
+      );
     }
     return session.client;
   }

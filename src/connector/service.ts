@@ -189,9 +189,11 @@ export class ConnectorService {
     if (permissions) {
       permissions.onChange(() => this.#changed());
       permissions.onRevoke((id) => {
-        void this.router.revoke((s) => s.id === id).then((n) => {
-          if (n > 0) this.#log('info', `${id}: ${n} connection(s) lost access; their contexts are closed`);
-        });
+        void this.router
+          .revoke((s) => s.id === id)
+          .then((n) => {
+            if (n > 0) this.#log('info', `${id}: ${n} connection(s) lost access; their contexts are closed`);
+          });
       });
     }
   }
@@ -208,9 +210,14 @@ export class ConnectorService {
   /** The "Log APDUs" switch (stored; off by default). */
   async setLogApdus(on: boolean): Promise<void> {
     this.#logApdus = on;
-    this.#log('info', `APDU logging ${on ? 'on: command and response bytes will be logged (PIN data and SCardControl inputs never)' : 'off'}`);
+    this.#log(
+      'info',
+      `APDU logging ${on ? 'on: command and response bytes will be logged (PIN data and SCardControl inputs never)' : 'off'}`,
+    );
     this.#changed();
-    await this.#settings.set(LOG_APDUS_SETTING, on).catch((e: unknown) => this.#log('warn', `could not save the APDU logging setting: ${String(e)}`));
+    await this.#settings
+      .set(LOG_APDUS_SETTING, on)
+      .catch((e: unknown) => this.#log('warn', `could not save the APDU logging setting: ${String(e)}`));
   }
 
   /**
@@ -271,7 +278,9 @@ export class ConnectorService {
   setDemoReader(on: boolean, options: { persist?: boolean } = {}): Promise<void> {
     const run = async () => {
       if (options.persist !== false) {
-        await this.#settings.set(DEMO_SETTING, on).catch((e: unknown) => this.#log('warn', `could not save the demo setting: ${String(e)}`));
+        await this.#settings
+          .set(DEMO_SETTING, on)
+          .catch((e: unknown) => this.#log('warn', `could not save the demo setting: ${String(e)}`));
       }
       if (on === this.#demoOn) return;
       this.#demoOn = on;
@@ -317,7 +326,10 @@ export class ConnectorService {
   }
 
   /** Adds a device (a test hook's simulated one, say) as if it had been granted. */
-  addDevice(device: USBDevice, options: { label?: string; simulated?: boolean } = {}): Promise<ReaderEntry | undefined> {
+  addDevice(
+    device: USBDevice,
+    options: { label?: string; simulated?: boolean } = {},
+  ): Promise<ReaderEntry | undefined> {
     return this.devices.addDevice(device, options);
   }
 

@@ -43,7 +43,11 @@ export interface PcscApi {
   SCardReleaseContext(hContext: number): Promise<void>;
   SCardIsValidContext(hContext: number): Promise<void>;
   /** `groups` is ignored, as in pcsc-lite. `bufferLength`: the caller's buffer in characters (multi-string length). */
-  SCardListReaders(hContext: number, groups?: string | null, options?: { bufferLength?: number }): Promise<{ readers: string[] }>;
+  SCardListReaders(
+    hContext: number,
+    groups?: string | null,
+    options?: { bufferLength?: number },
+  ): Promise<{ readers: string[] }>;
   SCardListReaderGroups(hContext: number, options?: { bufferLength?: number }): Promise<{ groups: string[] }>;
   SCardConnect(
     hContext: number,
@@ -62,8 +66,17 @@ export interface PcscApi {
   SCardEndTransaction(hCard: number, dwDisposition: number): Promise<void>;
   SCardStatus(hCard: number): Promise<{ szReaderName: string; dwState: number; dwProtocol: number; atr: Uint8Array }>;
   /** `dwTimeout` in ms, or INFINITE (0xFFFFFFFF). On SCARD_E_TIMEOUT the error's `readerStates` holds the states seen. */
-  SCardGetStatusChange(hContext: number, dwTimeout: number, readerStates: ReaderStateIn[]): Promise<{ readerStates: ReaderStateOut[] }>;
-  SCardControl(hCard: number, dwControlCode: number, input: Uint8Array, options?: { recvLength?: number }): Promise<{ output: Uint8Array }>;
+  SCardGetStatusChange(
+    hContext: number,
+    dwTimeout: number,
+    readerStates: ReaderStateIn[],
+  ): Promise<{ readerStates: ReaderStateOut[] }>;
+  SCardControl(
+    hCard: number,
+    dwControlCode: number,
+    input: Uint8Array,
+    options?: { recvLength?: number },
+  ): Promise<{ output: Uint8Array }>;
   SCardGetAttrib(hCard: number, dwAttrId: number, options?: { bufferLength?: number }): Promise<{ attr: Uint8Array }>;
   SCardSetAttrib(hCard: number, dwAttrId: number, attr: Uint8Array): Promise<void>;
   SCardTransmit(

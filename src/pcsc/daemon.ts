@@ -124,7 +124,13 @@ export class PcscDaemon {
     for (const ctx of this.#contexts.values()) handles += ctx.handles.size;
     let waiters = this.#events.waiting;
     for (const slot of this.#readers.slots) waiters += slot.changes.waiting;
-    return { clients: this.#clients.size, contexts: this.#contexts.size, handles, waiters, readers: this.#readers.slots.length };
+    return {
+      clients: this.#clients.size,
+      contexts: this.#contexts.size,
+      handles,
+      waiters,
+      readers: this.#readers.slots.length,
+    };
   }
 
   constructor(options: DaemonOptions = {}) {
@@ -151,7 +157,9 @@ export class PcscDaemon {
     this.#unsubscribe.set(
       reader,
       onReaderRemoved(reader, () => {
-        void this.removeReader(reader).catch((e: unknown) => this.#log('error', `removing "${reader.friendlyName}": ${String(e)}`));
+        void this.removeReader(reader).catch((e: unknown) =>
+          this.#log('error', `removing "${reader.friendlyName}": ${String(e)}`),
+        );
       }),
     );
     await Promise.all(slots.map((s) => s.start()));
@@ -206,7 +214,10 @@ export class PcscDaemon {
   /** A new client (one connection to pcscd in the real thing). */
   connect(info: { name?: string } = {}): PcscClient {
     this.#clientCounter += 1;
-    const id = info.name !== undefined && info.name !== '' ? `${info.name}#${this.#clientCounter}` : `client-${this.#clientCounter}`;
+    const id =
+      info.name !== undefined && info.name !== ''
+        ? `${info.name}#${this.#clientCounter}`
+        : `client-${this.#clientCounter}`;
     const state = new ClientState(id);
     this.#clients.add(state);
     return new Client(this, state);
@@ -252,7 +263,10 @@ export class PcscDaemon {
       try {
         await this.#server.disconnect(hCard, disposition);
       } catch (e) {
-        this.#log('warn', `cleaning up handle ${hex(hCard)} of ${client.id}: ${e instanceof Error ? e.message : String(e)}`);
+        this.#log(
+          'warn',
+          `cleaning up handle ${hex(hCard)} of ${client.id}: ${e instanceof Error ? e.message : String(e)}`,
+        );
       }
     }
   }
@@ -269,7 +283,10 @@ export class PcscDaemon {
     this.#alive(client);
     const ctx = client.contexts.get(hContext >>> 0);
     if (ctx === undefined || ctx.released) {
-      throw new PcscError(SCARD_E_INVALID_HANDLE, `context ${hex(hContext)} is not an established context of this client`);
+      throw new PcscError(
+        SCARD_E_INVALID_HANDLE,
+        `context ${hex(hContext)} is not an established context of this client`,
+      );
     }
     return ctx;
   }
@@ -296,7 +313,12 @@ export class PcscDaemon {
    * SCardReconnect, SCardBeginTransaction, SCardStatus and SCardTransmit, as a wait for the reader to change. The
    * context is not held while waiting, as in pcsc-lite.
    */
-  async #retryOnSharingViolation<T>(client: ClientState, ctx: ContextState, hCard: number, attempt: () => Promise<T>): Promise<T> {
+  async #retryOnSharingViolation<T>(
+    client: ClientState,
+    ctx: ContextState,
+    hCard: number,
+    attempt: () => Promise<T>,
+  ): Promise<T> {
     for (;;) {
       let slot: ReaderSlot | undefined;
       let generation = 0;
@@ -317,7 +339,10 @@ export class PcscDaemon {
   async establishContext(client: ClientState, dwScope: number): Promise<{ hContext: number }> {
     this.#alive(client);
     if (!Number.isInteger(dwScope) || dwScope < SCARD_SCOPE_USER || dwScope > SCARD_SCOPE_GLOBAL) {
-      throw new PcscError(SCARD_E_INVALID_VALUE, `scope ${dwScope} is none of SCARD_SCOPE_USER (0) … SCARD_SCOPE_GLOBAL (3)`);
+      throw new PcscError(
+        SCARD_E_INVALID_VALUE,
+        `scope ${dwScope} is none of SCARD_SCOPE_USER (0) … SCARD_SCOPE_GLOBAL (3)`,
+      );
     }
     const perClient = this.#contextLimitScope === 'client';
     const established = perClient ? client.contexts.size : this.#contexts.size;
@@ -346,7 +371,11 @@ export class PcscDaemon {
     this.#context(client, hContext);
   }
 
-  async listReaders(client: ClientState, hContext: number, bufferLength: number | undefined): Promise<{ readers: string[] }> {
+  async listReaders(
+    client: ClientState,
+    hContext: number,
+    bufferLength: number | undefined,
+  ): Promise<{ readers: string[] }> {
     const ctx = this.#context(client, hContext);
     return ctx.queue.run(async () => {
       this.#context(client, hContext);
@@ -354,20 +383,32 @@ export class PcscDaemon {
       if (readers.length === 0) throw new PcscError(SCARD_E_NO_READERS_AVAILABLE, 'no reader is connected');
       const needed = multiStringLength(readers);
       if (bufferLength !== undefined && bufferLength < needed) {
-        throw new PcscError(SCARD_E_INSUFFICIENT_BUFFER, `the reader list needs ${needed} characters, the buffer has ${bufferLength}`, { needed });
+        throw new PcscError(
+          SCARD_E_INSUFFICIENT_BUFFER,
+          `the reader list needs ${needed} characters, the buffer has ${bufferLength}`,
+          { needed },
+        );
       }
       return { readers };
     });
   }
 
-  async listReaderGroups(client: ClientState, hContext: number, bufferLength: number | undefined): Promise<{ groups: string[] }> {
+  async listReaderGroups(
+    client: ClientState,
+    hContext: number,
+    bufferLength: number | undefined,
+  ): Promise<{ groups: string[] }> {
     const ctx = this.#context(client, hContext);
     return ctx.queue.run(async () => {
       this.#context(client, hContext);
       const groups = [SCARD_DEFAULT_READERS];
       const needed = multiStringLength(groups);
       if (bufferLength !== undefined && bufferLength < needed) {
-        throw new PcscError(SCARD_E_INSUFFICIENT_BUFFER, `the group list needs ${needed} characters, the buffer has ${bufferLength}`, { needed });
+        throw new PcscError(
+          SCARD_E_INSUFFICIENT_BUFFER,
+          `the group list needs ${needed} characters, the buffer has ${bufferLength}`,
+          { needed },
+        );
       }
       return { groups };
     });
@@ -381,9 +422,13 @@ export class PcscDaemon {
     dwPreferredProtocols: number,
   ): Promise<{ hCard: number; dwActiveProtocol: number }> {
     this.#alive(client);
-    if (typeof szReader !== 'string' || szReader === '') throw new PcscError(SCARD_E_UNKNOWN_READER, 'no reader name given');
+    if (typeof szReader !== 'string' || szReader === '')
+      throw new PcscError(SCARD_E_UNKNOWN_READER, 'no reader name given');
     if (utf8Length(szReader) > MAX_READERNAME) {
-      throw new PcscError(SCARD_E_INVALID_VALUE, `reader name longer than ${MAX_READERNAME} bytes: "${szReader.slice(0, 40)}…"`);
+      throw new PcscError(
+        SCARD_E_INVALID_VALUE,
+        `reader name longer than ${MAX_READERNAME} bytes: "${szReader.slice(0, 40)}…"`,
+      );
     }
     const ctx = this.#context(client, hContext);
     return ctx.queue.run(async () => {
@@ -391,18 +436,30 @@ export class PcscDaemon {
       const r = await this.#server.connect(szReader, dwShareMode >>> 0, dwPreferredProtocols >>> 0);
       if (ctx.released || client.closed) {
         await this.#server.disconnect(r.hCard, SCARD_LEAVE_CARD);
-        throw new PcscError(client.closed ? SCARD_E_NO_SERVICE : SCARD_E_INVALID_HANDLE, 'the context was released during SCardConnect');
+        throw new PcscError(
+          client.closed ? SCARD_E_NO_SERVICE : SCARD_E_INVALID_HANDLE,
+          'the context was released during SCardConnect',
+        );
       }
       if (ctx.handles.size >= PCSC_MAX_CONTEXT_CARD_HANDLES) {
         await this.#server.disconnect(r.hCard, SCARD_LEAVE_CARD);
-        throw new PcscError(SCARD_E_NO_MEMORY, `this context already has ${PCSC_MAX_CONTEXT_CARD_HANDLES} card handles, pcscd's limit: disconnect some`);
+        throw new PcscError(
+          SCARD_E_NO_MEMORY,
+          `this context already has ${PCSC_MAX_CONTEXT_CARD_HANDLES} card handles, pcscd's limit: disconnect some`,
+        );
       }
       ctx.handles.set(r.hCard, { readerName: szReader });
       return { hCard: r.hCard, dwActiveProtocol: r.dwActiveProtocol };
     });
   }
 
-  async reconnect(client: ClientState, hCard: number, share: number, preferred: number, init: number): Promise<{ dwActiveProtocol: number }> {
+  async reconnect(
+    client: ClientState,
+    hCard: number,
+    share: number,
+    preferred: number,
+    init: number,
+  ): Promise<{ dwActiveProtocol: number }> {
     const ctx = this.#handleContext(client, hCard);
     const dwActiveProtocol = await this.#retryOnSharingViolation(client, ctx, hCard >>> 0, () =>
       this.#server.reconnect(hCard >>> 0, share >>> 0, preferred >>> 0, init >>> 0),
@@ -421,7 +478,9 @@ export class PcscDaemon {
 
   async beginTransaction(client: ClientState, hCard: number): Promise<void> {
     const ctx = this.#handleContext(client, hCard);
-    await this.#retryOnSharingViolation(client, ctx, hCard >>> 0, async () => this.#server.beginTransaction(hCard >>> 0));
+    await this.#retryOnSharingViolation(client, ctx, hCard >>> 0, async () =>
+      this.#server.beginTransaction(hCard >>> 0),
+    );
   }
 
   async endTransaction(client: ClientState, hCard: number, disposition: number): Promise<void> {
@@ -434,7 +493,10 @@ export class PcscDaemon {
     });
   }
 
-  async status(client: ClientState, hCard: number): Promise<{ szReaderName: string; dwState: number; dwProtocol: number; atr: Uint8Array }> {
+  async status(
+    client: ClientState,
+    hCard: number,
+  ): Promise<{ szReaderName: string; dwState: number; dwProtocol: number; atr: Uint8Array }> {
     const ctx = this.#handleContext(client, hCard);
     return this.#retryOnSharingViolation(client, ctx, hCard >>> 0, async () => {
       const info = ctx.handles.get(hCard >>> 0);
@@ -447,28 +509,50 @@ export class PcscDaemon {
     });
   }
 
-  async getStatusChange(client: ClientState, hContext: number, dwTimeout: number, states: ReaderStateIn[]): Promise<{ readerStates: ReaderStateOut[] }> {
+  async getStatusChange(
+    client: ClientState,
+    hContext: number,
+    dwTimeout: number,
+    states: ReaderStateIn[],
+  ): Promise<{ readerStates: ReaderStateOut[] }> {
     this.#alive(client);
     if (states.length > PCSCLITE_MAX_READERS_CONTEXTS) {
-      throw new PcscError(SCARD_E_INVALID_PARAMETER, `${states.length} reader states given; pcsc-lite takes at most ${PCSCLITE_MAX_READERS_CONTEXTS}`);
+      throw new PcscError(
+        SCARD_E_INVALID_PARAMETER,
+        `${states.length} reader states given; pcsc-lite takes at most ${PCSCLITE_MAX_READERS_CONTEXTS}`,
+      );
     }
     const out = (entries: readonly PassEntry[]): ReaderStateOut[] =>
       entries.map((e, i) => {
         const src = states[i];
-        const r: ReaderStateOut = { szReader: e.szReader, dwCurrentState: e.dwCurrentState, dwEventState: e.dwEventState >>> 0, rgbAtr: e.rgbAtr.slice() };
+        const r: ReaderStateOut = {
+          szReader: e.szReader,
+          dwCurrentState: e.dwCurrentState,
+          dwEventState: e.dwEventState >>> 0,
+          rgbAtr: e.rgbAtr.slice(),
+        };
         if (src !== undefined && 'pvUserData' in src) r.pvUserData = src.pvUserData;
         return r;
       });
-    let entries: PassEntry[] = states.map((s) => ({ szReader: s.szReader, dwCurrentState: s.dwCurrentState >>> 0, dwEventState: 0, rgbAtr: new Uint8Array(0) }));
+    let entries: PassEntry[] = states.map((s) => ({
+      szReader: s.szReader,
+      dwCurrentState: s.dwCurrentState >>> 0,
+      dwEventState: 0,
+      rgbAtr: new Uint8Array(0),
+    }));
     if (entries.every((e) => e.dwCurrentState & SCARD_STATE_IGNORE)) return { readerStates: out(entries) };
     const ctx = this.#context(client, hContext);
     return ctx.queue.run(async () => {
       this.#context(client, hContext);
       let readers = this.#readers.slots.map((s) => s.snapshot());
       for (const e of entries) {
-        if (typeof e.szReader !== 'string') throw new PcscError(SCARD_E_INVALID_VALUE, 'a reader state has no reader name');
+        if (typeof e.szReader !== 'string')
+          throw new PcscError(SCARD_E_INVALID_VALUE, 'a reader state has no reader name');
         if (findReader(readers, e.szReader) === undefined && !isPnpName(e.szReader)) {
-          throw new PcscError(SCARD_E_UNKNOWN_READER, `no reader named "${e.szReader}"; SCardListReaders gives the names`);
+          throw new PcscError(
+            SCARD_E_UNKNOWN_READER,
+            `no reader named "${e.szReader}"; SCardListReaders gives the names`,
+          );
         }
       }
       let count = readers.length;
@@ -485,11 +569,14 @@ export class PcscDaemon {
           throw new PcscError(SCARD_E_TIMEOUT, `no change within ${dwTimeout} ms`, { readerStates: out(entries) });
         }
         const outcome = await this.#waitForEvent(ctx, generation, infinite ? undefined : remaining);
-        if (outcome === 'timeout') throw new PcscError(SCARD_E_TIMEOUT, `no change within ${dwTimeout} ms`, { readerStates: out(entries) });
+        if (outcome === 'timeout')
+          throw new PcscError(SCARD_E_TIMEOUT, `no change within ${dwTimeout} ms`, { readerStates: out(entries) });
         if (outcome !== 'event') {
           throw new PcscError(
             outcome,
-            outcome === SCARD_E_CANCELLED ? 'SCardCancel was called on this context' : 'the context went away while waiting',
+            outcome === SCARD_E_CANCELLED
+              ? 'SCardCancel was called on this context'
+              : 'the context went away while waiting',
             { readerStates: out(entries) },
           );
         }
@@ -504,7 +591,11 @@ export class PcscDaemon {
   }
 
   /** Wait for EHSignalEventToClients, a timeout, or a cancellation (SCardCancel, context release, client death). */
-  #waitForEvent(ctx: ContextState, generation: number, timeoutMs: number | undefined): Promise<'event' | 'timeout' | number> {
+  #waitForEvent(
+    ctx: ContextState,
+    generation: number,
+    timeoutMs: number | undefined,
+  ): Promise<'event' | 'timeout' | number> {
     return new Promise((resolve) => {
       const wait = this.#events.wait(generation);
       let timer: unknown;
@@ -526,10 +617,19 @@ export class PcscDaemon {
     ctx.cancelWait?.(SCARD_E_CANCELLED);
   }
 
-  async control(client: ClientState, hCard: number, code: number, input: Uint8Array, recvLength: number | undefined): Promise<{ output: Uint8Array }> {
+  async control(
+    client: ClientState,
+    hCard: number,
+    code: number,
+    input: Uint8Array,
+    recvLength: number | undefined,
+  ): Promise<{ output: Uint8Array }> {
     const ctx = this.#handleContext(client, hCard);
     if (input.length > MAX_BUFFER_SIZE_EXTENDED) {
-      throw new PcscError(SCARD_E_INSUFFICIENT_BUFFER, `input of ${input.length} bytes; at most ${MAX_BUFFER_SIZE_EXTENDED}`);
+      throw new PcscError(
+        SCARD_E_INSUFFICIENT_BUFFER,
+        `input of ${input.length} bytes; at most ${MAX_BUFFER_SIZE_EXTENDED}`,
+      );
     }
     return ctx.queue.run(async () => {
       this.#stillOwned(client, ctx, hCard >>> 0);
@@ -537,11 +637,19 @@ export class PcscDaemon {
     });
   }
 
-  async getAttrib(client: ClientState, hCard: number, attrId: number, bufferLength: number | undefined): Promise<{ attr: Uint8Array }> {
+  async getAttrib(
+    client: ClientState,
+    hCard: number,
+    attrId: number,
+    bufferLength: number | undefined,
+  ): Promise<{ attr: Uint8Array }> {
     const ctx = this.#handleContext(client, hCard);
     // winscard_clnt.c SCardGetSetAttrib: the attribute travels in a MAX_BUFFER_SIZE array.
     if (bufferLength !== undefined && bufferLength > MAX_BUFFER_SIZE) {
-      throw new PcscError(SCARD_E_INSUFFICIENT_BUFFER, `attribute buffers are at most ${MAX_BUFFER_SIZE} bytes; ${bufferLength} was given`);
+      throw new PcscError(
+        SCARD_E_INSUFFICIENT_BUFFER,
+        `attribute buffers are at most ${MAX_BUFFER_SIZE} bytes; ${bufferLength} was given`,
+      );
     }
     return ctx.queue.run(async () => {
       this.#stillOwned(client, ctx, hCard >>> 0);
@@ -551,9 +659,14 @@ export class PcscDaemon {
 
   async setAttrib(client: ClientState, hCard: number, attrId: number, attr: Uint8Array): Promise<void> {
     this.#alive(client);
-    if (attr.length === 0) throw new PcscError(SCARD_E_INVALID_PARAMETER, 'SCardSetAttrib needs a value of at least one byte');
+    if (attr.length === 0)
+      throw new PcscError(SCARD_E_INVALID_PARAMETER, 'SCardSetAttrib needs a value of at least one byte');
     const ctx = this.#handleContext(client, hCard);
-    if (attr.length > MAX_BUFFER_SIZE) throw new PcscError(SCARD_E_INSUFFICIENT_BUFFER, `attribute value of ${attr.length} bytes; at most ${MAX_BUFFER_SIZE}`);
+    if (attr.length > MAX_BUFFER_SIZE)
+      throw new PcscError(
+        SCARD_E_INSUFFICIENT_BUFFER,
+        `attribute value of ${attr.length} bytes; at most ${MAX_BUFFER_SIZE}`,
+      );
     await ctx.queue.run(async () => {
       this.#stillOwned(client, ctx, hCard >>> 0);
       await this.#server.setAttrib(hCard >>> 0, attrId, attr);
@@ -569,7 +682,10 @@ export class PcscDaemon {
   ): Promise<{ recvPci: ScardIoRequest; recvBuffer: Uint8Array }> {
     const ctx = this.#handleContext(client, hCard);
     if (sendBuffer.length > MAX_BUFFER_SIZE_EXTENDED) {
-      throw new PcscError(SCARD_E_INSUFFICIENT_BUFFER, `APDU of ${sendBuffer.length} bytes; at most ${MAX_BUFFER_SIZE_EXTENDED}`);
+      throw new PcscError(
+        SCARD_E_INSUFFICIENT_BUFFER,
+        `APDU of ${sendBuffer.length} bytes; at most ${MAX_BUFFER_SIZE_EXTENDED}`,
+      );
     }
     const protocol = ioSendPci.dwProtocol >>> 0;
     const recvBuffer = await this.#retryOnSharingViolation(client, ctx, hCard >>> 0, () =>
@@ -606,16 +722,30 @@ class Client implements PcscClient {
   SCardIsValidContext(hContext: number): Promise<void> {
     return this.daemon.isValidContext(this.state, hContext);
   }
-  SCardListReaders(hContext: number, _groups?: string | null, options?: { bufferLength?: number }): Promise<{ readers: string[] }> {
+  SCardListReaders(
+    hContext: number,
+    _groups?: string | null,
+    options?: { bufferLength?: number },
+  ): Promise<{ readers: string[] }> {
     return this.daemon.listReaders(this.state, hContext, options?.bufferLength);
   }
   SCardListReaderGroups(hContext: number, options?: { bufferLength?: number }): Promise<{ groups: string[] }> {
     return this.daemon.listReaderGroups(this.state, hContext, options?.bufferLength);
   }
-  SCardConnect(hContext: number, szReader: string, dwShareMode: number, dwPreferredProtocols: number): Promise<{ hCard: number; dwActiveProtocol: number }> {
+  SCardConnect(
+    hContext: number,
+    szReader: string,
+    dwShareMode: number,
+    dwPreferredProtocols: number,
+  ): Promise<{ hCard: number; dwActiveProtocol: number }> {
     return this.daemon.connectCard(this.state, hContext, szReader, dwShareMode, dwPreferredProtocols);
   }
-  SCardReconnect(hCard: number, dwShareMode: number, dwPreferredProtocols: number, dwInitialization: number): Promise<{ dwActiveProtocol: number }> {
+  SCardReconnect(
+    hCard: number,
+    dwShareMode: number,
+    dwPreferredProtocols: number,
+    dwInitialization: number,
+  ): Promise<{ dwActiveProtocol: number }> {
     return this.daemon.reconnect(this.state, hCard, dwShareMode, dwPreferredProtocols, dwInitialization);
   }
   SCardDisconnect(hCard: number, dwDisposition: number): Promise<void> {
@@ -630,10 +760,19 @@ class Client implements PcscClient {
   SCardStatus(hCard: number): Promise<{ szReaderName: string; dwState: number; dwProtocol: number; atr: Uint8Array }> {
     return this.daemon.status(this.state, hCard);
   }
-  SCardGetStatusChange(hContext: number, dwTimeout: number, readerStates: ReaderStateIn[]): Promise<{ readerStates: ReaderStateOut[] }> {
+  SCardGetStatusChange(
+    hContext: number,
+    dwTimeout: number,
+    readerStates: ReaderStateIn[],
+  ): Promise<{ readerStates: ReaderStateOut[] }> {
     return this.daemon.getStatusChange(this.state, hContext, dwTimeout, readerStates);
   }
-  SCardControl(hCard: number, dwControlCode: number, input: Uint8Array, options?: { recvLength?: number }): Promise<{ output: Uint8Array }> {
+  SCardControl(
+    hCard: number,
+    dwControlCode: number,
+    input: Uint8Array,
+    options?: { recvLength?: number },
+  ): Promise<{ output: Uint8Array }> {
     return this.daemon.control(this.state, hCard, dwControlCode, input, options?.recvLength);
   }
   SCardGetAttrib(hCard: number, dwAttrId: number, options?: { bufferLength?: number }): Promise<{ attr: Uint8Array }> {
@@ -642,7 +781,12 @@ class Client implements PcscClient {
   SCardSetAttrib(hCard: number, dwAttrId: number, attr: Uint8Array): Promise<void> {
     return this.daemon.setAttrib(this.state, hCard, dwAttrId, attr);
   }
-  SCardTransmit(hCard: number, ioSendPci: ScardIoRequest, sendBuffer: Uint8Array, options?: { recvLength?: number }): Promise<{ recvPci: ScardIoRequest; recvBuffer: Uint8Array }> {
+  SCardTransmit(
+    hCard: number,
+    ioSendPci: ScardIoRequest,
+    sendBuffer: Uint8Array,
+    options?: { recvLength?: number },
+  ): Promise<{ recvPci: ScardIoRequest; recvBuffer: Uint8Array }> {
     return this.daemon.transmit(this.state, hCard, ioSendPci, sendBuffer, options?.recvLength);
   }
   SCardCancel(hContext: number): Promise<void> {

@@ -30,7 +30,10 @@ export class PcscError extends Error {
     const unsigned = toUnsigned32(code);
     const text = pcscStringifyError(unsigned);
     const hex = `0x${unsigned.toString(16).toUpperCase().padStart(8, '0')}`;
-    super(detail ? `${text} (${hex}): ${detail}` : `${text} (${hex})`, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      detail ? `${text} (${hex}): ${detail}` : `${text} (${hex})`,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.code = unsigned;
     if (options.needed !== undefined) this.needed = options.needed;
     if (options.readerStates !== undefined) this.readerStates = options.readerStates;

@@ -20,7 +20,9 @@ export function driverOf(reader: IfdReader): string {
 
 export class ReaderFactory {
   /** sReadersContexts: undefined = free position. */
-  readonly #positions: (ReaderSlot | undefined)[] = new Array<ReaderSlot | undefined>(PCSCLITE_MAX_READERS_CONTEXTS).fill(undefined);
+  readonly #positions: (ReaderSlot | undefined)[] = new Array<ReaderSlot | undefined>(
+    PCSCLITE_MAX_READERS_CONTEXTS,
+  ).fill(undefined);
   readonly #byReader = new Map<IfdReader, ReaderSlot[]>();
 
   /** The readers in array order (pcscd's readerStates order). */
@@ -87,7 +89,10 @@ export class ReaderFactory {
     }
     const index = firstFreeIndex(used);
     if (index === undefined) {
-      throw new PcscError(SCARD_E_NO_MEMORY, `no free reader index for driver ${driver}: ${PCSCLITE_MAX_READERS_CONTEXTS} readers of it are present`);
+      throw new PcscError(
+        SCARD_E_NO_MEMORY,
+        `no free reader index for driver ${driver}: ${PCSCLITE_MAX_READERS_CONTEXTS} readers of it are present`,
+      );
     }
     const created: ReaderSlot[] = [];
     reader.slots.forEach((ifd, k) => {

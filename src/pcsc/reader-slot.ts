@@ -84,7 +84,7 @@ export class ReaderSlot {
     readonly index: number,
     private readonly hooks: ReaderSlotHooks,
   ) {
-    this.ifd = new IfdWrapper(slot, name, hooks.log);
+    this.ifd = new IfdWrapper(slot, name, (level, message) => hooks.log(level, message));
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -98,7 +98,10 @@ export class ReaderSlot {
     await this.#eventQueue.run(async () => {
       const status = await this.ifd.statusIcc();
       if (!status.ok) {
-        this.hooks.log('error', `${this.name}: cannot read the card presence (${status.detail}); reader marked unavailable`);
+        this.hooks.log(
+          'error',
+          `${this.name}: cannot read the card presence (${status.detail}); reader marked unavailable`,
+        );
         this.readerState = SCARD_UNKNOWN;
         this.#seen = 'unknown';
         return;
@@ -150,7 +153,10 @@ export class ReaderSlot {
       await this.#powerUpInserted();
       this.#seen = 'present';
       this.#countEvent();
-      this.hooks.log('info', `${this.name}: card inserted${this.readerState & SCARD_SWALLOWED ? ' (mute: no ATR)' : ''}`);
+      this.hooks.log(
+        'info',
+        `${this.name}: card inserted${this.readerState & SCARD_SWALLOWED ? ' (mute: no ATR)' : ''}`,
+      );
       this.changes.notify();
       this.hooks.signalClients();
     }

@@ -142,7 +142,14 @@ export function evaluateEntry(
     }
   } else if (state & SCARD_PRESENT) {
     event |= SCARD_STATE_PRESENT;
-    event &= ~(SCARD_STATE_EMPTY | SCARD_STATE_UNAWARE | SCARD_STATE_IGNORE | SCARD_STATE_UNKNOWN | SCARD_STATE_UNAVAILABLE | SCARD_STATE_MUTE);
+    event &= ~(
+      SCARD_STATE_EMPTY |
+      SCARD_STATE_UNAWARE |
+      SCARD_STATE_IGNORE |
+      SCARD_STATE_UNKNOWN |
+      SCARD_STATE_UNAVAILABLE |
+      SCARD_STATE_MUTE
+    );
     if (current & SCARD_STATE_EMPTY) {
       event |= SCARD_STATE_CHANGED;
       changed = true;

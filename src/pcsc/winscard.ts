@@ -44,12 +44,21 @@ import {
 } from './constants.js';
 import { PcscError } from './errors.js';
 import type { HandleAllocator } from './handles.js';
-import { SET_PROTOCOL_PPS_FAILED, SET_PROTOCOL_WRONG_ARGUMENT, chooseProtocol, decodeAtrProtocols } from './protocol.js';
+import {
+  SET_PROTOCOL_PPS_FAILED,
+  SET_PROTOCOL_WRONG_ARGUMENT,
+  chooseProtocol,
+  decodeAtrProtocols,
+} from './protocol.js';
 import type { ReaderFactory } from './reader-factory.js';
 import type { ReaderSlot } from './reader-slot.js';
 import { SHARING_EXCLUSIVE, SHARING_LAST, SHARING_NONE } from './status-change.js';
 
-const SHARE_NAMES: Record<number, string> = { 1: 'SCARD_SHARE_EXCLUSIVE', 2: 'SCARD_SHARE_SHARED', 3: 'SCARD_SHARE_DIRECT' };
+const SHARE_NAMES: Record<number, string> = {
+  1: 'SCARD_SHARE_EXCLUSIVE',
+  2: 'SCARD_SHARE_SHARED',
+  3: 'SCARD_SHARE_DIRECT',
+};
 
 function fail(code: number, detail: string): never {
   throw new PcscError(code, detail);
@@ -78,7 +87,8 @@ export class Winscard {
   /** RFReaderInfoById. */
   slotOf(hCard: number): ReaderSlot {
     const slot = this.readers.byHandle(hCard);
-    if (slot === undefined) fail(SCARD_E_INVALID_VALUE, `card handle ${hex(hCard)} belongs to no reader (was the reader removed?)`);
+    if (slot === undefined)
+      fail(SCARD_E_INVALID_VALUE, `card handle ${hex(hCard)} belongs to no reader (was the reader removed?)`);
     return slot;
   }
 
@@ -87,7 +97,8 @@ export class Winscard {
     while (!until() && !slot.removed) {
       await slot.changes.wait().promise;
     }
-    if (slot.removed) fail(SCARD_E_READER_UNAVAILABLE, `reader "${slot.name}" was removed while waiting for its transaction to end`);
+    if (slot.removed)
+      fail(SCARD_E_READER_UNAVAILABLE, `reader "${slot.name}" was removed while waiting for its transaction to end`);
   }
 
   /** The protocol part of SCardConnect / SCardReconnect. */
@@ -105,9 +116,16 @@ export class Winscard {
       const atr = decodeAtrProtocols(slot.atr);
       const wanted = preferred & SCARD_PROTOCOL_ANY_OLD ? SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1 : preferred;
       const ret = await chooseProtocol(wanted, atr, (protocol) => slot.ifd.setProtocol(protocol), IFD);
-      if (ret === SET_PROTOCOL_PPS_FAILED) fail(SCARD_W_UNRESPONSIVE_CARD, `PPS failed on "${slot.name}": the card does not answer in the protocol asked; try another protocol or reset the card`);
+      if (ret === SET_PROTOCOL_PPS_FAILED)
+        fail(
+          SCARD_W_UNRESPONSIVE_CARD,
+          `PPS failed on "${slot.name}": the card does not answer in the protocol asked; try another protocol or reset the card`,
+        );
       if (ret === SET_PROTOCOL_WRONG_ARGUMENT) {
-        fail(SCARD_E_PROTO_MISMATCH, `the card in "${slot.name}" offers protocols ${hex(atr.available)}, none of the requested ${hex(preferred)}`);
+        fail(
+          SCARD_E_PROTO_MISMATCH,
+          `the card in "${slot.name}" offers protocols ${hex(atr.available)}, none of the requested ${hex(preferred)}`,
+        );
       }
       slot.cardProtocol = ret;
     } else if (!(preferred & slot.cardProtocol)) {
@@ -145,7 +163,11 @@ export class Winscard {
   // -----------------------------------------------------------------------------------------------------------------
 
   /** winscard.c SCardConnect. */
-  async connect(szReader: string, shareMode: number, preferred: number): Promise<{ hCard: number; dwActiveProtocol: number; slot: ReaderSlot }> {
+  async connect(
+    szReader: string,
+    shareMode: number,
+    preferred: number,
+  ): Promise<{ hCard: number; dwActiveProtocol: number; slot: ReaderSlot }> {
     const slot = this.readers.byName(szReader);
     if (slot === undefined) return this.#connect(szReader, shareMode, preferred);
     slot.connecting += 1;
@@ -156,18 +178,29 @@ export class Winscard {
     }
   }
 
-  async #connect(szReader: string, shareMode: number, preferred: number): Promise<{ hCard: number; dwActiveProtocol: number; slot: ReaderSlot }> {
+  async #connect(
+    szReader: string,
+    shareMode: number,
+    preferred: number,
+  ): Promise<{ hCard: number; dwActiveProtocol: number; slot: ReaderSlot }> {
     if (
       shareMode !== SCARD_SHARE_DIRECT &&
       !(preferred & (SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_RAW | SCARD_PROTOCOL_ANY_OLD))
     ) {
-      fail(SCARD_E_PROTO_MISMATCH, `no usable protocol requested (${hex(preferred)}): ask for SCARD_PROTOCOL_T0, _T1 or _RAW`);
+      fail(
+        SCARD_E_PROTO_MISMATCH,
+        `no usable protocol requested (${hex(preferred)}): ask for SCARD_PROTOCOL_T0, _T1 or _RAW`,
+      );
     }
     if (shareMode !== SCARD_SHARE_EXCLUSIVE && shareMode !== SCARD_SHARE_SHARED && shareMode !== SCARD_SHARE_DIRECT) {
-      fail(SCARD_E_INVALID_VALUE, `share mode ${shareMode} is none of SCARD_SHARE_EXCLUSIVE (1), _SHARED (2), _DIRECT (3)`);
+      fail(
+        SCARD_E_INVALID_VALUE,
+        `share mode ${shareMode} is none of SCARD_SHARE_EXCLUSIVE (1), _SHARED (2), _DIRECT (3)`,
+      );
     }
     const slot = this.readers.byName(szReader);
-    if (slot === undefined) fail(SCARD_E_UNKNOWN_READER, `no reader named "${szReader}"; SCardListReaders gives the names`);
+    if (slot === undefined)
+      fail(SCARD_E_UNKNOWN_READER, `no reader named "${szReader}"; SCardListReaders gives the names`);
     check(slot.checkReaderStatus(), `reader "${szReader}" is in error`);
     if (slot.contexts === SHARING_EXCLUSIVE) {
       fail(SCARD_E_SHARING_VIOLATION, `"${szReader}" is connected exclusively by another handle`);
@@ -177,7 +210,11 @@ export class Winscard {
       await this.#waitForLockRelease(slot, () => slot.lockId === 0);
     }
     if (shareMode !== SCARD_SHARE_DIRECT) {
-      if (!(slot.readerState & SCARD_PRESENT)) fail(SCARD_E_NO_SMARTCARD, `no card in "${szReader}" (connect with SCARD_SHARE_DIRECT to talk to the reader alone)`);
+      if (!(slot.readerState & SCARD_PRESENT))
+        fail(
+          SCARD_E_NO_SMARTCARD,
+          `no card in "${szReader}" (connect with SCARD_SHARE_DIRECT to talk to the reader alone)`,
+        );
       if (slot.powerState === 'unpowered') {
         // The card was powered off after its grace period (or by Disconnect(SCARD_UNPOWER_CARD)): power it up again.
         const r = await slot.ifd.power('up');
@@ -189,7 +226,11 @@ export class Winscard {
           this.log('error', `${szReader}: powering up the card failed: ${r.detail}`);
         }
       }
-      if (!(slot.readerState & SCARD_POWERED)) fail(SCARD_W_UNPOWERED_CARD, `the card in "${szReader}" is not powered (it gave no ATR); remove and reinsert it`);
+      if (!(slot.readerState & SCARD_POWERED))
+        fail(
+          SCARD_W_UNPOWERED_CARD,
+          `the card in "${szReader}" is not powered (it gave no ATR); remove and reinsert it`,
+        );
       slot.setPowerState('in-use');
     }
     await this.#negotiate(slot, shareMode, preferred);
@@ -202,7 +243,10 @@ export class Winscard {
         slot.lockSharing(hCard);
       } else {
         this.ids.release(hCard);
-        fail(SCARD_E_SHARING_VIOLATION, `"${szReader}" is in use by ${slot.contexts} other handle(s): an exclusive connection needs it free`);
+        fail(
+          SCARD_E_SHARING_VIOLATION,
+          `"${szReader}" is in use by ${slot.contexts} other handle(s): an exclusive connection needs it free`,
+        );
       }
     } else {
       slot.contexts += 1;
@@ -213,11 +257,17 @@ export class Winscard {
         slot.unlockAllSharing(hCard);
       } else if (slot.contexts > SHARING_NONE) slot.contexts -= 1;
       this.ids.release(hCard);
-      fail(SCARD_F_INTERNAL_ERROR, `"${szReader}" already has ${PCSC_MAX_READER_HANDLES} handles, pcscd's limit per reader`);
+      fail(
+        SCARD_F_INTERNAL_ERROR,
+        `"${szReader}" already has ${PCSC_MAX_READER_HANDLES} handles, pcscd's limit per reader`,
+      );
     }
     slot.handles.set(hCard, { event: 'none' });
     slot.publishSharing();
-    this.log('debug', `${szReader}: handle ${hex(hCard)} connected ${SHARE_NAMES[shareMode] ?? shareMode}, protocol ${dwActiveProtocol}`);
+    this.log(
+      'debug',
+      `${szReader}: handle ${hex(hCard)} connected ${SHARE_NAMES[shareMode] ?? shareMode}, protocol ${dwActiveProtocol}`,
+    );
     return { hCard, dwActiveProtocol, slot };
   }
 
@@ -234,11 +284,21 @@ export class Winscard {
   }
 
   async #reconnect(hCard: number, shareMode: number, preferred: number, initialization: number): Promise<number> {
-    if (initialization !== SCARD_LEAVE_CARD && initialization !== SCARD_RESET_CARD && initialization !== SCARD_UNPOWER_CARD) {
-      fail(SCARD_E_INVALID_VALUE, `initialization ${initialization} is none of SCARD_LEAVE_CARD, SCARD_RESET_CARD, SCARD_UNPOWER_CARD`);
+    if (
+      initialization !== SCARD_LEAVE_CARD &&
+      initialization !== SCARD_RESET_CARD &&
+      initialization !== SCARD_UNPOWER_CARD
+    ) {
+      fail(
+        SCARD_E_INVALID_VALUE,
+        `initialization ${initialization} is none of SCARD_LEAVE_CARD, SCARD_RESET_CARD, SCARD_UNPOWER_CARD`,
+      );
     }
     if (shareMode !== SCARD_SHARE_SHARED && shareMode !== SCARD_SHARE_EXCLUSIVE && shareMode !== SCARD_SHARE_DIRECT) {
-      fail(SCARD_E_INVALID_VALUE, `share mode ${shareMode} is none of SCARD_SHARE_EXCLUSIVE (1), _SHARED (2), _DIRECT (3)`);
+      fail(
+        SCARD_E_INVALID_VALUE,
+        `share mode ${shareMode} is none of SCARD_SHARE_EXCLUSIVE (1), _SHARED (2), _DIRECT (3)`,
+      );
     }
     if (
       shareMode !== SCARD_SHARE_DIRECT &&
@@ -286,8 +346,16 @@ export class Winscard {
 
   /** winscard.c SCardDisconnect. Returns without error when the handle's reader is gone. */
   async disconnect(hCard: number, disposition: number): Promise<void> {
-    if (disposition !== SCARD_LEAVE_CARD && disposition !== SCARD_UNPOWER_CARD && disposition !== SCARD_RESET_CARD && disposition !== SCARD_EJECT_CARD) {
-      fail(SCARD_E_INVALID_VALUE, `disposition ${disposition} is none of SCARD_LEAVE_CARD, _RESET_CARD, _UNPOWER_CARD, _EJECT_CARD`);
+    if (
+      disposition !== SCARD_LEAVE_CARD &&
+      disposition !== SCARD_UNPOWER_CARD &&
+      disposition !== SCARD_RESET_CARD &&
+      disposition !== SCARD_EJECT_CARD
+    ) {
+      fail(
+        SCARD_E_INVALID_VALUE,
+        `disposition ${disposition} is none of SCARD_LEAVE_CARD, _RESET_CARD, _UNPOWER_CARD, _EJECT_CARD`,
+      );
     }
     const slot = this.readers.byHandle(hCard);
     if (slot === undefined || slot.removed) {
@@ -355,19 +423,33 @@ export class Winscard {
   #checkEvent(slot: ReaderSlot, hCard: number): void {
     const rv = slot.checkEventState(hCard);
     if (rv !== SCARD_S_SUCCESS) {
-      fail(rv, `the card in "${slot.name}" was ${rv === SCARD_W_REMOVED_CARD ? 'removed' : 'reset'} since this handle last used it; SCardReconnect to go on`);
+      fail(
+        rv,
+        `the card in "${slot.name}" was ${rv === SCARD_W_REMOVED_CARD ? 'removed' : 'reset'} since this handle last used it; SCardReconnect to go on`,
+      );
     }
   }
 
   /** winscard.c SCardEndTransaction: the disposition is checked before the handle lookup. */
   async endTransaction(hCard: number, disposition: number): Promise<void> {
-    if (disposition !== SCARD_LEAVE_CARD && disposition !== SCARD_UNPOWER_CARD && disposition !== SCARD_RESET_CARD && disposition !== SCARD_EJECT_CARD) {
-      fail(SCARD_E_INVALID_VALUE, `disposition ${disposition} is none of SCARD_LEAVE_CARD, _RESET_CARD, _UNPOWER_CARD, _EJECT_CARD`);
+    if (
+      disposition !== SCARD_LEAVE_CARD &&
+      disposition !== SCARD_UNPOWER_CARD &&
+      disposition !== SCARD_RESET_CARD &&
+      disposition !== SCARD_EJECT_CARD
+    ) {
+      fail(
+        SCARD_E_INVALID_VALUE,
+        `disposition ${disposition} is none of SCARD_LEAVE_CARD, _RESET_CARD, _UNPOWER_CARD, _EJECT_CARD`,
+      );
     }
     const slot = this.slotOf(hCard);
     this.#checkEvent(slot, hCard);
     if (disposition !== SCARD_LEAVE_CARD && slot.lockId !== 0 && slot.lockId !== hCard) {
-      fail(SCARD_E_SHARING_VIOLATION, `another handle holds a transaction on "${slot.name}": it cannot be ended with a disposition`);
+      fail(
+        SCARD_E_SHARING_VIOLATION,
+        `another handle holds a transaction on "${slot.name}": it cannot be ended with a disposition`,
+      );
     }
     let rv: number = SCARD_S_SUCCESS;
     let detail = '';
@@ -412,8 +494,13 @@ export class Winscard {
     check(slot.checkSharing(hCard), `another handle holds a transaction on "${slot.name}"`);
     check(slot.checkReaderStatus(), `reader "${slot.name}" is in error`);
     this.#checkEvent(slot, hCard);
-    if (pciProtocol !== SCARD_PROTOCOL_RAW && slot.readerState & SCARD_ABSENT) fail(SCARD_E_NO_SMARTCARD, `no card in "${slot.name}"`);
-    if (pciProtocol !== SCARD_PROTOCOL_RAW && pciProtocol !== SCARD_PROTOCOL_ANY_OLD && pciProtocol !== slot.cardProtocol) {
+    if (pciProtocol !== SCARD_PROTOCOL_RAW && slot.readerState & SCARD_ABSENT)
+      fail(SCARD_E_NO_SMARTCARD, `no card in "${slot.name}"`);
+    if (
+      pciProtocol !== SCARD_PROTOCOL_RAW &&
+      pciProtocol !== SCARD_PROTOCOL_ANY_OLD &&
+      pciProtocol !== slot.cardProtocol
+    ) {
       fail(
         SCARD_E_PROTO_MISMATCH,
         `the PCI says protocol ${hex(pciProtocol)} but the card runs ${hex(slot.cardProtocol)}: pass the dwActiveProtocol SCardConnect returned`,
@@ -431,9 +518,13 @@ export class Winscard {
     }
     const response = r.value;
     if (response.length > recvLength) {
-      throw new PcscError(SCARD_E_INSUFFICIENT_BUFFER, `the response has ${response.length} bytes, the buffer ${recvLength}; the APDU was executed`, {
-        needed: response.length,
-      });
+      throw new PcscError(
+        SCARD_E_INSUFFICIENT_BUFFER,
+        `the response has ${response.length} bytes, the buffer ${recvLength}; the APDU was executed`,
+        {
+          needed: response.length,
+        },
+      );
     }
     return response;
   }
@@ -449,9 +540,13 @@ export class Winscard {
     if (!r.ok) fail(r.code, r.detail);
     const output = r.value;
     if (recvLength !== undefined && output.length > recvLength) {
-      throw new PcscError(SCARD_E_INSUFFICIENT_BUFFER, `the reader answered ${output.length} bytes, the buffer holds ${recvLength}`, {
-        needed: output.length,
-      });
+      throw new PcscError(
+        SCARD_E_INSUFFICIENT_BUFFER,
+        `the reader answered ${output.length} bytes, the buffer holds ${recvLength}`,
+        {
+          needed: output.length,
+        },
+      );
     }
     return output;
   }
@@ -476,9 +571,13 @@ export class Winscard {
       }
     }
     if (bufferLength !== undefined && value.length > bufferLength) {
-      throw new PcscError(SCARD_E_INSUFFICIENT_BUFFER, `attribute ${hex(attrId)} has ${value.length} bytes, the buffer ${bufferLength}`, {
-        needed: value.length,
-      });
+      throw new PcscError(
+        SCARD_E_INSUFFICIENT_BUFFER,
+        `attribute ${hex(attrId)} has ${value.length} bytes, the buffer ${bufferLength}`,
+        {
+          needed: value.length,
+        },
+      );
     }
     return value.slice();
   }

@@ -64,7 +64,12 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** Checks an object with exactly the given keys (optional ones may be missing). */
-export function checkObject(v: unknown, path: string, required: readonly string[], optional: readonly string[] = []): Record<string, unknown> {
+export function checkObject(
+  v: unknown,
+  path: string,
+  required: readonly string[],
+  optional: readonly string[] = [],
+): Record<string, unknown> {
   if (!isPlainObject(v)) fail(path, 'an object', v);
   for (const k of required) {
     if (!Object.prototype.hasOwnProperty.call(v, k)) throw new Invalid(`${path}: missing field "${k}"`);
@@ -132,7 +137,8 @@ export function hexToBytes(v: unknown, path = 'hex', maxBytes: number = MAX_WIRE
 
 export function hexIn(v: unknown, path: string, maxBytes: number = MAX_WIRE_BYTES): Uint8Array {
   if (typeof v !== 'string') fail(path, 'a hex string', v);
-  if (v.length > maxBytes * 2) throw new Invalid(`${path}: ${Math.ceil(v.length / 2)} bytes exceed the limit of ${maxBytes}`);
+  if (v.length > maxBytes * 2)
+    throw new Invalid(`${path}: ${Math.ceil(v.length / 2)} bytes exceed the limit of ${maxBytes}`);
   if (v.length % 2 !== 0) throw new Invalid(`${path}: hex string of odd length ${v.length}`);
   if (!HEX_RE.test(v)) throw new Invalid(`${path}: not a hex string (only 0-9, a-f, A-F; no spaces or prefix)`);
   const out = new Uint8Array(v.length / 2);
@@ -168,7 +174,6 @@ export function guard<T>(id: number | undefined, run: () => T): T {
     throw new ProtocolError(clip(`malformed message (${detail})`, 300), id);
   }
 }
-
 
 export function isU32(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;

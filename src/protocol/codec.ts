@@ -75,12 +75,19 @@ export interface DecodedCall {
 export type DecodedClientMessage = DecodedCall | { kind: 'ping' | 'subscribe' | 'unsubscribe'; id: number };
 
 /** Reads `v` and `kind`, common to both directions. */
-function envelope(raw: unknown, kinds: readonly string[]): { o: Record<string, unknown>; kind: string; id: number | undefined } {
+function envelope(
+  raw: unknown,
+  kinds: readonly string[],
+): { o: Record<string, unknown>; kind: string; id: number | undefined } {
   if (!isPlainObject(raw)) throw new Invalid(`message: expected an object, got ${describe(raw)}`);
   const id = isRequestId(raw.id) ? raw.id : undefined;
-  if (!Object.prototype.hasOwnProperty.call(raw, 'v')) throw new ProtocolError('message: missing protocol version "v"', id);
+  if (!Object.prototype.hasOwnProperty.call(raw, 'v'))
+    throw new ProtocolError('message: missing protocol version "v"', id);
   if (raw.v !== PROTOCOL_VERSION) {
-    throw new ProtocolError(`message: unsupported protocol version ${describe(raw.v)} (this end speaks v${PROTOCOL_VERSION})`, id);
+    throw new ProtocolError(
+      `message: unsupported protocol version ${describe(raw.v)} (this end speaks v${PROTOCOL_VERSION})`,
+      id,
+    );
   }
   const kind = raw.kind;
   if (typeof kind !== 'string' || !kinds.includes(kind)) {
@@ -106,7 +113,9 @@ export function decodeClientMessage(raw: unknown): DecodedClientMessage {
       const spec = specOf(fn);
       if (!Array.isArray(o.args)) fail('args', 'an array', o.args);
       if (o.args.length !== spec.args.length) {
-        throw new Invalid(`args: ${fn} takes ${spec.args.length} arguments (${FUNCTIONS[fn].join(', ')}), got ${o.args.length}`);
+        throw new Invalid(
+          `args: ${fn} takes ${spec.args.length} arguments (${FUNCTIONS[fn].join(', ')}), got ${o.args.length}`,
+        );
       }
       const args = spec.args.map((c, i) => c.decode((o.args as unknown[])[i], `args[${i}] (${FUNCTIONS[fn][i]})`));
       return { kind: 'call', id: reqId, fn, args };
@@ -119,7 +128,9 @@ export function encodeCall(id: number, fn: FunctionName, args: readonly unknown[
   return guard(id, () => {
     const spec = specOf(fn);
     if (args.length > spec.args.length) {
-      throw new Invalid(`${fn} takes at most ${spec.args.length} arguments (${FUNCTIONS[fn].join(', ')}), got ${args.length}`);
+      throw new Invalid(
+        `${fn} takes at most ${spec.args.length} arguments (${FUNCTIONS[fn].join(', ')}), got ${args.length}`,
+      );
     }
     const wire = spec.args.map((c, i) => c.encode(args[i], `${fn} argument ${i + 1} (${FUNCTIONS[fn][i]})`));
     return { v: 1, kind: 'call', id, fn, args: wire } as CallMessage;
@@ -170,7 +181,13 @@ export function errorToWire(e: unknown): WireError {
 
 /** A successful result; the value (API form) is checked and converted. Throws ProtocolError if it does not fit. */
 export function encodeOkResult(id: number, fn: FunctionName, value: unknown): ResultMessage {
-  return guard(id, () => ({ v: 1, kind: 'result', id, ok: true, value: specOf(fn).result.encode(value, `${fn} result`) }));
+  return guard(id, () => ({
+    v: 1,
+    kind: 'result',
+    id,
+    ok: true,
+    value: specOf(fn).result.encode(value, `${fn} result`),
+  }));
 }
 
 export function encodeErrResult(id: number, error: unknown): ResultMessage {
@@ -253,7 +270,11 @@ export function decodeConnectorMessage(raw: unknown): DecodedConnectorMessage {
           const readers = array(ev.readers, 'event.readers', MAX_WIRE_READERS).map((r, i) => {
             const p = `event.readers[${i}]`;
             const x = checkObject(r, p, ['name', 'state', 'atr']);
-            return { name: str(x.name, at(p, 'name')), state: u32(x.state, at(p, 'state')), atr: hexIn(x.atr, at(p, 'atr'), MAX_WIRE_ATR_BYTES) };
+            return {
+              name: str(x.name, at(p, 'name')),
+              state: u32(x.state, at(p, 'state')),
+              atr: hexIn(x.atr, at(p, 'atr'), MAX_WIRE_ATR_BYTES),
+            };
           });
           return { kind: 'event', event: { type: 'readers', readers } };
         }

@@ -205,7 +205,10 @@ export const TABLE = {
   SCardEstablishContext: fn([arg('dwScope', U32)], object({ hContext: CONTEXT })),
   SCardReleaseContext: fn([arg('hContext', CONTEXT)], NONE),
   SCardIsValidContext: fn([arg('hContext', CONTEXT)], NONE),
-  SCardListReaders: fn([arg('hContext', CONTEXT), arg('groups', STRING_OR_NULL), option('bufferLength')], object({ readers: STRINGS })),
+  SCardListReaders: fn(
+    [arg('hContext', CONTEXT), arg('groups', STRING_OR_NULL), option('bufferLength')],
+    object({ readers: STRINGS }),
+  ),
   SCardListReaderGroups: fn([arg('hContext', CONTEXT), option('bufferLength')], object({ groups: STRINGS })),
   SCardConnect: fn(
     [arg('hContext', CONTEXT), arg('szReader', STRING, ''), arg('dwShareMode', U32), arg('dwPreferredProtocols', U32)],
@@ -224,14 +227,22 @@ export const TABLE = {
     object({ readerStates: READER_STATES_OUT }),
   ),
   SCardControl: fn(
-    [arg('hCard', CARD), arg('dwControlCode', U32, 'code'), arg('input', bytes('secret', 'input')), option('recvLength')],
+    [
+      arg('hCard', CARD),
+      arg('dwControlCode', U32, 'code'),
+      arg('input', bytes('secret', 'input')),
+      option('recvLength'),
+    ],
     object({ output: bytes('card', 'output') }),
   ),
   SCardGetAttrib: fn(
     [arg('hCard', CARD), arg('dwAttrId', U32, 'attribute'), option('bufferLength')],
     object({ attr: bytes('card', 'value') }),
   ),
-  SCardSetAttrib: fn([arg('hCard', CARD), arg('dwAttrId', U32, 'attribute'), arg('attr', bytes('secret', 'value'))], NONE),
+  SCardSetAttrib: fn(
+    [arg('hCard', CARD), arg('dwAttrId', U32, 'attribute'), arg('attr', bytes('secret', 'value'))],
+    NONE,
+  ),
   SCardTransmit: fn(
     [arg('hCard', CARD), arg('ioSendPci', PCI), arg('sendBuffer', bytes('apdu', 'APDU')), option('recvLength')],
     object({ recvPci: PCI, recvBuffer: bytes('response', 'response') }),
@@ -263,6 +274,8 @@ export const FUNCTIONS = Object.fromEntries(
 
 /** Runs a checked call on an in-process API object (the router's dispatch). */
 export function invoke(api: PcscApi, fn: FunctionName, args: readonly unknown[]): Promise<unknown> {
+  // The method is applied to `api` itself on the next line.
+  // eslint-disable-next-line @typescript-eslint/unbound-method
   const method = api[fn] as (...a: unknown[]) => Promise<unknown>;
   return method.apply(api, [...args]);
 }

@@ -109,11 +109,13 @@ function roundTrip(message: unknown): unknown {
 
 /** Two connected in-memory ports: `[a, b]`; what `a` posts arrives on `b` and the other way round. */
 export function createPortPair(name = '', options: PortPairOptions = {}): [PortLike, PortLike] {
-  const opts: Required<PortPairOptions> = { serialize: options.serialize ?? 'json', delivery: options.delivery ?? 'microtask' };
+  const opts: Required<PortPairOptions> = {
+    serialize: options.serialize ?? 'json',
+    delivery: options.delivery ?? 'microtask',
+  };
   const a = new MemoryPort(name, opts);
   const b = new MemoryPort(name, opts);
   a.peer = b;
   b.peer = a;
   return [a, b];
 }
-

@@ -19,13 +19,7 @@ export {
   type CcidDescriptorFields,
 } from './reader/profiles.js';
 export { Keypad, type KeypadEntry } from './reader/keypad.js';
-export {
-  FaultPlan,
-  type FaultSpec,
-  type FaultTarget,
-  type EndpointName,
-  type FiredFault,
-} from './reader/faults.js';
+export { FaultPlan, type FaultSpec, type FaultTarget, type EndpointName, type FiredFault } from './reader/faults.js';
 export type { EscapeHandler } from './reader/slot.js';
 export {
   encodeCcidClassDescriptor,

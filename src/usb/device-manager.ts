@@ -99,7 +99,9 @@ interface DeviceRecord {
 const hex4 = (n: number) => hexNumber(n, 4);
 
 function deviceLabel(device: USBDevice): string {
-  const parts = [device.manufacturerName, device.productName].filter((s): s is string => typeof s === 'string' && s.trim() !== '');
+  const parts = [device.manufacturerName, device.productName].filter(
+    (s): s is string => typeof s === 'string' && s.trim() !== '',
+  );
   const name = parts.join(' ').trim();
   return name === '' ? `USB device ${hex4(device.vendorId)}:${hex4(device.productId)}` : name;
 }
@@ -166,7 +168,9 @@ export class UsbDeviceManager {
       return;
     }
     if (!this.#started) return;
-    await Promise.all(devices.map((d) => this.#consider(d, {}, 'granted').catch((e: unknown) => this.#log('error', describe(e)))));
+    await Promise.all(
+      devices.map((d) => this.#consider(d, {}, 'granted').catch((e: unknown) => this.#log('error', describe(e)))),
+    );
   }
 
   /**
@@ -242,7 +246,11 @@ export class UsbDeviceManager {
     }
   }
 
-  async #consider(device: USBDevice, options: AddDeviceOptions, via: 'granted' | 'connect' | 'added'): Promise<ReaderEntry | undefined> {
+  async #consider(
+    device: USBDevice,
+    options: AddDeviceOptions,
+    via: 'granted' | 'connect' | 'added',
+  ): Promise<ReaderEntry | undefined> {
     const existing = this.#records.get(device);
     if (existing !== undefined) {
       // 'failed' is only set as an attempt ends, so a failed entry can be retried even before its promise settled.
@@ -256,7 +264,10 @@ export class UsbDeviceManager {
       return this.#entryOf(device);
     }
     if (!looksLikeSmartCardReader(device)) {
-      this.#log('debug', `${deviceLabel(device)} (${hex4(device.vendorId)}:${hex4(device.productId)}) is not a smart card reader; ignored`);
+      this.#log(
+        'debug',
+        `${deviceLabel(device)} (${hex4(device.vendorId)}:${hex4(device.productId)}) is not a smart card reader; ignored`,
+      );
       return undefined;
     }
     const rec: DeviceRecord = {
@@ -373,15 +384,22 @@ export class UsbDeviceManager {
   }
 
   #refusesFirmware(device: USBDevice): boolean {
-    const bcdDevice = (device.deviceVersionMajor << 8) | (device.deviceVersionMinor << 4) | device.deviceVersionSubminor;
-    return firmwareRefusal(device.vendorId, device.productId, bcdDevice, { allowBogusFirmware: this.#driver.allowBogusFirmware === true }) !== undefined;
+    const bcdDevice =
+      (device.deviceVersionMajor << 8) | (device.deviceVersionMinor << 4) | device.deviceVersionSubminor;
+    return (
+      firmwareRefusal(device.vendorId, device.productId, bcdDevice, {
+        allowBogusFirmware: this.#driver.allowBogusFirmware === true,
+      }) !== undefined
+    );
   }
 
   /** Undoes an opened reader after its device ended: out of the daemon (if added), then closed or marked removed. */
   async #dispose(rec: DeviceRecord, reader: CcidReader, inDaemon: boolean): Promise<void> {
     if (rec.ending === 'unplugged') reader.markRemoved();
     if (inDaemon) {
-      await this.#readers.removeReader(reader).catch((e: unknown) => this.#log('warn', `${rec.label}: removeReader: ${describe(e)}`));
+      await this.#readers
+        .removeReader(reader)
+        .catch((e: unknown) => this.#log('warn', `${rec.label}: removeReader: ${describe(e)}`));
     }
     if (rec.ending === 'unplugged') {
       await closeQuietly(rec.device, this.#log);

@@ -110,11 +110,13 @@ export function describeOpenFailure(e: unknown, context: OpenFailureContext = {}
     return { state: 'failed', reason: `The smart card service could not add the reader: ${sentence(errorMessage(e))}` };
   }
   if (e instanceof DriverError) {
-    if (e.code === IFD.NO_SUCH_DEVICE) return { state: 'gone', reason: 'The reader was unplugged while it was being opened.' };
+    if (e.code === IFD.NO_SUCH_DEVICE)
+      return { state: 'gone', reason: 'The reader was unplugged while it was being opened.' };
     if (e.code === IFD.NOT_SUPPORTED || e.code === IFD.ERROR_NOT_SUPPORTED) {
       return { state: 'unsupported', reason: `This reader is not supported: ${sentence(e.message)}` };
     }
-    if (hasNameInChain(e.cause, ['NetworkError', 'InvalidStateError'])) return { state: 'failed', reason: BUSY_EXPLANATION };
+    if (hasNameInChain(e.cause, ['NetworkError', 'InvalidStateError']))
+      return { state: 'failed', reason: BUSY_EXPLANATION };
     if (hasNameInChain(e.cause, ['NotFoundError'])) {
       return { state: 'gone', reason: 'The reader was unplugged while it was being opened.' };
     }

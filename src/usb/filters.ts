@@ -42,7 +42,9 @@ export function hasSmartCardInterface(device: Pick<USBDevice, 'configuration' | 
  * vendor-class CCID reader — the driver decides)? Devices with neither are not smart card readers and are ignored.
  * A device-level class (bDeviceClass 0x0B) counts too, for the rare reader that declares it there.
  */
-export function looksLikeSmartCardReader(device: Pick<USBDevice, 'configuration' | 'configurations' | 'deviceClass'>): boolean {
+export function looksLikeSmartCardReader(
+  device: Pick<USBDevice, 'configuration' | 'configurations' | 'deviceClass'>,
+): boolean {
   if (device.deviceClass === USB_CLASS_SMART_CARD) return true;
   const classes = interfaceClasses(device);
   return classes.has(USB_CLASS_SMART_CARD) || classes.has(USB_CLASS_VENDOR_SPECIFIC);

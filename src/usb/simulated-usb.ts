@@ -108,7 +108,10 @@ export class SimulatedUsb implements UsbLike {
   }
 }
 
-function call(listener: ListenerLike | ((event: SimulatedConnectionEvent) => void), event: SimulatedConnectionEvent): void {
+function call(
+  listener: ListenerLike | ((event: SimulatedConnectionEvent) => void),
+  event: SimulatedConnectionEvent,
+): void {
   // As EventTarget does: a throwing listener is reported, and the others still run.
   try {
     if (typeof listener === 'function') listener(event);

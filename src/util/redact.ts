@@ -9,13 +9,13 @@
  * quote a client's bytes goes through `redactText`.
  */
 
-
 export interface Redaction {
   /** The user's "Log APDUs" switch. */
   apdus: boolean;
 }
 
-const hex = (bytes: Uint8Array): string => Array.from(bytes, (b) => b.toString(16).toUpperCase().padStart(2, '0')).join(' ');
+const hex = (bytes: Uint8Array): string =>
+  Array.from(bytes, (b) => b.toString(16).toUpperCase().padStart(2, '0')).join(' ');
 const plural = (n: number) => `${n} byte${n === 1 ? '' : 's'}`;
 
 /**
@@ -69,5 +69,8 @@ export function describeControlInput(bytes: Uint8Array): string {
  */
 export function redactText(text: string, r: Redaction): string {
   if (r.apdus) return text;
-  return text.replace(/\b[0-9A-Fa-f]{2}(?:[ :]?[0-9A-Fa-f]{2}){3,}\b/g, (m) => `[${m.replace(/[ :]/g, '').length} hex digits]`);
+  return text.replace(
+    /\b[0-9A-Fa-f]{2}(?:[ :]?[0-9A-Fa-f]{2}){3,}\b/g,
+    (m) => `[${m.replace(/[ :]/g, '').length} hex digits]`,
+  );
 }

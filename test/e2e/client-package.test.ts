@@ -188,7 +188,13 @@ describe('the client library as an npm package, in a fresh extension outside the
 
   it("type-checks the example against the installed package's declarations, found through its exports map", () => {
     const ok = tsc(['-p', 'tsconfig.json', '--traceResolution'], example);
-    expect(ok.status, ok.output.split('\n').filter((l) => /error TS/.test(l)).join('\n')).toBe(0);
+    expect(
+      ok.status,
+      ok.output
+        .split('\n')
+        .filter((l) => /error TS/.test(l))
+        .join('\n'),
+    ).toBe(0);
     const declarations = join(example, 'node_modules', PACKAGE_NAME, 'index.d.ts');
     expect(ok.output).toContain(`Module name '${PACKAGE_NAME}' was successfully resolved to '${declarations}'`);
     expect(ok.output).toMatch(/Using 'exports' subpath '\.' with target '\.\/index\.d\.ts'/);

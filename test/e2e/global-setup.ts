@@ -18,7 +18,11 @@ export default function setup(): void {
   if (!existsSync(join(ROOT, 'dist', 'client-lib', 'package.json'))) {
     execSync('npm run --silent build:client-lib', { cwd: ROOT, stdio: 'inherit' });
   }
-  if (![DIST.connectorTest, DIST.testClient, join(DIST.testClient, '..', 'test-client-b')].every((d) => existsSync(join(d, 'manifest.json')))) {
+  if (
+    ![DIST.connectorTest, DIST.testClient, join(DIST.testClient, '..', 'test-client-b')].every((d) =>
+      existsSync(join(d, 'manifest.json')),
+    )
+  ) {
     execSync('npm run --silent build:e2e', { cwd: ROOT, stdio: 'inherit' });
   }
 }

@@ -42,7 +42,9 @@ export interface Rig {
 export async function launchRig(options: { connector: 'release' | 'test'; approve?: readonly string[] }): Promise<Rig> {
   ensureChromium();
   const connector = options.connector === 'test' ? DIST.connectorTest : DIST.connector;
-  const browser = await launchWithExtensions({ extensions: [connector, DIST.helloWorld, DIST.testClient, TEST_CLIENT_B_DIST] });
+  const browser = await launchWithExtensions({
+    extensions: [connector, DIST.helloWorld, DIST.testClient, TEST_CLIENT_B_DIST],
+  });
   try {
     const worker = await waitForWorker(browser.context, CONNECTOR_ID);
     const approve = options.approve ?? PRE_APPROVED;
@@ -56,7 +58,9 @@ export async function launchRig(options: { connector: 'release' | 'test'; approv
 
 /** Stores "allow" for these clients in the connector's chrome.storage.local (the worker re-reads it on change). */
 export async function preApprove(worker: Worker, ids: readonly string[]): Promise<void> {
-  const grants: StoredGrants = Object.fromEntries(ids.map((id) => [id, { decision: 'allow' as const, name: `e2e pre-approved ${id.slice(0, 6)}`, at: Date.now() }]));
+  const grants: StoredGrants = Object.fromEntries(
+    ids.map((id) => [id, { decision: 'allow' as const, name: `e2e pre-approved ${id.slice(0, 6)}`, at: Date.now() }]),
+  );
   await worker.evaluate(
     async ([key, add]) => {
       const c = (globalThis as unknown as { chrome: typeof chrome }).chrome;

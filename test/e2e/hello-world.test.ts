@@ -3,7 +3,18 @@
  * connector's page, the app's Run button runs the classic sample through the client library, and the card answers.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchRig, openConnectorPage, openHelloWorld, openTestClient, runHelloWorld, screenshot, turnDemoOn, until, CONNECTOR_ID, type Rig } from './harness.js';
+import {
+  launchRig,
+  openConnectorPage,
+  openHelloWorld,
+  openTestClient,
+  runHelloWorld,
+  screenshot,
+  turnDemoOn,
+  until,
+  CONNECTOR_ID,
+  type Rig,
+} from './harness.js';
 
 describe('hello world through the connector extension', () => {
   let rig: Rig;
@@ -17,7 +28,9 @@ describe('hello world through the connector extension', () => {
   it('tells the user when no reader is there, and goes on when the demo reader is plugged in', async () => {
     const app = await openHelloWorld(rig);
     await app.getByRole('button', { name: 'Run' }).click();
-    await app.getByText(/waiting for one \(SCardGetStatusChange on \\\\\?PnP\?\\Notification\)/).waitFor({ timeout: 15_000 });
+    await app
+      .getByText(/waiting for one \(SCardGetStatusChange on \\\\\?PnP\?\\Notification\)/)
+      .waitFor({ timeout: 15_000 });
     const connector = await openConnectorPage(rig);
     await turnDemoOn(connector);
     await app.locator('#status.ok, #status.failed').waitFor({ timeout: 30_000 });
@@ -70,7 +83,9 @@ describe('hello world through the connector extension', () => {
       g.conn = await g.lib.connect(id, { name: 'e2e counting app' });
     }, CONNECTOR_ID);
     await until(async () => Number(await count.textContent()) === before + 1, 'the count to go up');
-    await expect(connector.locator('#apps li').allTextContents()).resolves.toEqual(expect.arrayContaining([expect.stringContaining('e2e counting app')]));
+    await expect(connector.locator('#apps li').allTextContents()).resolves.toEqual(
+      expect.arrayContaining([expect.stringContaining('e2e counting app')]),
+    );
     await screenshot(connector, 'connector-one-app');
     await client.close();
     await until(async () => Number(await count.textContent()) === before, 'the count to go down');

@@ -5,15 +5,30 @@
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONNECTOR_ID, launchRig, openConnectorPage, openHelloWorld, openTestClient, runHelloWorld, turnDemoOn, until, type Rig } from './harness.js';
+import {
+  CONNECTOR_ID,
+  launchRig,
+  openConnectorPage,
+  openHelloWorld,
+  openTestClient,
+  runHelloWorld,
+  turnDemoOn,
+  until,
+  type Rig,
+} from './harness.js';
 
 interface PortState {
   received: { kind?: string; ok?: boolean; name?: string; id?: number; message?: string }[];
   disconnected: boolean;
 }
 
-const open = (page: Page, name = 'e2e hostile') => page.evaluate(([id, n]) => (globalThis as any).raw.open(id, n) as number, [CONNECTOR_ID, name] as const);
-const post = (page: Page, port: number, message: unknown) => page.evaluate(([p, m]) => (globalThis as any).raw.post(p, m) as { ok: boolean; error?: string }, [port, message] as const);
+const open = (page: Page, name = 'e2e hostile') =>
+  page.evaluate(([id, n]) => (globalThis as any).raw.open(id, n) as number, [CONNECTOR_ID, name] as const);
+const post = (page: Page, port: number, message: unknown) =>
+  page.evaluate(([p, m]) => (globalThis as any).raw.post(p, m) as { ok: boolean; error?: string }, [
+    port,
+    message,
+  ] as const);
 const state = (page: Page, port: number) => page.evaluate((p) => (globalThis as any).raw.state(p) as PortState, port);
 
 /** Waits until the port got an answer or was closed; returns its state. */
@@ -24,7 +39,8 @@ async function answered(page: Page, port: number, count = 1): Promise<PortState>
   }, `an answer on port ${port}`);
 }
 
-const refused = (s: PortState) => s.disconnected || s.received.some((m) => m.kind === 'error' || (m.kind === 'result' && m.ok === false));
+const refused = (s: PortState) =>
+  s.disconnected || s.received.some((m) => m.kind === 'error' || (m.kind === 'result' && m.ok === false));
 
 describe('hostile clients', () => {
   let rig: Rig;
@@ -57,7 +73,13 @@ describe('hostile clients', () => {
       { v: 1, kind: 'call', id: 6, fn: 'constructor', args: [] },
       { v: 1, kind: 'call', id: 7, fn: '__proto__', args: [] },
       { v: 1, kind: 'call', id: 8, fn: 'SCardTransmit', args: [1, { dwProtocol: 2 }, 'zz', null] },
-      { v: 1, kind: 'call', id: 9, fn: 'SCardGetStatusChange', args: [1, 0, Array.from({ length: 1000 }, () => ({ szReader: 'x', dwCurrentState: 0 }))] },
+      {
+        v: 1,
+        kind: 'call',
+        id: 9,
+        fn: 'SCardGetStatusChange',
+        args: [1, 0, Array.from({ length: 1000 }, () => ({ szReader: 'x', dwCurrentState: 0 }))],
+      },
       { v: 1, kind: 'call', id: 10, fn: 'SCardEstablishContext', args: [2], extra: { deep: [[[[]]]] } },
     ];
     for (const message of bad) {
@@ -72,8 +94,20 @@ describe('hostile clients', () => {
   it('refuses huge payloads', async () => {
     const port = await open(client);
     const hugeHex = 'ab'.repeat(1_000_000);
-    await post(client, port, { v: 1, kind: 'call', id: 1, fn: 'SCardTransmit', args: [1, { dwProtocol: 2 }, hugeHex, null] });
-    await post(client, port, { v: 1, kind: 'call', id: 2, fn: 'SCardListReaders', args: [1, 'g'.repeat(2_000_000), null] });
+    await post(client, port, {
+      v: 1,
+      kind: 'call',
+      id: 1,
+      fn: 'SCardTransmit',
+      args: [1, { dwProtocol: 2 }, hugeHex, null],
+    });
+    await post(client, port, {
+      v: 1,
+      kind: 'call',
+      id: 2,
+      fn: 'SCardListReaders',
+      args: [1, 'g'.repeat(2_000_000), null],
+    });
     const s = await answered(client, port, 2);
     expect(refused(s)).toBe(true);
     expect(s.disconnected || s.received.filter((m) => m.kind === 'error' || m.ok === false).length === 2).toBe(true);
@@ -109,12 +143,17 @@ describe('hostile clients', () => {
     await client.evaluate((p) => {
       const raw = (globalThis as any).raw;
       for (let i = 0; i < 3000; i++) raw.post(p, { v: 1, kind: 'ping', id: i });
-      for (let i = 0; i < 2000; i++) raw.post(p, { v: 1, kind: 'call', id: 10_000 + i, fn: 'SCardIsValidContext', args: [i] });
+      for (let i = 0; i < 2000; i++)
+        raw.post(p, { v: 1, kind: 'call', id: 10_000 + i, fn: 'SCardIsValidContext', args: [i] });
     }, flood);
-    const s = await until(async () => {
-      const st = await state(client, flood);
-      return st.disconnected || st.received.length >= 5000 ? st : null;
-    }, 'the flood to be answered', 45_000);
+    const s = await until(
+      async () => {
+        const st = await state(client, flood);
+        return st.disconnected || st.received.length >= 5000 ? st : null;
+      },
+      'the flood to be answered',
+      45_000,
+    );
     expect(s.disconnected || s.received.length === 5000).toBe(true);
 
     const junk = await open(client, 'e2e junk');
@@ -135,7 +174,8 @@ describe('hostile clients', () => {
     try {
       await client.evaluate((p) => {
         const raw = (globalThis as any).raw;
-        for (let i = 0; i < 250; i++) raw.post(p, { v: 1, kind: 'call', id: i, fn: 'SCardEstablishContext', args: [2] });
+        for (let i = 0; i < 250; i++)
+          raw.post(p, { v: 1, kind: 'call', id: i, fn: 'SCardEstablishContext', args: [2] });
       }, hog);
       await until(async () => {
         const st = await state(client, hog);

@@ -14,13 +14,25 @@ import { readFileSync } from 'node:fs';
 import type { Page, Worker } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extensionUrl } from '../../scripts/chromium.mjs';
-import { CONNECTOR_ID, TEST_CLIENT_B_ID, TEST_CLIENT_ID, launchRig, openConnectorPage, openTestClient, screenshot, until, type Rig } from './harness.js';
+import {
+  CONNECTOR_ID,
+  TEST_CLIENT_B_ID,
+  TEST_CLIENT_ID,
+  launchRig,
+  openConnectorPage,
+  openTestClient,
+  screenshot,
+  until,
+  type Rig,
+} from './harness.js';
 
 type Outcome = { ok: true; value: any } | { ok: false; name: string; message: string };
 
 /** Runs `body` in a test client page (`g` is its globalThis: `g.lib`, `g.raw`, connections the test stored there). */
 function inClient(page: Page, body: string): Promise<Outcome> {
-  return page.evaluate(`(async () => { const g = globalThis; return g.attempt(async () => { ${body} }); })()`) as Promise<Outcome>;
+  return page.evaluate(
+    `(async () => { const g = globalThis; return g.attempt(async () => { ${body} }); })()`,
+  ) as Promise<Outcome>;
 }
 /** Starts `body` in the page without waiting: its outcome lands in g.outcomes[key]. */
 function startInClient(page: Page, key: string, body: string): Promise<unknown> {
@@ -28,15 +40,20 @@ function startInClient(page: Page, key: string, body: string): Promise<unknown> 
     `(() => { const g = globalThis; g.outcomes ??= {}; g.outcomes[${JSON.stringify(key)}] = 'pending'; g.attempt(async () => { ${body} }).then((o) => { g.outcomes[${JSON.stringify(key)}] = o; }); })()`,
   );
 }
-const outcome = (page: Page, key: string) => page.evaluate(`globalThis.outcomes[${JSON.stringify(key)}]`) as Promise<Outcome | 'pending'>;
+const outcome = (page: Page, key: string) =>
+  page.evaluate(`globalThis.outcomes[${JSON.stringify(key)}]`) as Promise<Outcome | 'pending'>;
 const connect = (page: Page, as: string, name: string) =>
-  page.evaluate(`(async () => { globalThis[${JSON.stringify(as)}] = await globalThis.lib.connect(${JSON.stringify(CONNECTOR_ID)}, { name: ${JSON.stringify(name)} }); })()`);
+  page.evaluate(
+    `(async () => { globalThis[${JSON.stringify(as)}] = await globalThis.lib.connect(${JSON.stringify(CONNECTOR_ID)}, { name: ${JSON.stringify(name)} }); })()`,
+  );
 
-const hooks = (worker: Worker, body: string) => worker.evaluate(`(async () => { const t = globalThis.connectorTest; await t.started; ${body} })()`);
+const hooks = (worker: Worker, body: string) =>
+  worker.evaluate(`(async () => { const t = globalThis.connectorTest; await t.started; ${body} })()`);
 
 const PROMPT_URL = extensionUrl(CONNECTOR_ID, 'pages/prompt.html');
 const promptPages = (rig: Rig) => rig.context.pages().filter((p) => p.url().startsWith(PROMPT_URL));
-const nextPrompt = (rig: Rig) => rig.context.waitForEvent('page', { predicate: (p) => p.url().startsWith(PROMPT_URL), timeout: 15_000 });
+const nextPrompt = (rig: Rig) =>
+  rig.context.waitForEvent('page', { predicate: (p) => p.url().startsWith(PROMPT_URL), timeout: 15_000 });
 
 /** What a client holds before it dies: a shared handle with a transaction, or an exclusive handle. */
 const HOLD = (share: 'SHARED' | 'EXCLUSIVE') => `
@@ -70,7 +87,7 @@ describe('consent, isolation, cleanup and the log (connector test build, nobody 
     await rig?.close();
   });
 
-  it('asks once for all of a client\'s ports, its calls waiting; Allow lets them all through and is remembered', async () => {
+  it("asks once for all of a client's ports, its calls waiting; Allow lets them all through and is remembered", async () => {
     const prompt = nextPrompt(rig);
     await connect(a, 'c', 'Client A, port one');
     await connect(a, 'c2', 'Client A, port two');
@@ -88,7 +105,10 @@ describe('consent, isolation, cleanup and the log (connector test build, nobody 
     await expect(outcome(a, 'one')).resolves.toBe('pending');
     await expect(outcome(a, 'two')).resolves.toBe('pending');
     await p.getByRole('button', { name: 'Allow' }).click();
-    await until(async () => (await outcome(a, 'one')) !== 'pending' && (await outcome(a, 'two')) !== 'pending', 'the waiting calls');
+    await until(
+      async () => (await outcome(a, 'one')) !== 'pending' && (await outcome(a, 'two')) !== 'pending',
+      'the waiting calls',
+    );
     await expect(outcome(a, 'one')).resolves.toEqual({ ok: true, value: true });
     await expect(outcome(a, 'two')).resolves.toEqual({ ok: true, value: true });
     await until(async () => p.isClosed(), 'the prompt to close');
@@ -96,7 +116,10 @@ describe('consent, isolation, cleanup and the log (connector test build, nobody 
     const row = window.locator(`.permission[data-app-id="${TEST_CLIENT_ID}"]`);
     await expect(row.locator('.badge').textContent()).resolves.toMatch(/^Allowed by you/);
     await connect(a, 'c3', 'Client A, port three');
-    await expect(inClient(a, 'return (await g.c3.SCardEstablishContext(0)).hContext > 0;')).resolves.toEqual({ ok: true, value: true });
+    await expect(inClient(a, 'return (await g.c3.SCardEstablishContext(0)).hContext > 0;')).resolves.toEqual({
+      ok: true,
+      value: true,
+    });
     expect(promptPages(rig)).toHaveLength(0);
     await a.evaluate('globalThis.c2.close(); globalThis.c3.close();');
   }, 60_000);
@@ -105,13 +128,18 @@ describe('consent, isolation, cleanup and the log (connector test build, nobody 
     const prompt = nextPrompt(rig);
     const port = (await b.evaluate(`globalThis.raw.open(${JSON.stringify(CONNECTOR_ID)}, 'Client B raw')`)) as number;
     await b.evaluate(`globalThis.raw.post(${port}, { v: 1, kind: 'subscribe', id: 1 })`);
-    await b.evaluate(`globalThis.raw.post(${port}, { v: 1, kind: 'call', id: 2, fn: 'SCardEstablishContext', args: [0] })`);
-    await b.evaluate(`globalThis.raw.post(${port}, { v: 1, kind: 'call', id: 3, fn: 'SCardListReaders', args: [1, null, null] })`);
+    await b.evaluate(
+      `globalThis.raw.post(${port}, { v: 1, kind: 'call', id: 2, fn: 'SCardEstablishContext', args: [0] })`,
+    );
+    await b.evaluate(
+      `globalThis.raw.post(${port}, { v: 1, kind: 'call', id: 3, fn: 'SCardListReaders', args: [1, null, null] })`,
+    );
     const p = await prompt;
     await p.locator('#request:not([hidden])').waitFor();
     await expect(p.locator('#app-name').textContent()).resolves.toBe('Smart card connector e2e test client B');
     await p.getByRole('button', { name: 'Block' }).click();
-    const state = () => b.evaluate(`globalThis.raw.state(${port})`) as Promise<{ received: any[]; disconnected: boolean }>;
+    const state = () =>
+      b.evaluate(`globalThis.raw.state(${port})`) as Promise<{ received: any[]; disconnected: boolean }>;
     await until(async () => (await state()).received.length >= 3, 'three answers');
     await b.evaluate(`globalThis.raw.post(${port}, { v: 1, kind: 'ping', id: 4 })`);
     await until(async () => (await state()).received.some((m) => m.kind === 'pong'), 'the pong');
@@ -149,21 +177,40 @@ describe('consent, isolation, cleanup and the log (connector test build, nobody 
     await expect(outcome(b, 'after-unblock')).resolves.toEqual({ ok: true, value: true });
   }, 60_000);
 
-  it('B cannot use A\'s context or card handle: SCARD_E_INVALID_HANDLE', async () => {
+  it("B cannot use A's context or card handle: SCARD_E_INVALID_HANDLE", async () => {
     const held = await inClient(a, HOLD('SHARED'));
     expect(held.ok).toBe(true);
     const { hContext, hCard } = (held as { value: { hContext: number; hCard: number } }).value;
-    await expect(inClient(b, `return g.c.SCardIsValidContext(${hContext});`)).resolves.toMatchObject({ ok: false, name: 'SCARD_E_INVALID_HANDLE' });
-    await expect(inClient(b, `return g.c.SCardListReaders(${hContext}, null);`)).resolves.toMatchObject({ ok: false, name: 'SCARD_E_INVALID_HANDLE' });
-    await expect(inClient(b, `return g.c.SCardTransmit(${hCard}, { dwProtocol: 2 }, Uint8Array.of(0, 0, 0, 0));`)).resolves.toMatchObject({
+    await expect(inClient(b, `return g.c.SCardIsValidContext(${hContext});`)).resolves.toMatchObject({
       ok: false,
       name: 'SCARD_E_INVALID_HANDLE',
     });
-    await expect(inClient(b, `return g.c.SCardEndTransaction(${hCard}, 0);`)).resolves.toMatchObject({ ok: false, name: 'SCARD_E_INVALID_HANDLE' });
-    await expect(inClient(b, `return g.c.SCardDisconnect(${hCard}, 0);`)).resolves.toMatchObject({ ok: false, name: 'SCARD_E_INVALID_HANDLE' });
+    await expect(inClient(b, `return g.c.SCardListReaders(${hContext}, null);`)).resolves.toMatchObject({
+      ok: false,
+      name: 'SCARD_E_INVALID_HANDLE',
+    });
+    await expect(
+      inClient(b, `return g.c.SCardTransmit(${hCard}, { dwProtocol: 2 }, Uint8Array.of(0, 0, 0, 0));`),
+    ).resolves.toMatchObject({
+      ok: false,
+      name: 'SCARD_E_INVALID_HANDLE',
+    });
+    await expect(inClient(b, `return g.c.SCardEndTransaction(${hCard}, 0);`)).resolves.toMatchObject({
+      ok: false,
+      name: 'SCARD_E_INVALID_HANDLE',
+    });
+    await expect(inClient(b, `return g.c.SCardDisconnect(${hCard}, 0);`)).resolves.toMatchObject({
+      ok: false,
+      name: 'SCARD_E_INVALID_HANDLE',
+    });
     // A's handle still works.
     await expect(inClient(a, SELECT_HELLO)).resolves.toEqual({ ok: true, value: 'Hello world!' });
-    await expect(inClient(a, 'await g.c.SCardEndTransaction(g.card, 0); await g.c.SCardDisconnect(g.card, 0); await g.c.SCardReleaseContext(g.ctx);')).resolves.toMatchObject({ ok: true });
+    await expect(
+      inClient(
+        a,
+        'await g.c.SCardEndTransaction(g.card, 0); await g.c.SCardDisconnect(g.card, 0); await g.c.SCardReleaseContext(g.ctx);',
+      ),
+    ).resolves.toMatchObject({ ok: true });
   }, 60_000);
 
   /** A holds a transaction (shared) or the card (exclusive), B waits on it; A dies `how`; B proceeds at once. */
@@ -171,7 +218,12 @@ describe('consent, isolation, cleanup and the log (connector test build, nobody 
     const holder = await openTestClient(rig, TEST_CLIENT_ID);
     await connect(holder, 'c', `holder (${share})`);
     expect(await inClient(holder, HOLD(share))).toMatchObject({ ok: true });
-    await expect(inClient(b, 'g.ctx = (await g.c.SCardEstablishContext(0)).hContext; g.reader = (await g.c.SCardListReaders(g.ctx, null)).readers[0];')).resolves.toMatchObject({
+    await expect(
+      inClient(
+        b,
+        'g.ctx = (await g.c.SCardEstablishContext(0)).hContext; g.reader = (await g.c.SCardListReaders(g.ctx, null)).readers[0];',
+      ),
+    ).resolves.toMatchObject({
       ok: true,
     });
     if (share === 'SHARED') {
@@ -183,7 +235,9 @@ describe('consent, isolation, cleanup and the log (connector test build, nobody 
       );
     } else {
       // B cannot connect while A holds the card exclusively, and waits for the reader's state to change.
-      await expect(inClient(b, 'return g.c.SCardConnect(g.ctx, g.reader, g.lib.SCARD_SHARE_SHARED, g.lib.SCARD_PROTOCOL_T1);')).resolves.toMatchObject({
+      await expect(
+        inClient(b, 'return g.c.SCardConnect(g.ctx, g.reader, g.lib.SCARD_SHARE_SHARED, g.lib.SCARD_PROTOCOL_T1);'),
+      ).resolves.toMatchObject({
         ok: false,
         name: 'SCARD_E_SHARING_VIOLATION',
       });
@@ -203,7 +257,10 @@ describe('consent, isolation, cleanup and the log (connector test build, nobody 
     await how(holder);
     await until(async () => (await outcome(b, 'wait')) !== 'pending', 'B to proceed', 5_000);
     await expect(outcome(b, 'wait')).resolves.toEqual({ ok: true, value: 'got the transaction' });
-    await inClient(b, 'await g.c.SCardEndTransaction(g.card, 0); await g.c.SCardDisconnect(g.card, 0); await g.c.SCardReleaseContext(g.ctx);');
+    await inClient(
+      b,
+      'await g.c.SCardEndTransaction(g.card, 0); await g.c.SCardDisconnect(g.card, 0); await g.c.SCardReleaseContext(g.ctx);',
+    );
     if (!holder.isClosed()) await holder.close();
   }
 
@@ -217,7 +274,11 @@ describe('consent, isolation, cleanup and the log (connector test build, nobody 
 
   it('a client extension disabled (chrome.management) releases what it held', async () => {
     try {
-      await dies(() => hooks(rig.worker, `await t.setExtensionEnabled(${JSON.stringify(TEST_CLIENT_ID)}, false);`) as Promise<void>, 'SHARED');
+      await dies(
+        () =>
+          hooks(rig.worker, `await t.setExtensionEnabled(${JSON.stringify(TEST_CLIENT_ID)}, false);`) as Promise<void>,
+        'SHARED',
+      );
     } finally {
       await hooks(rig.worker, `await t.setExtensionEnabled(${JSON.stringify(TEST_CLIENT_ID)}, true);`);
     }
@@ -225,10 +286,15 @@ describe('consent, isolation, cleanup and the log (connector test build, nobody 
     await connect(a, 'c', 'Client A, again');
   }, 60_000);
 
-  it('Revoke in the window closes the app\'s contexts at once (its exclusive hold too) and its next call asks again', async () => {
+  it("Revoke in the window closes the app's contexts at once (its exclusive hold too) and its next call asks again", async () => {
     expect((await inClient(a, HOLD('EXCLUSIVE'))).ok).toBe(true);
     const before = (await hooks(rig.worker, 'return t.stats();')) as { daemonClients: number };
-    await expect(inClient(b, 'g.ctx = (await g.c.SCardEstablishContext(0)).hContext; g.reader = (await g.c.SCardListReaders(g.ctx, null)).readers[0]; return g.c.SCardConnect(g.ctx, g.reader, g.lib.SCARD_SHARE_SHARED, g.lib.SCARD_PROTOCOL_T1);')).resolves.toMatchObject({
+    await expect(
+      inClient(
+        b,
+        'g.ctx = (await g.c.SCardEstablishContext(0)).hContext; g.reader = (await g.c.SCardListReaders(g.ctx, null)).readers[0]; return g.c.SCardConnect(g.ctx, g.reader, g.lib.SCARD_SHARE_SHARED, g.lib.SCARD_PROTOCOL_T1);',
+      ),
+    ).resolves.toMatchObject({
       ok: false,
       name: 'SCARD_E_SHARING_VIOLATION',
     });
@@ -238,7 +304,16 @@ describe('consent, isolation, cleanup and the log (connector test build, nobody 
     await window.keyboard.press('Enter'); // keyboard operable
     await row.waitFor({ state: 'detached' });
     // A's hold is gone: B connects at once.
-    await until(async () => (await inClient(b, 'g.card = (await g.c.SCardConnect(g.ctx, g.reader, g.lib.SCARD_SHARE_SHARED, g.lib.SCARD_PROTOCOL_T1)).hCard; return true;')).ok, 'B to connect');
+    await until(
+      async () =>
+        (
+          await inClient(
+            b,
+            'g.card = (await g.c.SCardConnect(g.ctx, g.reader, g.lib.SCARD_SHARE_SHARED, g.lib.SCARD_PROTOCOL_T1)).hCard; return true;',
+          )
+        ).ok,
+      'B to connect',
+    );
     const after = (await hooks(rig.worker, 'return t.stats();')) as { daemonClients: number };
     expect(after.daemonClients).toBeLessThan(before.daemonClients + 1);
     await inClient(b, 'await g.c.SCardDisconnect(g.card, 0);');
@@ -252,7 +327,8 @@ describe('consent, isolation, cleanup and the log (connector test build, nobody 
 
   it('logs calls by client with APDU bytes as lengths by default, bytes with the switch on, PIN bytes never; exports a file', async () => {
     const logText = async () => (await window.locator('#log li').allTextContents()).join('\n');
-    const hold = 'g.ctx = (await g.c.SCardEstablishContext(0)).hContext; g.reader = (await g.c.SCardListReaders(g.ctx, null)).readers[0]; g.card = (await g.c.SCardConnect(g.ctx, g.reader, g.lib.SCARD_SHARE_SHARED, g.lib.SCARD_PROTOCOL_T1)).hCard;';
+    const hold =
+      'g.ctx = (await g.c.SCardEstablishContext(0)).hContext; g.reader = (await g.c.SCardListReaders(g.ctx, null)).readers[0]; g.card = (await g.c.SCardConnect(g.ctx, g.reader, g.lib.SCARD_SHARE_SHARED, g.lib.SCARD_PROTOCOL_T1)).hCard;';
     const PIN_APDU = 'Uint8Array.of(0x00, 0x20, 0x00, 0x80, 0x08, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38)';
     const PIN_CONTROL = 'Uint8Array.of(0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38)';
     const pinCalls = `
@@ -263,7 +339,9 @@ describe('consent, isolation, cleanup and the log (connector test build, nobody 
     await inClient(a, pinCalls);
     await until(async () => (await logText()).includes('SCardControl'), 'the calls in the log view');
     const off = await logText();
-    expect(off).toContain('client "Client A, again" (fhjfogpingjmigcfkipfiefoebccegbj): SCardTransmit → SCARD_S_SUCCESS (APDU (15 bytes), response (2 bytes))');
+    expect(off).toContain(
+      'client "Client A, again" (fhjfogpingjmigcfkipfiefoebccegbj): SCardTransmit → SCARD_S_SUCCESS (APDU (15 bytes), response (2 bytes))',
+    );
     expect(off).toContain('SCardTransmit → SCARD_S_SUCCESS (APDU (4 bytes), response (14 bytes))');
     expect(off).not.toContain('A0 00 00 00 62');
     expect(off).not.toContain('48 65 6C 6C');
@@ -304,7 +382,7 @@ describe('consent, isolation, cleanup and the log (connector test build, nobody 
     await inClient(a, 'await g.c.SCardDisconnect(g.card, 0); await g.c.SCardReleaseContext(g.ctx);');
   }, 60_000);
 
-  it('the window shows the demo card\'s ATR decoded, live', async () => {
+  it("the window shows the demo card's ATR decoded, live", async () => {
     const row = window.locator('.reader[data-state="ready"]').first();
     await expect(row.locator('.atr').textContent()).resolves.toMatch(/^3B /);
     await expect(row.locator('.atr-info').textContent()).resolves.toContain('T=1');

@@ -12,10 +12,13 @@ type Outcome = { ok: true; value: any } | { ok: false; name: string; message: st
 
 /** Runs `body` in the test client page, where `lib`, `attempt` and the connection `c` (globalThis.c) are in scope. */
 function inClient(page: Page, body: string): Promise<Outcome> {
-  return page.evaluate(`(async () => { const g = globalThis; return g.attempt(async () => { ${body} }); })()`) as Promise<Outcome>;
+  return page.evaluate(
+    `(async () => { const g = globalThis; return g.attempt(async () => { ${body} }); })()`,
+  ) as Promise<Outcome>;
 }
 
-const hooks = (worker: Worker, body: string) => worker.evaluate(`(async () => { const t = globalThis.connectorTest; await t.started; ${body} })()`);
+const hooks = (worker: Worker, body: string) =>
+  worker.evaluate(`(async () => { const t = globalThis.connectorTest; await t.started; ${body} })()`);
 
 const HELLO = `
   const { hContext } = await g.c.SCardEstablishContext(lib.SCARD_SCOPE_SYSTEM);
@@ -34,7 +37,9 @@ describe('card and reader events, blocked readers (connector test build)', () =>
     rig = await launchRig({ connector: 'test' });
     await hooks(rig.worker, 'await t.setDemoReader(true);');
     client = await openTestClient(rig);
-    await client.evaluate(`(async () => { globalThis.c = await globalThis.lib.connect(${JSON.stringify(CONNECTOR_ID)}, { name: 'e2e readers' }); })()`);
+    await client.evaluate(
+      `(async () => { globalThis.c = await globalThis.lib.connect(${JSON.stringify(CONNECTOR_ID)}, { name: 'e2e readers' }); })()`,
+    );
   }, 60_000);
   afterAll(async () => {
     await rig?.close();
@@ -50,17 +55,25 @@ describe('card and reader events, blocked readers (connector test build)', () =>
     const page = await openConnectorPage(rig);
     await page.getByText('no card', { exact: false }).waitFor();
     // A new connection attempt without a card names the reason too.
-    const noCard = await inClient(client, 'return g.c.SCardConnect(g.ctx, (await g.c.SCardListReaders(g.ctx, null)).readers[0], g.lib.SCARD_SHARE_SHARED, g.lib.SCARD_PROTOCOL_T1);');
+    const noCard = await inClient(
+      client,
+      'return g.c.SCardConnect(g.ctx, (await g.c.SCardListReaders(g.ctx, null)).readers[0], g.lib.SCARD_SHARE_SHARED, g.lib.SCARD_PROTOCOL_T1);',
+    );
     expect(noCard.ok === false && noCard.name).toBe('SCARD_E_NO_SMARTCARD');
     await hooks(rig.worker, 't.insertDemoCard();');
     await page.getByText('card present', { exact: false }).waitFor();
-    await inClient(client, 'await g.c.SCardDisconnect(g.card, g.lib.SCARD_LEAVE_CARD).catch(() => {}); await g.c.SCardReleaseContext(g.ctx);');
+    await inClient(
+      client,
+      'await g.c.SCardDisconnect(g.card, g.lib.SCARD_LEAVE_CARD).catch(() => {}); await g.c.SCardReleaseContext(g.ctx);',
+    );
     await expect(inClient(client, HELLO)).resolves.toEqual({ ok: true, value: 'Hello world!' });
     await page.close();
   }, 60_000);
 
   it('reader unplugged under a handle: the error names it, and the reader works again once plugged back', async () => {
-    await expect(inClient(client, 'return g.c.SCardStatus(g.card).then((s) => s.szReaderName);')).resolves.toMatchObject({ ok: true });
+    await expect(
+      inClient(client, 'return g.c.SCardStatus(g.card).then((s) => s.szReaderName);'),
+    ).resolves.toMatchObject({ ok: true });
     await hooks(rig.worker, 'await t.setDemoReader(false);');
     const after = await inClient(client, 'return g.c.SCardTransmit(g.card, g.pci, Uint8Array.of(0, 0, 0, 0));');
     expect(after.ok).toBe(false);
@@ -72,7 +85,10 @@ describe('card and reader events, blocked readers (connector test build)', () =>
     const list = await inClient(client, 'return g.c.SCardListReaders(g.ctx, null);');
     expect(list.ok === false && list.name).toBe('SCARD_E_NO_READERS_AVAILABLE');
     await hooks(rig.worker, 'await t.setDemoReader(true);');
-    await until(async () => (await inClient(client, 'return (await g.c.SCardListReaders(g.ctx, null)).readers.length;')).ok, 'the reader to come back');
+    await until(
+      async () => (await inClient(client, 'return (await g.c.SCardListReaders(g.ctx, null)).readers.length;')).ok,
+      'the reader to come back',
+    );
     await inClient(client, 'await g.c.SCardReleaseContext(g.ctx);');
     await expect(inClient(client, HELLO)).resolves.toEqual({ ok: true, value: 'Hello world!' });
   }, 60_000);
@@ -84,7 +100,9 @@ describe('card and reader events, blocked readers (connector test build)', () =>
     const row = page.locator('.reader[data-state="blocked"]');
     await row.waitFor();
     await expect(row.locator('.badge').textContent()).resolves.toBe('Blocked by Chrome');
-    await expect(row.locator('.reason').textContent()).resolves.toContain('Chrome does not let extensions use this reader');
+    await expect(row.locator('.reason').textContent()).resolves.toContain(
+      'Chrome does not let extensions use this reader',
+    );
     await screenshot(page, 'connector-blocked-reader');
     // The demo reader is unaffected.
     await expect(inClient(client, HELLO)).resolves.toEqual({ ok: true, value: 'Hello world!' });

@@ -6,11 +6,22 @@
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONNECTOR_ID, connectorWorker, launchRig, openConnectorPage, openTestClient, turnDemoOn, until, type Rig } from './harness.js';
+import {
+  CONNECTOR_ID,
+  connectorWorker,
+  launchRig,
+  openConnectorPage,
+  openTestClient,
+  turnDemoOn,
+  until,
+  type Rig,
+} from './harness.js';
 
 type Outcome = { ok: true; value: any } | { ok: false; name: string; message: string };
 function inClient(page: Page, body: string): Promise<Outcome> {
-  return page.evaluate(`(async () => { const g = globalThis; return g.attempt(async () => { ${body} }); })()`) as Promise<Outcome>;
+  return page.evaluate(
+    `(async () => { const g = globalThis; return g.attempt(async () => { ${body} }); })()`,
+  ) as Promise<Outcome>;
 }
 
 const HELLO = `
@@ -37,7 +48,9 @@ describe('the connector worker restarting under a client', () => {
     const connector = await openConnectorPage(rig);
     await turnDemoOn(connector);
     const client = await openTestClient(rig);
-    await client.evaluate(`(async () => { globalThis.c = await globalThis.lib.connect(${JSON.stringify(CONNECTOR_ID)}, { name: 'e2e restart' }); })()`);
+    await client.evaluate(
+      `(async () => { globalThis.c = await globalThis.lib.connect(${JSON.stringify(CONNECTOR_ID)}, { name: 'e2e restart' }); })()`,
+    );
     await expect(inClient(client, HELLO)).resolves.toEqual({ ok: true, value: 'Hello world!' });
     const firstInstance = await client.evaluate('globalThis.c.instance');
 
@@ -72,7 +85,13 @@ describe('the connector worker restarting under a client', () => {
     expect(old.ok).toBe(false);
     // The new worker brings the demo reader back by itself (the switch is remembered).
     await until(
-      async () => (await inClient(client, 'const { hContext } = await g.c.SCardEstablishContext(2); try { return (await g.c.SCardListReaders(hContext, null)).readers; } finally { await g.c.SCardReleaseContext(hContext); }')).ok,
+      async () =>
+        (
+          await inClient(
+            client,
+            'const { hContext } = await g.c.SCardEstablishContext(2); try { return (await g.c.SCardListReaders(hContext, null)).readers; } finally { await g.c.SCardReleaseContext(hContext); }',
+          )
+        ).ok,
       'the demo reader on the new worker',
     );
     await expect(inClient(client, HELLO)).resolves.toEqual({ ok: true, value: 'Hello world!' });

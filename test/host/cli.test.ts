@@ -296,7 +296,7 @@ describe('smart-card-host', () => {
   it('with USB on, says whether there is a USB bus and serves the other readers either way', async () => {
     const host = await start(['--demo']);
     if (existsSync('/sys/bus/usb/devices')) expect(host.stderr()).not.toContain('no USB bus');
-    else expect(host.stderr()).toMatch(/warn  no USB bus: \/sys\/bus\/usb\/devices does not exist/);
+    else expect(host.stderr()).toMatch(/warn {2}no USB bus: \/sys\/bus\/usb\/devices does not exist/);
     expect(host.stderr()).toContain('Gemalto PC Twin Reader 00 00');
   });
 });

@@ -9,7 +9,6 @@ import { pcscdServerStats } from '../../src/host/pcscd/server.js';
 import {
   CMD,
   HEADER_SIZE,
-  encodeCString,
   encodeHeader,
   encodeRequest,
   encodeStruct,

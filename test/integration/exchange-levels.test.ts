@@ -98,13 +98,15 @@ describe('64 KiB extended ECHO', () => {
 
 describe('T=0 cards behind APDU-level readers', () => {
   it.each(['short-apdu', 'extended-apdu'] as const)(
-    '%s: ECHO (class 80) with Le comes back whole: the reader fetches the 61xx data with GET RESPONSE in the command\'s class (bClassGetResponse FF)',
+    "%s: ECHO (class 80) with Le comes back whole: the reader fetches the 61xx data with GET RESPONSE in the command's class (bClassGetResponse FF)",
     async (profile) => {
       const { sim, reader } = await openRig(profile);
       sim.insertCard(helloWorldCardT0());
       await powerAndSet(reader, 1);
       const data = pattern(200, 3);
-      expect(await must(reader.slots[0]!.transmit(concat(hex('80 EE 00 00 C8'), data, hex('00'))))).toEqual(concat(data, SW_OK));
+      expect(await must(reader.slots[0]!.transmit(concat(hex('80 EE 00 00 C8'), data, hex('00'))))).toEqual(
+        concat(data, SW_OK),
+      );
       // And the hello-world case 1 command still leaves its 61 0C to the application, as ISO 7816-3 §12.2.2 says.
       expect(await must(reader.slots[0]!.transmit(SELECT_HELLO))).toEqual(SW_OK);
       expect(await must(reader.slots[0]!.transmit(HELLO))).toEqual(hex('61 0C'));

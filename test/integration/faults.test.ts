@@ -52,10 +52,38 @@ interface Setup {
 }
 
 const SETUPS: Setup[] = [
-  { name: 'GemPC Twin, T=1 TPDU', profile: 'gempc-twin', card: helloWorldCardT1, protocol: 2, checked: true, chain: true },
-  { name: 'GemPC Twin, T=0 TPDU', profile: 'gempc-twin', card: helloWorldCardT0, protocol: 1, checked: false, chain: false },
-  { name: 'OMNIKEY, T=1 extended APDU', profile: 'extended-apdu', card: helloWorldCardT1, protocol: 2, checked: false, chain: true },
-  { name: 'AU9520, T=0 short APDU', profile: 'short-apdu', card: dualProtocolCard, protocol: 1, checked: false, chain: false },
+  {
+    name: 'GemPC Twin, T=1 TPDU',
+    profile: 'gempc-twin',
+    card: helloWorldCardT1,
+    protocol: 2,
+    checked: true,
+    chain: true,
+  },
+  {
+    name: 'GemPC Twin, T=0 TPDU',
+    profile: 'gempc-twin',
+    card: helloWorldCardT0,
+    protocol: 1,
+    checked: false,
+    chain: false,
+  },
+  {
+    name: 'OMNIKEY, T=1 extended APDU',
+    profile: 'extended-apdu',
+    card: helloWorldCardT1,
+    protocol: 2,
+    checked: false,
+    chain: true,
+  },
+  {
+    name: 'AU9520, T=0 short APDU',
+    profile: 'short-apdu',
+    card: dualProtocolCard,
+    protocol: 1,
+    checked: false,
+    chain: false,
+  },
 ];
 
 /** Response faults aimed at `target`; payload garbling only where it is detectable. */
@@ -132,7 +160,11 @@ async function expectRecovery(reader: CcidReader, sim: SimulatedReader, setup: S
   const slot = reader.slots[0]!;
   const data = pattern(40, 77);
   if (slot.protocol !== undefined) {
-    const ok = await checkCall(slot.transmit(echoShort(data)), (v) => checkEcho(v, data, setup), `${what}: first exchange after`);
+    const ok = await checkCall(
+      slot.transmit(echoShort(data)),
+      (v) => checkEcho(v, data, setup),
+      `${what}: first exchange after`,
+    );
     if (ok) return;
   }
   const card = sim.cardIn(0) as SimulatedCard;
@@ -191,7 +223,9 @@ const POSITIONS: Record<Phase, number[]> = {
 };
 
 describe.each(SETUPS)('$name', (setup) => {
-  const phases: Phase[] = setup.chain ? ['power-on', 'set-protocol', 'exchange', 'chain'] : ['power-on', 'set-protocol', 'exchange'];
+  const phases: Phase[] = setup.chain
+    ? ['power-on', 'set-protocol', 'exchange', 'chain']
+    : ['power-on', 'set-protocol', 'exchange'];
   describe.each(phases)('at %s', (phase) => {
     const cases: [string, FaultSpec][] = [];
     for (const n of POSITIONS[phase]) {
@@ -282,7 +316,11 @@ describe('card faults on T=1', () => {
 
 describe('property: random faults at random points of random exchanges', () => {
   type Op = { kind: 'echo'; length: number; extended: boolean } | { kind: 'select' } | { kind: 'reset' };
-  type Fault = { reader: FaultSpec } | { card: 'edc'; count: number } | { card: 'wtx'; count: number; multiplier: number } | { card: 'mute-after'; n: number };
+  type Fault =
+    | { reader: FaultSpec }
+    | { card: 'edc'; count: number }
+    | { card: 'wtx'; count: number; multiplier: number }
+    | { card: 'mute-after'; n: number };
 
   const target = fc.oneof(
     fc.constant<FaultTarget>({ on: 'next-response' }),
@@ -291,7 +329,9 @@ describe('property: random faults at random points of random exchanges', () => {
   const readerFault: fc.Arbitrary<FaultSpec> = fc.oneof(
     target.map((t): FaultSpec => ({ kind: 'drop', target: t })),
     target.map((t): FaultSpec => ({ kind: 'duplicate', target: t })),
-    fc.tuple(target, fc.integer({ min: 0, max: 30 })).map(([t, bytes]): FaultSpec => ({ kind: 'truncate', bytes, target: t })),
+    fc
+      .tuple(target, fc.integer({ min: 0, max: 30 }))
+      .map(([t, bytes]): FaultSpec => ({ kind: 'truncate', bytes, target: t })),
     fc
       .tuple(target, fc.integer({ min: 0, max: 9 }), fc.integer({ min: 1, max: 255 }))
       .map(([t, offset, mask]): FaultSpec => ({ kind: 'garble', where: 'header', offset, mask, target: t })),
@@ -301,7 +341,12 @@ describe('property: random faults at random points of random exchanges', () => {
       .tuple(target, fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 20 }))
       .map(([t, count, multiplier]): FaultSpec => ({ kind: 'time-extension', count, multiplier, target: t })),
     target.map((t): FaultSpec => ({ kind: 'zlp', target: t })),
-    fc.constantFrom<FaultSpec>({ kind: 'stall', endpoint: 'bulk-in' }, { kind: 'stall', endpoint: 'bulk-out' }, { kind: 'mute' }, { kind: 'hardware-error' }),
+    fc.constantFrom<FaultSpec>(
+      { kind: 'stall', endpoint: 'bulk-in' },
+      { kind: 'stall', endpoint: 'bulk-out' },
+      { kind: 'mute' },
+      { kind: 'hardware-error' },
+    ),
   );
   const payloadGarble = fc
     .tuple(target, fc.integer({ min: 0, max: 300 }), fc.integer({ min: 1, max: 255 }))
@@ -310,12 +355,28 @@ describe('property: random faults at random points of random exchanges', () => {
     fc.oneof(
       (checked ? fc.oneof(readerFault, payloadGarble) : readerFault).map((f): Fault => ({ reader: f })),
       fc.integer({ min: 1, max: 12 }).map((count): Fault => ({ card: 'edc', count })),
-      fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 255 })).map(([count, multiplier]): Fault => ({ card: 'wtx', count, multiplier })),
+      fc
+        .tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 255 }))
+        .map(([count, multiplier]): Fault => ({ card: 'wtx', count, multiplier })),
       fc.integer({ min: 0, max: 8 }).map((n): Fault => ({ card: 'mute-after', n })),
     );
   const op: fc.Arbitrary<Op> = fc.oneof(
-    { weight: 4, arbitrary: fc.record({ kind: fc.constant('echo' as const), length: fc.integer({ min: 1, max: 255 }), extended: fc.constant(false) }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('echo' as const), length: fc.integer({ min: 256, max: 3000 }), extended: fc.constant(true) }) },
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        kind: fc.constant('echo' as const),
+        length: fc.integer({ min: 1, max: 255 }),
+        extended: fc.constant(false),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant('echo' as const),
+        length: fc.integer({ min: 256, max: 3000 }),
+        extended: fc.constant(true),
+      }),
+    },
     { weight: 2, arbitrary: fc.constant<Op>({ kind: 'select' }) },
     { weight: 1, arbitrary: fc.constant<Op>({ kind: 'reset' }) },
   );

@@ -5,7 +5,16 @@
 import { expect } from 'vitest';
 import { CcidReader, type CcidReaderOptions } from '../../src/ccid/reader.js';
 import { DriverError, ifdCodeName } from '../../src/ifd/errors.js';
-import { READER_ENDPOINT, createSimulatedReader, helloWorldCardT0, pinCard, type ProfileId, type ReaderProfile, type SimulatedReader, type SimulatedReaderOptions } from '../../src/sim/index.js';
+import {
+  READER_ENDPOINT,
+  createSimulatedReader,
+  helloWorldCardT0,
+  pinCard,
+  type ProfileId,
+  type ReaderProfile,
+  type SimulatedReader,
+  type SimulatedReaderOptions,
+} from '../../src/sim/index.js';
 import { settle as settleWithin, SETTLE_MS, type Outcome } from '../support/settle.js';
 
 export const hex = (s: string): Uint8Array =>
@@ -149,7 +158,9 @@ export class Traffic {
     const transferIn = sim.transferIn.bind(sim);
     sim.transferOut = async (ep: number, data: BufferSource) => {
       const b =
-        data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+        data instanceof ArrayBuffer
+          ? new Uint8Array(data)
+          : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       this.out.push(frame(b.slice()));
       this.beforeOut?.(this.out.length);
       return transferOut(ep, data);
@@ -158,7 +169,9 @@ export class Traffic {
       const r = await transferIn(ep, length);
       if (ep === READER_ENDPOINT.BULK_IN) {
         const d = r.data;
-        this.inRaw.push(d ? new Uint8Array(d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength)) : new Uint8Array(0));
+        this.inRaw.push(
+          d ? new Uint8Array(d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength)) : new Uint8Array(0),
+        );
       }
       return r;
     };

@@ -6,19 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { IFD } from '../../src/ifd/errors.js';
 import { pinCard, PROFILES } from '../../src/sim/index.js';
-import {
-  concat,
-  expectIfd,
-  HELLO,
-  hex,
-  must,
-  openRig,
-  pinRig,
-  SELECT_HELLO,
-  settle,
-  SW_OK,
-  until,
-} from './helpers.js';
+import { concat, expectIfd, HELLO, hex, must, openRig, pinRig, SELECT_HELLO, settle, SW_OK, until } from './helpers.js';
 
 const GET_FEATURE_REQUEST = 0x42000d48;
 const VERIFY_PIN_DIRECT = 0x42330006;
@@ -36,7 +24,7 @@ const ATTR_MAXINPUT = 0x7a007;
 /** Tag-length-value list of 1-byte tags and lengths. */
 function tlvs(bytes: Uint8Array): Map<number, Uint8Array> {
   const out = new Map<number, Uint8Array>();
-  for (let i = 0; i + 2 <= bytes.length; ) {
+  for (let i = 0; i + 2 <= bytes.length;) {
     const tag = bytes[i]!;
     const len = bytes[i + 1]!;
     out.set(tag, bytes.slice(i + 2, i + 2 + len));
@@ -127,7 +115,9 @@ describe.each(['T=1', 'T=0'] as const)('VERIFY_PIN_DIRECT with a %s card', (card
     // Verified: an empty VERIFY says so.
     expect(await must(slot.transmit(hex('00 20 00 80')))).toEqual(SW_OK);
     expect(await must(slot.transmit(SELECT_HELLO))).toEqual(SW_OK);
-    expect(await must(slot.transmit(HELLO))).toEqual(cardKind === 'T=1' ? concat(new TextEncoder().encode('Hello world!'), SW_OK) : hex('61 0C'));
+    expect(await must(slot.transmit(HELLO))).toEqual(
+      cardKind === 'T=1' ? concat(new TextEncoder().encode('Hello world!'), SW_OK) : hex('61 0C'),
+    );
     await reader.close();
   });
 

@@ -58,7 +58,9 @@ describe.each(['T=1', 'T=0'] as const)('MODIFY_PIN_DIRECT with a %s card', (card
     expect(await must(slot.transmit(verify('5678')))).toEqual(SW_OK);
     // The exchanges after the PIN command still work (T=1: the sequence numbers were kept in step).
     expect(await must(slot.transmit(SELECT_HELLO))).toEqual(SW_OK);
-    expect(await must(slot.transmit(HELLO))).toEqual(cardKind === 'T=1' ? concat(new TextEncoder().encode('Hello world!'), SW_OK) : hex('61 0C'));
+    expect(await must(slot.transmit(HELLO))).toEqual(
+      cardKind === 'T=1' ? concat(new TextEncoder().encode('Hello world!'), SW_OK) : hex('61 0C'),
+    );
     await reader.close();
   });
 

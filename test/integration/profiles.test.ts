@@ -5,7 +5,13 @@
 import { describe, expect, it } from 'vitest';
 import { IFD } from '../../src/ifd/errors.js';
 import { CardApplications } from '../../src/sim/card/applets.js';
-import { helloWorldCardT0, helloWorldCardT1, PROFILES, type ProfileId, type SimulatedCard } from '../../src/sim/index.js';
+import {
+  helloWorldCardT0,
+  helloWorldCardT1,
+  PROFILES,
+  type ProfileId,
+  type SimulatedCard,
+} from '../../src/sim/index.js';
 import {
   ALL_PROFILES,
   concat,
@@ -227,7 +233,7 @@ describe('two-slot reader', () => {
         expectChallenge(ref0, 16),
         expectChallenge(ref1, 16),
         concat(e0, SW_OK),
-        hex(`61 ${(e1.length).toString(16)}`),
+        hex(`61 ${e1.length.toString(16)}`),
       ]);
     }
     // One slot's card leaving does not disturb the other.

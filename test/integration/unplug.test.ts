@@ -5,7 +5,13 @@
 import { describe, expect, it } from 'vitest';
 import { IFD } from '../../src/ifd/errors.js';
 import { CcidReader } from '../../src/ccid/reader.js';
-import { createSimulatedReader, helloWorldCardT0, helloWorldCardT1, pinCard, type ProfileId } from '../../src/sim/index.js';
+import {
+  createSimulatedReader,
+  helloWorldCardT0,
+  helloWorldCardT1,
+  pinCard,
+  type ProfileId,
+} from '../../src/sim/index.js';
 import {
   echoExtended,
   expectIfd,
@@ -51,21 +57,24 @@ function expectRemovedListener(rig: Rig): void {
 }
 
 describe('unplug before open completes', () => {
-  it.each([0, 1, 2, 3, 5, 8, 13, 21, 40])('after %i microtask turns: open rejects with 617, or every call does', async (turns) => {
-    const sim = createSimulatedReader('gempc-twin');
-    sim.insertCard(helloWorldCardT1());
-    const opening = settle(CcidReader.open(sim, FAST), 'open');
-    for (let i = 0; i < turns; i++) await Promise.resolve();
-    sim.unplug();
-    const r = await opening;
-    if (!r.ok) {
-      expect((r.error as { code?: number }).code).toBe(IFD.NO_SUCH_DEVICE);
-      return;
-    }
-    const rig: Rig = { sim, reader: r.value, traffic: new Traffic(sim) };
-    await expectAllGone(rig);
-    expectRemovedListener(rig);
-  });
+  it.each([0, 1, 2, 3, 5, 8, 13, 21, 40])(
+    'after %i microtask turns: open rejects with 617, or every call does',
+    async (turns) => {
+      const sim = createSimulatedReader('gempc-twin');
+      sim.insertCard(helloWorldCardT1());
+      const opening = settle(CcidReader.open(sim, FAST), 'open');
+      for (let i = 0; i < turns; i++) await Promise.resolve();
+      sim.unplug();
+      const r = await opening;
+      if (!r.ok) {
+        expect((r.error as { code?: number }).code).toBe(IFD.NO_SUCH_DEVICE);
+        return;
+      }
+      const rig: Rig = { sim, reader: r.value, traffic: new Traffic(sim) };
+      await expectAllGone(rig);
+      expectRemovedListener(rig);
+    },
+  );
 
   it('an unplugged device cannot be opened', async () => {
     const sim = createSimulatedReader('short-apdu');

@@ -7,7 +7,9 @@ import { DriverError, IFD } from '../../src/ifd/errors.js';
 /** Random bytes, half of them starting with a valid TS so the parser gets past the first check. */
 const atrLike = fc.oneof(
   fc.uint8Array({ maxLength: 48 }),
-  fc.tuple(fc.constantFrom(0x3b, 0x3f), fc.uint8Array({ maxLength: 47 })).map(([ts, rest]) => Uint8Array.of(ts, ...rest)),
+  fc
+    .tuple(fc.constantFrom(0x3b, 0x3f), fc.uint8Array({ maxLength: 47 }))
+    .map(([ts, rest]) => Uint8Array.of(ts, ...rest)),
 );
 
 function tryParse(bytes: Uint8Array): ParsedAtr | DriverError {

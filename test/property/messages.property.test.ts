@@ -28,15 +28,19 @@ describe('message decoders on arbitrary bytes', () => {
 
   it('decodeResponse accepts exactly the messages whose dwLength matches', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 30 }), fc.constantFrom(0x00, 0x01, 0x02, 0x40, 0x42, 0x80), (data, status) => {
-        const b = new Uint8Array(10 + data.length);
-        b[0] = 0x80;
-        new DataView(b.buffer).setUint32(1, data.length, true);
-        b[7] = status;
-        b.set(data, 10);
-        expect(Array.from(decodeResponse(b).data)).toEqual(Array.from(data));
-        if (b.length > 10) expect(() => decodeResponse(b.subarray(0, b.length - 1))).toThrow(DriverError);
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 30 }),
+        fc.constantFrom(0x00, 0x01, 0x02, 0x40, 0x42, 0x80),
+        (data, status) => {
+          const b = new Uint8Array(10 + data.length);
+          b[0] = 0x80;
+          new DataView(b.buffer).setUint32(1, data.length, true);
+          b[7] = status;
+          b.set(data, 10);
+          expect(Array.from(decodeResponse(b).data)).toEqual(Array.from(data));
+          if (b.length > 10) expect(() => decodeResponse(b.subarray(0, b.length - 1))).toThrow(DriverError);
+        },
+      ),
       { numRuns: NUM_RUNS },
     );
   });

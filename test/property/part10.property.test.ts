@@ -56,17 +56,21 @@ describe('PIN structure parsers on random bytes', () => {
 
   it('a well-formed verify structure parses and its secure body keeps header minus 5 bytes plus the APDU', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 15, maxLength: 15 }), fc.uint8Array({ minLength: 4, maxLength: 40 }), (head, apdu) => {
-        const bytes = Uint8Array.of(...head, ...le32(apdu.length), ...apdu);
-        const pvs = parsePinVerifyStructure(bytes);
-        const { body } = secureBodyFromVerify(pvs);
-        expect(body.length).toBe(1 + 14 + apdu.length);
-        expect(body[0]).toBe(0);
-        expect([...body.subarray(15)]).toEqual([...apdu]);
-        expect(body[7]).toBeGreaterThanOrEqual(1);
-        expect(body[7]).toBeLessThanOrEqual(7);
-        expect(pvs.secureTimeoutMs).toBeGreaterThanOrEqual(90_000);
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 15, maxLength: 15 }),
+        fc.uint8Array({ minLength: 4, maxLength: 40 }),
+        (head, apdu) => {
+          const bytes = Uint8Array.of(...head, ...le32(apdu.length), ...apdu);
+          const pvs = parsePinVerifyStructure(bytes);
+          const { body } = secureBodyFromVerify(pvs);
+          expect(body.length).toBe(1 + 14 + apdu.length);
+          expect(body[0]).toBe(0);
+          expect([...body.subarray(15)]).toEqual([...apdu]);
+          expect(body[7]).toBeGreaterThanOrEqual(1);
+          expect(body[7]).toBeLessThanOrEqual(7);
+          expect(pvs.secureTimeoutMs).toBeGreaterThanOrEqual(90_000);
+        },
+      ),
       { numRuns: 200 },
     );
   });

@@ -120,19 +120,44 @@ describe('protocol properties', () => {
       SCardEstablishContext: fc.tuple(u32),
       SCardReleaseContext: fc.tuple(u32),
       SCardIsValidContext: fc.tuple(u32),
-      SCardListReaders: fc.tuple(u32, fc.option(fc.string({ maxLength: 50 })), optU32.map((b) => (b === undefined ? undefined : { bufferLength: b }))),
-      SCardListReaderGroups: fc.tuple(u32, optU32.map((b) => (b === undefined ? undefined : { bufferLength: b }))),
+      SCardListReaders: fc.tuple(
+        u32,
+        fc.option(fc.string({ maxLength: 50 })),
+        optU32.map((b) => (b === undefined ? undefined : { bufferLength: b })),
+      ),
+      SCardListReaderGroups: fc.tuple(
+        u32,
+        optU32.map((b) => (b === undefined ? undefined : { bufferLength: b })),
+      ),
       SCardConnect: fc.tuple(u32, fc.string({ maxLength: 200 }), u32, u32),
       SCardReconnect: fc.tuple(u32, u32, u32, u32),
       SCardDisconnect: fc.tuple(u32, u32),
       SCardBeginTransaction: fc.tuple(u32),
       SCardEndTransaction: fc.tuple(u32, u32),
       SCardStatus: fc.tuple(u32),
-      SCardGetStatusChange: fc.tuple(u32, u32, fc.array(fc.record({ szReader: fc.string({ maxLength: 50 }), dwCurrentState: u32 }), { maxLength: 20 })),
-      SCardControl: fc.tuple(u32, u32, bytes, optU32.map((b) => (b === undefined ? undefined : { recvLength: b }))),
-      SCardGetAttrib: fc.tuple(u32, u32, optU32.map((b) => (b === undefined ? undefined : { bufferLength: b }))),
+      SCardGetStatusChange: fc.tuple(
+        u32,
+        u32,
+        fc.array(fc.record({ szReader: fc.string({ maxLength: 50 }), dwCurrentState: u32 }), { maxLength: 20 }),
+      ),
+      SCardControl: fc.tuple(
+        u32,
+        u32,
+        bytes,
+        optU32.map((b) => (b === undefined ? undefined : { recvLength: b })),
+      ),
+      SCardGetAttrib: fc.tuple(
+        u32,
+        u32,
+        optU32.map((b) => (b === undefined ? undefined : { bufferLength: b })),
+      ),
       SCardSetAttrib: fc.tuple(u32, u32, bytes),
-      SCardTransmit: fc.tuple(u32, fc.record({ dwProtocol: u32 }), bytes, optU32.map((b) => (b === undefined ? undefined : { recvLength: b }))),
+      SCardTransmit: fc.tuple(
+        u32,
+        fc.record({ dwProtocol: u32 }),
+        bytes,
+        optU32.map((b) => (b === undefined ? undefined : { recvLength: b })),
+      ),
       SCardCancel: fc.tuple(u32),
     };
     const call = fc.constantFrom(...FUNCTION_NAMES).chain((fn) => fc.tuple(fc.constant(fn), argsFor[fn], fc.nat()));
@@ -140,7 +165,12 @@ describe('protocol properties', () => {
       fc.property(call, ([fn, args, id]) => {
         const wire = JSON.parse(JSON.stringify(encodeCall(id, fn, args))) as unknown;
         const decoded = decodeClientMessage(wire);
-        expect(decoded).toEqual({ kind: 'call', id, fn, args: args.map((a, i) => (a === undefined && FUNCTIONS[fn][i] === 'groups|null' ? null : a)) });
+        expect(decoded).toEqual({
+          kind: 'call',
+          id,
+          fn,
+          args: args.map((a, i) => (a === undefined && FUNCTIONS[fn][i] === 'groups|null' ? null : a)),
+        });
       }),
       { numRuns: 1000 },
     );
@@ -203,14 +233,18 @@ describe('protocol properties', () => {
         const [clientPort, serverPort] = createPortPair('x');
         serverPort.onMessage.addListener((m) => {
           const msg = m as { kind: string; id: number };
-          if (msg.kind === 'ping') serverPort.postMessage({ v: 1, kind: 'pong', id: msg.id, instance: 'one', version: '1' });
+          if (msg.kind === 'ping')
+            serverPort.postMessage({ v: 1, kind: 'pong', id: msg.id, instance: 'one', version: '1' });
         });
         const conn = await connect('x', { port: clientPort, pingIntervalMs: 0 });
         conn.onReadersChanged(() => {});
         const calls = FUNCTION_NAMES.slice(0, 8).map((fn) => {
           const f = (conn as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[fn]!;
           const n = FUNCTIONS[fn].length;
-          const args = fn === 'SCardConnect' ? [1, 'r', 2, 3] : Array.from({ length: n }, (_, i) => (FUNCTIONS[fn][i]!.endsWith('|null') ? null : 1));
+          const args =
+            fn === 'SCardConnect'
+              ? [1, 'r', 2, 3]
+              : Array.from({ length: n }, (_, i) => (FUNCTIONS[fn][i]!.endsWith('|null') ? null : 1));
           return f.apply(conn, args).then(
             () => 'ok',
             (e: unknown) => e,

@@ -50,7 +50,10 @@ const t1Input = (edc: Edc): fc.Arbitrary<Uint8Array> =>
     fc
       .record({
         nad: fc.constantFrom(0, 0x12, 0x21),
-        pcb: fc.oneof(fc.constantFrom(0x00, 0x20, 0x40, 0x60, 0x80, 0x90, 0x81, 0x92, 0xc0, 0xc1, 0xc2, 0xc3, 0xe3), fc.integer({ min: 0, max: 255 })),
+        pcb: fc.oneof(
+          fc.constantFrom(0x00, 0x20, 0x40, 0x60, 0x80, 0x90, 0x81, 0x92, 0xc0, 0xc1, 0xc2, 0xc3, 0xe3),
+          fc.integer({ min: 0, max: 255 }),
+        ),
         inf: fc.uint8Array({ maxLength: 40 }),
       })
       .map(({ nad, pcb, inf }) => withEdc([nad, pcb, inf.length, ...inf], edc)),
@@ -76,7 +79,13 @@ describe('simulated card fed arbitrary input', () => {
 
   it('T=0: any sequence of transmissions gets a well-formed answer, never an exception', () => {
     const header = fc
-      .tuple(fc.constantFrom(0x00, 0x80, 0xff, 0x01), fc.constantFrom(0xa4, 0x84, 0xee, 0x20, 0x00, 0xc0, 0x60, 0x9a, 0xb0), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 20 }))
+      .tuple(
+        fc.constantFrom(0x00, 0x80, 0xff, 0x01),
+        fc.constantFrom(0xa4, 0x84, 0xee, 0x20, 0x00, 0xc0, 0x60, 0x9a, 0xb0),
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: 0, max: 20 }),
+      )
       .map((h) => Uint8Array.from(h));
     fc.assert(
       fc.property(
@@ -116,7 +125,13 @@ describe('simulated card fed arbitrary input', () => {
   it('APDUs: any bytes get a status word; those that are no APDU get 67 00', () => {
     const apdu = fc.oneof(
       fc.uint8Array({ maxLength: 300 }),
-      fc.tuple(fc.constantFrom(0x00, 0x80), fc.constantFrom(0xa4, 0x84, 0xee, 0x20, 0x00), fc.uint8Array({ minLength: 2, maxLength: 40 })).map(([cla, ins, rest]) => Uint8Array.from([cla, ins, ...rest])),
+      fc
+        .tuple(
+          fc.constantFrom(0x00, 0x80),
+          fc.constantFrom(0xa4, 0x84, 0xee, 0x20, 0x00),
+          fc.uint8Array({ minLength: 2, maxLength: 40 }),
+        )
+        .map(([cla, ins, rest]) => Uint8Array.from([cla, ins, ...rest])),
     );
     fc.assert(
       fc.property(fc.array(apdu, { maxLength: 8 }), (apdus) => {
@@ -141,7 +156,14 @@ describe('simulated card fed arbitrary input', () => {
         ta1: fc.integer({ min: 0, max: 260 }),
         tc1: fc.integer({ min: 0, max: 255 }),
         wi: fc.integer({ min: 0, max: 255 }),
-        t1: fc.record({ ifsc: fc.integer({ min: 0, max: 255 }), bwi: fc.integer({ min: 0, max: 12 }), edc: fc.constantFrom<Edc>('lrc', 'crc') }, { requiredKeys: [] }),
+        t1: fc.record(
+          {
+            ifsc: fc.integer({ min: 0, max: 255 }),
+            bwi: fc.integer({ min: 0, max: 12 }),
+            edc: fc.constantFrom<Edc>('lrc', 'crc'),
+          },
+          { requiredKeys: [] },
+        ),
         classes: fc.subarray(['A', 'B', 'C'] as const),
         historical: fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 16 }),
       },

@@ -72,24 +72,27 @@ describe('simulated reader on random input', () => {
 
   it('never throws or hangs on random bytes: every transfer gets an answer or a documented failure', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.uint8Array({ maxLength: 80 }), { minLength: 1, maxLength: 10 }), async (transfers) => {
-        const reader = createSimulatedReader('extended-apdu');
-        await reader.open();
-        await reader.claimInterface(0);
-        reader.insertCard(new TestCard({ protocol: 1 }));
-        for (const bytes of transfers) {
-          reader.keypad.clear();
-          for (let k = 0; k < 3; k++) reader.keypad.enter('1234');
-          const out = await reader.transferOut(1, bytes);
-          expect(out.status).toBe('ok');
-          const r = await reader.transferIn(2, 70000);
-          const dv = r.data!;
-          expect(dv.byteLength).toBeGreaterThanOrEqual(10);
-          expect(RESPONSE_TYPES.has(dv.getUint8(0))).toBe(true);
-          expect(dv.getUint32(1, true)).toBe(dv.byteLength - 10);
-          if (bytes.length >= 7) expect(dv.getUint8(6)).toBe(bytes[6]);
-        }
-      }),
+      fc.asyncProperty(
+        fc.array(fc.uint8Array({ maxLength: 80 }), { minLength: 1, maxLength: 10 }),
+        async (transfers) => {
+          const reader = createSimulatedReader('extended-apdu');
+          await reader.open();
+          await reader.claimInterface(0);
+          reader.insertCard(new TestCard({ protocol: 1 }));
+          for (const bytes of transfers) {
+            reader.keypad.clear();
+            for (let k = 0; k < 3; k++) reader.keypad.enter('1234');
+            const out = await reader.transferOut(1, bytes);
+            expect(out.status).toBe('ok');
+            const r = await reader.transferIn(2, 70000);
+            const dv = r.data!;
+            expect(dv.byteLength).toBeGreaterThanOrEqual(10);
+            expect(RESPONSE_TYPES.has(dv.getUint8(0))).toBe(true);
+            expect(dv.getUint32(1, true)).toBe(dv.byteLength - 10);
+            if (bytes.length >= 7) expect(dv.getUint8(6)).toBe(bytes[6]);
+          }
+        },
+      ),
       { numRuns: 80 },
     );
   });

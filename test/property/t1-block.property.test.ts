@@ -62,15 +62,20 @@ describe('T=1 block codec properties', () => {
 
   it('a decoded block re-encodes to exactly the bytes it came from (bodies with a correct EDC)', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 3, maxLength: 12 }), fc.uint8Array({ maxLength: 40 }), edcArb, (head, tail, edc) => {
-        // Make LEN right half of the time so that semantic checks, not just the length check, are exercised.
-        const body = Uint8Array.from([...head, ...tail]);
-        if (tail.length % 2 === 0) body[2] = body.length - 3;
-        const bytes = appendEdc(body, edc);
-        const r = decodeBlock(bytes, edc);
-        expectWellFormed(r);
-        if (r.ok) expect(encodeBlock(r.block, { nad: r.nad, edc })).toEqual(bytes);
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 3, maxLength: 12 }),
+        fc.uint8Array({ maxLength: 40 }),
+        edcArb,
+        (head, tail, edc) => {
+          // Make LEN right half of the time so that semantic checks, not just the length check, are exercised.
+          const body = Uint8Array.from([...head, ...tail]);
+          if (tail.length % 2 === 0) body[2] = body.length - 3;
+          const bytes = appendEdc(body, edc);
+          const r = decodeBlock(bytes, edc);
+          expectWellFormed(r);
+          if (r.ok) expect(encodeBlock(r.block, { nad: r.nad, edc })).toEqual(bytes);
+        },
+      ),
       { numRuns: 500 },
     );
   });

@@ -55,19 +55,24 @@ export async function churnCampaign(o: ChurnOptions): Promise<void> {
   const name = reader!;
 
   /** A call that must settle within the deadline; returns its outcome (a hang is a violation). */
-  const must = async <T>(p: Promise<T>, what: string): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> => {
+  const must = async <T>(
+    p: Promise<T>,
+    what: string,
+  ): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> => {
     t.calls += 1;
     const r = await settle(p, DEADLINE_MS);
     if (r.ok === 'hang') {
       violation(t, `${what}: did not settle within ${DEADLINE_MS} ms (SOAK_SEED=${o.seed})`);
       return { ok: false, error: new Error('hang') };
     }
-    if (r.ok === false && !(r.error instanceof PcscError)) violation(t, `${what}: rejected with a non-PcscError: ${String(r.error)} (SOAK_SEED=${o.seed})`);
+    if (r.ok === false && !(r.error instanceof PcscError))
+      violation(t, `${what}: rejected with a non-PcscError: ${String(r.error)} (SOAK_SEED=${o.seed})`);
     return r;
   };
 
   const checkChallenge = (r: Uint8Array, what: string): void => {
-    if (r.length !== 10 || r[8] !== 0x90 || r[9] !== 0x00) violation(t, `${what}: GET CHALLENGE answered ${r.length} bytes`);
+    if (r.length !== 10 || r[8] !== 0x90 || r[9] !== 0x00)
+      violation(t, `${what}: GET CHALLENGE answered ${r.length} bytes`);
   };
 
   /** One vanishing client. */
@@ -102,11 +107,16 @@ export async function churnCampaign(o: ChurnOptions): Promise<void> {
     }
     if (kind === 'waiting') {
       const ctx = contexts[contexts.length - 1]!;
-      const now = await must(client.SCardGetStatusChange(ctx, 0, [{ szReader: name, dwCurrentState: SCARD_STATE_UNAWARE }]), `${what}: SCardGetStatusChange`);
+      const now = await must(
+        client.SCardGetStatusChange(ctx, 0, [{ szReader: name, dwCurrentState: SCARD_STATE_UNAWARE }]),
+        `${what}: SCardGetStatusChange`,
+      );
       if (now.ok) {
         t.calls += 1;
         // Left waiting for a change that will not come; the client vanishes under it: it must settle (NO_SERVICE).
-        const waiting = client.SCardGetStatusChange(ctx, INFINITE, [{ szReader: name, dwCurrentState: now.value.readerStates[0]!.dwEventState & ~2 }]);
+        const waiting = client.SCardGetStatusChange(ctx, INFINITE, [
+          { szReader: name, dwCurrentState: now.value.readerStates[0]!.dwEventState & ~2 },
+        ]);
         void settle(waiting, DEADLINE_MS).then((r) => {
           if (r.ok === 'hang') violation(t, `${what}: a vanished client's SCardGetStatusChange never settled`);
           else if (r.ok === true) violation(t, `${what}: a vanished client's SCardGetStatusChange resolved`);
@@ -119,7 +129,11 @@ export async function churnCampaign(o: ChurnOptions): Promise<void> {
     }
     await sleep(rng.int(0, 4));
     const closed = await settle(client.close(), DEADLINE_MS);
-    if (closed.ok !== true) violation(t, `${what}: client.close() ${closed.ok === 'hang' ? 'hung' : `rejected: ${String((closed as { error: unknown }).error)}`}`);
+    if (closed.ok !== true)
+      violation(
+        t,
+        `${what}: client.close() ${closed.ok === 'hang' ? 'hung' : `rejected: ${String((closed as { error: unknown }).error)}`}`,
+      );
   };
 
   /** The observer: a long-lived client whose calls wait on the vanishing holders and must then succeed. */
@@ -129,7 +143,10 @@ export async function churnCampaign(o: ChurnOptions): Promise<void> {
     const what = `observer in phase ${phase}`;
     let hCard: number | undefined;
     for (let attempt = 0; attempt < 200 && hCard === undefined; attempt++) {
-      const r = await must(observer.SCardConnect(obsCtx, name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1), `${what}: SCardConnect`);
+      const r = await must(
+        observer.SCardConnect(obsCtx, name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1),
+        `${what}: SCardConnect`,
+      );
       if (r.ok) hCard = r.value.hCard;
       else if (r.error instanceof PcscError && r.error.code === SCARD_E_SHARING_VIOLATION) await sleep(1);
       else return violation(t, `${what}: SCardConnect failed: ${String(r.error)}`);
@@ -151,17 +168,27 @@ export async function churnCampaign(o: ChurnOptions): Promise<void> {
     let ok = false;
     // Cleanup of a closed client is awaited by close(); allow a short grace for the power-off timer and the like.
     for (let attempt = 0; attempt < 50 && !ok; attempt++) {
-      const r = await must(probe.SCardConnect(probeCtx, name, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_T1), `${what}: SCardConnect EXCLUSIVE`);
+      const r = await must(
+        probe.SCardConnect(probeCtx, name, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_T1),
+        `${what}: SCardConnect EXCLUSIVE`,
+      );
       if (r.ok) {
         ok = true;
         await must(probe.SCardDisconnect(r.value.hCard, SCARD_LEAVE_CARD), `${what}: SCardDisconnect`);
       } else await sleep(2);
     }
-    if (!ok) violation(t, `${what}: SCardConnect EXCLUSIVE still refused after every client vanished (a handle, transaction or exclusive lock leaked)`);
+    if (!ok)
+      violation(
+        t,
+        `${what}: SCardConnect EXCLUSIVE still refused after every client vanished (a handle, transaction or exclusive lock leaked)`,
+      );
     // Only the observer and the probe remain, each with one context, no card handle and nothing waiting.
     const held = daemon.stats();
     if (held.clients !== 2 || held.contexts !== 2 || held.handles !== 0 || held.waiters !== 0) {
-      violation(t, `${what}: the daemon still holds ${JSON.stringify(held)}; expected 2 clients, 2 contexts, 0 handles, 0 waiters`);
+      violation(
+        t,
+        `${what}: the daemon still holds ${JSON.stringify(held)}; expected 2 clients, 2 contexts, 0 handles, 0 waiters`,
+      );
     }
     if (!contextsToo) return;
     // Two contexts are ours (observer, probe): the other 198 must be available.
@@ -170,13 +197,17 @@ export async function churnCampaign(o: ChurnOptions): Promise<void> {
       const r = await must(probe.SCardEstablishContext(SCARD_SCOPE_SYSTEM), `${what}: SCardEstablishContext`);
       if (r.ok) extra.push(r.value.hContext);
       else {
-        if (!(r.error instanceof PcscError && r.error.code === SCARD_E_NO_MEMORY)) violation(t, `${what}: SCardEstablishContext failed: ${String(r.error)}`);
+        if (!(r.error instanceof PcscError && r.error.code === SCARD_E_NO_MEMORY))
+          violation(t, `${what}: SCardEstablishContext failed: ${String(r.error)}`);
         break;
       }
       if (extra.length > PCSC_MAX_CONTEXT_THREADS) break;
     }
     if (extra.length !== PCSC_MAX_CONTEXT_THREADS - 2) {
-      violation(t, `${what}: ${extra.length} contexts could be established, ${PCSC_MAX_CONTEXT_THREADS - 2} expected (contexts leaked)`);
+      violation(
+        t,
+        `${what}: ${extra.length} contexts could be established, ${PCSC_MAX_CONTEXT_THREADS - 2} expected (contexts leaked)`,
+      );
     }
     for (const c of extra) await must(probe.SCardReleaseContext(c), `${what}: SCardReleaseContext`);
   };
@@ -192,7 +223,8 @@ export async function churnCampaign(o: ChurnOptions): Promise<void> {
     if (all.ok === 'hang') violation(t, `phase ${phase}: the batch did not finish (SOAK_SEED=${o.seed})`);
     else if (all.ok === false) violation(t, `phase ${phase}: ${String(all.error)}`);
     await leakCheck(phase, phase % 10 === 9 || phase === phases - 1);
-    if (o.log && (phase + 1) % 20 === 0) o.log(`churn: ${index}/${o.clients} clients, violations so far ${t.violations.length}`);
+    if (o.log && (phase + 1) % 20 === 0)
+      o.log(`churn: ${index}/${o.clients} clients, violations so far ${t.violations.length}`);
   }
   await observer.close();
   await probe.close();

@@ -47,7 +47,16 @@ export interface Totals {
 }
 
 export function newTotals(): Totals {
-  return { faultsInjected: 0, calls: 0, clientsChurned: 0, fuzzCases: 0, byKind: {}, recovery: {}, violations: [], known: [] };
+  return {
+    faultsInjected: 0,
+    calls: 0,
+    clientsChurned: 0,
+    fuzzCases: 0,
+    byKind: {},
+    recovery: {},
+    violations: [],
+    known: [],
+  };
 }
 
 export function bump(map: Record<string, number>, key: string, by = 1): void {
@@ -66,7 +75,8 @@ export function crashCounter(): { readonly count: number; readonly first: string
   let count = 0;
   const onRejection = (reason: unknown) => {
     count += 1;
-    if (first.length < 5) first.push(`unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`);
+    if (first.length < 5)
+      first.push(`unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`);
   };
   const onException = (e: Error) => {
     count += 1;

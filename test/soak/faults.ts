@@ -53,12 +53,25 @@ interface Rig {
   outCount: number;
 }
 
-type Op =
-  | { kind: 'getchallenge'; le: number }
-  | { kind: 'echo'; data: Uint8Array }
-  | { kind: 'hello' };
+type Op = { kind: 'getchallenge'; le: number } | { kind: 'echo'; data: Uint8Array } | { kind: 'hello' };
 
-const SELECT_HELLO = Uint8Array.of(0x00, 0xa4, 0x04, 0x00, 0x0a, 0xa0, 0x00, 0x00, 0x00, 0x62, 0x03, 0x01, 0x0c, 0x06, 0x01);
+const SELECT_HELLO = Uint8Array.of(
+  0x00,
+  0xa4,
+  0x04,
+  0x00,
+  0x0a,
+  0xa0,
+  0x00,
+  0x00,
+  0x00,
+  0x62,
+  0x03,
+  0x01,
+  0x0c,
+  0x06,
+  0x01,
+);
 const HELLO = Uint8Array.of(0, 0, 0, 0);
 const HELLO_RESPONSE = Uint8Array.from([...new TextEncoder().encode('Hello world!'), 0x90, 0x00]);
 
@@ -128,7 +141,10 @@ export async function faultCampaign(o: FaultCampaignOptions): Promise<void> {
   /** Sends the op; checks a success against the card's known answers. Returns 'ok', 'error' or a violation text. */
   const run = async (rig: Rig, op: Op, what: string): Promise<'ok' | 'error' | 'hang'> => {
     const pci = { dwProtocol: SCARD_PROTOCOL_T1 };
-    const exchange = async (apdu: Uint8Array, check: (r: Uint8Array) => string | null): Promise<'ok' | 'error' | 'hang'> => {
+    const exchange = async (
+      apdu: Uint8Array,
+      check: (r: Uint8Array) => string | null,
+    ): Promise<'ok' | 'error' | 'hang'> => {
       const r = await settle(call(client.SCardTransmit(rig.hCard!, pci, apdu)), DEADLINE_MS);
       if (r.ok === 'hang') {
         violation(t, `${what}: SCardTransmit did not settle within ${DEADLINE_MS} ms`);
@@ -144,17 +160,27 @@ export async function faultCampaign(o: FaultCampaignOptions): Promise<void> {
     };
     if (op.kind === 'getchallenge') {
       return exchange(Uint8Array.of(0x00, 0x84, 0x00, 0x00, op.le), (r) =>
-        r.length === op.le + 2 && r[op.le] === 0x90 && r[op.le + 1] === 0x00 ? null : `GET CHALLENGE ${op.le} gave ${r.length} bytes ending ${toHex(r.subarray(-2))}`,
+        r.length === op.le + 2 && r[op.le] === 0x90 && r[op.le + 1] === 0x00
+          ? null
+          : `GET CHALLENGE ${op.le} gave ${r.length} bytes ending ${toHex(r.subarray(-2))}`,
       );
     }
     if (op.kind === 'echo') {
       const want = Uint8Array.from([...op.data, 0x90, 0x00]);
-      return exchange(echoApdu(op.data), (r) => (sameBytes(r, want) ? null : `ECHO ${op.data.length} gave ${r.length} bytes (${toHex(r.subarray(0, 8))}… ${toHex(r.subarray(-2))})`));
+      return exchange(echoApdu(op.data), (r) =>
+        sameBytes(r, want)
+          ? null
+          : `ECHO ${op.data.length} gave ${r.length} bytes (${toHex(r.subarray(0, 8))}… ${toHex(r.subarray(-2))})`,
+      );
     }
-    const sel = await exchange(SELECT_HELLO, (r) => (r.length === 2 && r[0] === 0x90 && r[1] === 0 ? null : `SELECT gave ${toHex(r)}`));
+    const sel = await exchange(SELECT_HELLO, (r) =>
+      r.length === 2 && r[0] === 0x90 && r[1] === 0 ? null : `SELECT gave ${toHex(r)}`,
+    );
     if (sel !== 'ok') return sel;
     // 6D 00 is right too when a recovery reset the card between the two commands (the selection is forgotten).
-    return exchange(HELLO, (r) => (sameBytes(r, HELLO_RESPONSE) || (r.length === 2 && r[0] === 0x6d && r[1] === 0) ? null : `Hello gave ${toHex(r)}`));
+    return exchange(HELLO, (r) =>
+      sameBytes(r, HELLO_RESPONSE) || (r.length === 2 && r[0] === 0x6d && r[1] === 0) ? null : `Hello gave ${toHex(r)}`,
+    );
   };
 
   const stopFaults = (rig: Rig): void => {
@@ -173,7 +199,10 @@ export async function faultCampaign(o: FaultCampaignOptions): Promise<void> {
 
   const cardPresent = async (rig: Rig): Promise<boolean> => {
     for (let i = 0; i < 500; i++) {
-      const r = await settle(call(client.SCardGetStatusChange(hContext, 0, [{ szReader: rig.name, dwCurrentState: SCARD_STATE_UNAWARE }])), DEADLINE_MS);
+      const r = await settle(
+        call(client.SCardGetStatusChange(hContext, 0, [{ szReader: rig.name, dwCurrentState: SCARD_STATE_UNAWARE }])),
+        DEADLINE_MS,
+      );
       if (r.ok === true && (r.value.readerStates[0]!.dwEventState & SCARD_STATE_PRESENT) !== 0) return true;
       await sleep(2);
     }
@@ -201,7 +230,10 @@ export async function faultCampaign(o: FaultCampaignOptions): Promise<void> {
     };
     if (how === '' && (await clean())) return bump(t.recovery, 'at once');
     if (how === '' && rig.hCard !== undefined) {
-      const r = await settle(call(client.SCardReconnect(rig.hCard, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1, SCARD_RESET_CARD)), DEADLINE_MS);
+      const r = await settle(
+        call(client.SCardReconnect(rig.hCard, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1, SCARD_RESET_CARD)),
+        DEADLINE_MS,
+      );
       if (r.ok === 'hang') violation(t, `${what}: SCardReconnect did not settle`);
       if (r.ok === true && (await clean())) return bump(t.recovery, 'after SCardReconnect');
     }
@@ -215,7 +247,10 @@ export async function faultCampaign(o: FaultCampaignOptions): Promise<void> {
     }
     let last = '';
     for (let attempt = 0; attempt < 3; attempt++) {
-      const r = await settle(call(client.SCardConnect(hContext, rig.name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1)), DEADLINE_MS);
+      const r = await settle(
+        call(client.SCardConnect(hContext, rig.name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1)),
+        DEADLINE_MS,
+      );
       if (r.ok === true) {
         rig.hCard = r.value.hCard;
         if (await clean()) return bump(t.recovery, `${how}after a new SCardConnect`);
@@ -231,7 +266,8 @@ export async function faultCampaign(o: FaultCampaignOptions): Promise<void> {
 
   for (let i = 0; i < o.faults; i++) {
     const index = rng.int(0, rigs.length - 1);
-    if (rigs[index]!.hCard === undefined) await recover(index, `before fault #${i} (no handle left) (SOAK_SEED=${o.seed})`);
+    if (rigs[index]!.hCard === undefined)
+      await recover(index, `before fault #${i} (no handle left) (SOAK_SEED=${o.seed})`);
     const rig = rigs[index]!;
     const r = rng.next();
     const op: Op =
@@ -245,8 +281,23 @@ export async function faultCampaign(o: FaultCampaignOptions): Promise<void> {
     const card = rig.sim.cardIn(0) as SimulatedCard;
     const checked = rig.profile === 'gempc-twin';
     const kinds = [
-      'drop', 'duplicate', 'truncate', 'garble-header', 'wrong-seq', 'stale', 'time-extension', 'zlp',
-      'stall-in', 'stall-out', 'hardware-error', 'mute', 'edc', 'wtx', 'mute-after', 'removal', 'unplug',
+      'drop',
+      'duplicate',
+      'truncate',
+      'garble-header',
+      'wrong-seq',
+      'stale',
+      'time-extension',
+      'zlp',
+      'stall-in',
+      'stall-out',
+      'hardware-error',
+      'mute',
+      'edc',
+      'wtx',
+      'mute-after',
+      'removal',
+      'unplug',
       ...(checked ? ['garble-payload', 'garble-payload'] : []),
     ];
     const kind = rng.pick(kinds);
@@ -320,7 +371,11 @@ export async function faultCampaign(o: FaultCampaignOptions): Promise<void> {
         fire();
       };
     }
-    const armed = { edc: card.faults.garbleT1Edc, wtx: card.faults.wtxRequests, muteAfter: card.faults.muteAfterExchanges };
+    const armed = {
+      edc: card.faults.garbleT1Edc,
+      wtx: card.faults.wtxRequests,
+      muteAfter: card.faults.muteAfterExchanges,
+    };
     if (spec !== undefined) rig.sim.injectFault(spec);
     const what = `fault #${i} ${kind}${spec ? ` ${JSON.stringify(spec)}` : ''} on ${rig.profile} during ${op.kind}${op.kind === 'echo' ? ` ${op.data.length}` : ''} (SOAK_SEED=${o.seed})`;
     const outcome = await run(rigs[index]!, op, what);

@@ -32,7 +32,15 @@ import {
 } from '../../src/protocol/codec.js';
 import { FUNCTION_NAMES, type FunctionName } from '../../src/protocol/functions.js';
 import { PcscError } from '../../src/pcsc/index.js';
-import { dualProtocolCard, encodeResponse, helloWorldCardT0, helloWorldCardT1, lowVoltageCard, pinCard, specificModeCard } from '../../src/sim/index.js';
+import {
+  dualProtocolCard,
+  encodeResponse,
+  helloWorldCardT0,
+  helloWorldCardT1,
+  lowVoltageCard,
+  pinCard,
+  specificModeCard,
+} from '../../src/sim/index.js';
 import { bump, violation, type Totals } from './common.js';
 
 const HANG_MS = 1000;
@@ -48,11 +56,20 @@ type Mutation =
   | { op: 'repeat'; at: number; length: number };
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ op: fc.constant('flip' as const), at: fc.nat(), mask: fc.integer({ min: 1, max: 255 }) }) },
-  { weight: 2, arbitrary: fc.record({ op: fc.constant('insert' as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({ op: fc.constant('flip' as const), at: fc.nat(), mask: fc.integer({ min: 1, max: 255 }) }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ op: fc.constant('insert' as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
+  },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('delete' as const), at: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('cut' as const), at: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ op: fc.constant('repeat' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 16 }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ op: fc.constant('repeat' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 16 }) }),
+  },
 );
 
 export function mutate(input: Uint8Array, mutations: readonly Mutation[]): Uint8Array {
@@ -83,7 +100,10 @@ export function mutate(input: Uint8Array, mutations: readonly Mutation[]): Uint8
 /** Valid inputs, mutated 1..4 times, or (a third of the time) plain random bytes. */
 function mutated(valid: fc.Arbitrary<Uint8Array>, maxRandom = 300): fc.Arbitrary<Uint8Array> {
   return fc.oneof(
-    { weight: 2, arbitrary: fc.tuple(valid, fc.array(mutation, { minLength: 1, maxLength: 4 })).map(([v, ms]) => mutate(v, ms)) },
+    {
+      weight: 2,
+      arbitrary: fc.tuple(valid, fc.array(mutation, { minLength: 1, maxLength: 4 })).map(([v, ms]) => mutate(v, ms)),
+    },
     { weight: 1, arbitrary: fc.uint8Array({ maxLength: maxRandom }) },
   );
 }
@@ -105,7 +125,9 @@ const ccidResponse: fc.Arbitrary<Uint8Array> = fc
 
 const ccidInterrupt: fc.Arbitrary<Uint8Array> = fc.oneof(
   fc.uint8Array({ minLength: 1, maxLength: 8 }).map((bits) => Uint8Array.from([0x50, ...bits])),
-  fc.tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 })).map(([s, q, c]) => Uint8Array.of(0x51, s, q, c)),
+  fc
+    .tuple(fc.integer({ min: 0, max: 7 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }))
+    .map(([s, q, c]) => Uint8Array.of(0x51, s, q, c)),
 );
 
 const REAL_ATRS = [
@@ -115,15 +137,40 @@ const REAL_ATRS = [
   '3F 65 25 00 2C 09 69 90 00',
   '3B 02 14 50',
 ].map((s) => Uint8Array.from(s.split(' ').map((x) => parseInt(x, 16))));
-const SIM_ATRS = [helloWorldCardT1(), helloWorldCardT0(), dualProtocolCard(), specificModeCard(), pinCard(), lowVoltageCard()].map((c) => c.atr);
+const SIM_ATRS = [
+  helloWorldCardT1(),
+  helloWorldCardT0(),
+  dualProtocolCard(),
+  specificModeCard(),
+  pinCard(),
+  lowVoltageCard(),
+].map((c) => c.atr);
 const atr: fc.Arbitrary<Uint8Array> = fc.constantFrom(...REAL_ATRS, ...SIM_ATRS);
 
 const t1Block: fc.Arbitrary<T1Block> = fc.oneof(
-  fc.record({ type: fc.constant('I' as const), ns: fc.constantFrom(0 as const, 1 as const), more: fc.boolean(), inf: fc.uint8Array({ maxLength: 254 }) }),
-  fc.record({ type: fc.constant('R' as const), nr: fc.constantFrom(0 as const, 1 as const), error: fc.constantFrom('none' as const, 'edc' as const, 'other' as const) }),
+  fc.record({
+    type: fc.constant('I' as const),
+    ns: fc.constantFrom(0 as const, 1 as const),
+    more: fc.boolean(),
+    inf: fc.uint8Array({ maxLength: 254 }),
+  }),
+  fc.record({
+    type: fc.constant('R' as const),
+    nr: fc.constantFrom(0 as const, 1 as const),
+    error: fc.constantFrom('none' as const, 'edc' as const, 'other' as const),
+  }),
   fc.oneof(
-    fc.record({ type: fc.constant('S' as const), kind: fc.constantFrom('resynch' as const, 'abort' as const), response: fc.boolean() }),
-    fc.record({ type: fc.constant('S' as const), kind: fc.constantFrom('ifs' as const, 'wtx' as const), response: fc.boolean(), value: fc.integer({ min: 1, max: 254 }) }),
+    fc.record({
+      type: fc.constant('S' as const),
+      kind: fc.constantFrom('resynch' as const, 'abort' as const),
+      response: fc.boolean(),
+    }),
+    fc.record({
+      type: fc.constant('S' as const),
+      kind: fc.constantFrom('ifs' as const, 'wtx' as const),
+      response: fc.boolean(),
+      value: fc.integer({ min: 1, max: 254 }),
+    }),
   ),
 );
 
@@ -138,8 +185,18 @@ const callArgs: Record<FunctionName, fc.Arbitrary<unknown[]>> = {
   SCardIsValidContext: fc.tuple(h),
   SCardListReaders: fc.tuple(h, fc.constant(null), fc.option(fc.nat(1000), { nil: undefined })),
   SCardListReaderGroups: fc.tuple(h, fc.option(fc.nat(1000), { nil: undefined })),
-  SCardConnect: fc.tuple(h, fc.string({ maxLength: 40 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 3 })),
-  SCardReconnect: fc.tuple(h, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 })),
+  SCardConnect: fc.tuple(
+    h,
+    fc.string({ maxLength: 40 }),
+    fc.integer({ min: 1, max: 3 }),
+    fc.integer({ min: 0, max: 3 }),
+  ),
+  SCardReconnect: fc.tuple(
+    h,
+    fc.integer({ min: 1, max: 3 }),
+    fc.integer({ min: 0, max: 3 }),
+    fc.integer({ min: 0, max: 3 }),
+  ),
   SCardDisconnect: fc.tuple(h, fc.integer({ min: 0, max: 3 })),
   SCardBeginTransaction: fc.tuple(h),
   SCardEndTransaction: fc.tuple(h, fc.integer({ min: 0, max: 3 })),
@@ -152,7 +209,12 @@ const callArgs: Record<FunctionName, fc.Arbitrary<unknown[]>> = {
   SCardControl: fc.tuple(h, fc.nat(), bytes, fc.option(fc.nat(1000), { nil: undefined })),
   SCardGetAttrib: fc.tuple(h, fc.nat(), fc.option(fc.nat(1000), { nil: undefined })),
   SCardSetAttrib: fc.tuple(h, fc.nat(), bytes),
-  SCardTransmit: fc.tuple(h, fc.record({ dwProtocol: fc.constantFrom(1, 2, 4) }), fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.option(fc.nat(1000), { nil: undefined })),
+  SCardTransmit: fc.tuple(
+    h,
+    fc.record({ dwProtocol: fc.constantFrom(1, 2, 4) }),
+    fc.uint8Array({ minLength: 1, maxLength: 64 }),
+    fc.option(fc.nat(1000), { nil: undefined }),
+  ),
   SCardCancel: fc.tuple(h),
 };
 
@@ -176,7 +238,10 @@ const connectorMessage: fc.Arbitrary<{ fn: FunctionName; message: unknown }> = f
     fn: 'SCardTransmit' as FunctionName,
     message: encodeOkResult(id, 'SCardTransmit', { recvPci: { dwProtocol: 2 }, recvBuffer: r }) as unknown,
   })),
-  fc.tuple(fc.nat(), h).map(([id, c]) => ({ fn: 'SCardEstablishContext' as FunctionName, message: encodeOkResult(id, 'SCardEstablishContext', { hContext: c }) as unknown })),
+  fc.tuple(fc.nat(), h).map(([id, c]) => ({
+    fn: 'SCardEstablishContext' as FunctionName,
+    message: encodeOkResult(id, 'SCardEstablishContext', { hContext: c }) as unknown,
+  })),
   fc.tuple(fc.nat(), fc.array(fc.string({ maxLength: 20 }), { maxLength: 4 })).map(([id, readers]) => ({
     fn: 'SCardListReaders' as FunctionName,
     message: encodeOkResult(id, 'SCardListReaders', { readers }) as unknown,
@@ -185,17 +250,40 @@ const connectorMessage: fc.Arbitrary<{ fn: FunctionName; message: unknown }> = f
     fn: 'SCardConnect' as FunctionName,
     message: encodeErrResult(id, new PcscError(code, 'fuzz')) as unknown,
   })),
-  fc.tuple(fc.nat(), fc.string({ maxLength: 20 })).map(([id, s]) => ({ fn: 'SCardStatus' as FunctionName, message: encodePong(id, s, '0.1.0') as unknown })),
-  fc.array(fc.record({ name: fc.string({ maxLength: 20 }), state: fc.nat(), atr: fc.uint8Array({ maxLength: 33 }) }), { maxLength: 3 }).map((readers) => ({
-    fn: 'SCardStatus' as FunctionName,
-    message: encodeReadersEvent(readers) as unknown,
-  })),
+  fc
+    .tuple(fc.nat(), fc.string({ maxLength: 20 }))
+    .map(([id, s]) => ({ fn: 'SCardStatus' as FunctionName, message: encodePong(id, s, '0.1.0') as unknown })),
+  fc
+    .array(fc.record({ name: fc.string({ maxLength: 20 }), state: fc.nat(), atr: fc.uint8Array({ maxLength: 33 }) }), {
+      maxLength: 3,
+    })
+    .map((readers) => ({
+      fn: 'SCardStatus' as FunctionName,
+      message: encodeReadersEvent(readers) as unknown,
+    })),
 );
 
 /** Structural mutation of a JSON value: replace a value somewhere, drop or add a key, wrap or unwrap. */
 type JsonMutation = { path: number[]; action: 'replace' | 'drop' | 'add' | 'wrap'; value: unknown; key: string };
 const jsonValue = fc.oneof(
-  fc.constantFrom(null, true, false, 0, -1, 1.5, 2 ** 32, Number.MAX_SAFE_INTEGER + 2, '', 'zz', '0', [], {}, { v: 1 }, '__proto__', 'constructor'),
+  fc.constantFrom(
+    null,
+    true,
+    false,
+    0,
+    -1,
+    1.5,
+    2 ** 32,
+    Number.MAX_SAFE_INTEGER + 2,
+    '',
+    'zz',
+    '0',
+    [],
+    {},
+    { v: 1 },
+    '__proto__',
+    'constructor',
+  ),
   fc.jsonValue({ maxDepth: 2 }),
   fc.string({ maxLength: 10 }),
   fc.integer(),
@@ -204,7 +292,20 @@ const jsonMutation: fc.Arbitrary<JsonMutation> = fc.record({
   path: fc.array(fc.nat(), { maxLength: 4 }),
   action: fc.constantFrom('replace' as const, 'drop' as const, 'add' as const, 'wrap' as const),
   value: jsonValue,
-  key: fc.constantFrom('v', 'kind', 'id', 'fn', 'args', 'ok', 'value', 'code', 'x', '__proto__', 'recvBuffer', 'readers'),
+  key: fc.constantFrom(
+    'v',
+    'kind',
+    'id',
+    'fn',
+    'args',
+    'ok',
+    'value',
+    'code',
+    'x',
+    '__proto__',
+    'recvBuffer',
+    'readers',
+  ),
 });
 
 export function mutateJson(root: unknown, m: JsonMutation): unknown {
@@ -232,7 +333,8 @@ export function mutateJson(root: unknown, m: JsonMutation): unknown {
     case 'add': {
       const cur = p[key];
       if (Array.isArray(cur)) cur.push(m.value);
-      else if (cur !== null && typeof cur === 'object') Object.defineProperty(cur, m.key, { value: m.value, enumerable: true, configurable: true, writable: true });
+      else if (cur !== null && typeof cur === 'object')
+        Object.defineProperty(cur, m.key, { value: m.value, enumerable: true, configurable: true, writable: true });
       else p[key] = m.value;
       break;
     }
@@ -253,15 +355,28 @@ function textMutated(v: unknown, ms: readonly Mutation[]): unknown {
   }
 }
 
-function mutatedMessage<T>(valid: fc.Arbitrary<T>, get: (t: T) => unknown): fc.Arbitrary<{ base: T; message: unknown }> {
+function mutatedMessage<T>(
+  valid: fc.Arbitrary<T>,
+  get: (t: T) => unknown,
+): fc.Arbitrary<{ base: T; message: unknown }> {
   return fc.oneof(
     { weight: 1, arbitrary: valid.map((b) => ({ base: b, message: get(b) })) },
     {
       weight: 4,
-      arbitrary: fc.tuple(valid, fc.array(jsonMutation, { minLength: 1, maxLength: 3 })).map(([b, ms]) => ({ base: b, message: ms.reduce((acc, m) => mutateJson(acc, m), get(b)) })),
+      arbitrary: fc
+        .tuple(valid, fc.array(jsonMutation, { minLength: 1, maxLength: 3 }))
+        .map(([b, ms]) => ({ base: b, message: ms.reduce((acc, m) => mutateJson(acc, m), get(b)) })),
     },
-    { weight: 2, arbitrary: fc.tuple(valid, fc.array(mutation, { minLength: 1, maxLength: 3 })).map(([b, ms]) => ({ base: b, message: textMutated(get(b), ms) })) },
-    { weight: 1, arbitrary: fc.tuple(valid, fc.jsonValue({ maxDepth: 3 })).map(([b, j]) => ({ base: b, message: j as unknown })) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(valid, fc.array(mutation, { minLength: 1, maxLength: 3 }))
+        .map(([b, ms]) => ({ base: b, message: textMutated(get(b), ms) })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.tuple(valid, fc.jsonValue({ maxDepth: 3 })).map(([b, j]) => ({ base: b, message: j as unknown })),
+    },
   );
 }
 
@@ -285,12 +400,18 @@ export function fuzzCampaign(o: FuzzOptions): void {
     try {
       f();
     } catch (e) {
-      if (!allowed(e)) violation(t, `${target}: threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)} on ${input()} (SOAK_SEED=${o.seed})`);
+      if (!allowed(e))
+        violation(
+          t,
+          `${target}: threw ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)} on ${input()} (SOAK_SEED=${o.seed})`,
+        );
     }
     const ms = performance.now() - t0;
     if (ms > HANG_MS) violation(t, `${target}: took ${ms.toFixed(0)} ms on ${input()} (SOAK_SEED=${o.seed})`);
   };
-  const hex = (b: Uint8Array): string => Array.from(b.subarray(0, 64), (x) => x.toString(16).padStart(2, '0')).join('') + (b.length > 64 ? `… (${b.length} bytes)` : '');
+  const hex = (b: Uint8Array): string =>
+    Array.from(b.subarray(0, 64), (x) => x.toString(16).padStart(2, '0')).join('') +
+    (b.length > 64 ? `… (${b.length} bytes)` : '');
   const json = (v: unknown): string => {
     try {
       return (JSON.stringify(v) ?? String(v)).slice(0, 300);
@@ -303,17 +424,36 @@ export function fuzzCampaign(o: FuzzOptions): void {
   const params = (k: number) => ({ seed: (o.seed + k) | 0, numRuns: o.runsPerTarget });
 
   fc.assert(
-    fc.property(mutated(ccidResponse), (b) => guard('decodeResponse', () => hex(b), isDriverError, () => void decodeResponse(b))),
+    fc.property(mutated(ccidResponse), (b) =>
+      guard(
+        'decodeResponse',
+        () => hex(b),
+        isDriverError,
+        () => void decodeResponse(b),
+      ),
+    ),
     params(1),
   );
   fc.assert(
     fc.property(mutated(ccidInterrupt, 16), fc.integer({ min: 0, max: 31 }), (b, maxSlot) =>
-      guard('decodeInterrupt', () => `${hex(b)} maxSlot ${maxSlot}`, isDriverError, () => void decodeInterrupt(b, maxSlot)),
+      guard(
+        'decodeInterrupt',
+        () => `${hex(b)} maxSlot ${maxSlot}`,
+        isDriverError,
+        () => void decodeInterrupt(b, maxSlot),
+      ),
     ),
     params(2),
   );
   fc.assert(
-    fc.property(mutated(atr, 40), (b) => guard('parseAtr', () => hex(b), isDriverError, () => void parseAtr(b))),
+    fc.property(mutated(atr, 40), (b) =>
+      guard(
+        'parseAtr',
+        () => hex(b),
+        isDriverError,
+        () => void parseAtr(b),
+      ),
+    ),
     params(3),
   );
   fc.assert(
@@ -325,40 +465,74 @@ export function fuzzCampaign(o: FuzzOptions): void {
       (edc, nad, ms, block) => {
         const valid = encodeBlock(block, { nad, edc });
         const b = mutate(valid, ms);
-        guard('decodeBlock', () => `${edc} ${hex(b)}`, () => false, () => {
-          const r = decodeBlock(b, edc);
-          // The unmutated block must come back as it went.
-          if (ms.length === 0 && !r.ok) throw new Error(`a valid block was refused: ${r.reason}`);
-        });
+        guard(
+          'decodeBlock',
+          () => `${edc} ${hex(b)}`,
+          () => false,
+          () => {
+            const r = decodeBlock(b, edc);
+            // The unmutated block must come back as it went.
+            if (ms.length === 0 && !r.ok) throw new Error(`a valid block was refused: ${r.reason}`);
+          },
+        );
       },
     ),
     params(4),
   );
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 300 }), fc.constantFrom('lrc' as const, 'crc' as const), (b, edc) =>
-      guard('decodeBlock', () => `${edc} ${hex(b)}`, () => false, () => void decodeBlock(b, edc)),
+      guard(
+        'decodeBlock',
+        () => `${edc} ${hex(b)}`,
+        () => false,
+        () => void decodeBlock(b, edc),
+      ),
     ),
     params(5),
   );
   fc.assert(
-    fc.property(mutatedMessage(clientMessage, (m) => m), ({ message }) =>
-      guard('decodeClientMessage', () => json(message), isProtocolError, () => void decodeClientMessage(message)),
+    fc.property(
+      mutatedMessage(clientMessage, (m) => m),
+      ({ message }) =>
+        guard(
+          'decodeClientMessage',
+          () => json(message),
+          isProtocolError,
+          () => void decodeClientMessage(message),
+        ),
     ),
     params(6),
   );
   fc.assert(
-    fc.property(mutatedMessage(connectorMessage, (m) => m.message), ({ base, message }) =>
-      guard('decodeConnectorMessage', () => json(message), isProtocolError, () => {
-        const d = decodeConnectorMessage(message);
-        if (d.kind === 'result' && d.ok) decodeResultValue(base.fn, d.value, d.id);
-      }),
+    fc.property(
+      mutatedMessage(connectorMessage, (m) => m.message),
+      ({ base, message }) =>
+        guard(
+          'decodeConnectorMessage',
+          () => json(message),
+          isProtocolError,
+          () => {
+            const d = decodeConnectorMessage(message);
+            if (d.kind === 'result' && d.ok) decodeResultValue(base.fn, d.value, d.id);
+          },
+        ),
     ),
     params(7),
   );
   fc.assert(
     fc.property(fc.anything({ maxDepth: 3, withNullPrototype: true, withMap: true, withTypedArray: true }), (v) => {
-      guard('decodeClientMessage', () => json(v), isProtocolError, () => void decodeClientMessage(v));
-      guard('decodeConnectorMessage', () => json(v), isProtocolError, () => void decodeConnectorMessage(v));
+      guard(
+        'decodeClientMessage',
+        () => json(v),
+        isProtocolError,
+        () => void decodeClientMessage(v),
+      );
+      guard(
+        'decodeConnectorMessage',
+        () => json(v),
+        isProtocolError,
+        () => void decodeConnectorMessage(v),
+      );
     }),
     params(8),
   );

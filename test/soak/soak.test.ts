@@ -21,22 +21,34 @@ describe(`reliability campaign (${LONG ? 'long' : 'short'}, SOAK_SEED=${seed})`,
     for (const k of totals.known) console.log(`[soak] known failure: ${k}`);
   });
 
-  it(`(a) ${COUNTS.faults} random faults through the daemon's PC/SC API`, async () => {
-    console.log(`[soak] seed ${seed} (replay with SOAK_SEED=${seed})`);
-    await faultCampaign({ seed, faults: COUNTS.faults, totals, log: (s) => console.log(`[soak] ${s}`) });
-    expect(crashes.first).toEqual([]);
-    expect(totals.violations.slice(0, 20)).toEqual([]);
-  }, LONG ? 1_800_000 : 60_000);
+  it(
+    `(a) ${COUNTS.faults} random faults through the daemon's PC/SC API`,
+    async () => {
+      console.log(`[soak] seed ${seed} (replay with SOAK_SEED=${seed})`);
+      await faultCampaign({ seed, faults: COUNTS.faults, totals, log: (s) => console.log(`[soak] ${s}`) });
+      expect(crashes.first).toEqual([]);
+      expect(totals.violations.slice(0, 20)).toEqual([]);
+    },
+    LONG ? 1_800_000 : 60_000,
+  );
 
-  it(`(b) ${COUNTS.churn} clients churned: vanish holding transactions, exclusive access, pending calls and waits`, async () => {
-    await churnCampaign({ seed, clients: COUNTS.churn, totals, log: (s) => console.log(`[soak] ${s}`) });
-    expect(crashes.first).toEqual([]);
-    expect(totals.violations.slice(0, 20)).toEqual([]);
-  }, LONG ? 1_800_000 : 60_000);
+  it(
+    `(b) ${COUNTS.churn} clients churned: vanish holding transactions, exclusive access, pending calls and waits`,
+    async () => {
+      await churnCampaign({ seed, clients: COUNTS.churn, totals, log: (s) => console.log(`[soak] ${s}`) });
+      expect(crashes.first).toEqual([]);
+      expect(totals.violations.slice(0, 20)).toEqual([]);
+    },
+    LONG ? 1_800_000 : 60_000,
+  );
 
-  it(`(c) fuzzing the decoders: ${COUNTS.fuzz} runs per target, random and mutated valid inputs`, () => {
-    fuzzCampaign({ seed, runsPerTarget: COUNTS.fuzz, totals });
-    expect(crashes.first).toEqual([]);
-    expect(totals.violations.slice(0, 20)).toEqual([]);
-  }, LONG ? 1_800_000 : 60_000);
+  it(
+    `(c) fuzzing the decoders: ${COUNTS.fuzz} runs per target, random and mutated valid inputs`,
+    () => {
+      fuzzCampaign({ seed, runsPerTarget: COUNTS.fuzz, totals });
+      expect(crashes.first).toEqual([]);
+      expect(totals.violations.slice(0, 20)).toEqual([]);
+    },
+    LONG ? 1_800_000 : 60_000,
+  );
 });

@@ -103,4 +103,3 @@ export const PAGE_PORT_NAME = 'connector-page';
 
 /** A JSON port to the connector's own page (chrome.runtime.Port has this shape). */
 export type { LinkPort as PagePort } from '../comlink-port.js';
-

@@ -60,7 +60,10 @@ function call(request: (service: ServiceLink['service']) => Promise<string>): vo
   );
 }
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: { className?: string; text?: string } = {}): HTMLElementTagNameMap[K] {
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: { className?: string; text?: string } = {},
+): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
   if (props.className) e.className = props.className;
   if (props.text !== undefined) e.textContent = props.text;
@@ -81,7 +84,9 @@ function renderReader(r: ReaderView): HTMLLIElement {
   if (r.reason) li.append(el('p', { className: 'reason', text: r.reason }));
   if (r.readerNames.length > 0) {
     const names = el('p', { className: 'names' });
-    names.textContent = r.readerNames.map((n, i) => `PC/SC: ${n} · ${r.cards[i] ? 'card present' : 'no card'}`).join('\n');
+    names.textContent = r.readerNames
+      .map((n, i) => `PC/SC: ${n} · ${r.cards[i] ? 'card present' : 'no card'}`)
+      .join('\n');
     li.append(names);
     for (const slot of r.slots ?? []) {
       if (!slot.card && !slot.mute) continue;
@@ -91,7 +96,12 @@ function renderReader(r: ReaderView): HTMLLIElement {
         dl.append(el('dt', { text: term }), dd);
       };
       if (r.slots.length > 1) row('Slot', slot.name);
-      row('Card', slot.mute ? 'present but not answering (mute)' : `present${slot.exclusive ? ', used exclusively by an app' : slot.inUse ? ', in use' : ''}`);
+      row(
+        'Card',
+        slot.mute
+          ? 'present but not answering (mute)'
+          : `present${slot.exclusive ? ', used exclusively by an app' : slot.inUse ? ', in use' : ''}`,
+      );
       if (slot.atr) row('ATR', slot.atr, 'mono atr');
       if (slot.protocols) row('Protocols', slot.protocols);
       if (slot.atrInfo) row('ATR decoded', slot.atrInfo, 'atr-info');
@@ -114,7 +124,14 @@ function renderPermission(p: AppPermissionView, connected: boolean): HTMLLIEleme
   const name = p.name || 'Unnamed app';
   const text = el('div', { className: 'permission-text' });
   text.append(el('span', { className: 'app-name', text: name }), el('span', { className: 'app-id mono', text: p.id }));
-  const source = p.source === 'policy' ? 'Allowed by your administrator' : p.source === 'known' ? 'Allowed (built in)' : p.decision === 'allow' ? 'Allowed by you' : 'Blocked by you';
+  const source =
+    p.source === 'policy'
+      ? 'Allowed by your administrator'
+      : p.source === 'known'
+        ? 'Allowed (built in)'
+        : p.decision === 'allow'
+          ? 'Allowed by you'
+          : 'Blocked by you';
   const when = p.at ? ` on ${new Date(p.at).toLocaleString()}` : '';
   text.append(el('span', { className: `badge ${p.decision}`, text: `${source}${when}` }));
   if (connected) text.append(el('span', { className: 'hint', text: 'connected now' }));
@@ -138,19 +155,25 @@ function update<T>(list: HTMLElement, data: T, build: () => HTMLElement[]): void
   const key = JSON.stringify(data);
   if (shown.get(list) === key) return;
   shown.set(list, key);
-  const focused = document.activeElement instanceof HTMLElement && list.contains(document.activeElement) ? document.activeElement : null;
+  const focused =
+    document.activeElement instanceof HTMLElement && list.contains(document.activeElement)
+      ? document.activeElement
+      : null;
   const label = focused?.getAttribute('aria-label') ?? focused?.textContent ?? null;
   list.replaceChildren(...build());
   // Keep the focus on the same control when it is still there.
   if (label !== null) {
-    const again = Array.from(list.querySelectorAll<HTMLElement>('button')).find((b) => (b.getAttribute('aria-label') ?? b.textContent) === label);
+    const again = Array.from(list.querySelectorAll<HTMLElement>('button')).find(
+      (b) => (b.getAttribute('aria-label') ?? b.textContent) === label,
+    );
     again?.focus();
   }
 }
 
 function render(status: ConnectorStatus): void {
   version.textContent = status.version;
-  if (lastInstance !== null && lastInstance !== status.instance) notice.textContent = 'The connector service restarted.';
+  if (lastInstance !== null && lastInstance !== status.instance)
+    notice.textContent = 'The connector service restarted.';
   lastInstance = status.instance;
   update(readersList, status.readers, () => status.readers.map(renderReader));
   noReaders.hidden = status.readers.length > 0;
@@ -164,7 +187,9 @@ function render(status: ConnectorStatus): void {
     }),
   );
   const connectedIds = new Set(status.apps.map((a) => a.id));
-  update(permissionsList, [status.permissions, [...connectedIds]], () => status.permissions.map((p) => renderPermission(p, connectedIds.has(p.id))));
+  update(permissionsList, [status.permissions, [...connectedIds]], () =>
+    status.permissions.map((p) => renderPermission(p, connectedIds.has(p.id))),
+  );
   noPermissions.hidden = status.permissions.length > 0;
   logApdus.checked = status.logApdus;
   if (!status.usb) {

@@ -129,7 +129,7 @@ export class NodeUsbDeviceAdapter implements USBDevice {
     raw: USBDevice,
     readonly timeoutMs = NODE_USB_TRANSFER_TIMEOUT_MS,
   ) {
-    this.#raw = raw as NodeUsbDevice;
+    this.#raw = raw;
   }
 
   /** node-usb's location, "bus B address A", for messages. */
@@ -281,7 +281,7 @@ export class NodeUsbDeviceAdapter implements USBDevice {
     try {
       return await this.#raw.controlTransferIn(setup, length, this.timeoutMs);
     } catch (e) {
-      if (STALL.test(messageOf(e))) return { status: 'stall' } as USBInTransferResult;
+      if (STALL.test(messageOf(e))) return { status: 'stall' };
       throw this.#error(e, 'controlTransferIn');
     }
   }
@@ -291,7 +291,7 @@ export class NodeUsbDeviceAdapter implements USBDevice {
     try {
       return await this.#raw.controlTransferOut(setup, data ?? new Uint8Array(0), this.timeoutMs);
     } catch (e) {
-      if (STALL.test(messageOf(e))) return { status: 'stall', bytesWritten: 0 } as USBOutTransferResult;
+      if (STALL.test(messageOf(e))) return { status: 'stall', bytesWritten: 0 };
       throw this.#error(e, 'controlTransferOut');
     }
   }
@@ -317,7 +317,7 @@ export class NodeUsbDeviceAdapter implements USBDevice {
         return await this.#raw.transferIn(endpointNumber, length, this.timeoutMs);
       } catch (e) {
         const m = messageOf(e);
-        if (STALL.test(m)) return { status: 'stall' } as USBInTransferResult;
+        if (STALL.test(m)) return { status: 'stall' };
         if (this.#closed && !this.#gone)
           throw named('InvalidStateError', `transferIn: the device was closed (${m})`, e);
         if (TIMEOUT.test(m) && !GONE.test(m) && !this.#gone) continue;
@@ -331,7 +331,7 @@ export class NodeUsbDeviceAdapter implements USBDevice {
     try {
       return await this.#raw.transferOut(endpointNumber, data, this.timeoutMs);
     } catch (e) {
-      if (STALL.test(messageOf(e))) return { status: 'stall', bytesWritten: 0 } as USBOutTransferResult;
+      if (STALL.test(messageOf(e))) return { status: 'stall', bytesWritten: 0 };
       throw this.#error(e, 'transferOut');
     }
   }
@@ -502,7 +502,7 @@ export async function startUsbReaders(sink: ReaderSink, options: UsbSourceOption
   if (raw === undefined) {
     try {
       const mod = await import('usb');
-      raw = new mod.WebUSB({ allowAllDevices: true }) as unknown as NodeUsbLike;
+      raw = new mod.WebUSB({ allowAllDevices: true });
     } catch (e) {
       const reason = `USB readers are off: node-usb (the "usb" package) could not load: ${messageOf(e)}`;
       log('error', reason);

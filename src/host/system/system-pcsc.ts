@@ -204,7 +204,12 @@ export function openSystemPcsc(options: SystemPcscOptions = {}): SystemPcsc {
         fn.async(...args, (err: unknown, rv: unknown) => {
           // koffi could not run the call on its worker (not an answer of the service).
           if (err) {
-            reject(new PcscError(SCARD_F_INTERNAL_ERROR, `the PC/SC library call could not run: ${String(err)}`));
+            reject(
+              new PcscError(
+                SCARD_F_INTERNAL_ERROR,
+                `the PC/SC library call could not run: ${err instanceof Error ? err.message : 'unknown failure'}`,
+              ),
+            );
           } else {
             resolve(toUnsigned32(Number(rv)));
           }

@@ -54,7 +54,15 @@ export function parseCommandApdu(apdu: Uint8Array): CommandApdu | null {
   const ins = apdu[1]!;
   const p1 = apdu[2]!;
   const p2 = apdu[3]!;
-  const make = (data: Uint8Array, ne: number, extended: boolean): CommandApdu => ({ cla, ins, p1, p2, data, ne, extended });
+  const make = (data: Uint8Array, ne: number, extended: boolean): CommandApdu => ({
+    cla,
+    ins,
+    p1,
+    p2,
+    data,
+    ne,
+    extended,
+  });
   if (n === 4) return make(EMPTY, 0, false); // case 1
   const b4 = apdu[4]!;
   if (n === 5) return make(EMPTY, b4 === 0 ? 256 : b4, false); // case 2S

@@ -84,7 +84,8 @@ export class CardApplications {
     this.pin = typeof pin === 'string' ? new TextEncoder().encode(pin) : Uint8Array.from(pin);
     if (this.pin.length < 1 || this.pin.length > 255) throw new RangeError('the PIN must be 1 to 255 bytes long');
     this.pinAid = Uint8Array.from(options.pinAid ?? PIN_APPLET_AID);
-    if (this.pinAid.length < 5 || this.pinAid.length > 16) throw new RangeError('an AID is 5 to 16 bytes (ISO/IEC 7816-4 §8.2.1.2)');
+    if (this.pinAid.length < 5 || this.pinAid.length > 16)
+      throw new RangeError('an AID is 5 to 16 bytes (ISO/IEC 7816-4 §8.2.1.2)');
     this.challenge = new ChallengeSource(options.seed ?? 0x5eed);
   }
 

@@ -122,7 +122,8 @@ export function validateAtrProfile(p: AtrProfile): void {
     checkByte('CWI', p.t1.cwi, 0, 15);
   }
   if (p.classes !== undefined) {
-    if (p.classes.length === 0) throw new CardProfileError('a card supports at least one class of operating conditions');
+    if (p.classes.length === 0)
+      throw new CardProfileError('a card supports at least one class of operating conditions');
     for (const c of p.classes) {
       if (!(c in CLASS_BITS)) throw new CardProfileError(`unknown class ${String(c)} (A, B or C)`);
     }
@@ -138,9 +139,7 @@ export function buildAtr(p: AtrProfile): Uint8Array {
   const first = p.protocols[0]!;
   const group1: Group = { ta: p.ta1, tb: p.tb1, tc: p.tc1 };
   const sm = p.specificMode;
-  const ta2 = sm
-    ? (sm.canChangeMode ? 0 : 0x80) | (sm.implicitParameters ? 0x10 : 0) | sm.protocol
-    : undefined;
+  const ta2 = sm ? (sm.canChangeMode ? 0 : 0x80) | (sm.implicitParameters ? 0x10 : 0) | sm.protocol : undefined;
   // tds[i] is the T of TD(i+1); after[i] is the group that TD(i+1) announces (group i+2).
   const tds: number[] = [first];
   const after: Group[] = [{ ta: ta2, tc: p.wi }];
@@ -167,7 +166,10 @@ export function buildAtr(p: AtrProfile): Uint8Array {
   const hist = p.historical ?? [];
   const out: number[] = [p.convention === 'inverse' ? 0x3f : 0x3b];
   const yBits = (g: Group, hasTd: boolean): number =>
-    (g.ta !== undefined ? 0x10 : 0) | (g.tb !== undefined ? 0x20 : 0) | (g.tc !== undefined ? 0x40 : 0) | (hasTd ? 0x80 : 0);
+    (g.ta !== undefined ? 0x10 : 0) |
+    (g.tb !== undefined ? 0x20 : 0) |
+    (g.tc !== undefined ? 0x40 : 0) |
+    (hasTd ? 0x80 : 0);
   const pushGroup = (g: Group): void => {
     if (g.ta !== undefined) out.push(g.ta);
     if (g.tb !== undefined) out.push(g.tb);
@@ -187,7 +189,8 @@ export function buildAtr(p: AtrProfile): Uint8Array {
     out.push(tck);
   }
   // §8.2.1: at most 32 characters after TS.
-  if (out.length > 33) throw new CardProfileError(`the ATR would be ${out.length} bytes; at most 33 are allowed (§8.2.1)`);
+  if (out.length > 33)
+    throw new CardProfileError(`the ATR would be ${out.length} bytes; at most 33 are allowed (§8.2.1)`);
   return Uint8Array.from(out);
 }
 

@@ -11,7 +11,14 @@ export {
   type DualProtocolOptions,
   type SpecificModeOptions,
 } from './profiles.js';
-export { buildAtr, CardProfileError, type AtrProfile, type T1AtrParameters, type SpecificMode, type ClockStop } from './atr.js';
+export {
+  buildAtr,
+  CardProfileError,
+  type AtrProfile,
+  type T1AtrParameters,
+  type SpecificMode,
+  type ClockStop,
+} from './atr.js';
 export { CardApplications, HELLO_WORLD_AID, PIN_APPLET_AID, MF_FCI, type CardApplicationsOptions } from './applets.js';
 export { parseCommandApdu, SW, type CommandApdu, type ResponseApdu } from './apdu.js';
 export { answerPps, cardTakesFidi, type PpsPolicy, type PpsOutcome, type PpsRefusal } from './pps.js';

@@ -11,7 +11,9 @@
 import type { CardProtocol } from '../card-interface.js';
 
 /** Fi by index (§8.3 table 7); 0 means reserved for future use. */
-export const FI_TABLE: readonly number[] = [372, 372, 558, 744, 1116, 1488, 1860, 0, 0, 512, 768, 1024, 1536, 2048, 0, 0];
+export const FI_TABLE: readonly number[] = [
+  372, 372, 558, 744, 1116, 1488, 1860, 0, 0, 512, 768, 1024, 1536, 2048, 0, 0,
+];
 /** Di by index (§8.3 table 8); 0 means reserved for future use. */
 export const DI_TABLE: readonly number[] = [0, 1, 2, 4, 8, 16, 32, 64, 12, 20, 0, 0, 0, 0, 0, 0];
 

@@ -51,10 +51,7 @@ export interface DualProtocolOptions extends CardProfileOptions {
 /** A negotiable card offering T=0 (default) and T=1, with a TA1 worth a PPS. */
 export function dualProtocolCard(options: DualProtocolOptions = {}): SimulatedCard {
   const { ta1, ...rest } = options;
-  return make(
-    { protocols: [0, 1], ta1: ta1 ?? 0x96, t1: t1Parameters(rest), historical: ascii('DualT0T1') },
-    rest,
-  );
+  return make({ protocols: [0, 1], ta1: ta1 ?? 0x96, t1: t1Parameters(rest), historical: ascii('DualT0T1') }, rest);
 }
 
 export interface SpecificModeOptions extends CardProfileOptions {
@@ -70,7 +67,13 @@ export function specificModeCard(options: SpecificModeOptions = {}): SimulatedCa
   const p = protocol ?? 1;
   const atr: AtrProfile =
     p === 1
-      ? { protocols: [1], ta1: ta1 ?? 0x96, specificMode: { protocol: 1 }, t1: t1Parameters(rest), historical: ascii('Specific') }
+      ? {
+          protocols: [1],
+          ta1: ta1 ?? 0x96,
+          specificMode: { protocol: 1 },
+          t1: t1Parameters(rest),
+          historical: ascii('Specific'),
+        }
       : { protocols: [0], ta1: ta1 ?? 0x96, specificMode: { protocol: 0 }, historical: ascii('Specific') };
   return make(atr, rest);
 }

@@ -115,7 +115,8 @@ export class T1CardSession {
     if (inf.length > this.config.ifsc) return this.errorBlock(R_ERROR.OTHER); // §11.4.2: INF ≤ IFSC
     this.nr ^= 1;
     this.append(inf);
-    if (pcb & 0x20) return this.send(buildFrame(this.replyNad, rBlockPcb(this.nr, R_ERROR.NONE), EMPTY, this.config.edc));
+    if (pcb & 0x20)
+      return this.send(buildFrame(this.replyNad, rBlockPcb(this.nr, R_ERROR.NONE), EMPTY, this.config.edc));
 
     const response = this.rxOverflow
       ? { data: EMPTY, sw: SW.WRONG_LENGTH }
@@ -253,4 +254,3 @@ export class T1CardSession {
     return frame;
   }
 }
-

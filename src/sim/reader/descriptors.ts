@@ -4,7 +4,14 @@
  */
 import type { CcidDescriptorFields, ReaderProfile } from './profiles.js';
 
-export const DESCRIPTOR_TYPE = { DEVICE: 1, CONFIGURATION: 2, STRING: 3, INTERFACE: 4, ENDPOINT: 5, CCID: 0x21 } as const;
+export const DESCRIPTOR_TYPE = {
+  DEVICE: 1,
+  CONFIGURATION: 2,
+  STRING: 3,
+  INTERFACE: 4,
+  ENDPOINT: 5,
+  CCID: 0x21,
+} as const;
 
 /** Endpoint numbers of the simulated CCID interface (direction bit not included, as WebUSB takes them). */
 export const ENDPOINT = { BULK_OUT: 1, BULK_IN: 2, INTERRUPT_IN: 3 } as const;
@@ -68,13 +75,20 @@ export function encodeDeviceDescriptor(p: ReaderProfile): Uint8Array {
 }
 
 /** Endpoints in descriptor order: bulk-OUT, bulk-IN, then interrupt-IN when the profile has one. */
-export function endpointLayout(p: ReaderProfile): { address: number; attributes: number; packetSize: number; interval: number }[] {
+export function endpointLayout(
+  p: ReaderProfile,
+): { address: number; attributes: number; packetSize: number; interval: number }[] {
   const eps = [
     { address: ENDPOINT.BULK_OUT, attributes: 0x02, packetSize: BULK_PACKET_SIZE, interval: 0 },
     { address: 0x80 | ENDPOINT.BULK_IN, attributes: 0x02, packetSize: BULK_PACKET_SIZE, interval: 0 },
   ];
   if (p.interruptEndpoint) {
-    eps.push({ address: 0x80 | ENDPOINT.INTERRUPT_IN, attributes: 0x03, packetSize: INTERRUPT_PACKET_SIZE, interval: 0x10 });
+    eps.push({
+      address: 0x80 | ENDPOINT.INTERRUPT_IN,
+      attributes: 0x03,
+      packetSize: INTERRUPT_PACKET_SIZE,
+      interval: 0x10,
+    });
   }
   return eps;
 }

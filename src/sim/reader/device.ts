@@ -273,7 +273,10 @@ export class SimulatedReader implements USBDevice {
     this.halted.delete(name);
   }
 
-  async isochronousTransferIn(_endpointNumber: number, _packetLengths: number[]): Promise<USBIsochronousInTransferResult> {
+  async isochronousTransferIn(
+    _endpointNumber: number,
+    _packetLengths: number[],
+  ): Promise<USBIsochronousInTransferResult> {
     throw domError('NotSupportedError', 'A CCID reader has no isochronous endpoints.');
   }
 
@@ -539,7 +542,8 @@ export class SimulatedReader implements USBDevice {
   injectFault(spec: FaultSpec): void {
     switch (spec.kind) {
       case 'stall': {
-        const queue = spec.endpoint === 'bulk-in' ? this.bulkIn : spec.endpoint === 'interrupt-in' ? this.interruptIn : null;
+        const queue =
+          spec.endpoint === 'bulk-in' ? this.bulkIn : spec.endpoint === 'interrupt-in' ? this.interruptIn : null;
         this.faults.record(spec);
         // A transfer already waiting on the endpoint is "the next transfer": it gets the stall.
         if (queue !== null && queue.waiting > 0) {

@@ -7,9 +7,7 @@
  * resolves with status 'stall' until clearHalt. 'mute' and 'hardware-error' act at once.
  */
 export type FaultTarget =
-  | { on: 'next-response' }
-  | { on: 'message-type'; messageType: number }
-  | { on: 'nth-command'; n: number };
+  { on: 'next-response' } | { on: 'message-type'; messageType: number } | { on: 'nth-command'; n: number };
 
 export type EndpointName = 'bulk-out' | 'bulk-in' | 'interrupt-in';
 

@@ -168,7 +168,8 @@ export function insertPins(op: PinOperation, pins: { old?: string; new?: string 
   let dataLength = template.length - 5;
   const fixed = f.blockSize > 0;
   const needed = (pin: string, pos: number) => Math.ceil((pos * unitBits) / 8) + (fixed ? f.blockSize : pinBytes(pin));
-  if (op.operation === 'verify' && pins.old !== undefined) dataLength = Math.max(dataLength, needed(pins.old, f.position));
+  if (op.operation === 'verify' && pins.old !== undefined)
+    dataLength = Math.max(dataLength, needed(pins.old, f.position));
   if (op.operation === 'modify') {
     if (pins.old !== undefined) dataLength = Math.max(dataLength, needed(pins.old, op.offsetOld));
     if (pins.new !== undefined) dataLength = Math.max(dataLength, needed(pins.new, op.offsetNew));

@@ -290,7 +290,8 @@ export class Slot {
         }
       }
     }
-    this.protocol = this.card !== null && (this.card.protocol === 0 || this.card.protocol === 1) ? this.card.protocol : wanted;
+    this.protocol =
+      this.card !== null && (this.card.protocol === 0 || this.card.protocol === 1) ? this.card.protocol : wanted;
     this.parameters = parametersFromAtr(this.protocol, facts, fidi);
     if (this.protocol === 1) {
       const edc = facts.crc ? 'crc' : 'lrc';
@@ -421,7 +422,8 @@ export class Slot {
   /** The reader as transport layer: APDU over T=0 (§12.2) or over its own T=1 link. */
   private exchangeApdu(apduBytes: Uint8Array, onWtx: (m: number) => void): LinkResult {
     if (this.protocol === 1) {
-      if (this.t1 === null) this.t1 = new T1Link(this.contacts, this.facts?.ifsc ?? 32, this.facts?.crc ? 'crc' : 'lrc');
+      if (this.t1 === null)
+        this.t1 = new T1Link(this.contacts, this.facts?.ifsc ?? 32, this.facts?.crc ? 'crc' : 'lrc');
       return this.t1.transceive(apduBytes, onWtx);
     }
     const apdu = parseCommandApdu(apduBytes);
@@ -521,7 +523,10 @@ export class Slot {
     if ('reason' in op) return fail(10 + op.offset);
     if (op.operation === 'verify' && (support & 1) === 0) return fail(10);
     if (op.operation === 'modify' && (support & 2) === 0) return fail(10);
-    const entriesNeeded = op.operation === 'verify' ? ['old'] : [...(op.askOld ? ['old'] : []), 'new', ...(op.confirmNew ? ['confirm'] : [])];
+    const entriesNeeded =
+      op.operation === 'verify'
+        ? ['old']
+        : [...(op.askOld ? ['old'] : []), 'new', ...(op.confirmNew ? ['confirm'] : [])];
     const typed: string[] = [];
     const step = (): Outcome | Promise<Outcome> => {
       while (typed.length < entriesNeeded.length) {
@@ -560,7 +565,10 @@ export class Slot {
     }
     // New PIN typed twice differently: vendor-specific bError 0xC0 (no code for it in CCID 1.1 §6.2.6).
     if (pins['confirm'] !== undefined && pins['confirm'] !== pins['new']) return fail(0xc0);
-    const apdu = insertPins(op, op.operation === 'verify' ? { old: pins['old']! } : { old: pins['old'], new: pins['new']! });
+    const apdu = insertPins(
+      op,
+      op.operation === 'verify' ? { old: pins['old']! } : { old: pins['old'], new: pins['new']! },
+    );
     if (apdu === null) return fail(10 + 15);
     if (this.level === 'tpdu' || this.level === 'character') {
       if (this.protocol === 1) {

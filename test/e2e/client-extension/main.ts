@@ -47,12 +47,18 @@ const raw = {
 };
 
 /** Runs a client-library call and reports the outcome as JSON: the value, or the error's PC/SC name and message. */
-async function attempt(f: () => Promise<unknown>): Promise<{ ok: true; value: unknown } | { ok: false; name: string; message: string }> {
+async function attempt(
+  f: () => Promise<unknown>,
+): Promise<{ ok: true; value: unknown } | { ok: false; name: string; message: string }> {
   try {
     return { ok: true, value: toJson(await f()) };
   } catch (e) {
     const code = (e as { code?: unknown }).code;
-    return { ok: false, name: typeof code === 'number' ? lib.pcscErrorName(code) : String((e as Error).name), message: String((e as Error).message) };
+    return {
+      ok: false,
+      name: typeof code === 'number' ? lib.pcscErrorName(code) : String((e as Error).name),
+      message: String((e as Error).message),
+    };
   }
 }
 

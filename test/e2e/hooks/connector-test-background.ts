@@ -41,7 +41,8 @@ const hooks = {
     device.insertCard(helloWorldCardT1());
     Object.defineProperty(device, 'claimInterface', {
       configurable: true,
-      value: () => Promise.reject(new DOMException('The requested interface implements a protected class.', 'SecurityError')),
+      value: () =>
+        Promise.reject(new DOMException('The requested interface implements a protected class.', 'SecurityError')),
     });
     return service.addDevice(device, { label: 'Gemalto GemPC Twin (test: class 0x0B, blocked)' });
   },

@@ -46,7 +46,7 @@ describe('winscard-ffi declarations', () => {
     if (P === 8) expect(koffi.sizeof(t.SCARD_READERSTATE)).toBe(64);
   });
 
-  it('names each platform\'s library', () => {
+  it("names each platform's library", () => {
     expect(DEFAULT_LIBRARY).toEqual({
       linux: 'libpcsclite.so.1',
       darwin: '/System/Library/Frameworks/PCSC.framework/PCSC',

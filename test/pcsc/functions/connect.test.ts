@@ -36,7 +36,19 @@ import {
   type PcscClient,
 } from '../../../src/pcsc/index.js';
 import { dualProtocolCard, helloWorldCardT0, helloWorldCardT1 } from '../../../src/sim/index.js';
-import { DUAL_ATR, FakeReader, expectBytes, fails, first, ok, rig, stillPending, until, waitState, watch } from './fixture.js';
+import {
+  DUAL_ATR,
+  FakeReader,
+  expectBytes,
+  fails,
+  first,
+  ok,
+  rig,
+  stillPending,
+  until,
+  waitState,
+  watch,
+} from './fixture.js';
 
 const T1 = SCARD_PROTOCOL_T1;
 
@@ -53,14 +65,26 @@ describe('SCardConnect: client-side checks (winscard_clnt.c)', () => {
     const { client, ctx } = await rig().client();
     const none = null as unknown as string;
     await fails(client.SCardConnect(ctx, none, SCARD_SHARE_SHARED, T1), SCARD_E_UNKNOWN_READER);
-    await fails(client.SCardConnect(0x1234, none, SCARD_SHARE_SHARED, T1), SCARD_E_UNKNOWN_READER, 'unknown context too');
+    await fails(
+      client.SCardConnect(0x1234, none, SCARD_SHARE_SHARED, T1),
+      SCARD_E_UNKNOWN_READER,
+      'unknown context too',
+    );
   });
 
   it('check 2: name longer than 128 (MAX_READERNAME) → SCARD_E_INVALID_VALUE, even with an unknown context; 128 is not too long', async () => {
     const { client, ctx } = await rig().client();
     await fails(client.SCardConnect(ctx, 'R'.repeat(129), SCARD_SHARE_SHARED, T1), SCARD_E_INVALID_VALUE);
-    await fails(client.SCardConnect(0x1234, 'R'.repeat(129), SCARD_SHARE_SHARED, T1), SCARD_E_INVALID_VALUE, 'unknown context');
-    await fails(client.SCardConnect(ctx, 'R'.repeat(128), SCARD_SHARE_SHARED, T1), SCARD_E_UNKNOWN_READER, '128 characters');
+    await fails(
+      client.SCardConnect(0x1234, 'R'.repeat(129), SCARD_SHARE_SHARED, T1),
+      SCARD_E_INVALID_VALUE,
+      'unknown context',
+    );
+    await fails(
+      client.SCardConnect(ctx, 'R'.repeat(128), SCARD_SHARE_SHARED, T1),
+      SCARD_E_UNKNOWN_READER,
+      '128 characters',
+    );
   });
 
   it('check 3: unknown context → SCARD_E_INVALID_HANDLE, before the protocol and share-mode checks of the server', async () => {
@@ -70,7 +94,11 @@ describe('SCardConnect: client-side checks (winscard_clnt.c)', () => {
     await fails(client.SCardConnect(0x1234, first(names), SCARD_SHARE_SHARED, T1), SCARD_E_INVALID_HANDLE);
     await fails(client.SCardConnect(0x1234, first(names), 9, 0), SCARD_E_INVALID_HANDLE, 'bad share mode, no protocol');
     await ok(client.SCardReleaseContext(ctx));
-    await fails(client.SCardConnect(ctx, first(names), SCARD_SHARE_SHARED, T1), SCARD_E_INVALID_HANDLE, 'released context');
+    await fails(
+      client.SCardConnect(ctx, first(names), SCARD_SHARE_SHARED, T1),
+      SCARD_E_INVALID_HANDLE,
+      'released context',
+    );
   });
 });
 
@@ -81,9 +109,17 @@ describe('SCardConnect: server checks (winscard.c)', () => {
     const { client, ctx } = await r.client();
     const reader = first(names);
     await fails(client.SCardConnect(ctx, reader, SCARD_SHARE_SHARED, 0), SCARD_E_PROTO_MISMATCH, 'SHARED, 0');
-    await fails(client.SCardConnect(ctx, reader, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_T15), SCARD_E_PROTO_MISMATCH, 'EXCLUSIVE, T15');
+    await fails(
+      client.SCardConnect(ctx, reader, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_T15),
+      SCARD_E_PROTO_MISMATCH,
+      'EXCLUSIVE, T15',
+    );
     await fails(client.SCardConnect(ctx, reader, 7, 0), SCARD_E_PROTO_MISMATCH, 'bad share mode, 0');
-    await fails(client.SCardConnect(ctx, 'No Such Reader 00 00', SCARD_SHARE_SHARED, 0), SCARD_E_PROTO_MISMATCH, 'unknown name, 0');
+    await fails(
+      client.SCardConnect(ctx, 'No Such Reader 00 00', SCARD_SHARE_SHARED, 0),
+      SCARD_E_PROTO_MISMATCH,
+      'unknown name, 0',
+    );
   });
 
   it('check 4 does not apply to DIRECT: DIRECT with no protocol connects', async () => {
@@ -95,7 +131,9 @@ describe('SCardConnect: server checks (winscard.c)', () => {
 
   it('legacy SCARD_PROTOCOL_ANY_OLD (0x1000) is accepted and means T0|T1', async () => {
     const { a, reader } = await oneSimCard();
-    const { dwActiveProtocol } = await ok(a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_ANY_OLD));
+    const { dwActiveProtocol } = await ok(
+      a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_ANY_OLD),
+    );
     expect(dwActiveProtocol).toBe(SCARD_PROTOCOL_T1);
   });
 
@@ -105,7 +143,11 @@ describe('SCardConnect: server checks (winscard.c)', () => {
     const { client, ctx } = await r.client();
     for (const mode of [0, 4, 0xffffffff]) {
       await fails(client.SCardConnect(ctx, first(names), mode, T1), SCARD_E_INVALID_VALUE, `share mode ${mode}`);
-      await fails(client.SCardConnect(ctx, 'No Such Reader 00 00', mode, T1), SCARD_E_INVALID_VALUE, `share mode ${mode}, unknown name`);
+      await fails(
+        client.SCardConnect(ctx, 'No Such Reader 00 00', mode, T1),
+        SCARD_E_INVALID_VALUE,
+        `share mode ${mode}, unknown name`,
+      );
     }
   });
 
@@ -114,7 +156,14 @@ describe('SCardConnect: server checks (winscard.c)', () => {
     const { names } = await r.addFake();
     const { client, ctx } = await r.client();
     const reader = first(names);
-    for (const name of ['No Such Reader 00 00', reader.toLowerCase(), reader.slice(0, -1), `${reader} `, PNP_NOTIFICATION_READER_NAME, '']) {
+    for (const name of [
+      'No Such Reader 00 00',
+      reader.toLowerCase(),
+      reader.slice(0, -1),
+      `${reader} `,
+      PNP_NOTIFICATION_READER_NAME,
+      '',
+    ]) {
       await fails(client.SCardConnect(ctx, name, SCARD_SHARE_SHARED, T1), SCARD_E_UNKNOWN_READER, JSON.stringify(name));
     }
   });
@@ -147,11 +196,31 @@ describe('SCardConnect: server checks (winscard.c)', () => {
   it('check 8: reader held exclusively → SCARD_E_SHARING_VIOLATION at once ✔ (also for DIRECT, also the same context)', async () => {
     const { a, b, reader } = await oneSimCard();
     await ok(a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_EXCLUSIVE, T1));
-    await fails(b.client.SCardConnect(b.ctx, reader, SCARD_SHARE_SHARED, T1), SCARD_E_SHARING_VIOLATION, 'other client, SHARED');
-    await fails(b.client.SCardConnect(b.ctx, reader, SCARD_SHARE_DIRECT, 0), SCARD_E_SHARING_VIOLATION, 'other client, DIRECT');
-    await fails(b.client.SCardConnect(b.ctx, reader, SCARD_SHARE_EXCLUSIVE, T1), SCARD_E_SHARING_VIOLATION, 'other client, EXCLUSIVE');
-    await fails(a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_SHARED, T1), SCARD_E_SHARING_VIOLATION, 'same context, SHARED');
-    await fails(a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_DIRECT, 0), SCARD_E_SHARING_VIOLATION, 'same context, DIRECT');
+    await fails(
+      b.client.SCardConnect(b.ctx, reader, SCARD_SHARE_SHARED, T1),
+      SCARD_E_SHARING_VIOLATION,
+      'other client, SHARED',
+    );
+    await fails(
+      b.client.SCardConnect(b.ctx, reader, SCARD_SHARE_DIRECT, 0),
+      SCARD_E_SHARING_VIOLATION,
+      'other client, DIRECT',
+    );
+    await fails(
+      b.client.SCardConnect(b.ctx, reader, SCARD_SHARE_EXCLUSIVE, T1),
+      SCARD_E_SHARING_VIOLATION,
+      'other client, EXCLUSIVE',
+    );
+    await fails(
+      a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_SHARED, T1),
+      SCARD_E_SHARING_VIOLATION,
+      'same context, SHARED',
+    );
+    await fails(
+      a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_DIRECT, 0),
+      SCARD_E_SHARING_VIOLATION,
+      'same context, DIRECT',
+    );
   });
 
   it('check 8 comes before the card check: exclusive handle, card removed → another Connect gets SHARING_VIOLATION, not NO_SMARTCARD', async () => {
@@ -179,7 +248,11 @@ describe('SCardConnect: server checks (winscard.c)', () => {
     const { client, ctx } = await r.client();
     const reader = first(names);
     await fails(client.SCardConnect(ctx, reader, SCARD_SHARE_SHARED, T1), SCARD_E_NO_SMARTCARD, 'SHARED');
-    await fails(client.SCardConnect(ctx, reader, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_ANY), SCARD_E_NO_SMARTCARD, 'EXCLUSIVE');
+    await fails(
+      client.SCardConnect(ctx, reader, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_ANY),
+      SCARD_E_NO_SMARTCARD,
+      'EXCLUSIVE',
+    );
     const { dwActiveProtocol } = await ok(client.SCardConnect(ctx, reader, SCARD_SHARE_DIRECT, T1), 'DIRECT');
     expect(dwActiveProtocol).toBe(SCARD_PROTOCOL_UNDEFINED);
   });
@@ -205,31 +278,54 @@ describe('SCardConnect: server checks (winscard.c)', () => {
     await waitState(client, ctx, reader, SCARD_STATE_PRESENT | SCARD_STATE_MUTE);
     const attempts = fake.slot0.calls.filter((c) => c === 'power up').length;
     await fails(client.SCardConnect(ctx, reader, SCARD_SHARE_SHARED, T1), SCARD_W_UNPOWERED_CARD);
-    expect(fake.slot0.calls.filter((c) => c === 'power up').length, 'Connect tried to power the card again').toBeGreaterThan(attempts);
+    expect(
+      fake.slot0.calls.filter((c) => c === 'power up').length,
+      'Connect tried to power the card again',
+    ).toBeGreaterThan(attempts);
     await ok(client.SCardConnect(ctx, reader, SCARD_SHARE_DIRECT, 0), 'DIRECT');
   });
 
   it('check 13: protocol not offered by the card → SCARD_E_PROTO_MISMATCH (T=1 asked of a T=0-only card, T=0 of a T=1-only card)', async () => {
     const t0 = await oneSimCard(helloWorldCardT0());
-    await fails(t0.a.client.SCardConnect(t0.a.ctx, t0.reader, SCARD_SHARE_SHARED, T1), SCARD_E_PROTO_MISMATCH, 'T=1 of T=0 card');
-    expect((await ok(t0.a.client.SCardConnect(t0.a.ctx, t0.reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_ANY))).dwActiveProtocol).toBe(
-      SCARD_PROTOCOL_T0,
+    await fails(
+      t0.a.client.SCardConnect(t0.a.ctx, t0.reader, SCARD_SHARE_SHARED, T1),
+      SCARD_E_PROTO_MISMATCH,
+      'T=1 of T=0 card',
     );
+    expect(
+      (await ok(t0.a.client.SCardConnect(t0.a.ctx, t0.reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_ANY)))
+        .dwActiveProtocol,
+    ).toBe(SCARD_PROTOCOL_T0);
     const t1 = await oneSimCard(helloWorldCardT1());
-    await fails(t1.a.client.SCardConnect(t1.a.ctx, t1.reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0), SCARD_E_PROTO_MISMATCH, 'T=0 of T=1 card');
+    await fails(
+      t1.a.client.SCardConnect(t1.a.ctx, t1.reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0),
+      SCARD_E_PROTO_MISMATCH,
+      'T=0 of T=1 card',
+    );
   });
 
   it('check 13: T=1 is preferred when both are asked and offered; the negotiated protocol then belongs to the reader ✔', async () => {
     const { a, b, reader } = await oneSimCard(dualProtocolCard());
-    expect((await ok(a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_ANY))).dwActiveProtocol).toBe(T1);
-    await fails(b.client.SCardConnect(b.ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0), SCARD_E_PROTO_MISMATCH, 'T=0 after T=1');
+    expect(
+      (await ok(a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_ANY))).dwActiveProtocol,
+    ).toBe(T1);
+    await fails(
+      b.client.SCardConnect(b.ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0),
+      SCARD_E_PROTO_MISMATCH,
+      'T=0 after T=1',
+    );
     expect((await ok(b.client.SCardConnect(b.ctx, reader, SCARD_SHARE_SHARED, T1))).dwActiveProtocol).toBe(T1);
-    expect((await ok(b.client.SCardConnect(b.ctx, reader, SCARD_SHARE_DIRECT, SCARD_PROTOCOL_T0))).dwActiveProtocol, 'DIRECT: current').toBe(T1);
+    expect(
+      (await ok(b.client.SCardConnect(b.ctx, reader, SCARD_SHARE_DIRECT, SCARD_PROTOCOL_T0))).dwActiveProtocol,
+      'DIRECT: current',
+    ).toBe(T1);
   });
 
   it('check 13: RAW asked → active protocol RAW, no negotiation', async () => {
     const { a, reader } = await oneSimCard();
-    expect((await ok(a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_RAW))).dwActiveProtocol).toBe(SCARD_PROTOCOL_RAW);
+    expect(
+      (await ok(a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_RAW))).dwActiveProtocol,
+    ).toBe(SCARD_PROTOCOL_RAW);
   });
 
   it('check 13: PPS failure → SCARD_W_UNRESPONSIVE_CARD', async () => {
@@ -238,7 +334,10 @@ describe('SCardConnect: server checks (winscard.c)', () => {
     fake.slot0.protocolFailure = IFD.ERROR_PTS_FAILURE;
     const { names } = await r.addFake(fake);
     const { client, ctx } = await r.client();
-    await fails(client.SCardConnect(ctx, first(names), SCARD_SHARE_SHARED, SCARD_PROTOCOL_ANY), SCARD_W_UNRESPONSIVE_CARD);
+    await fails(
+      client.SCardConnect(ctx, first(names), SCARD_SHARE_SHARED, SCARD_PROTOCOL_ANY),
+      SCARD_W_UNRESPONSIVE_CARD,
+    );
   });
 
   it('check 13: "protocol not supported" falls back to the ATR default protocol (T=1 asked, T=0 default → T=0)', async () => {
@@ -257,17 +356,32 @@ describe('SCardConnect: server checks (winscard.c)', () => {
     fake.slot0.protocolFailure = IFD.PROTOCOL_NOT_SUPPORTED;
     const { names } = await r.addFake(fake);
     const { client, ctx } = await r.client();
-    await fails(client.SCardConnect(ctx, first(names), SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0), SCARD_W_UNRESPONSIVE_CARD);
+    await fails(
+      client.SCardConnect(ctx, first(names), SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0),
+      SCARD_W_UNRESPONSIVE_CARD,
+    );
   });
 
   it('check 14: EXCLUSIVE while other handles exist → SCARD_E_SHARING_VIOLATION ✔ (a SHARED one, the same context, a DIRECT one)', async () => {
     const { a, b, reader } = await oneSimCard();
     const { hCard } = await ok(a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_SHARED, T1));
-    await fails(b.client.SCardConnect(b.ctx, reader, SCARD_SHARE_EXCLUSIVE, T1), SCARD_E_SHARING_VIOLATION, 'other client');
-    await fails(a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_EXCLUSIVE, T1), SCARD_E_SHARING_VIOLATION, 'same context');
+    await fails(
+      b.client.SCardConnect(b.ctx, reader, SCARD_SHARE_EXCLUSIVE, T1),
+      SCARD_E_SHARING_VIOLATION,
+      'other client',
+    );
+    await fails(
+      a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_EXCLUSIVE, T1),
+      SCARD_E_SHARING_VIOLATION,
+      'same context',
+    );
     await ok(a.client.SCardDisconnect(hCard, SCARD_LEAVE_CARD));
     await ok(a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_DIRECT, 0));
-    await fails(b.client.SCardConnect(b.ctx, reader, SCARD_SHARE_EXCLUSIVE, T1), SCARD_E_SHARING_VIOLATION, 'a DIRECT handle exists');
+    await fails(
+      b.client.SCardConnect(b.ctx, reader, SCARD_SHARE_EXCLUSIVE, T1),
+      SCARD_E_SHARING_VIOLATION,
+      'a DIRECT handle exists',
+    );
   });
 
   it('check 13 comes before check 14: EXCLUSIVE with the wrong protocol while others exist → PROTO_MISMATCH', async () => {
@@ -285,9 +399,14 @@ describe('SCardConnect: server checks (winscard.c)', () => {
     for (let i = 0; i < 3; i++) contexts.push((await ok(client.SCardEstablishContext(SCARD_SCOPE_SYSTEM))).hContext);
     const [c1, c2, c3] = contexts as [number, number, number];
     const handles: number[] = [];
-    for (let i = 0; i < 100; i++) handles.push((await ok(client.SCardConnect(c1, reader, SCARD_SHARE_SHARED, T1), `c1 #${i}`)).hCard);
+    for (let i = 0; i < 100; i++)
+      handles.push((await ok(client.SCardConnect(c1, reader, SCARD_SHARE_SHARED, T1), `c1 #${i}`)).hCard);
     for (let i = 0; i < 100; i++) await ok(client.SCardConnect(c2, reader, SCARD_SHARE_SHARED, T1), `c2 #${i}`);
-    await fails(client.SCardConnect(c3, reader, SCARD_SHARE_SHARED, T1), SCARD_F_INTERNAL_ERROR, 'handle 201 on the reader');
+    await fails(
+      client.SCardConnect(c3, reader, SCARD_SHARE_SHARED, T1),
+      SCARD_F_INTERNAL_ERROR,
+      'handle 201 on the reader',
+    );
     await fails(client.SCardConnect(c3, reader, SCARD_SHARE_DIRECT, 0), SCARD_F_INTERNAL_ERROR, 'DIRECT too');
     await ok(client.SCardDisconnect(handles[0] ?? 0, SCARD_LEAVE_CARD));
     await ok(client.SCardConnect(c3, reader, SCARD_SHARE_SHARED, T1), 'after one disconnect');

@@ -21,7 +21,18 @@ import {
   SCARD_W_RESET_CARD,
 } from '../../../src/pcsc/index.js';
 import { helloWorldCardT1 } from '../../../src/sim/index.js';
-import { HELLO, HELLO_RESPONSE, SELECT_HELLO, expectBytes, fails, first, ok, rig, stillPending, watch } from './fixture.js';
+import {
+  HELLO,
+  HELLO_RESPONSE,
+  SELECT_HELLO,
+  expectBytes,
+  fails,
+  first,
+  ok,
+  rig,
+  stillPending,
+  watch,
+} from './fixture.js';
 
 describe('SCardEstablishContext', () => {
   it('scopes USER, TERMINAL, SYSTEM, GLOBAL (0–3) each give a new valid context', async () => {
@@ -38,7 +49,8 @@ describe('SCardEstablishContext', () => {
 
   it('check 2: scope not 0–3 → SCARD_E_INVALID_VALUE ✔ (4, 0x10, 0xFFFFFFFF)', async () => {
     const { client } = await rig().client();
-    for (const scope of [4, 0x10, 0xffffffff]) await fails(client.SCardEstablishContext(scope), SCARD_E_INVALID_VALUE, `scope ${scope}`);
+    for (const scope of [4, 0x10, 0xffffffff])
+      await fails(client.SCardEstablishContext(scope), SCARD_E_INVALID_VALUE, `scope ${scope}`);
   });
 
   it('check 1: service missing (daemon shut down) → SCARD_E_NO_SERVICE, before the scope check', async () => {
@@ -75,7 +87,11 @@ describe('SCardReleaseContext', () => {
     const b = await r.client('B');
     const h1 = (await ok(a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1))).hCard;
     const h2 = (await ok(a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1))).hCard;
-    await fails(b.client.SCardConnect(b.ctx, reader, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_T1), SCARD_E_SHARING_VIOLATION, 'exclusive while A holds');
+    await fails(
+      b.client.SCardConnect(b.ctx, reader, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_T1),
+      SCARD_E_SHARING_VIOLATION,
+      'exclusive while A holds',
+    );
     await ok(a.client.SCardReleaseContext(a.ctx));
     await fails(a.client.SCardStatus(h1), SCARD_E_INVALID_HANDLE, 'handle 1 after release');
     await fails(a.client.SCardStatus(h2), SCARD_E_INVALID_HANDLE, 'handle 2 after release');
@@ -131,7 +147,9 @@ describe('SCardIsValidContext', () => {
     const present = await ok(client.SCardGetStatusChange(ctx, 0, [{ szReader: reader, dwCurrentState: 0 }]));
     const state = present.readerStates[0]?.dwEventState ?? 0;
     expect(state & SCARD_STATE_PRESENT).toBe(SCARD_STATE_PRESENT);
-    const waiter = watch(client.SCardGetStatusChange(ctx, INFINITE, [{ szReader: reader, dwCurrentState: state & ~2 }]));
+    const waiter = watch(
+      client.SCardGetStatusChange(ctx, INFINITE, [{ szReader: reader, dwCurrentState: state & ~2 }]),
+    );
     await stillPending(waiter, 'GetStatusChange with the current state');
     await ok(client.SCardIsValidContext(ctx), 'IsValidContext during the wait');
     await ok(client.SCardCancel(ctx));

@@ -17,7 +17,20 @@ import {
   SCARD_W_RESET_CARD,
 } from '../../../src/pcsc/index.js';
 import { helloWorldCardT1 } from '../../../src/sim/index.js';
-import { HELLO, HELLO_RESPONSE, SELECT_HELLO, expectBytes, fails, first, ok, rig, stillPending, until, watch, twoHandles as sharedTwoHandles } from './fixture.js';
+import {
+  HELLO,
+  HELLO_RESPONSE,
+  SELECT_HELLO,
+  expectBytes,
+  fails,
+  first,
+  ok,
+  rig,
+  stillPending,
+  until,
+  watch,
+  twoHandles as sharedTwoHandles,
+} from './fixture.js';
 
 const T1 = SCARD_PROTOCOL_T1;
 const PCI_T1 = { dwProtocol: T1 };
@@ -27,7 +40,11 @@ const twoHandles = () => sharedTwoHandles();
 describe('SCardDisconnect', () => {
   it('check 1: unknown handle → SCARD_E_INVALID_HANDLE (never issued; disconnected twice; also with a bad disposition)', async () => {
     const { a, ha } = await twoHandles();
-    await fails(a.client.SCardDisconnect(123456, SCARD_LEAVE_CARD), SCARD_E_INVALID_HANDLE, 'FAKE_HANDLE of SCard_RemovedReader.py');
+    await fails(
+      a.client.SCardDisconnect(123456, SCARD_LEAVE_CARD),
+      SCARD_E_INVALID_HANDLE,
+      'FAKE_HANDLE of SCard_RemovedReader.py',
+    );
     await fails(a.client.SCardDisconnect(123456, 9), SCARD_E_INVALID_HANDLE, 'bad disposition too');
     await ok(a.client.SCardDisconnect(ha, SCARD_LEAVE_CARD));
     await fails(a.client.SCardDisconnect(ha, SCARD_LEAVE_CARD), SCARD_E_INVALID_HANDLE, 'second disconnect');
@@ -70,7 +87,7 @@ describe('SCardDisconnect', () => {
     await fails(a.client.SCardTransmit(ha, PCI_T1, HELLO), SCARD_W_RESET_CARD, 'the reset happened');
   });
 
-  it('check 4 is only for non-LEAVE: Disconnect(LEAVE) during another handle\'s transaction returns at once', async () => {
+  it("check 4 is only for non-LEAVE: Disconnect(LEAVE) during another handle's transaction returns at once", async () => {
     const { a, b, ha, hb } = await twoHandles();
     await ok(a.client.SCardBeginTransaction(ha));
     await ok(b.client.SCardDisconnect(hb, SCARD_LEAVE_CARD));

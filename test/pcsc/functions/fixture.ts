@@ -9,7 +9,13 @@ import { expect, onTestFinished } from 'vitest';
 import { CcidReader } from '../../../src/ccid/reader.js';
 import { DriverError, IFD, type IfdCode } from '../../../src/ifd/errors.js';
 import type { IfdProtocol, IfdReader, IfdSlot, PowerAction } from '../../../src/ifd/ifd.js';
-import { createSimulatedReader, helloWorldCardT1, type ProfileId, type SimulatedCard, type SimulatedReader } from '../../../src/sim/index.js';
+import {
+  createSimulatedReader,
+  helloWorldCardT1,
+  type ProfileId,
+  type SimulatedCard,
+  type SimulatedReader,
+} from '../../../src/sim/index.js';
 import {
   PCSC_ERROR_CODES,
   PcscDaemon,
@@ -135,7 +141,12 @@ export async function stillPending(w: Watched<unknown>, what: string, ms = 60): 
   await sleep(ms);
   if (w.settled) {
     const o = w.outcome;
-    const how = o === undefined ? '' : o.ok ? `resolved ${describe(o.value)}` : `rejected ${o.error instanceof PcscError ? codeName(o.error.code) : String(o.error)}`;
+    const how =
+      o === undefined
+        ? ''
+        : o.ok
+          ? `resolved ${describe(o.value)}`
+          : `rejected ${o.error instanceof PcscError ? codeName(o.error.code) : String(o.error)}`;
     expect.fail(`${what} had to wait but settled (${how})`);
   }
 }
@@ -214,7 +225,8 @@ export class FakeSlot implements IfdSlot {
 
   async transmit(apdu: Uint8Array): Promise<Uint8Array> {
     this.calls.push(`transmit ${toHex(apdu)}`);
-    if (this.transmitFailure !== undefined) throw new DriverError(this.transmitFailure, 'fake reader: transmit failure');
+    if (this.transmitFailure !== undefined)
+      throw new DriverError(this.transmitFailure, 'fake reader: transmit failure');
     if (!this.present) throw new DriverError(IFD.ICC_NOT_PRESENT, 'fake reader: no card');
     return this.transmitHandler(apdu);
   }
@@ -227,13 +239,15 @@ export class FakeSlot implements IfdSlot {
 
   getAttribute(tag: number): Uint8Array | undefined {
     this.calls.push(`getAttribute ${tag.toString(16)}`);
-    if (this.attributeFailure !== undefined) throw new DriverError(this.attributeFailure, 'fake reader: attribute failure');
+    if (this.attributeFailure !== undefined)
+      throw new DriverError(this.attributeFailure, 'fake reader: attribute failure');
     return this.attributes.get(tag);
   }
 
   async setAttribute(tag: number, value: Uint8Array): Promise<void> {
     this.calls.push(`setAttribute ${tag.toString(16)}`);
-    if (this.setAttributeFailure !== undefined) throw new DriverError(this.setAttributeFailure, 'fake reader: cannot set');
+    if (this.setAttributeFailure !== undefined)
+      throw new DriverError(this.setAttributeFailure, 'fake reader: cannot set');
     this.setAttributes.push({ tag, value: Uint8Array.from(value) });
   }
 
@@ -383,9 +397,7 @@ export function rig(options: { powerOffGraceMs?: number } = {}): Rig {
  * The common starting point of many checks: one simulated reader with a card and two clients, A and B, each with a
  * SHARED handle on it (ha, hb).
  */
-export async function twoHandles(
-  options: { profile?: ProfileId; card?: SimulatedCard; protocols?: number } = {},
-) {
+export async function twoHandles(options: { profile?: ProfileId; card?: SimulatedCard; protocols?: number } = {}) {
   const r = rig();
   const card = options.card ?? helloWorldCardT1();
   const sim = await r.addSim({ profile: options.profile ?? 'gempc-twin', cards: [card] });
@@ -406,19 +418,31 @@ export function first(names: string[]): string {
 
 /** GetStatusChange with UNAWARE: the reader's state as the daemon sees it now. */
 export async function readerState(client: PcscClient, ctx: number, reader: string): Promise<ReaderStateOut> {
-  const { readerStates } = await ok(client.SCardGetStatusChange(ctx, 0, [{ szReader: reader, dwCurrentState: 0 }]), 'GetStatusChange');
+  const { readerStates } = await ok(
+    client.SCardGetStatusChange(ctx, 0, [{ szReader: reader, dwCurrentState: 0 }]),
+    'GetStatusChange',
+  );
   const s = readerStates[0];
   if (s === undefined) throw new Error('GetStatusChange returned no state');
   return s;
 }
 
 /** Waits (bounded) until the reader's event state has all the `mask` bits (and none of `without`). */
-export async function waitState(client: PcscClient, ctx: number, reader: string, mask: number, without = 0): Promise<ReaderStateOut> {
+export async function waitState(
+  client: PcscClient,
+  ctx: number,
+  reader: string,
+  mask: number,
+  without = 0,
+): Promise<ReaderStateOut> {
   let last: ReaderStateOut | undefined;
-  await until(async () => {
-    last = await readerState(client, ctx, reader);
-    return (last.dwEventState & mask) === mask && (last.dwEventState & without) === 0;
-  }, `reader state with 0x${mask.toString(16)} and without 0x${without.toString(16)} (last 0x${(last?.dwEventState ?? 0).toString(16)})`);
+  await until(
+    async () => {
+      last = await readerState(client, ctx, reader);
+      return (last.dwEventState & mask) === mask && (last.dwEventState & without) === 0;
+    },
+    `reader state with 0x${mask.toString(16)} and without 0x${without.toString(16)} (last 0x${(last?.dwEventState ?? 0).toString(16)})`,
+  );
   if (last === undefined) throw new Error('unreachable');
   return last;
 }

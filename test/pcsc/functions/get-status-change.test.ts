@@ -32,7 +32,11 @@ describe('SCardGetStatusChange', () => {
     const seventeen = Array.from({ length: 17 }, () => ({ szReader: reader, dwCurrentState: 0 }));
     await fails(client.SCardGetStatusChange(ctx, 0, seventeen), SCARD_E_INVALID_PARAMETER);
     const bad = Array.from({ length: 17 }, () => ({ szReader: 'No Such Reader', dwCurrentState: 0 }));
-    await fails(client.SCardGetStatusChange(0x999, INFINITE, bad), SCARD_E_INVALID_PARAMETER, 'unknown context and names');
+    await fails(
+      client.SCardGetStatusChange(0x999, INFINITE, bad),
+      SCARD_E_INVALID_PARAMETER,
+      'unknown context and names',
+    );
     const { readerStates } = await ok(client.SCardGetStatusChange(ctx, 0, seventeen.slice(1)));
     expect(readerStates).toHaveLength(16);
   });
@@ -55,8 +59,15 @@ describe('SCardGetStatusChange', () => {
 
   it('check 3: unknown context → SCARD_E_INVALID_HANDLE (before the name check)', async () => {
     const { client, reader } = await oneReader();
-    await fails(client.SCardGetStatusChange(0x999, 0, [{ szReader: reader, dwCurrentState: 0 }]), SCARD_E_INVALID_HANDLE);
-    await fails(client.SCardGetStatusChange(0x999, 0, [{ szReader: 'No Such Reader', dwCurrentState: 0 }]), SCARD_E_INVALID_HANDLE, 'unknown name');
+    await fails(
+      client.SCardGetStatusChange(0x999, 0, [{ szReader: reader, dwCurrentState: 0 }]),
+      SCARD_E_INVALID_HANDLE,
+    );
+    await fails(
+      client.SCardGetStatusChange(0x999, 0, [{ szReader: 'No Such Reader', dwCurrentState: 0 }]),
+      SCARD_E_INVALID_HANDLE,
+      'unknown name',
+    );
   });
 
   it('check 4: unknown name (not PnP) → SCARD_E_UNKNOWN_READER ✔ at once, even with an INFINITE timeout and a valid entry', async () => {
@@ -103,14 +114,20 @@ describe('SCardGetStatusChange', () => {
     const now = await readerState(client, ctx, reader);
     const current = now.dwEventState & ~SCARD_STATE_CHANGED;
     for (const timeout of [0, 15]) {
-      const e = await fails(client.SCardGetStatusChange(ctx, timeout, [{ szReader: reader, dwCurrentState: current }]), SCARD_E_TIMEOUT, `timeout ${timeout}`);
+      const e = await fails(
+        client.SCardGetStatusChange(ctx, timeout, [{ szReader: reader, dwCurrentState: current }]),
+        SCARD_E_TIMEOUT,
+        `timeout ${timeout}`,
+      );
       expect(e.readerStates?.[0]?.dwEventState).toBe(current);
     }
   });
 
   it('a PnP waiter wakes when a reader is added (CHANGED)', async () => {
     const { r, client, ctx } = await oneReader();
-    const waiting = watch(client.SCardGetStatusChange(ctx, INFINITE, [{ szReader: PNP_NOTIFICATION_READER_NAME, dwCurrentState: 0 }]));
+    const waiting = watch(
+      client.SCardGetStatusChange(ctx, INFINITE, [{ szReader: PNP_NOTIFICATION_READER_NAME, dwCurrentState: 0 }]),
+    );
     await stillPending(waiting, 'PnP wait');
     await r.addFake(new FakeReader('Late'));
     const { readerStates } = await ok(waiting.promise);
@@ -120,16 +137,26 @@ describe('SCardGetStatusChange', () => {
   it('check 6: SCardCancel → the waiter gets SCARD_E_CANCELLED ✔', async () => {
     const { client, ctx, reader } = await oneReader();
     const now = await readerState(client, ctx, reader);
-    const waiting = watch(client.SCardGetStatusChange(ctx, INFINITE, [{ szReader: reader, dwCurrentState: now.dwEventState & ~SCARD_STATE_CHANGED }]));
+    const waiting = watch(
+      client.SCardGetStatusChange(ctx, INFINITE, [
+        { szReader: reader, dwCurrentState: now.dwEventState & ~SCARD_STATE_CHANGED },
+      ]),
+    );
     await stillPending(waiting, 'GetStatusChange INFINITE');
     await ok(client.SCardCancel(ctx));
     await fails(waiting.promise, SCARD_E_CANCELLED);
-    await fails(client.SCardGetStatusChange(ctx, 0, [{ szReader: reader, dwCurrentState: now.dwEventState & ~SCARD_STATE_CHANGED }]), SCARD_E_TIMEOUT, 'the context is usable again');
+    await fails(
+      client.SCardGetStatusChange(ctx, 0, [
+        { szReader: reader, dwCurrentState: now.dwEventState & ~SCARD_STATE_CHANGED },
+      ]),
+      SCARD_E_TIMEOUT,
+      'the context is usable again',
+    );
   });
 });
 
 describe('SCardCancel', () => {
-  it('unknown context → SCARD_E_INVALID_HANDLE (also another client\'s context)', async () => {
+  it("unknown context → SCARD_E_INVALID_HANDLE (also another client's context)", async () => {
     const { r, client, ctx } = await oneReader();
     await fails(client.SCardCancel(0x999), SCARD_E_INVALID_HANDLE);
     const other = await r.client('other');
@@ -146,7 +173,9 @@ describe('SCardCancel', () => {
     const other = await r.client('other');
     const current = (await readerState(client, ctx, reader)).dwEventState & ~SCARD_STATE_CHANGED;
     const mine = watch(client.SCardGetStatusChange(ctx, INFINITE, [{ szReader: reader, dwCurrentState: current }]));
-    const theirs = watch(other.client.SCardGetStatusChange(other.ctx, INFINITE, [{ szReader: reader, dwCurrentState: current }]));
+    const theirs = watch(
+      other.client.SCardGetStatusChange(other.ctx, INFINITE, [{ szReader: reader, dwCurrentState: current }]),
+    );
     await stillPending(mine, 'my waiter');
     await ok(client.SCardCancel(ctx));
     await fails(mine.promise, SCARD_E_CANCELLED);

@@ -23,7 +23,11 @@ describe('SCardListReaders', () => {
   it('check 2: no readers → SCARD_E_NO_READERS_AVAILABLE, also with a too-small buffer (the size check comes later)', async () => {
     const { client, ctx } = await rig().client();
     await fails(client.SCardListReaders(ctx), SCARD_E_NO_READERS_AVAILABLE);
-    await fails(client.SCardListReaders(ctx, null, { bufferLength: 0 }), SCARD_E_NO_READERS_AVAILABLE, 'bufferLength 0');
+    await fails(
+      client.SCardListReaders(ctx, null, { bufferLength: 0 }),
+      SCARD_E_NO_READERS_AVAILABLE,
+      'bufferLength 0',
+    );
   });
 
   it('check 2: after the last reader is removed → SCARD_E_NO_READERS_AVAILABLE again', async () => {
@@ -40,9 +44,16 @@ describe('SCardListReaders', () => {
     const { names } = await r.addSim({ profile: 'two-slot', cards: [helloWorldCardT1()] });
     const { client, ctx } = await r.client();
     const needed = multiStringLength(names);
-    const e = await fails(client.SCardListReaders(ctx, null, { bufferLength: needed - 1 }), SCARD_E_INSUFFICIENT_BUFFER);
+    const e = await fails(
+      client.SCardListReaders(ctx, null, { bufferLength: needed - 1 }),
+      SCARD_E_INSUFFICIENT_BUFFER,
+    );
     expect(e.needed).toBe(needed);
-    const e0 = await fails(client.SCardListReaders(ctx, null, { bufferLength: 0 }), SCARD_E_INSUFFICIENT_BUFFER, 'bufferLength 0');
+    const e0 = await fails(
+      client.SCardListReaders(ctx, null, { bufferLength: 0 }),
+      SCARD_E_INSUFFICIENT_BUFFER,
+      'bufferLength 0',
+    );
     expect(e0.needed).toBe(needed);
     expect((await ok(client.SCardListReaders(ctx, null, { bufferLength: needed }))).readers).toEqual(names);
   });
@@ -101,6 +112,8 @@ describe('SCardListReaderGroups', () => {
     const { client, ctx } = await rig().client();
     const e = await fails(client.SCardListReaderGroups(ctx, { bufferLength: 21 }), SCARD_E_INSUFFICIENT_BUFFER);
     expect(e.needed).toBe(22);
-    expect((await ok(client.SCardListReaderGroups(ctx, { bufferLength: 22 }))).groups).toEqual(['SCard$DefaultReaders']);
+    expect((await ok(client.SCardListReaderGroups(ctx, { bufferLength: 22 }))).groups).toEqual([
+      'SCard$DefaultReaders',
+    ]);
   });
 });

@@ -53,10 +53,18 @@ describe('SCardReconnect', () => {
   it('check 1: unknown handle → SCARD_E_INVALID_HANDLE (client check: also with EJECT, a bad share mode or no protocol)', async () => {
     const { a, ha } = await twoHandles();
     await fails(a.client.SCardReconnect(0x4242, SCARD_SHARE_SHARED, T1, SCARD_LEAVE_CARD), SCARD_E_INVALID_HANDLE);
-    await fails(a.client.SCardReconnect(0x4242, SCARD_SHARE_SHARED, T1, SCARD_EJECT_CARD), SCARD_E_INVALID_HANDLE, 'with EJECT');
+    await fails(
+      a.client.SCardReconnect(0x4242, SCARD_SHARE_SHARED, T1, SCARD_EJECT_CARD),
+      SCARD_E_INVALID_HANDLE,
+      'with EJECT',
+    );
     await fails(a.client.SCardReconnect(0x4242, 9, 0, 9), SCARD_E_INVALID_HANDLE, 'with everything wrong');
     await ok(a.client.SCardDisconnect(ha, SCARD_LEAVE_CARD));
-    await fails(a.client.SCardReconnect(ha, SCARD_SHARE_SHARED, T1, SCARD_LEAVE_CARD), SCARD_E_INVALID_HANDLE, 'disconnected handle');
+    await fails(
+      a.client.SCardReconnect(ha, SCARD_SHARE_SHARED, T1, SCARD_LEAVE_CARD),
+      SCARD_E_INVALID_HANDLE,
+      'disconnected handle',
+    );
   });
 
   it("check 1: another client's handle is unknown to this client → SCARD_E_INVALID_HANDLE", async () => {
@@ -77,7 +85,11 @@ describe('SCardReconnect', () => {
     const { a, ha } = await twoHandles();
     await fails(a.client.SCardReconnect(ha, SCARD_SHARE_SHARED, T1, SCARD_EJECT_CARD), SCARD_E_INVALID_VALUE, 'EJECT');
     await fails(a.client.SCardReconnect(ha, SCARD_SHARE_SHARED, T1, 4), SCARD_E_INVALID_VALUE, '4');
-    await fails(a.client.SCardReconnect(ha, SCARD_SHARE_SHARED, 0, SCARD_EJECT_CARD), SCARD_E_INVALID_VALUE, 'EJECT, no protocol');
+    await fails(
+      a.client.SCardReconnect(ha, SCARD_SHARE_SHARED, 0, SCARD_EJECT_CARD),
+      SCARD_E_INVALID_VALUE,
+      'EJECT, no protocol',
+    );
     await fails(a.client.SCardReconnect(ha, 9, T1, SCARD_EJECT_CARD), SCARD_E_INVALID_VALUE, 'EJECT, bad share mode');
     await ok(a.client.SCardTransmit(ha, PCI_T1, HELLO), 'the handle still works');
   });
@@ -91,14 +103,27 @@ describe('SCardReconnect', () => {
 
   it('check 5: non-DIRECT with no T0/T1/RAW → SCARD_E_PROTO_MISMATCH ✔; a protocol other than the negotiated one → PROTO_MISMATCH ✔', async () => {
     const { a, ha } = await twoHandles(dualProtocolCard());
-    await fails(a.client.SCardReconnect(ha, SCARD_SHARE_SHARED, 0, SCARD_LEAVE_CARD), SCARD_E_PROTO_MISMATCH, 'no protocol');
-    await fails(a.client.SCardReconnect(ha, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0, SCARD_LEAVE_CARD), SCARD_E_PROTO_MISMATCH, 'T=0 after T=1 (LEAVE)');
-    expect((await ok(a.client.SCardReconnect(ha, SCARD_SHARE_DIRECT, 0, SCARD_LEAVE_CARD))).dwActiveProtocol, 'DIRECT').toBe(T1);
+    await fails(
+      a.client.SCardReconnect(ha, SCARD_SHARE_SHARED, 0, SCARD_LEAVE_CARD),
+      SCARD_E_PROTO_MISMATCH,
+      'no protocol',
+    );
+    await fails(
+      a.client.SCardReconnect(ha, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0, SCARD_LEAVE_CARD),
+      SCARD_E_PROTO_MISMATCH,
+      'T=0 after T=1 (LEAVE)',
+    );
+    expect(
+      (await ok(a.client.SCardReconnect(ha, SCARD_SHARE_DIRECT, 0, SCARD_LEAVE_CARD))).dwActiveProtocol,
+      'DIRECT',
+    ).toBe(T1);
   });
 
   it('a RESET unsets the protocol: Reconnect(RESET) may then negotiate another one', async () => {
     const { a, ha } = await twoHandles(dualProtocolCard());
-    expect((await ok(a.client.SCardReconnect(ha, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0, SCARD_RESET_CARD))).dwActiveProtocol).toBe(SCARD_PROTOCOL_T0);
+    expect(
+      (await ok(a.client.SCardReconnect(ha, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0, SCARD_RESET_CARD))).dwActiveProtocol,
+    ).toBe(SCARD_PROTOCOL_T0);
   });
 
   it('check 6: reader in error → SCARD_E_READER_UNAVAILABLE; the protocol check comes first', async () => {
@@ -108,9 +133,21 @@ describe('SCardReconnect', () => {
     const { hCard } = await ok(client.SCardConnect(ctx, first(names), SCARD_SHARE_SHARED, T1));
     reader.slot0.breakDown();
     await waitState(client, ctx, first(names), SCARD_STATE_UNAVAILABLE);
-    await fails(client.SCardReconnect(hCard, SCARD_SHARE_SHARED, T1, SCARD_LEAVE_CARD), SCARD_E_READER_UNAVAILABLE, 'LEAVE');
-    await fails(client.SCardReconnect(hCard, SCARD_SHARE_SHARED, T1, SCARD_RESET_CARD), SCARD_E_READER_UNAVAILABLE, 'RESET');
-    await fails(client.SCardReconnect(hCard, SCARD_SHARE_SHARED, 0, SCARD_LEAVE_CARD), SCARD_E_PROTO_MISMATCH, 'no protocol');
+    await fails(
+      client.SCardReconnect(hCard, SCARD_SHARE_SHARED, T1, SCARD_LEAVE_CARD),
+      SCARD_E_READER_UNAVAILABLE,
+      'LEAVE',
+    );
+    await fails(
+      client.SCardReconnect(hCard, SCARD_SHARE_SHARED, T1, SCARD_RESET_CARD),
+      SCARD_E_READER_UNAVAILABLE,
+      'RESET',
+    );
+    await fails(
+      client.SCardReconnect(hCard, SCARD_SHARE_SHARED, 0, SCARD_LEAVE_CARD),
+      SCARD_E_PROTO_MISMATCH,
+      'no protocol',
+    );
   });
 
   it('check 7: RESET/UNPOWER with the card gone → SCARD_E_NO_SMARTCARD; LEAVE with no card → SCARD_E_NO_SMARTCARD', async () => {
@@ -118,7 +155,11 @@ describe('SCardReconnect', () => {
     sim.removeCard();
     await waitState(a.client, a.ctx, reader, SCARD_STATE_EMPTY);
     await fails(a.client.SCardReconnect(ha, SCARD_SHARE_SHARED, T1, SCARD_RESET_CARD), SCARD_E_NO_SMARTCARD, 'RESET');
-    await fails(a.client.SCardReconnect(ha, SCARD_SHARE_SHARED, T1, SCARD_UNPOWER_CARD), SCARD_E_NO_SMARTCARD, 'UNPOWER');
+    await fails(
+      a.client.SCardReconnect(ha, SCARD_SHARE_SHARED, T1, SCARD_UNPOWER_CARD),
+      SCARD_E_NO_SMARTCARD,
+      'UNPOWER',
+    );
     await fails(a.client.SCardReconnect(ha, SCARD_SHARE_SHARED, T1, SCARD_LEAVE_CARD), SCARD_E_NO_SMARTCARD, 'LEAVE');
   });
 
@@ -128,8 +169,16 @@ describe('SCardReconnect', () => {
     const { client, ctx } = await r.client();
     const { hCard } = await ok(client.SCardConnect(ctx, first(names), SCARD_SHARE_SHARED, T1));
     reader.slot0.powerFailure = IFD.ERROR_POWER_ACTION;
-    await fails(client.SCardReconnect(hCard, SCARD_SHARE_SHARED, T1, SCARD_RESET_CARD), SCARD_W_UNRESPONSIVE_CARD, 'RESET');
-    await fails(client.SCardReconnect(hCard, SCARD_SHARE_SHARED, T1, SCARD_LEAVE_CARD), SCARD_W_UNRESPONSIVE_CARD, 'LEAVE on a mute card');
+    await fails(
+      client.SCardReconnect(hCard, SCARD_SHARE_SHARED, T1, SCARD_RESET_CARD),
+      SCARD_W_UNRESPONSIVE_CARD,
+      'RESET',
+    );
+    await fails(
+      client.SCardReconnect(hCard, SCARD_SHARE_SHARED, T1, SCARD_LEAVE_CARD),
+      SCARD_W_UNRESPONSIVE_CARD,
+      'LEAVE on a mute card',
+    );
   });
 
   it('RESET resets the card: the applet selection is forgotten and the other handles get W_RESET_CARD', async () => {
@@ -146,7 +195,11 @@ describe('SCardReconnect', () => {
     await stillPending(waiting, 'Reconnect to EXCLUSIVE while another handle exists', 150);
     await ok(a.client.SCardDisconnect(ha, SCARD_LEAVE_CARD));
     await ok(waiting.promise, 'Reconnect to EXCLUSIVE once alone');
-    await fails(a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_SHARED, T1), SCARD_E_SHARING_VIOLATION, 'now exclusive');
+    await fails(
+      a.client.SCardConnect(a.ctx, reader, SCARD_SHARE_SHARED, T1),
+      SCARD_E_SHARING_VIOLATION,
+      'now exclusive',
+    );
     // (Back to SHARED, pcsc-lite 1.9.9 keeps the implicit lock: RFUnlockSharing refuses LockCount 1 while EXCLUSIVE.)
   });
 
@@ -162,7 +215,10 @@ describe('SCardReconnect', () => {
     const hc = (await ok(c.client.SCardConnect(c.ctx, reader, SCARD_SHARE_SHARED, T1))).hCard;
     await ok(a.client.SCardReconnect(ha, SCARD_SHARE_SHARED, T1, SCARD_RESET_CARD));
     await ok(a.client.SCardTransmit(ha, PCI_T1, HELLO), "the resetting handle's own flag is cleared");
-    await ok(b.client.SCardReconnect(hb, SCARD_SHARE_SHARED, T1, SCARD_LEAVE_CARD), 'flagged handle reconnects with SUCCESS');
+    await ok(
+      b.client.SCardReconnect(hb, SCARD_SHARE_SHARED, T1, SCARD_LEAVE_CARD),
+      'flagged handle reconnects with SUCCESS',
+    );
     await ok(b.client.SCardTransmit(hb, PCI_T1, HELLO), 'flag cleared by Reconnect');
     await fails(c.client.SCardTransmit(hc, PCI_T1, HELLO), SCARD_W_RESET_CARD, "the third handle's flag stays");
   });
@@ -174,7 +230,10 @@ describe('SCardReconnect', () => {
     sim.insertCard(helloWorldCardT1());
     await waitState(a.client, a.ctx, reader, SCARD_STATE_PRESENT);
     await fails(a.client.SCardTransmit(ha, PCI_T1, HELLO), SCARD_W_REMOVED_CARD, 'after reinsertion');
-    expect((await ok(a.client.SCardReconnect(ha, SCARD_SHARE_SHARED, SCARD_PROTOCOL_ANY, SCARD_LEAVE_CARD))).dwActiveProtocol).toBe(T1);
+    expect(
+      (await ok(a.client.SCardReconnect(ha, SCARD_SHARE_SHARED, SCARD_PROTOCOL_ANY, SCARD_LEAVE_CARD)))
+        .dwActiveProtocol,
+    ).toBe(T1);
     await ok(a.client.SCardTransmit(ha, PCI_T1, HELLO), 'cleared');
   });
 });

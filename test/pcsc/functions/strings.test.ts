@@ -77,10 +77,13 @@ const PRINTED_UNKNOWN: ReadonlyArray<[number, string]> = [
 const constants = C as unknown as Record<string, unknown>;
 
 describe('§1 error codes and pcsc_stringify_error ✔', () => {
-  it.each(TABLE.map(([code, name, text]) => ({ code, name, text })))('$name: pcsc-lite value and exact text "$text"', ({ code, name, text }) => {
-    expect(constants[name], name).toBe(code);
-    expect(pcscStringifyError(code)).toBe(text);
-  });
+  it.each(TABLE.map(([code, name, text]) => ({ code, name, text })))(
+    '$name: pcsc-lite value and exact text "$text"',
+    ({ code, name, text }) => {
+      expect(constants[name], name).toBe(code);
+      expect(pcscStringifyError(code)).toBe(text);
+    },
+  );
 
   it('E_UNEXPECTED and E_UNSUPPORTED_FEATURE share 0x8010001F ("Feature not supported."), not Windows 0x80100022', () => {
     expect(C.SCARD_E_UNEXPECTED).toBe(0x8010001f);
@@ -88,10 +91,13 @@ describe('§1 error codes and pcsc_stringify_error ✔', () => {
     expect(pcscStringifyError(0x80100022)).toBe('Unknown error: 0x80100022');
   });
 
-  it.each(PRINTED_UNKNOWN.map(([code, name]) => ({ code, name })))('$name is defined but prints "Unknown error: 0x…" in 1.9.9', ({ code, name }) => {
-    expect(constants[name], name).toBe(code);
-    expect(pcscStringifyError(code)).toBe(`Unknown error: 0x${code.toString(16).toUpperCase().padStart(8, '0')}`);
-  });
+  it.each(PRINTED_UNKNOWN.map(([code, name]) => ({ code, name })))(
+    '$name is defined but prints "Unknown error: 0x…" in 1.9.9',
+    ({ code, name }) => {
+      expect(constants[name], name).toBe(code);
+      expect(pcscStringifyError(code)).toBe(`Unknown error: 0x${code.toString(16).toUpperCase().padStart(8, '0')}`);
+    },
+  );
 
   it('unlisted codes print as "Unknown error: 0x%08lX" (8 uppercase hex digits)', () => {
     expect(pcscStringifyError(0x1)).toBe('Unknown error: 0x00000001');
@@ -116,10 +122,16 @@ describe('§1 codes as the daemon hands them to clients', () => {
 
 describe('§1 other constants', () => {
   it('scopes, protocols, share modes, dispositions have pcsc-lite values', () => {
-    expect([C.SCARD_SCOPE_USER, C.SCARD_SCOPE_TERMINAL, C.SCARD_SCOPE_SYSTEM, C.SCARD_SCOPE_GLOBAL]).toEqual([0, 1, 2, 3]);
-    expect([C.SCARD_PROTOCOL_UNDEFINED, C.SCARD_PROTOCOL_T0, C.SCARD_PROTOCOL_T1, C.SCARD_PROTOCOL_RAW, C.SCARD_PROTOCOL_T15]).toEqual([
-      0, 1, 2, 4, 8,
+    expect([C.SCARD_SCOPE_USER, C.SCARD_SCOPE_TERMINAL, C.SCARD_SCOPE_SYSTEM, C.SCARD_SCOPE_GLOBAL]).toEqual([
+      0, 1, 2, 3,
     ]);
+    expect([
+      C.SCARD_PROTOCOL_UNDEFINED,
+      C.SCARD_PROTOCOL_T0,
+      C.SCARD_PROTOCOL_T1,
+      C.SCARD_PROTOCOL_RAW,
+      C.SCARD_PROTOCOL_T15,
+    ]).toEqual([0, 1, 2, 4, 8]);
     expect(C.SCARD_PROTOCOL_ANY).toBe(3);
     expect(C.SCARD_PROTOCOL_ANY_OLD).toBe(0x1000);
     expect([C.SCARD_SHARE_EXCLUSIVE, C.SCARD_SHARE_SHARED, C.SCARD_SHARE_DIRECT]).toEqual([1, 2, 3]);
@@ -127,9 +139,15 @@ describe('§1 other constants', () => {
   });
 
   it('card states (SCardStatus) and SCARD_STATE_* flags have pcsc-lite values', () => {
-    expect([C.SCARD_UNKNOWN, C.SCARD_ABSENT, C.SCARD_PRESENT, C.SCARD_SWALLOWED, C.SCARD_POWERED, C.SCARD_NEGOTIABLE, C.SCARD_SPECIFIC]).toEqual([
-      1, 2, 4, 8, 0x10, 0x20, 0x40,
-    ]);
+    expect([
+      C.SCARD_UNKNOWN,
+      C.SCARD_ABSENT,
+      C.SCARD_PRESENT,
+      C.SCARD_SWALLOWED,
+      C.SCARD_POWERED,
+      C.SCARD_NEGOTIABLE,
+      C.SCARD_SPECIFIC,
+    ]).toEqual([1, 2, 4, 8, 0x10, 0x20, 0x40]);
     expect([
       C.SCARD_STATE_UNAWARE,
       C.SCARD_STATE_IGNORE,

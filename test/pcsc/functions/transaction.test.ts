@@ -23,7 +23,20 @@ import {
   SCARD_W_RESET_CARD,
 } from '../../../src/pcsc/index.js';
 import { helloWorldCardT1 } from '../../../src/sim/index.js';
-import { HELLO, SELECT_HELLO, SW_INS_NOT_SUPPORTED, expectBytes, fails, first, ok, rig, stillPending, waitState, watch, twoHandles as sharedTwoHandles } from './fixture.js';
+import {
+  HELLO,
+  SELECT_HELLO,
+  SW_INS_NOT_SUPPORTED,
+  expectBytes,
+  fails,
+  first,
+  ok,
+  rig,
+  stillPending,
+  waitState,
+  watch,
+  twoHandles as sharedTwoHandles,
+} from './fixture.js';
 
 const T1 = SCARD_PROTOCOL_T1;
 const PCI_T1 = { dwProtocol: T1 };
@@ -145,7 +158,11 @@ describe('SCardEndTransaction', () => {
     await fails(a.client.SCardTransmit(ha, PCI_T1, HELLO), SCARD_W_RESET_CARD, 'other handle flagged');
     await fails(b.client.SCardTransmit(hb, PCI_T1, HELLO), SCARD_W_RESET_CARD, "the caller's own flag is set too");
     await ok(a.client.SCardReconnect(ha, SCARD_SHARE_SHARED, T1, SCARD_LEAVE_CARD));
-    expectBytes((await ok(a.client.SCardTransmit(ha, PCI_T1, HELLO))).recvBuffer, SW_INS_NOT_SUPPORTED, 'selection lost by the reset');
+    expectBytes(
+      (await ok(a.client.SCardTransmit(ha, PCI_T1, HELLO))).recvBuffer,
+      SW_INS_NOT_SUPPORTED,
+      'selection lost by the reset',
+    );
   });
 
   it('check 5: not holding → SCARD_E_NOT_TRANSACTED ✔; an extra call after End too (SCardEndTransaction_extra_call.py)', async () => {

@@ -76,14 +76,25 @@ describe('SCardTransmit', () => {
   it('check 1: unknown handle → SCARD_E_INVALID_HANDLE (also with an oversized APDU)', async () => {
     const { a } = await twoHandles();
     await fails(a.client.SCardTransmit(0x777, PCI_T1, HELLO), SCARD_E_INVALID_HANDLE);
-    await fails(a.client.SCardTransmit(0x777, PCI_T1, new Uint8Array(MAX_BUFFER_SIZE_EXTENDED + 1)), SCARD_E_INVALID_HANDLE, 'oversized');
+    await fails(
+      a.client.SCardTransmit(0x777, PCI_T1, new Uint8Array(MAX_BUFFER_SIZE_EXTENDED + 1)),
+      SCARD_E_INVALID_HANDLE,
+      'oversized',
+    );
   });
 
   it("check 2: input > 65548 → SCARD_E_INSUFFICIENT_BUFFER ✔ at once, even during another handle's transaction", async () => {
     const { a, b, ha, hb } = await twoHandles();
-    await fails(b.client.SCardTransmit(hb, PCI_T1, new Uint8Array(MAX_BUFFER_SIZE_EXTENDED + 1)), SCARD_E_INSUFFICIENT_BUFFER);
+    await fails(
+      b.client.SCardTransmit(hb, PCI_T1, new Uint8Array(MAX_BUFFER_SIZE_EXTENDED + 1)),
+      SCARD_E_INSUFFICIENT_BUFFER,
+    );
     await ok(a.client.SCardBeginTransaction(ha));
-    await fails(b.client.SCardTransmit(hb, PCI_T1, new Uint8Array(MAX_BUFFER_SIZE_EXTENDED + 1)), SCARD_E_INSUFFICIENT_BUFFER, 'during a transaction');
+    await fails(
+      b.client.SCardTransmit(hb, PCI_T1, new Uint8Array(MAX_BUFFER_SIZE_EXTENDED + 1)),
+      SCARD_E_INSUFFICIENT_BUFFER,
+      'during a transaction',
+    );
   });
 
   it("check 3: another handle's transaction → Transmit waits until EndTransaction", async () => {
@@ -108,7 +119,11 @@ describe('SCardTransmit', () => {
   it('check 5: pending event → SCARD_W_RESET_CARD ✔ / SCARD_W_REMOVED_CARD ✔, before the card and protocol checks', async () => {
     const { a, b, ha, hb, sim, reader } = await twoHandles();
     await ok(a.client.SCardReconnect(ha, SCARD_SHARE_SHARED, T1, SCARD_RESET_CARD));
-    await fails(b.client.SCardTransmit(hb, { dwProtocol: SCARD_PROTOCOL_T0 }, HELLO), SCARD_W_RESET_CARD, 'wrong PCI too');
+    await fails(
+      b.client.SCardTransmit(hb, { dwProtocol: SCARD_PROTOCOL_T0 }, HELLO),
+      SCARD_W_RESET_CARD,
+      'wrong PCI too',
+    );
     sim.removeCard();
     await waitState(a.client, a.ctx, reader, SCARD_STATE_EMPTY);
     await fails(a.client.SCardTransmit(ha, PCI_T1, HELLO), SCARD_W_REMOVED_CARD, 'card removed');
@@ -125,16 +140,27 @@ describe('SCardTransmit', () => {
 
   it('check 7: PCI protocol ≠ negotiated protocol (ANY also fails) → SCARD_E_PROTO_MISMATCH ✔; ANY_OLD uses the negotiated one', async () => {
     const { a, ha } = await twoHandles();
-    await fails(a.client.SCardTransmit(ha, { dwProtocol: SCARD_PROTOCOL_T0 }, HELLO), SCARD_E_PROTO_MISMATCH, 'T0 on T=1');
+    await fails(
+      a.client.SCardTransmit(ha, { dwProtocol: SCARD_PROTOCOL_T0 }, HELLO),
+      SCARD_E_PROTO_MISMATCH,
+      'T0 on T=1',
+    );
     await fails(a.client.SCardTransmit(ha, { dwProtocol: SCARD_PROTOCOL_ANY }, HELLO), SCARD_E_PROTO_MISMATCH, 'ANY');
     await fails(a.client.SCardTransmit(ha, { dwProtocol: 0 }, HELLO), SCARD_E_PROTO_MISMATCH, 'UNDEFINED');
-    expectBytes((await ok(a.client.SCardTransmit(ha, { dwProtocol: SCARD_PROTOCOL_ANY_OLD }, SELECT_HELLO))).recvBuffer, SW_OK, 'ANY_OLD');
+    expectBytes(
+      (await ok(a.client.SCardTransmit(ha, { dwProtocol: SCARD_PROTOCOL_ANY_OLD }, SELECT_HELLO))).recvBuffer,
+      SW_OK,
+      'ANY_OLD',
+    );
   });
 
   it('check 7: T=1 PCI on a T=0 card → PROTO_MISMATCH; T=0 PCI works (61 0C answered by the T=0 card)', async () => {
     const { a, ha } = await twoHandles(helloWorldCardT0());
     await fails(a.client.SCardTransmit(ha, PCI_T1, SELECT_HELLO), SCARD_E_PROTO_MISMATCH);
-    expectBytes((await ok(a.client.SCardTransmit(ha, { dwProtocol: SCARD_PROTOCOL_T0 }, SELECT_HELLO))).recvBuffer, SW_OK);
+    expectBytes(
+      (await ok(a.client.SCardTransmit(ha, { dwProtocol: SCARD_PROTOCOL_T0 }, SELECT_HELLO))).recvBuffer,
+      SW_OK,
+    );
   });
 
   it('check 7: a DIRECT handle with no negotiated protocol → PROTO_MISMATCH', async () => {
@@ -177,22 +203,44 @@ describe('SCardTransmit', () => {
   it('check 11: response larger than recvLength → INSUFFICIENT_BUFFER with the size and no data, after the APDU ran ✔ (the selection changed)', async () => {
     const { a, ha, card } = await twoHandles();
     await ok(a.client.SCardTransmit(ha, PCI_T1, SELECT_HELLO));
-    const e = await fails(a.client.SCardTransmit(ha, PCI_T1, SELECT_MF_FCI, { recvLength: 5 }), SCARD_E_INSUFFICIENT_BUFFER);
+    const e = await fails(
+      a.client.SCardTransmit(ha, PCI_T1, SELECT_MF_FCI, { recvLength: 5 }),
+      SCARD_E_INSUFFICIENT_BUFFER,
+    );
     expect(e.needed).toBe(11); // FCI 6F 07 83 02 3F 00 82 01 38 + 90 00
     expect(card.applications.selected).toBe('mf');
-    expectBytes((await ok(a.client.SCardTransmit(ha, PCI_T1, HELLO))).recvBuffer, SW_INS_NOT_SUPPORTED, 'hello applet no longer selected');
+    expectBytes(
+      (await ok(a.client.SCardTransmit(ha, PCI_T1, HELLO))).recvBuffer,
+      SW_INS_NOT_SUPPORTED,
+      'hello applet no longer selected',
+    );
     await ok(a.client.SCardTransmit(ha, PCI_T1, SELECT_HELLO));
-    const e0 = await fails(a.client.SCardTransmit(ha, PCI_T1, HELLO, { recvLength: 13 }), SCARD_E_INSUFFICIENT_BUFFER, 'hello in 13 bytes');
+    const e0 = await fails(
+      a.client.SCardTransmit(ha, PCI_T1, HELLO, { recvLength: 13 }),
+      SCARD_E_INSUFFICIENT_BUFFER,
+      'hello in 13 bytes',
+    );
     expect(e0.needed).toBe(14);
-    expectBytes((await ok(a.client.SCardTransmit(ha, PCI_T1, HELLO, { recvLength: 14 }))).recvBuffer, HELLO_RESPONSE, 'exact size');
+    expectBytes(
+      (await ok(a.client.SCardTransmit(ha, PCI_T1, HELLO, { recvLength: 14 }))).recvBuffer,
+      HELLO_RESPONSE,
+      'exact size',
+    );
   });
 
   it('check 11 also below 2 bytes: the server always has a full buffer, so recvLength 1 runs the APDU and asks for 2', async () => {
     const { a, ha, card } = await twoHandles();
-    const e = await fails(a.client.SCardTransmit(ha, PCI_T1, SELECT_HELLO, { recvLength: 1 }), SCARD_E_INSUFFICIENT_BUFFER);
+    const e = await fails(
+      a.client.SCardTransmit(ha, PCI_T1, SELECT_HELLO, { recvLength: 1 }),
+      SCARD_E_INSUFFICIENT_BUFFER,
+    );
     expect(e.needed).toBe(2);
     expect(card.applications.selected).toBe('hello');
-    const e0 = await fails(a.client.SCardTransmit(ha, PCI_T1, HELLO, { recvLength: 0 }), SCARD_E_INSUFFICIENT_BUFFER, 'recvLength 0');
+    const e0 = await fails(
+      a.client.SCardTransmit(ha, PCI_T1, HELLO, { recvLength: 0 }),
+      SCARD_E_INSUFFICIENT_BUFFER,
+      'recvLength 0',
+    );
     expect(e0.needed).toBe(14);
   });
 
@@ -200,7 +248,10 @@ describe('SCardTransmit', () => {
     const { a, ha, card } = await twoHandles(pinCard());
     await ok(a.client.SCardTransmit(ha, PCI_T1, SELECT_PIN));
     expect(card.applications.pinTriesLeft).toBe(3);
-    const e = await fails(a.client.SCardTransmit(ha, PCI_T1, verifyPin('0000'), { recvLength: 1 }), SCARD_E_INSUFFICIENT_BUFFER);
+    const e = await fails(
+      a.client.SCardTransmit(ha, PCI_T1, verifyPin('0000'), { recvLength: 1 }),
+      SCARD_E_INSUFFICIENT_BUFFER,
+    );
     expect(e.needed).toBe(2);
     expect(card.applications.pinTriesLeft).toBe(2);
     expectBytes((await ok(a.client.SCardTransmit(ha, PCI_T1, verifyPin('1234')))).recvBuffer, SW_OK, 'right PIN');
@@ -209,12 +260,17 @@ describe('SCardTransmit', () => {
 
   it('BufferOverflow_SCardTransmit.c: GET CHALLENGE 32 into 30 → INSUFFICIENT_BUFFER, needed 34; 34 succeeds; 65549 is no overflow', async () => {
     const { a, ha } = await twoHandles();
-    const e = await fails(a.client.SCardTransmit(ha, PCI_T1, getChallenge(0x20), { recvLength: 30 }), SCARD_E_INSUFFICIENT_BUFFER);
+    const e = await fails(
+      a.client.SCardTransmit(ha, PCI_T1, getChallenge(0x20), { recvLength: 30 }),
+      SCARD_E_INSUFFICIENT_BUFFER,
+    );
     expect(e.needed).toBe(34);
     const second = await ok(a.client.SCardTransmit(ha, PCI_T1, getChallenge(0x20), { recvLength: e.needed ?? 0 }));
     expect(second.recvBuffer).toHaveLength(34);
     expectBytes(second.recvBuffer.subarray(32), SW_OK, 'SW');
-    const third = await ok(a.client.SCardTransmit(ha, PCI_T1, getChallenge(0x20), { recvLength: MAX_BUFFER_SIZE_EXTENDED + 1 }));
+    const third = await ok(
+      a.client.SCardTransmit(ha, PCI_T1, getChallenge(0x20), { recvLength: MAX_BUFFER_SIZE_EXTENDED + 1 }),
+    );
     expect(third.recvBuffer).toHaveLength(34);
   });
 

@@ -43,7 +43,12 @@ describe('many clients', () => {
       const api = r.daemon.connect({ name: `client ${i}` });
       for (let j = 0; j < 10; j++) {
         const { hContext } = await ok(api.SCardEstablishContext(0));
-        waiters.push(track(api.SCardGetStatusChange(hContext, INFINITE, [{ szReader: r.name, dwCurrentState: 0x0000_0010 }]), `waiter ${i}.${j}`));
+        waiters.push(
+          track(
+            api.SCardGetStatusChange(hContext, INFINITE, [{ szReader: r.name, dwCurrentState: 0x0000_0010 }]),
+            `waiter ${i}.${j}`,
+          ),
+        );
       }
     }
     await expectPending(waiters[99]!, 'the last waiter before the insertion');
@@ -70,14 +75,17 @@ describe('many clients', () => {
         log.push(`${id}`);
         expect(await tx(c, h, SELECT_MF)).toEqual(SW_OK);
         log.push(`${id}`);
-        expect(await tx(c, h, HELLO), `client ${id} round ${round}: HELLO after its SELECT MF`).toEqual(INS_NOT_SUPPORTED);
+        expect(await tx(c, h, HELLO), `client ${id} round ${round}: HELLO after its SELECT MF`).toEqual(
+          INS_NOT_SUPPORTED,
+        );
         log.push(`${id}`);
         await ok(c.api.SCardEndTransaction(h, SCARD_LEAVE_CARD), `End ${id}.${round}`);
       }
     };
     await Promise.all(r.clients.map((c, i) => run(c, i)));
     expect(log).toHaveLength(10 * 3 * 4);
-    for (let i = 0; i < log.length; i += 4) expect(new Set(log.slice(i, i + 4)).size, `APDUs ${i}..${i + 3}: ${log.slice(i, i + 4).join(',')}`).toBe(1);
+    for (let i = 0; i < log.length; i += 4)
+      expect(new Set(log.slice(i, i + 4)).size, `APDUs ${i}..${i + 3}: ${log.slice(i, i + 4).join(',')}`).toBe(1);
   });
 
   it('a client vanishing mid-transaction unblocks the waiters at once: a waiting Connect gets a handle that locks; a waiting Begin of an older handle sees the holder’s reset', async () => {

@@ -49,14 +49,31 @@ interface Session {
 type Step = [name: string, run: (s: Session) => Promise<unknown>, check?: (result: unknown) => void];
 
 const steps: Step[] = [
-  ['Connect', async (s) => {
-    const { hCard, dwActiveProtocol } = await s.c.api.SCardConnect(s.c.ctx, s.name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
-    s.hCard = hCard;
-    return dwActiveProtocol;
-  }, (p) => expect(p).toBe(SCARD_PROTOCOL_T1)],
+  [
+    'Connect',
+    async (s) => {
+      const { hCard, dwActiveProtocol } = await s.c.api.SCardConnect(
+        s.c.ctx,
+        s.name,
+        SCARD_SHARE_SHARED,
+        SCARD_PROTOCOL_T1,
+      );
+      s.hCard = hCard;
+      return dwActiveProtocol;
+    },
+    (p) => expect(p).toBe(SCARD_PROTOCOL_T1),
+  ],
   ['BeginTransaction', (s) => s.c.api.SCardBeginTransaction(s.hCard!)],
-  ['Transmit SELECT', async (s) => (await s.c.api.SCardTransmit(s.hCard!, T1, SELECT_HELLO)).recvBuffer, (b) => expect(b).toEqual(SW_OK)],
-  ['Transmit HELLO', async (s) => (await s.c.api.SCardTransmit(s.hCard!, T1, HELLO)).recvBuffer, (b) => expect(b).toEqual(HELLO_RESPONSE)],
+  [
+    'Transmit SELECT',
+    async (s) => (await s.c.api.SCardTransmit(s.hCard!, T1, SELECT_HELLO)).recvBuffer,
+    (b) => expect(b).toEqual(SW_OK),
+  ],
+  [
+    'Transmit HELLO',
+    async (s) => (await s.c.api.SCardTransmit(s.hCard!, T1, HELLO)).recvBuffer,
+    (b) => expect(b).toEqual(HELLO_RESPONSE),
+  ],
   ['Status', (s) => s.c.api.SCardStatus(s.hCard!)],
   ['EndTransaction', (s) => s.c.api.SCardEndTransaction(s.hCard!, SCARD_LEAVE_CARD)],
   ['Disconnect', (s) => s.c.api.SCardDisconnect(s.hCard!, SCARD_LEAVE_CARD)],
@@ -99,7 +116,8 @@ describe('card removal at every step', () => {
       await r.remove();
       if (expected === 'ok') await ok(run(s), what);
       else await expectCode(run(s), expected, what);
-      if (s.hCard !== undefined && what !== 'Disconnect') await ok(s.c.api.SCardDisconnect(s.hCard, SCARD_LEAVE_CARD), 'cleanup Disconnect');
+      if (s.hCard !== undefined && what !== 'Disconnect')
+        await ok(s.c.api.SCardDisconnect(s.hCard, SCARD_LEAVE_CARD), 'cleanup Disconnect');
       // A new card, a fresh session, the whole sequence.
       await r.insert();
       const fresh: Session = { c: r.clients[1]!, name: r.name };
@@ -121,8 +139,13 @@ describe('reader removal at every step', () => {
       if (expected === 'ok') await ok(run(s), what);
       else await expectCode(run(s), expected, what);
       if (s.hCard !== undefined) {
-        if (what !== 'Disconnect') await ok(s.c.api.SCardDisconnect(s.hCard, SCARD_LEAVE_CARD), 'Disconnect after the reader went');
-        await expectCode(s.c.api.SCardDisconnect(s.hCard, SCARD_LEAVE_CARD), SCARD_E_INVALID_HANDLE, 'second Disconnect');
+        if (what !== 'Disconnect')
+          await ok(s.c.api.SCardDisconnect(s.hCard, SCARD_LEAVE_CARD), 'Disconnect after the reader went');
+        await expectCode(
+          s.c.api.SCardDisconnect(s.hCard, SCARD_LEAVE_CARD),
+          SCARD_E_INVALID_HANDLE,
+          'second Disconnect',
+        );
       }
       // A new reader of the same model takes the name again; the whole sequence works there.
       const { names } = await r.addSim();

@@ -47,8 +47,13 @@ import {
 
 const useRig = closeRigsAfterEach();
 
-const connect = async (c: Client, name: string, mode = SCARD_SHARE_SHARED, protocols = SCARD_PROTOCOL_ANY, ctx = c.ctx) =>
-  ok(c.api.SCardConnect(ctx, name, mode, protocols), `Connect(${mode})`);
+const connect = async (
+  c: Client,
+  name: string,
+  mode = SCARD_SHARE_SHARED,
+  protocols = SCARD_PROTOCOL_ANY,
+  ctx = c.ctx,
+) => ok(c.api.SCardConnect(ctx, name, mode, protocols), `Connect(${mode})`);
 
 /** The script's prologue: a context, ListReaders, readers[0]. */
 async function prologue(c: Client): Promise<string> {
@@ -156,7 +161,13 @@ describe('UnitaryTests: transactions', () => {
 describe('UnitaryTests: Cancel', () => {
   async function watchAll(c: Client): Promise<ReaderStateIn[]> {
     const { readers } = await ok(c.api.SCardListReaders(c.ctx, null));
-    const { readerStates } = await ok(c.api.SCardGetStatusChange(c.ctx, 0, readers.map((szReader) => ({ szReader, dwCurrentState: 0 }))));
+    const { readerStates } = await ok(
+      c.api.SCardGetStatusChange(
+        c.ctx,
+        0,
+        readers.map((szReader) => ({ szReader, dwCurrentState: 0 })),
+      ),
+    );
     return readerStates.map((s) => ({ szReader: s.szReader, dwCurrentState: s.dwEventState }));
   }
 
@@ -175,7 +186,11 @@ describe('UnitaryTests: Cancel', () => {
     const r = await useRig(rig());
     const c = r.clients[0]!;
     await ok(c.api.SCardCancel(c.ctx));
-    await expectCode(c.api.SCardGetStatusChange(c.ctx, 0, [{ szReader: r.name, dwCurrentState: 0x20 }]), SCARD_E_TIMEOUT, 'a later wait is not cancelled');
+    await expectCode(
+      c.api.SCardGetStatusChange(c.ctx, 0, [{ szReader: r.name, dwCurrentState: 0x20 }]),
+      SCARD_E_TIMEOUT,
+      'a later wait is not cancelled',
+    );
     await ok(c.api.SCardReleaseContext(c.ctx));
   });
 
@@ -184,7 +199,13 @@ describe('UnitaryTests: Cancel', () => {
     const c = r.clients[0]!;
     const states = await watchAll(c);
     const { hCard } = await connect(c, r.name);
-    const w = track(c.api.SCardGetStatusChange(c.ctx, 10_000, states.map((s) => ({ ...s, dwCurrentState: s.dwCurrentState | 0x100 }))));
+    const w = track(
+      c.api.SCardGetStatusChange(
+        c.ctx,
+        10_000,
+        states.map((s) => ({ ...s, dwCurrentState: s.dwCurrentState | 0x100 })),
+      ),
+    );
     await expectPending(w, 'GetStatusChange before Cancel');
     await ok(c.api.SCardCancel(c.ctx));
     await expectSettlesWith(w, SCARD_E_CANCELLED, 'the blocked GetStatusChange');
@@ -248,10 +269,18 @@ describe('UnitaryTests: Connect DIRECT, exclusive behaviour', () => {
     const [c1, c2, c3, c4] = r.clients as [Client, Client, Client, Client];
     const reader = await prologue(c1);
     const { hCard } = await connect(c1, reader, SCARD_SHARE_EXCLUSIVE);
-    await expectCode(c2.api.SCardConnect(c2.ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_ANY), SCARD_E_SHARING_VIOLATION, 'Test1');
+    await expectCode(
+      c2.api.SCardConnect(c2.ctx, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_ANY),
+      SCARD_E_SHARING_VIOLATION,
+      'Test1',
+    );
     await ok(c1.api.SCardDisconnect(hCard, SCARD_LEAVE_CARD));
     await connect(c3, reader, SCARD_SHARE_SHARED);
-    await expectCode(c4.api.SCardConnect(c4.ctx, reader, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_ANY), SCARD_E_SHARING_VIOLATION, 'Test2');
+    await expectCode(
+      c4.api.SCardConnect(c4.ctx, reader, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_ANY),
+      SCARD_E_SHARING_VIOLATION,
+      'Test2',
+    );
   });
 });
 
@@ -260,9 +289,21 @@ describe('UnitaryTests: GetStatusChange, RemovedReader, CheckAutoPowerOff', () =
     const r = await useRig(rig({ sims: [{}, { cards: [] }] }));
     const c = r.clients[0]!;
     const { readers } = await ok(c.api.SCardListReaders(c.ctx, null));
-    const first = await ok(c.api.SCardGetStatusChange(c.ctx, 0, readers.map((szReader) => ({ szReader, dwCurrentState: 0 }))));
+    const first = await ok(
+      c.api.SCardGetStatusChange(
+        c.ctx,
+        0,
+        readers.map((szReader) => ({ szReader, dwCurrentState: 0 })),
+      ),
+    );
     expect(first.readerStates.map((s) => s.dwEventState)).toEqual([0x0000_0022, 0x0000_0012]);
-    const w = track(c.api.SCardGetStatusChange(c.ctx, 10_000, first.readerStates.map((s) => ({ szReader: s.szReader, dwCurrentState: s.dwEventState }))));
+    const w = track(
+      c.api.SCardGetStatusChange(
+        c.ctx,
+        10_000,
+        first.readerStates.map((s) => ({ szReader: s.szReader, dwCurrentState: s.dwEventState })),
+      ),
+    );
     await expectPending(w, 'the 10 s wait');
     r.sims[1]!.insertCard(helloWorldCardT1());
     const { readerStates } = await expectResolves(w, 'the wait after the insertion');
@@ -287,10 +328,19 @@ describe('UnitaryTests: GetStatusChange, RemovedReader, CheckAutoPowerOff', () =
     const r = await useRig(rig());
     const c = r.clients[0]!;
     const PNP = '\\\\?PnP?\\Notification';
-    const entries = [{ szReader: r.name, dwCurrentState: 0 }, { szReader: PNP, dwCurrentState: 0 }];
+    const entries = [
+      { szReader: r.name, dwCurrentState: 0 },
+      { szReader: PNP, dwCurrentState: 0 },
+    ];
     const first = await ok(c.api.SCardGetStatusChange(c.ctx, 0, entries));
     expect(first.readerStates.map((s) => s.dwEventState)).toEqual([0x0000_0022, 0]);
-    const w = track(c.api.SCardGetStatusChange(c.ctx, 10_000, first.readerStates.map((s) => ({ szReader: s.szReader, dwCurrentState: s.dwEventState }))));
+    const w = track(
+      c.api.SCardGetStatusChange(
+        c.ctx,
+        10_000,
+        first.readerStates.map((s) => ({ szReader: s.szReader, dwCurrentState: s.dwEventState })),
+      ),
+    );
     await expectPending(w, 'the PnP wait');
     await r.addSim();
     const { readerStates } = await expectResolves(w, 'the PnP wait after a reader was added');
@@ -301,7 +351,11 @@ describe('UnitaryTests: GetStatusChange, RemovedReader, CheckAutoPowerOff', () =
     const r = await useRig(rig());
     const c = r.clients[0]!;
     const { hCard } = await connect(c, await prologue(c));
-    await expectCode(c.api.SCardDisconnect(123456, SCARD_LEAVE_CARD), SCARD_E_INVALID_HANDLE, 'Disconnect(FAKE_HANDLE)');
+    await expectCode(
+      c.api.SCardDisconnect(123456, SCARD_LEAVE_CARD),
+      SCARD_E_INVALID_HANDLE,
+      'Disconnect(FAKE_HANDLE)',
+    );
     await expectCode(c.api.SCardReleaseContext(123456), SCARD_E_INVALID_HANDLE, 'ReleaseContext(FAKE_HANDLE)');
     r.sims[0]!.unplug();
     r.readers[0]!.markRemoved();
@@ -319,7 +373,9 @@ describe('UnitaryTests: GetStatusChange, RemovedReader, CheckAutoPowerOff', () =
     await r.remove();
     await expectCode(c.api.SCardStatus(hCard), SCARD_W_REMOVED_CARD);
     await r.insert();
-    const { dwActiveProtocol } = await ok(c.api.SCardReconnect(hCard, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_ANY, SCARD_LEAVE_CARD));
+    const { dwActiveProtocol } = await ok(
+      c.api.SCardReconnect(hCard, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_ANY, SCARD_LEAVE_CARD),
+    );
     expect(dwActiveProtocol).toBe(SCARD_PROTOCOL_T1);
     const card = r.sims[0]!.cardIn() as SimulatedCard;
     for (let i = 0; i < 10; i++) {

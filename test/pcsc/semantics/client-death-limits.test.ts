@@ -42,7 +42,8 @@ const useRig = closeRigsAfterEach();
 const T1 = { dwProtocol: SCARD_PROTOCOL_T1 };
 
 type Ending = 'close' | 'release';
-const end = (c: Client, how: Ending): Promise<void> => (how === 'close' ? c.api.close() : c.api.SCardReleaseContext(c.ctx));
+const end = (c: Client, how: Ending): Promise<void> =>
+  how === 'close' ? c.api.close() : c.api.SCardReleaseContext(c.ctx);
 
 for (const how of ['close', 'release'] as const) {
   const who = how === 'close' ? 'client death' : 'ReleaseContext';
@@ -126,7 +127,8 @@ describe('§3 Limits', () => {
   it('200 handles per context → the 201st Connect is NO_MEMORY (handles spread over two readers, 100 each)', async () => {
     const r = await useRig(rig({ sims: [{}, {}] }));
     const a = r.clients[0]!;
-    for (let i = 0; i < 200; i++) await ok(a.api.SCardConnect(a.ctx, r.names[i % 2]!, SCARD_SHARE_DIRECT, 0), `Connect #${i + 1}`);
+    for (let i = 0; i < 200; i++)
+      await ok(a.api.SCardConnect(a.ctx, r.names[i % 2]!, SCARD_SHARE_DIRECT, 0), `Connect #${i + 1}`);
     await expectCode(a.api.SCardConnect(a.ctx, r.names[0]!, SCARD_SHARE_DIRECT, 0), SCARD_E_NO_MEMORY, 'Connect #201');
     // The refused handle was disconnected again: another context still gets the reader's 101st handle.
     const b = r.clients[1]!;
@@ -141,7 +143,11 @@ describe('§3 Limits', () => {
       await ok(c.api.SCardConnect(c.ctx, r.name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1), `Connect #${i + 1}`);
     }
     const c = await r.newClient('C');
-    await expectCode(c.api.SCardConnect(c.ctx, r.name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1), SCARD_F_INTERNAL_ERROR, 'Connect #201');
+    await expectCode(
+      c.api.SCardConnect(c.ctx, r.name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1),
+      SCARD_F_INTERNAL_ERROR,
+      'Connect #201',
+    );
   });
 
   it('200 contexts in all: the 201st EstablishContext fails; after one is released there is room again', async () => {

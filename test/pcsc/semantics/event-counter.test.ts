@@ -83,15 +83,20 @@ describe('§3 Event counter', () => {
       if (i % 2 === 1) slot.insert();
       else slot.remove();
       // Waits for the counter to move (the high word of the current state differs from the counter → CHANGED).
-      const { readerStates } = await o.api.SCardGetStatusChange(o.ctx, INFINITE, [{ szReader: name, dwCurrentState: current }]);
+      const { readerStates } = await o.api.SCardGetStatusChange(o.ctx, INFINITE, [
+        { szReader: name, dwCurrentState: current },
+      ]);
       const s = readerStates[0]!.dwEventState;
-      if (hi(s) !== (i & 0xffff)) expectState(s, ((i & 0xffff) << 16) | (i % 2 === 1 ? 0x22 : 0x12), `after event ${i}`);
+      if (hi(s) !== (i & 0xffff))
+        expectState(s, ((i & 0xffff) << 16) | (i % 2 === 1 ? 0x22 : 0x12), `after event ${i}`);
       current = s & ~0x2;
     }
     expectState(current | 0x2, 0x0000_0012, 'after 65536 events the counter is 0 again');
     // And the next insertion is 1.
     slot.insert();
-    const { readerStates } = await o.api.SCardGetStatusChange(o.ctx, INFINITE, [{ szReader: name, dwCurrentState: current }]);
+    const { readerStates } = await o.api.SCardGetStatusChange(o.ctx, INFINITE, [
+      { szReader: name, dwCurrentState: current },
+    ]);
     expectState(readerStates[0]!.dwEventState, 0x0001_0022, 'after event 65537');
   });
 

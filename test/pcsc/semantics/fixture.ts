@@ -56,7 +56,9 @@ export async function ok<T>(p: Promise<T>, what = 'the call'): Promise<T> {
   const r = await settle(p, SETTLE_MS, what);
   if (!r.ok) {
     const e = r.error;
-    throw new Error(`${what} failed: ${e instanceof PcscError ? `${codeName(e.code)} ${e.message}` : String(e)}`, { cause: e });
+    throw new Error(`${what} failed: ${e instanceof PcscError ? `${codeName(e.code)} ${e.message}` : String(e)}`, {
+      cause: e,
+    });
   }
   return r.value;
 }
@@ -69,7 +71,8 @@ export function codeName(code: number): string {
 export async function rejection(p: Promise<unknown>, what = 'the call'): Promise<PcscError> {
   const r = await settle(p, SETTLE_MS, what);
   if (r.ok) throw new Error(`${what} succeeded where it had to fail`);
-  if (!(r.error instanceof PcscError)) throw new Error(`${what} rejected with a non-PcscError: ${String(r.error)}`, { cause: r.error });
+  if (!(r.error instanceof PcscError))
+    throw new Error(`${what} rejected with a non-PcscError: ${String(r.error)}`, { cause: r.error });
   return r.error;
 }
 
@@ -413,13 +416,20 @@ export async function rig(options: RigOptions = {}): Promise<Rig> {
     if (r.ok) return r.value.readerStates[0]!;
     throw r.error;
   };
-  const until = async (pred: (s: ReaderStateOut) => boolean, what: string, name = firstNames[0] ?? ''): Promise<ReaderStateOut> => {
+  const until = async (
+    pred: (s: ReaderStateOut) => boolean,
+    what: string,
+    name = firstNames[0] ?? '',
+  ): Promise<ReaderStateOut> => {
     const deadline = Date.now() + SETTLE_MS;
     let s = await state(name);
     while (!pred(s)) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last state ${stateHex(s.dwEventState)})`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out waiting for ${what} (last state ${stateHex(s.dwEventState)})`);
       const r = await settle(
-        observer.api.SCardGetStatusChange(observer.ctx, 200, [{ szReader: name, dwCurrentState: s.dwEventState & ~0x2 }]),
+        observer.api.SCardGetStatusChange(observer.ctx, 200, [
+          { szReader: name, dwCurrentState: s.dwEventState & ~0x2 },
+        ]),
       );
       if (r.ok) s = r.value.readerStates[0]!;
       else if (r.error instanceof PcscError && r.error.readerStates?.[0]) s = r.error.readerStates[0];

@@ -51,13 +51,20 @@ const gsc = (c: Client, timeout: number, states: ReaderStateIn[]) => c.api.SCard
 
 /** One pass (timeout 0) that must find a change: returns the single entry's event state. */
 async function onePass(c: Client, szReader: string, dwCurrentState: number): Promise<number> {
-  const { readerStates } = await ok(gsc(c, 0, [{ szReader, dwCurrentState }]), `GetStatusChange(${szReader}, 0x${dwCurrentState.toString(16)})`);
+  const { readerStates } = await ok(
+    gsc(c, 0, [{ szReader, dwCurrentState }]),
+    `GetStatusChange(${szReader}, 0x${dwCurrentState.toString(16)})`,
+  );
   return readerStates[0]!.dwEventState;
 }
 
 /** One pass (timeout 0) that must find no change: SCARD_E_TIMEOUT, with the states evaluated. */
 async function noChange(c: Client, szReader: string, dwCurrentState: number): Promise<number> {
-  const e = await expectCode(gsc(c, 0, [{ szReader, dwCurrentState }]), SCARD_E_TIMEOUT, `GetStatusChange(0x${dwCurrentState.toString(16)}) with nothing changed`);
+  const e = await expectCode(
+    gsc(c, 0, [{ szReader, dwCurrentState }]),
+    SCARD_E_TIMEOUT,
+    `GetStatusChange(0x${dwCurrentState.toString(16)}) with nothing changed`,
+  );
   return e.readerStates?.[0]?.dwEventState ?? -1;
 }
 
@@ -86,7 +93,12 @@ describe('§3 GetStatusChange, per entry', () => {
   it('the ATR comes with PRESENT; an empty slot has none', async () => {
     const r = await useRig(rig({ sims: [{}, { cards: [] }] }));
     const c = r.clients[0]!;
-    const { readerStates } = await ok(gsc(c, 0, [{ szReader: r.names[0]!, dwCurrentState: 0 }, { szReader: r.names[1]!, dwCurrentState: 0 }]));
+    const { readerStates } = await ok(
+      gsc(c, 0, [
+        { szReader: r.names[0]!, dwCurrentState: 0 },
+        { szReader: r.names[1]!, dwCurrentState: 0 },
+      ]),
+    );
     expect(Array.from(readerStates[0]!.rgbAtr)).toEqual(Array.from(FAKE_ATR)); // the hello-world T=1 card's ATR
     expect(readerStates[1]!.rgbAtr.length).toBe(0);
   });
@@ -177,7 +189,10 @@ describe('§3 GetStatusChange, per entry', () => {
     const { readerStates } = await expectResolves(w, 'waiter after the removal');
     // The EXCLUSIVE handle is still there: EXCLUSIVE is reported next to EMPTY (the sharing rule does not look at the
     // card), INUSE is not.
-    expectState(readerStates[0]!.dwEventState, 0x0001_0000 | SCARD_STATE_EMPTY | SCARD_STATE_EXCLUSIVE | SCARD_STATE_CHANGED);
+    expectState(
+      readerStates[0]!.dwEventState,
+      0x0001_0000 | SCARD_STATE_EMPTY | SCARD_STATE_EXCLUSIVE | SCARD_STATE_CHANGED,
+    );
   });
 
   it('INUSE → free fires for a waiter whose current state has INUSE', async () => {
@@ -205,12 +220,17 @@ describe('§3 GetStatusChange, per entry', () => {
     expectState(readerStates[0]!.dwEventState, SCARD_STATE_UNAVAILABLE | SCARD_STATE_CHANGED);
     expectState(await noChange(c, name, SCARD_STATE_UNAVAILABLE), SCARD_STATE_UNAVAILABLE);
     // §2 Connect: reader in error → READER_UNAVAILABLE.
-    await expectCode(c.api.SCardConnect(c.ctx, name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1), SCARD_E_READER_UNAVAILABLE);
+    await expectCode(
+      c.api.SCardConnect(c.ctx, name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1),
+      SCARD_E_READER_UNAVAILABLE,
+    );
     // The other way round: the current state has UNAVAILABLE, the reader works again → CHANGED.
     const w2 = track(gsc(c, INFINITE, [{ szReader: name, dwCurrentState: SCARD_STATE_UNAVAILABLE }]));
     reader.slots[0]!.setFailing(false);
     const back = await expectResolves(w2, 'waiter on the reader recovering');
-    expect(back.readerStates[0]!.dwEventState & (SCARD_STATE_CHANGED | SCARD_STATE_UNAVAILABLE)).toBe(SCARD_STATE_CHANGED);
+    expect(back.readerStates[0]!.dwEventState & (SCARD_STATE_CHANGED | SCARD_STATE_UNAVAILABLE)).toBe(
+      SCARD_STATE_CHANGED,
+    );
   });
 
   it('a named reader that disappears: UNKNOWN | UNAVAILABLE | CHANGED (current state lacks UNKNOWN)', async () => {
@@ -233,7 +253,10 @@ describe('§3 GetStatusChange, per entry', () => {
     const r = await useRig(rig({ sims: [{ cards: [] }] }));
     const c = r.clients[0]!;
     // UNAWARE does not fire for the PnP entry.
-    const e = await expectCode(gsc(c, 0, [{ szReader: PNP_NOTIFICATION_READER_NAME, dwCurrentState: 0 }]), SCARD_E_TIMEOUT);
+    const e = await expectCode(
+      gsc(c, 0, [{ szReader: PNP_NOTIFICATION_READER_NAME, dwCurrentState: 0 }]),
+      SCARD_E_TIMEOUT,
+    );
     expect(e.readerStates?.[0]?.dwEventState).toBe(0);
     const w = track(gsc(c, INFINITE, [{ szReader: PNP_NOTIFICATION_READER_NAME, dwCurrentState: 0 }]));
     await r.insert();
@@ -245,7 +268,10 @@ describe('§3 GetStatusChange, per entry', () => {
     const w2 = track(gsc(c, INFINITE, [{ szReader: PNP_NOTIFICATION_READER_NAME, dwCurrentState: 0 }]));
     await expectPending(w2, 'PnP waiter before the removal');
     await ok(r.daemon.removeReader(r.readers[1]!));
-    expectState((await expectResolves(w2, 'PnP waiter after the removal')).readerStates[0]!.dwEventState, SCARD_STATE_CHANGED);
+    expectState(
+      (await expectResolves(w2, 'PnP waiter after the removal')).readerStates[0]!.dwEventState,
+      SCARD_STATE_CHANGED,
+    );
   });
 
   it('the PnP name is case-insensitive', async () => {
@@ -290,7 +316,10 @@ describe('§3 GetStatusChange, per entry', () => {
     await ok(a.api.SCardEndTransaction(h, SCARD_RESET_CARD));
     await expectPending(w, 'waiter after resets');
     r.sims[0]!.removeCard();
-    expectState((await expectResolves(w, 'waiter after removal')).readerStates[0]!.dwEventState, 0x0001_0012 | SCARD_STATE_CHANGED);
+    expectState(
+      (await expectResolves(w, 'waiter after removal')).readerStates[0]!.dwEventState,
+      0x0001_0012 | SCARD_STATE_CHANGED,
+    );
   });
 
   it('IGNORE entries stay 0 while the others are evaluated', async () => {
@@ -331,7 +360,10 @@ describe('§3 GetStatusChange, per entry', () => {
   it('unknown context → INVALID_HANDLE; unknown name (not PnP) → UNKNOWN_READER ✔ (even next to an IGNORE)', async () => {
     const r = await useRig(rig());
     const c = r.clients[0]!;
-    await expectCode(c.api.SCardGetStatusChange(0x1234_5678, 0, [{ szReader: r.name, dwCurrentState: 0 }]), SCARD_E_INVALID_HANDLE);
+    await expectCode(
+      c.api.SCardGetStatusChange(0x1234_5678, 0, [{ szReader: r.name, dwCurrentState: 0 }]),
+      SCARD_E_INVALID_HANDLE,
+    );
     await expectCode(gsc(c, 0, [{ szReader: 'No Such Reader 00 00', dwCurrentState: 0 }]), SCARD_E_UNKNOWN_READER);
     await expectCode(
       gsc(c, 0, [

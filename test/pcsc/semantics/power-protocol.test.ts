@@ -17,7 +17,14 @@ import {
   SCARD_UNPOWER_CARD,
   SCARD_W_UNPOWERED_CARD,
 } from '../../../src/pcsc/index.js';
-import { dualProtocolCard, helloWorldCardT0, helloWorldCardT1, specificModeCard, type SimCard, type SimulatedCard } from '../../../src/sim/index.js';
+import {
+  dualProtocolCard,
+  helloWorldCardT0,
+  helloWorldCardT1,
+  specificModeCard,
+  type SimCard,
+  type SimulatedCard,
+} from '../../../src/sim/index.js';
 import {
   FakeReader,
   SELECT_HELLO,
@@ -95,7 +102,9 @@ describe('§3 Power', () => {
     const r = await useRig(rig());
     await waitFor(() => !card0(r).powered, 'the auto power-off');
     const a = r.clients[0]!;
-    const { hCard, dwActiveProtocol } = await ok(a.api.SCardConnect(a.ctx, r.name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_ANY));
+    const { hCard, dwActiveProtocol } = await ok(
+      a.api.SCardConnect(a.ctx, r.name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_ANY),
+    );
     expect(card0(r).powered).toBe(true);
     expect(dwActiveProtocol).toBe(SCARD_PROTOCOL_T1);
     expect(await tx(a, hCard, SELECT_HELLO)).toEqual(SW_OK);
@@ -124,7 +133,10 @@ describe('§3 Power', () => {
     // Wait for the daemon to publish the insertion.
     await ok(o.api.SCardGetStatusChange(o.ctx, 3000, [{ szReader: f.names[0]!, dwCurrentState: 0x10 }]));
     const c = f.clients[0]!;
-    await expectCode(c.api.SCardConnect(c.ctx, f.names[0]!, SCARD_SHARE_SHARED, SCARD_PROTOCOL_ANY), SCARD_W_UNPOWERED_CARD);
+    await expectCode(
+      c.api.SCardConnect(c.ctx, f.names[0]!, SCARD_SHARE_SHARED, SCARD_PROTOCOL_ANY),
+      SCARD_W_UNPOWERED_CARD,
+    );
     // DIRECT does not need a powered card.
     await ok(c.api.SCardConnect(c.ctx, f.names[0]!, SCARD_SHARE_DIRECT, 0), 'DIRECT');
   });
@@ -181,8 +193,13 @@ describe('§3 Protocol selection', () => {
   it('Reconnect(LEAVE) asking another protocol → PROTO_MISMATCH ✔; Reconnect(RESET) renegotiates', async () => {
     const { r, a } = await with1(dualProtocolCard());
     const { hCard } = await ok(a.api.SCardConnect(a.ctx, r.name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1));
-    await expectCode(a.api.SCardReconnect(hCard, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0, SCARD_LEAVE_CARD), SCARD_E_PROTO_MISMATCH);
-    const { dwActiveProtocol } = await ok(a.api.SCardReconnect(hCard, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0, SCARD_RESET_CARD));
+    await expectCode(
+      a.api.SCardReconnect(hCard, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0, SCARD_LEAVE_CARD),
+      SCARD_E_PROTO_MISMATCH,
+    );
+    const { dwActiveProtocol } = await ok(
+      a.api.SCardReconnect(hCard, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0, SCARD_RESET_CARD),
+    );
     expect(dwActiveProtocol).toBe(SCARD_PROTOCOL_T0);
     expect((await ok(a.api.SCardStatus(hCard))).dwProtocol).toBe(SCARD_PROTOCOL_T0);
   });
@@ -209,7 +226,9 @@ describe('§3 Protocol selection', () => {
     const f = await useRig(fakeRig([reader], { clients: 5 }));
     reader.slots[0]!.ppsDelayMs = 5;
     const results = await Promise.all(
-      f.clients.map((c) => ok(c.api.SCardConnect(c.ctx, f.names[0]!, SCARD_SHARE_SHARED, SCARD_PROTOCOL_ANY), 'a concurrent Connect')),
+      f.clients.map((c) =>
+        ok(c.api.SCardConnect(c.ctx, f.names[0]!, SCARD_SHARE_SHARED, SCARD_PROTOCOL_ANY), 'a concurrent Connect'),
+      ),
     );
     expect(results.map((x) => x.dwActiveProtocol)).toEqual(Array(5).fill(SCARD_PROTOCOL_T1));
   });

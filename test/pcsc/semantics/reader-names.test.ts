@@ -19,12 +19,16 @@ describe('§3 Reader names', () => {
   });
 
   it('name format: " [interface]" then " (serial)", in that order', async () => {
-    const { names } = await useFake([new FakeReader('Acme Reader', { interfaceName: 'CCID Interface', serialNumber: 'SN123' })]);
+    const { names } = await useFake([
+      new FakeReader('Acme Reader', { interfaceName: 'CCID Interface', serialNumber: 'SN123' }),
+    ]);
     expect(names).toEqual(['Acme Reader [CCID Interface] (SN123) 00 00']);
   });
 
   it('the serial is left out when the interface string already contains it', async () => {
-    const { names } = await useFake([new FakeReader('Acme Reader', { interfaceName: 'Acme SN123 iface', serialNumber: 'SN123' })]);
+    const { names } = await useFake([
+      new FakeReader('Acme Reader', { interfaceName: 'Acme SN123 iface', serialNumber: 'SN123' }),
+    ]);
     expect(names).toEqual(['Acme Reader [Acme SN123 iface] 00 00']);
   });
 

@@ -51,17 +51,26 @@ const checking: [string, (c: Client, h: number) => Promise<unknown>][] = [
 describe('§3 Reset flags', () => {
   const resets: [string, (a: Client, hA: number) => Promise<unknown>][] = [
     ['Reconnect(RESET)', (a, hA) => a.api.SCardReconnect(hA, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1, SCARD_RESET_CARD)],
-    ['Reconnect(UNPOWER)', (a, hA) => a.api.SCardReconnect(hA, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1, SCARD_UNPOWER_CARD)],
+    [
+      'Reconnect(UNPOWER)',
+      (a, hA) => a.api.SCardReconnect(hA, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1, SCARD_UNPOWER_CARD),
+    ],
     ['Disconnect(RESET)', (a, hA) => a.api.SCardDisconnect(hA, SCARD_RESET_CARD)],
     ['Disconnect(UNPOWER)', (a, hA) => a.api.SCardDisconnect(hA, SCARD_UNPOWER_CARD)],
-    ['EndTransaction(RESET)', async (a, hA) => {
-      await a.api.SCardBeginTransaction(hA);
-      return a.api.SCardEndTransaction(hA, SCARD_RESET_CARD);
-    }],
-    ['EndTransaction(UNPOWER)', async (a, hA) => {
-      await a.api.SCardBeginTransaction(hA);
-      return a.api.SCardEndTransaction(hA, SCARD_UNPOWER_CARD);
-    }],
+    [
+      'EndTransaction(RESET)',
+      async (a, hA) => {
+        await a.api.SCardBeginTransaction(hA);
+        return a.api.SCardEndTransaction(hA, SCARD_RESET_CARD);
+      },
+    ],
+    [
+      'EndTransaction(UNPOWER)',
+      async (a, hA) => {
+        await a.api.SCardBeginTransaction(hA);
+        return a.api.SCardEndTransaction(hA, SCARD_UNPOWER_CARD);
+      },
+    ],
   ];
   for (const [what, reset] of resets) {
     it(`${what} flags every other handle of the reader with W_RESET_CARD`, async () => {
@@ -92,7 +101,10 @@ describe('§3 Reset flags', () => {
     await ok(a.api.SCardReconnect(hA, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1, SCARD_RESET_CARD));
     for (const [what, call] of checking) await expectCode(call(b, hB), SCARD_W_RESET_CARD, `B's ${what}`);
     await expectCode(b.api.SCardTransmit(hB, T1, SELECT_HELLO), SCARD_W_RESET_CARD, "B's Transmit again");
-    const { dwActiveProtocol } = await ok(b.api.SCardReconnect(hB, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1, SCARD_LEAVE_CARD), 'Reconnect never returns W_*');
+    const { dwActiveProtocol } = await ok(
+      b.api.SCardReconnect(hB, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1, SCARD_LEAVE_CARD),
+      'Reconnect never returns W_*',
+    );
     expect(dwActiveProtocol).toBe(SCARD_PROTOCOL_T1);
     expect(await tx(b, hB, SELECT_HELLO)).toEqual(SW_OK);
   });
@@ -100,12 +112,18 @@ describe('§3 Reset flags', () => {
   it('Control, Disconnect and Reconnect do not check the flag', async () => {
     const { r, a, b, hA, hB } = await twoHandles();
     await ok(a.api.SCardReconnect(hA, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1, SCARD_RESET_CARD));
-    const { output } = await ok(b.api.SCardControl(hB, CM_IOCTL_GET_FEATURE_REQUEST, Uint8Array.of(0)), 'Control with a reset flag');
+    const { output } = await ok(
+      b.api.SCardControl(hB, CM_IOCTL_GET_FEATURE_REQUEST, Uint8Array.of(0)),
+      'Control with a reset flag',
+    );
     expect(output.length % 6).toBe(0);
     const hB2 = await connectShared(b, r.name);
     await ok(a.api.SCardReconnect(hA, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1, SCARD_RESET_CARD));
     await ok(b.api.SCardDisconnect(hB2, SCARD_LEAVE_CARD), 'Disconnect with a reset flag');
-    await ok(b.api.SCardReconnect(hB, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1, SCARD_LEAVE_CARD), 'Reconnect with a reset flag');
+    await ok(
+      b.api.SCardReconnect(hB, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1, SCARD_LEAVE_CARD),
+      'Reconnect with a reset flag',
+    );
   });
 
   it('the card is really reset: the selected applet is gone after Reconnect(RESET)', async () => {
@@ -130,7 +148,11 @@ describe('§3 Removal flags', () => {
   it('the removal flag survives reinsertion until Reconnect ✔; Reconnect(LEAVE) with no card → NO_SMARTCARD', async () => {
     const { r, a, b, hA, hB } = await twoHandles();
     await r.remove();
-    await expectCode(a.api.SCardReconnect(hA, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1, SCARD_LEAVE_CARD), SCARD_E_NO_SMARTCARD, 'Reconnect(LEAVE) with no card');
+    await expectCode(
+      a.api.SCardReconnect(hA, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1, SCARD_LEAVE_CARD),
+      SCARD_E_NO_SMARTCARD,
+      'Reconnect(LEAVE) with no card',
+    );
     await r.insert();
     await expectCode(a.api.SCardTransmit(hA, T1, SELECT_HELLO), SCARD_W_REMOVED_CARD, 'after reinsertion');
     await expectCode(b.api.SCardStatus(hB), SCARD_W_REMOVED_CARD, 'after reinsertion');

@@ -70,7 +70,11 @@ describe('§3 Sharing: EXCLUSIVE', () => {
     await ok(a.api.SCardConnect(a.ctx, r.name, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_T1));
     for (const c of [a, b]) {
       for (const mode of [SCARD_SHARE_SHARED, SCARD_SHARE_EXCLUSIVE, SCARD_SHARE_DIRECT]) {
-        await expectCode(c.api.SCardConnect(c.ctx, r.name, mode, SCARD_PROTOCOL_T1), SCARD_E_SHARING_VIOLATION, `Connect mode ${mode} from ${c === a ? 'the same' : 'another'} context`);
+        await expectCode(
+          c.api.SCardConnect(c.ctx, r.name, mode, SCARD_PROTOCOL_T1),
+          SCARD_E_SHARING_VIOLATION,
+          `Connect mode ${mode} from ${c === a ? 'the same' : 'another'} context`,
+        );
       }
     }
   });
@@ -79,7 +83,10 @@ describe('§3 Sharing: EXCLUSIVE', () => {
     const r = await useRig(rig());
     const [a, b] = r.clients as [Client, Client];
     const { hCard } = await ok(a.api.SCardConnect(a.ctx, r.name, SCARD_SHARE_DIRECT, 0));
-    await expectCode(b.api.SCardConnect(b.ctx, r.name, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_T1), SCARD_E_SHARING_VIOLATION);
+    await expectCode(
+      b.api.SCardConnect(b.ctx, r.name, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_T1),
+      SCARD_E_SHARING_VIOLATION,
+    );
     await ok(a.api.SCardDisconnect(hCard, SCARD_LEAVE_CARD));
     await ok(b.api.SCardConnect(b.ctx, r.name, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_T1), 'EXCLUSIVE once alone');
   });
@@ -139,7 +146,10 @@ describe('§3 Transactions', () => {
   const waiting: [string, (b: Client, hB: number, name: string) => Promise<unknown>][] = [
     ['Transmit', (b, hB) => b.api.SCardTransmit(hB, T1, SELECT_HELLO)],
     ['Status', (b, hB) => b.api.SCardStatus(hB)],
-    ['Reconnect(SHARED, LEAVE)', (b, hB) => b.api.SCardReconnect(hB, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1, SCARD_LEAVE_CARD)],
+    [
+      'Reconnect(SHARED, LEAVE)',
+      (b, hB) => b.api.SCardReconnect(hB, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1, SCARD_LEAVE_CARD),
+    ],
     ['BeginTransaction', (b, hB) => b.api.SCardBeginTransaction(hB)],
     ['Connect(SHARED)', (b, _hB, name) => b.api.SCardConnect(b.ctx, name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1)],
     ['Connect(DIRECT)', (b, _hB, name) => b.api.SCardConnect(b.ctx, name, SCARD_SHARE_DIRECT, 0)],

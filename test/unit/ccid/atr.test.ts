@@ -23,8 +23,28 @@ const kinds = (atr: ParsedAtr): AtrIssueKind[] => atr.issues.map((i) => i.kind);
 interface RealAtr {
   name: string;
   atr: string;
-  expect: Partial<Pick<ParsedAtr, 'convention' | 'protocols' | 'defaultProtocol' | 'fidi' | 'fi' | 'di' | 'fMaxMHz' |
-    'n' | 'wi' | 'ifsc' | 'bwi' | 'cwi' | 'edc' | 'classIndicator' | 'clockStop' | 'tck' | 'specificMode'>> & {
+  expect: Partial<
+    Pick<
+      ParsedAtr,
+      | 'convention'
+      | 'protocols'
+      | 'defaultProtocol'
+      | 'fidi'
+      | 'fi'
+      | 'di'
+      | 'fMaxMHz'
+      | 'n'
+      | 'wi'
+      | 'ifsc'
+      | 'bwi'
+      | 'cwi'
+      | 'edc'
+      | 'classIndicator'
+      | 'clockStop'
+      | 'tck'
+      | 'specificMode'
+    >
+  > & {
     historical: string;
   };
 }
@@ -33,8 +53,19 @@ const REAL_ATRS: RealAtr[] = [
   {
     name: 'NXP PN65o secure element (T=0 and T=1, JavaCard-like)',
     atr: '3B 8A 80 01 00 31 C1 73 C8 40 00 00 90 00 90',
-    expect: { protocols: [0, 1], defaultProtocol: 0, fidi: 0x11, fi: 372, di: 1, ifsc: 32, bwi: 4, cwi: 13, edc: 'lrc',
-      tck: 0x90, historical: '00 31 C1 73 C8 40 00 00 90 00' },
+    expect: {
+      protocols: [0, 1],
+      defaultProtocol: 0,
+      fidi: 0x11,
+      fi: 372,
+      di: 1,
+      ifsc: 32,
+      bwi: 4,
+      cwi: 13,
+      edc: 'lrc',
+      tck: 0x90,
+      historical: '00 31 C1 73 C8 40 00 00 90 00',
+    },
   },
   {
     name: 'Schlumberger Multiflex 3k (T=0 only, no TCK)',
@@ -44,20 +75,49 @@ const REAL_ATRS: RealAtr[] = [
   {
     name: 'Yubico YubiKey 4 (illumos "Actual ATR (1)")',
     atr: '3B F8 13 00 00 81 31 FE 15 59 75 62 69 6B 65 79 34 D4',
-    expect: { protocols: [1], defaultProtocol: 1, fidi: 0x13, fi: 372, di: 4, fMaxMHz: 5, n: 0, ifsc: 254, bwi: 1,
-      cwi: 5, edc: 'lrc', tck: 0xd4, historical: '59 75 62 69 6B 65 79 34' },
+    expect: {
+      protocols: [1],
+      defaultProtocol: 1,
+      fidi: 0x13,
+      fi: 372,
+      di: 4,
+      fMaxMHz: 5,
+      n: 0,
+      ifsc: 254,
+      bwi: 1,
+      cwi: 5,
+      edc: 'lrc',
+      tck: 0xd4,
+      historical: '59 75 62 69 6B 65 79 34',
+    },
   },
   {
     name: 'Yubico YubiKey 5 NFC',
     atr: '3B FD 13 00 00 81 31 FE 15 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 40',
-    expect: { protocols: [1], fidi: 0x13, ifsc: 254, bwi: 1, cwi: 5, tck: 0x40,
-      historical: '80 73 C0 21 C0 57 59 75 62 69 4B 65 79' },
+    expect: {
+      protocols: [1],
+      fidi: 0x13,
+      ifsc: 254,
+      bwi: 1,
+      cwi: 5,
+      tck: 0x40,
+      historical: '80 73 C0 21 C0 57 59 75 62 69 4B 65 79',
+    },
   },
   {
     name: 'NXP J2D081 JCOP 2.4.2 (illumos "Actual ATR (2)")',
     atr: '3B F9 18 00 00 81 31 FE 45 4A 32 44 30 38 31 5F 50 56 B6',
-    expect: { protocols: [1], fidi: 0x18, fi: 372, di: 12, ifsc: 254, bwi: 4, cwi: 5, edc: 'lrc',
-      historical: '4A 32 44 30 38 31 5F 50 56' },
+    expect: {
+      protocols: [1],
+      fidi: 0x18,
+      fi: 372,
+      di: 12,
+      ifsc: 254,
+      bwi: 4,
+      cwi: 5,
+      edc: 'lrc',
+      historical: '4A 32 44 30 38 31 5F 50 56',
+    },
   },
   {
     name: 'illumos "Actual ATR (3)" (IFSC 128)',
@@ -97,20 +157,47 @@ const REAL_ATRS: RealAtr[] = [
   {
     name: 'OpenPGP card (libccid BWI quirk ATR)',
     atr: '3B FA 13 00 FF 81 31 80 45 00 31 C1 73 C0 01 00 00 90 00 B1',
-    expect: { protocols: [1], fidi: 0x13, n: 255, ifsc: 128, bwi: 4, cwi: 5, tck: 0xb1,
-      historical: '00 31 C1 73 C0 01 00 00 90 00' },
+    expect: {
+      protocols: [1],
+      fidi: 0x13,
+      n: 255,
+      ifsc: 128,
+      bwi: 4,
+      cwi: 5,
+      tck: 0xb1,
+      historical: '00 31 C1 73 C0 01 00 00 90 00',
+    },
   },
   {
     name: 'Estonian EstEID 3.0 (T=0 default, T=1 offered)',
     atr: '3B FE 18 00 00 80 31 FE 45 45 73 74 45 49 44 20 76 65 72 20 31 2E 30 A8',
-    expect: { protocols: [0, 1], defaultProtocol: 0, di: 12, ifsc: 254, bwi: 4, cwi: 5, tck: 0xa8,
-      historical: '45 73 74 45 49 44 20 76 65 72 20 31 2E 30' },
+    expect: {
+      protocols: [0, 1],
+      defaultProtocol: 0,
+      di: 12,
+      ifsc: 254,
+      bwi: 4,
+      cwi: 5,
+      tck: 0xa8,
+      historical: '45 73 74 45 49 44 20 76 65 72 20 31 2E 30',
+    },
   },
   {
     name: 'Estonian ID card (T=15 clock stop and class indicator)',
     atr: '3B DB 96 00 80 B1 FE 45 1F 83 00 12 23 3F 53 65 49 44 0F 90 00 F1',
-    expect: { protocols: [0, 1], fidi: 0x96, fi: 512, di: 32, fMaxMHz: 5, ifsc: 254, bwi: 4, cwi: 5,
-      classIndicator: 0x03, clockStop: 2, historical: '00 12 23 3F 53 65 49 44 0F 90 00' },
+    expect: {
+      protocols: [0, 1],
+      fidi: 0x96,
+      fi: 512,
+      di: 32,
+      fMaxMHz: 5,
+      ifsc: 254,
+      bwi: 4,
+      cwi: 5,
+      classIndicator: 0x03,
+      clockStop: 2,
+      historical: '00 12 23 3F 53 65 49 44 0F 90 00',
+    },
   },
   {
     name: 'Belgian eID (TC2 = 10)',
@@ -120,14 +207,27 @@ const REAL_ATRS: RealAtr[] = [
   {
     name: 'SmartCard-HSM 4K USB token',
     atr: '3B DE 18 FF 81 91 FE 1F C3 80 31 81 54 48 53 4D 31 73 80 21 40 81 07 1C',
-    expect: { protocols: [1], n: 255, di: 12, ifsc: 254, bwi: 4, cwi: 13, classIndicator: 0x03, clockStop: 3,
-      historical: '80 31 81 54 48 53 4D 31 73 80 21 40 81 07' },
+    expect: {
+      protocols: [1],
+      n: 255,
+      di: 12,
+      ifsc: 254,
+      bwi: 4,
+      cwi: 13,
+      classIndicator: 0x03,
+      clockStop: 3,
+      historical: '80 31 81 54 48 53 4D 31 73 80 21 40 81 07',
+    },
   },
   {
     name: 'MIFARE Classic 1K through a PC/SC part 3 contactless reader',
     atr: '3B 8F 80 01 80 4F 0C A0 00 00 03 06 03 00 01 00 00 00 00 6A',
-    expect: { protocols: [0, 1], defaultProtocol: 0, tck: 0x6a,
-      historical: '80 4F 0C A0 00 00 03 06 03 00 01 00 00 00 00' },
+    expect: {
+      protocols: [0, 1],
+      defaultProtocol: 0,
+      tck: 0x6a,
+      historical: '80 4F 0C A0 00 00 03 06 03 00 01 00 00 00 00',
+    },
   },
   {
     name: 'Spanish DNIe 4.0',
@@ -137,13 +237,28 @@ const REAL_ATRS: RealAtr[] = [
   {
     name: 'Gemalto IDPrime MD 3810 (T=0 implicit, no TD)',
     atr: '3B 7F 96 00 00 80 31 80 65 B0 84 23 27 E5 12 0F FE 82 90 00',
-    expect: { protocols: [0], fidi: 0x96, fi: 512, di: 32, n: 0, historical: '80 31 80 65 B0 84 23 27 E5 12 0F FE 82 90 00' },
+    expect: {
+      protocols: [0],
+      fidi: 0x96,
+      fi: 512,
+      di: 32,
+      n: 0,
+      historical: '80 31 80 65 B0 84 23 27 E5 12 0F FE 82 90 00',
+    },
   },
   {
     name: 'JavaCOS A22 (BWI 9, the largest valid)',
     atr: '3B 9F 95 81 31 FE 9F 00 66 46 53 05 10 00 FF 71 DF 00 00 00 00 00 EC',
-    expect: { protocols: [1], fidi: 0x95, fi: 512, di: 16, ifsc: 254, bwi: 9, cwi: 15,
-      historical: '00 66 46 53 05 10 00 FF 71 DF 00 00 00 00 00' },
+    expect: {
+      protocols: [1],
+      fidi: 0x95,
+      fi: 512,
+      di: 16,
+      ifsc: 254,
+      bwi: 9,
+      cwi: 15,
+      historical: '00 66 46 53 05 10 00 FF 71 DF 00 00 00 00 00',
+    },
   },
   {
     name: 'Gemplus GemXplore GSM SIM (inverse convention)',
@@ -342,7 +457,9 @@ describe('parseAtr: tolerated defects are decoded and reported', () => {
   });
 
   it('reports an ATR longer than 33 bytes and decodes it anyway', () => {
-    const atr = parse('3B FD 13 00 00 81 31 FE 15 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 40 01 02 03 04 05 06 07 08 09 0A 0B');
+    const atr = parse(
+      '3B FD 13 00 00 81 31 FE 15 80 73 C0 21 C0 57 59 75 62 69 4B 65 79 40 01 02 03 04 05 06 07 08 09 0A 0B',
+    );
     expect(kinds(atr)).toContain('too-long');
     expect(kinds(atr)).toContain('extra-bytes');
     expect(atr.ifsc).toBe(254);
@@ -438,7 +555,9 @@ describe('Fi/Di tables (ISO 7816-3 Tables 7 and 8)', () => {
   });
 
   it('maps Fi indexes to Fi and fmax', () => {
-    expect(FI_TABLE.map((e) => e.fi)).toEqual([372, 372, 558, 744, 1116, 1488, 1860, 0, 0, 512, 768, 1024, 1536, 2048, 0, 0]);
+    expect(FI_TABLE.map((e) => e.fi)).toEqual([
+      372, 372, 558, 744, 1116, 1488, 1860, 0, 0, 512, 768, 1024, 1536, 2048, 0, 0,
+    ]);
     expect(FI_TABLE[0]?.fMaxMHz).toBe(4);
     expect(FI_TABLE[1]?.fMaxMHz).toBe(5);
     expect(FI_TABLE[10]?.fMaxMHz).toBe(7.5);

@@ -45,7 +45,7 @@ describe('readerAttribute', () => {
     expect(bytes(readerAttribute(SCARD_ATTR_ATR_STRING, state({ atr: undefined })))).toEqual([]);
   });
 
-  it('returns a copy of the ATR, not the slot\'s buffer', () => {
+  it("returns a copy of the ATR, not the slot's buffer", () => {
     const atr = Uint8Array.of(0x3b, 0x00);
     const value = readerAttribute(SCARD_ATTR_ATR_STRING, state({ atr }));
     value?.fill(0);
@@ -59,11 +59,15 @@ describe('readerAttribute', () => {
 
   it('reports ICC_INTERFACE_STATUS from presence, as libccid does, even for an unpowered card', () => {
     expect(bytes(readerAttribute(SCARD_ATTR_ICC_INTERFACE_STATUS, state({ powered: false })))).toEqual([1]);
-    expect(bytes(readerAttribute(SCARD_ATTR_ICC_INTERFACE_STATUS, state({ present: false, powered: false })))).toEqual([0]);
+    expect(bytes(readerAttribute(SCARD_ATTR_ICC_INTERFACE_STATUS, state({ present: false, powered: false })))).toEqual([
+      0,
+    ]);
   });
 
   it('returns the vendor name and serial NUL-terminated, empty when the device has none', () => {
-    expect(bytes(readerAttribute(SCARD_ATTR_VENDOR_NAME, state()))).toEqual([0x47, 0x65, 0x6d, 0x61, 0x6c, 0x74, 0x6f, 0]);
+    expect(bytes(readerAttribute(SCARD_ATTR_VENDOR_NAME, state()))).toEqual([
+      0x47, 0x65, 0x6d, 0x61, 0x6c, 0x74, 0x6f, 0,
+    ]);
     expect(bytes(readerAttribute(SCARD_ATTR_VENDOR_IFD_SERIAL_NO, state()))).toEqual([0x31, 0x32, 0x33, 0x34, 0x35, 0]);
     expect(bytes(readerAttribute(SCARD_ATTR_VENDOR_NAME, state({ vendorName: undefined })))).toEqual([]);
     expect(bytes(readerAttribute(SCARD_ATTR_VENDOR_IFD_SERIAL_NO, state({ serial: '' })))).toEqual([]);
@@ -78,8 +82,12 @@ describe('readerAttribute', () => {
   });
 
   it('encodes VENDOR_IFD_VERSION as bcdDevice << 16, little-endian', () => {
-    expect(bytes(readerAttribute(SCARD_ATTR_VENDOR_IFD_VERSION, state({ bcdDevice: 0x0201 })))).toEqual([0, 0, 0x01, 0x02]);
-    expect(bytes(readerAttribute(SCARD_ATTR_VENDOR_IFD_VERSION, state({ bcdDevice: 0xffff })))).toEqual([0, 0, 0xff, 0xff]);
+    expect(bytes(readerAttribute(SCARD_ATTR_VENDOR_IFD_VERSION, state({ bcdDevice: 0x0201 })))).toEqual([
+      0, 0, 0x01, 0x02,
+    ]);
+    expect(bytes(readerAttribute(SCARD_ATTR_VENDOR_IFD_VERSION, state({ bcdDevice: 0xffff })))).toEqual([
+      0, 0, 0xff, 0xff,
+    ]);
   });
 
   it('encodes MAXINPUT and CHANNEL_ID as u32 little-endian', () => {

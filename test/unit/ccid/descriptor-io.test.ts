@@ -47,7 +47,9 @@ describe('reading descriptors over WebUSB', () => {
     const { fake } = deviceServing(GEMPC_TWIN.configuration);
     const inner = fake.onControlIn;
     fake.onControlIn = (setup, length) => inner(setup, length === 9 ? 9 : length - 1);
-    await expect(readConfigurationDescriptor(fake.usb)).rejects.toThrow(/bytes of configuration descriptor but wTotalLength/);
+    await expect(readConfigurationDescriptor(fake.usb)).rejects.toThrow(
+      /bytes of configuration descriptor but wTotalLength/,
+    );
   });
 
   it('fails with IFD_COMMUNICATION_ERROR on a stalled request and IFD_NO_SUCH_DEVICE when unplugged', async () => {

@@ -160,7 +160,11 @@ describe('parseConfigurationDescriptor', () => {
 
   it('rejects a wTotalLength longer than the bytes given', () => {
     const bytes = GEMPC_TWIN.configuration.slice(0, 40);
-    expectDriverError(() => parseConfigurationDescriptor(bytes), IFD.COMMUNICATION_ERROR, /wTotalLength \d+ but only 40/);
+    expectDriverError(
+      () => parseConfigurationDescriptor(bytes),
+      IFD.COMMUNICATION_ERROR,
+      /wTotalLength \d+ but only 40/,
+    );
   });
 
   it('rejects a descriptor with bLength 0 instead of looping', () => {
@@ -176,8 +180,15 @@ describe('parseConfigurationDescriptor', () => {
   it('rejects an endpoint before any interface, and a wrong endpoint count', () => {
     const early = configurationDescriptor(1, [endpointDescriptor(0x81, 2, 64)]);
     expectDriverError(() => parseConfigurationDescriptor(early), IFD.COMMUNICATION_ERROR, /before any interface/);
-    const missing = configurationDescriptor(1, [interfaceDescriptor(0, 0, 3, 0x0b, 0, 0, 0), endpointDescriptor(0x81, 2, 64)]);
-    expectDriverError(() => parseConfigurationDescriptor(missing), IFD.COMMUNICATION_ERROR, /declares 3 endpoints but 1/);
+    const missing = configurationDescriptor(1, [
+      interfaceDescriptor(0, 0, 3, 0x0b, 0, 0, 0),
+      endpointDescriptor(0x81, 2, 64),
+    ]);
+    expectDriverError(
+      () => parseConfigurationDescriptor(missing),
+      IFD.COMMUNICATION_ERROR,
+      /declares 3 endpoints but 1/,
+    );
     const extra = configurationDescriptor(1, [
       interfaceDescriptor(0, 0, 1, 0x0b, 0, 0, 0),
       endpointDescriptor(0x81, 2, 64),
@@ -188,9 +199,20 @@ describe('parseConfigurationDescriptor', () => {
 
   it('rejects short interface and endpoint descriptors', () => {
     const shortIf = configurationDescriptor(1, [Uint8Array.of(8, 4, 0, 0, 0, 0x0b, 0, 0)]);
-    expectDriverError(() => parseConfigurationDescriptor(shortIf), IFD.COMMUNICATION_ERROR, /interface descriptor .* below 9/);
-    const shortEp = configurationDescriptor(1, [interfaceDescriptor(0, 0, 1, 0x0b, 0, 0, 0), Uint8Array.of(6, 5, 0x81, 2, 64, 0)]);
-    expectDriverError(() => parseConfigurationDescriptor(shortEp), IFD.COMMUNICATION_ERROR, /endpoint descriptor .* below 7/);
+    expectDriverError(
+      () => parseConfigurationDescriptor(shortIf),
+      IFD.COMMUNICATION_ERROR,
+      /interface descriptor .* below 9/,
+    );
+    const shortEp = configurationDescriptor(1, [
+      interfaceDescriptor(0, 0, 1, 0x0b, 0, 0, 0),
+      Uint8Array.of(6, 5, 0x81, 2, 64, 0),
+    ]);
+    expectDriverError(
+      () => parseConfigurationDescriptor(shortEp),
+      IFD.COMMUNICATION_ERROR,
+      /endpoint descriptor .* below 7/,
+    );
   });
 });
 

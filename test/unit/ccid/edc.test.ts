@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { appendEdc, checkEdc, computeEdc, crc16, edcLength, lrc } from '../../../src/ccid/edc.js';
 
-const h = (s: string): Uint8Array => Uint8Array.from(s.trim().split(/\s+/).map((x) => parseInt(x, 16)));
+const h = (s: string): Uint8Array =>
+  Uint8Array.from(
+    s
+      .trim()
+      .split(/\s+/)
+      .map((x) => parseInt(x, 16)),
+  );
 
 describe('lrc', () => {
   it('is the XOR of every byte, 0 for no bytes', () => {

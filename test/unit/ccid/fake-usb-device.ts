@@ -41,9 +41,14 @@ export class FakeUsbDevice {
   disconnected = false;
 
   /** Answers controlTransferIn; default: stall. */
-  onControlIn: (setup: USBControlTransferParameters, length: number) => USBInTransferResult = () => ({ status: 'stall' });
+  onControlIn: (setup: USBControlTransferParameters, length: number) => USBInTransferResult = () => ({
+    status: 'stall',
+  });
   /** Answers controlTransferOut; default: ok. */
-  onControlOut: (setup: USBControlTransferParameters) => USBOutTransferResult = () => ({ status: 'ok', bytesWritten: 0 });
+  onControlOut: (setup: USBControlTransferParameters) => USBOutTransferResult = () => ({
+    status: 'ok',
+    bytesWritten: 0,
+  });
   /** Called for every bulk-OUT message, after it is recorded; scripts replies with `reply`/`queueIn`. */
   onBulkOut: (msg: Uint8Array, endpoint: number) => void = () => {};
   /** Result of transferOut; default ok with every byte written. */

@@ -63,7 +63,9 @@ describe('readerQuirks', () => {
     expect(
       readerQuirks(0x046a, 0x00a1, { bcdDevice: 0x0101, reportedExchangeLevel: 'short-apdu' }).exchangeLevel,
     ).toBeUndefined();
-    expect(readerQuirks(0x046a, 0x00a1, { bcdDevice: 0x0100, reportedExchangeLevel: 'tpdu' }).exchangeLevel).toBeUndefined();
+    expect(
+      readerQuirks(0x046a, 0x00a1, { bcdDevice: 0x0100, reportedExchangeLevel: 'tpdu' }).exchangeLevel,
+    ).toBeUndefined();
   });
 
   it('skips the IFSD negotiation only on the SafeNet eToken 5100 firmwares that break on it', () => {

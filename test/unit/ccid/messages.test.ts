@@ -27,7 +27,15 @@ import {
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-function response(type: number, slot: number, seq: number, status: number, error: number, param: number, data: number[] = []) {
+function response(
+  type: number,
+  slot: number,
+  seq: number,
+  status: number,
+  error: number,
+  param: number,
+  data: number[] = [],
+) {
   const b = new Uint8Array(10 + data.length);
   b[0] = type;
   new DataView(b.buffer).setUint32(1, data.length, true);
@@ -93,13 +101,30 @@ describe('command encoders (CCID 1.1 §6.1)', () => {
 describe('decodeResponse (CCID 1.1 §6.2)', () => {
   it('decodes the header, bStatus fields and data', () => {
     const r = decodeResponse(response(RDR_to_PC_DataBlock, 1, 42, 0x00, 0, 0x02, [0x3b, 0x00]));
-    expect(r).toMatchObject({ type: 0x80, slot: 1, seq: 42, status: 0, error: 0, iccStatus: 0, commandStatus: 0, param: 2 });
+    expect(r).toMatchObject({
+      type: 0x80,
+      slot: 1,
+      seq: 42,
+      status: 0,
+      error: 0,
+      iccStatus: 0,
+      commandStatus: 0,
+      param: 2,
+    });
     expect(Array.from(r.data)).toEqual([0x3b, 0x00]);
   });
 
   it('splits bStatus into bmICCStatus and bmCommandStatus', () => {
-    expect(decodeResponse(response(0x81, 0, 0, 0x42, 0xfe, 0))).toMatchObject({ iccStatus: 2, commandStatus: 1, error: 0xfe });
-    expect(decodeResponse(response(0x80, 0, 0, 0x80, 5, 0))).toMatchObject({ iccStatus: 0, commandStatus: 2, error: 5 });
+    expect(decodeResponse(response(0x81, 0, 0, 0x42, 0xfe, 0))).toMatchObject({
+      iccStatus: 2,
+      commandStatus: 1,
+      error: 0xfe,
+    });
+    expect(decodeResponse(response(0x80, 0, 0, 0x80, 5, 0))).toMatchObject({
+      iccStatus: 0,
+      commandStatus: 2,
+      error: 5,
+    });
     expect(decodeResponse(response(0x81, 0, 0, 0x01, 0, 0))).toMatchObject({ iccStatus: 1, commandStatus: 0 });
   });
 
@@ -160,7 +185,12 @@ describe('decodeInterrupt (CCID 1.1 §6.3)', () => {
   });
 
   it('decodes HardwareError', () => {
-    expect(decodeInterrupt(Uint8Array.of(0x51, 1, 9, 1), 1)).toEqual({ kind: 'hardware-error', slot: 1, seq: 9, code: 1 });
+    expect(decodeInterrupt(Uint8Array.of(0x51, 1, 9, 1), 1)).toEqual({
+      kind: 'hardware-error',
+      slot: 1,
+      seq: 9,
+      code: 1,
+    });
     expect(() => decodeInterrupt(Uint8Array.of(0x51, 1, 9), 1)).toThrow(/defines 4/);
   });
 
@@ -196,7 +226,9 @@ describe('failed responses', () => {
 
   it('bError 0 is IFD_NOT_SUPPORTED and a protocol refusal is IFD_PROTOCOL_NOT_SUPPORTED', () => {
     expect(responseError(failed(0), 'escape').code).toBe(IFD.NOT_SUPPORTED);
-    expect(responseError(failed(CCID_ERR.ICC_PROTOCOL_NOT_SUPPORTED), 'set parameters').code).toBe(IFD.PROTOCOL_NOT_SUPPORTED);
+    expect(responseError(failed(CCID_ERR.ICC_PROTOCOL_NOT_SUPPORTED), 'set parameters').code).toBe(
+      IFD.PROTOCOL_NOT_SUPPORTED,
+    );
   });
 
   it('slot busy tells the caller to retry', () => {

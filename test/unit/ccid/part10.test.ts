@@ -21,7 +21,13 @@ import {
   tlvProperties,
 } from '../../../src/ccid/part10.js';
 
-const hex = (s: string) => Uint8Array.from(s.trim().split(/\s+/).map((b) => Number.parseInt(b, 16)));
+const hex = (s: string) =>
+  Uint8Array.from(
+    s
+      .trim()
+      .split(/\s+/)
+      .map((b) => Number.parseInt(b, 16)),
+  );
 const show = (u: Uint8Array) => [...u].map((b) => b.toString(16).toUpperCase().padStart(2, '0')).join(' ');
 
 // VERIFY (ISO 7816-4) with an 8-byte PIN block template: 00 20 00 01 08 + 8 x FF.
@@ -89,12 +95,20 @@ describe('pinProperties', () => {
 
 describe('tlvProperties', () => {
   it('describes a TPDU reader without display', () => {
-    const out = tlvProperties({ descriptor: { wLcdLayout: 0, dwFeatures: 0x00010230 }, vendorId: 0x08e6, productId: 0x3437 });
+    const out = tlvProperties({
+      descriptor: { wLcdLayout: 0, dwFeatures: 0x00010230 },
+      vendorId: 0x08e6,
+      productId: 0x3437,
+    });
     expect(show(out)).toBe('01 02 00 00 03 01 00 09 01 00 0B 02 E6 08 0C 02 37 34 0A 04 00 00 01 00');
   });
 
   it('adds LCD characters and lines for a reader with a display', () => {
-    const out = tlvProperties({ descriptor: { wLcdLayout: 0x0210, dwFeatures: 0x00020000 }, vendorId: 1, productId: 2 });
+    const out = tlvProperties({
+      descriptor: { wLcdLayout: 0x0210, dwFeatures: 0x00020000 },
+      vendorId: 1,
+      productId: 2,
+    });
     expect(show(out)).toBe(
       '01 02 10 02 04 02 10 00 05 02 02 00 03 01 00 09 01 00 0B 02 01 00 0C 02 02 00 0A 04 00 00 00 00',
     );
@@ -124,7 +138,12 @@ describe('tlvProperties', () => {
 
   it('refuses a firmware id too long for a TLV length byte', () => {
     expect(() =>
-      tlvProperties({ descriptor: { wLcdLayout: 0, dwFeatures: 0 }, vendorId: 0, productId: 0, firmware: new Uint8Array(256) }),
+      tlvProperties({
+        descriptor: { wLcdLayout: 0, dwFeatures: 0 },
+        vendorId: 0,
+        productId: 0,
+        firmware: new Uint8Array(256),
+      }),
     ).toThrow(RangeError);
   });
 });
@@ -239,13 +258,17 @@ describe('secureBodyFromVerify', () => {
     const bytes = PVS.slice();
     bytes[7] = 0x07;
     bytes[8] = 0xff;
-    const { body } = secureBodyFromVerify(parsePinVerifyStructure(bytes), { fixes: readerQuirks(0x08e6, 0x3478).pinVerify });
+    const { body } = secureBodyFromVerify(parsePinVerifyStructure(bytes), {
+      fixes: readerQuirks(0x08e6, 0x3478).pinVerify,
+    });
     expect(body[7]).toBe(0x02);
     expect(body[8]).toBe(0x01);
   });
 
   it('swaps wPINMaxExtraDigit and clears bNumberMessage for the Dell SK-3106', () => {
-    const { body } = secureBodyFromVerify(parsePinVerifyStructure(PVS), { fixes: readerQuirks(0x413c, 0x2100).pinVerify });
+    const { body } = secureBodyFromVerify(parsePinVerifyStructure(PVS), {
+      fixes: readerQuirks(0x413c, 0x2100).pinVerify,
+    });
     expect(show(body.subarray(5, 9))).toBe('04 08 02 00');
   });
 
@@ -279,7 +302,9 @@ describe('secureBodyFromModify', () => {
   const header = '01 00 82 08 00 00 08 08 04 03 02';
 
   it('includes the message indexes bNumberMessage announces', () => {
-    expect(show(secureBodyFromModify(withMessages(3)).body.subarray(0, 20))).toBe(`${header} 03 09 04 00 01 02 00 00 00`);
+    expect(show(secureBodyFromModify(withMessages(3)).body.subarray(0, 20))).toBe(
+      `${header} 03 09 04 00 01 02 00 00 00`,
+    );
     expect(show(secureBodyFromModify(withMessages(1)).body.subarray(0, 19))).toBe(`${header} 01 09 04 00 01 00 00 00`);
     expect(show(secureBodyFromModify(withMessages(0)).body.subarray(0, 18))).toBe(`${header} 00 09 04 00 00 00 00`);
     expect(secureBodyFromModify(withMessages(0xff)).body.length).toBe(20 + 21);
@@ -319,7 +344,7 @@ describe('T=1 helpers', () => {
     expect(show(t1WtxResponse(9, 'lrc'))).toBe('00 E3 01 09 EB');
   });
 
-  it('strips the prologue and EDC of the card\'s I-block', () => {
+  it("strips the prologue and EDC of the card's I-block", () => {
     const reply = parseT1SecureReply(hex('00 40 02 90 00 D2'), 'lrc');
     expect(reply.kind).toBe('data');
     expect(reply.kind === 'data' && show(reply.data)).toBe('90 00');

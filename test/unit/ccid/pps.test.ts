@@ -21,10 +21,27 @@ const hexOf = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).toU
 
 /** Gemalto GemPC Twin, from libccid `readers/GemPCTwin.txt`: 4 MHz, up to 344086 bps, TPDU, dwFeatures 0x10230. */
 const GEMPC_TWIN: CcidClassDescriptor = {
-  bLength: 0x36, bDescriptorType: 0x21, bcdCCID: 0x0100, bMaxSlotIndex: 0, bVoltageSupport: 0x07, dwProtocols: 0x03,
-  dwDefaultClock: 4000, dwMaximumClock: 4000, bNumClockSupported: 0, dwDataRate: 10752, dwMaxDataRate: 344086,
-  bNumDataRatesSupported: 0, dwMaxIFSD: 254, dwSynchProtocols: 0, dwMechanical: 0, dwFeatures: 0x00010230,
-  dwMaxCCIDMessageLength: 271, bClassGetResponse: 0, bClassEnvelope: 0, wLcdLayout: 0, bPINSupport: 0,
+  bLength: 0x36,
+  bDescriptorType: 0x21,
+  bcdCCID: 0x0100,
+  bMaxSlotIndex: 0,
+  bVoltageSupport: 0x07,
+  dwProtocols: 0x03,
+  dwDefaultClock: 4000,
+  dwMaximumClock: 4000,
+  bNumClockSupported: 0,
+  dwDataRate: 10752,
+  dwMaxDataRate: 344086,
+  bNumDataRatesSupported: 0,
+  dwMaxIFSD: 254,
+  dwSynchProtocols: 0,
+  dwMechanical: 0,
+  dwFeatures: 0x00010230,
+  dwMaxCCIDMessageLength: 271,
+  bClassGetResponse: 0,
+  bClassEnvelope: 0,
+  wLcdLayout: 0,
+  bPINSupport: 0,
   bMaxCCIDBusySlots: 1,
 };
 /** The data rate table the GemPC Twin reports (same dump). */
@@ -35,8 +52,13 @@ const GEMPC_TWIN_RATES = [
 ];
 /** Omnikey CardMan 3121, libccid `readers/CardMan3121.txt`: 3 MHz, ≤ 96774 bps, dwFeatures 0x205B2 (has 0x80). */
 const CARDMAN_3121: CcidClassDescriptor = {
-  ...GEMPC_TWIN, dwDefaultClock: 3000, dwMaximumClock: 12000, dwDataRate: 8065, dwMaxDataRate: 96774,
-  dwSynchProtocols: 7, dwFeatures: 0x000205b2,
+  ...GEMPC_TWIN,
+  dwDefaultClock: 3000,
+  dwMaximumClock: 12000,
+  dwDataRate: 8065,
+  dwMaxDataRate: 96774,
+  dwSynchProtocols: 7,
+  dwFeatures: 0x000205b2,
 };
 /** ACS ACR122U, libccid `readers/ACR122U_PICC.txt`: dwFeatures 0x20040 (proprietary automatic negotiation). */
 const ACR122U: CcidClassDescriptor = { ...GEMPC_TWIN, dwFeatures: 0x00020040 };
@@ -130,7 +152,10 @@ describe('checkPpsResponse (ISO 7816-3 §9.3)', () => {
   }
 
   it('fails when the request itself is malformed', () => {
-    expect(checkPpsResponse(bytes('FF 11'), bytes('FF 11 13 FD'))).toMatchObject({ ok: false, reason: expect.stringMatching(/request/) });
+    expect(checkPpsResponse(bytes('FF 11'), bytes('FF 11 13 FD'))).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/request/),
+    });
   });
 });
 
@@ -155,7 +180,7 @@ describe('choosePps1 (libccid IFDHSetProtocolParameters)', () => {
     expect(choosePps1(YUBIKEY4, GEMPC_TWIN, GEMPC_TWIN_RATES)).toBe(0x13); // 43010 vs 43011
   });
 
-  it('proposes nothing when TA1\'s rate is missing from the reader table', () => {
+  it("proposes nothing when TA1's rate is missing from the reader table", () => {
     expect(choosePps1(YUBIKEY4, GEMPC_TWIN, [10753, 21505, 32258])).toBeUndefined();
   });
 
@@ -236,7 +261,7 @@ describe('planProtocol (when libccid does PPS and SetParameters)', () => {
     expect(planProtocol(PN65O, ACR122U, 1).doPps).toBe(false);
   });
 
-  it('never does a PPS with a card in specific mode but sets TA1\'s Fi/Di', () => {
+  it("never does a PPS with a card in specific mode but sets TA1's Fi/Di", () => {
     const specific = atr('3B 90 13 11 01 93'); // TA1 0x13, TA2 0x01: specific mode T=1, explicit parameters
     expect(specific.specificMode).toBe(true);
     expect(planProtocol(specific, GEMPC_TWIN, 1)).toEqual({ doPps: false, doSetParameters: true, fidi: 0x13 });
@@ -255,7 +280,11 @@ describe('planProtocol (when libccid does PPS and SetParameters)', () => {
   });
 
   it('refuses another protocol than the specific mode one', () => {
-    expectDriverError(() => planProtocol(atr('3B 80 10 80'), GEMPC_TWIN, 1), IFD.PROTOCOL_NOT_SUPPORTED, /specific mode T=0/);
+    expectDriverError(
+      () => planProtocol(atr('3B 80 10 80'), GEMPC_TWIN, 1),
+      IFD.PROTOCOL_NOT_SUPPORTED,
+      /specific mode T=0/,
+    );
   });
 
   it('refuses a protocol the card does not offer', () => {
@@ -344,14 +373,18 @@ describe('PPS properties', () => {
 
   it('accepts the echo of every request it builds, returning its PPS1 or 0x11', () => {
     fc.assert(
-      fc.property(fc.constantFrom(0 as const, 1 as const), fc.option(fc.integer({ min: 0, max: 255 }), { nil: undefined }), (p, pps1) => {
-        if (pps1 !== undefined && !isValidFiDi(pps1)) {
-          expect(() => buildPpsRequest(p, pps1)).toThrow(DriverError);
-          return;
-        }
-        const request = buildPpsRequest(p, pps1);
-        expect(checkPpsResponse(request, request)).toEqual({ ok: true, protocol: p, pps1: pps1 ?? 0x11 });
-      }),
+      fc.property(
+        fc.constantFrom(0 as const, 1 as const),
+        fc.option(fc.integer({ min: 0, max: 255 }), { nil: undefined }),
+        (p, pps1) => {
+          if (pps1 !== undefined && !isValidFiDi(pps1)) {
+            expect(() => buildPpsRequest(p, pps1)).toThrow(DriverError);
+            return;
+          }
+          const request = buildPpsRequest(p, pps1);
+          expect(checkPpsResponse(request, request)).toEqual({ ok: true, protocol: p, pps1: pps1 ?? 0x11 });
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -3,7 +3,13 @@ import { classifyApdu } from '../../../src/ccid/apdu.js';
 import { DriverError } from '../../../src/ifd/errors.js';
 import { apduToT0Tpdu } from '../../../src/ccid/t0.js';
 
-const hex = (s: string) => Uint8Array.from(s.split(' ').filter(Boolean).map((b) => parseInt(b, 16)));
+const hex = (s: string) =>
+  Uint8Array.from(
+    s
+      .split(' ')
+      .filter(Boolean)
+      .map((b) => parseInt(b, 16)),
+  );
 
 describe('APDU cases (ISO 7816-4 §5.1)', () => {
   it.each([
@@ -39,5 +45,6 @@ describe('APDU to T=0 TPDU (ISO 7816-3 §12.2)', () => {
     expect(() => apduToT0Tpdu(hex('80 EE 00 00 00 00 01 AA'))).toThrow(DriverError);
     expect(() => apduToT0Tpdu(hex('80 EE 00 00 00 00 01 AA'))).toThrow(/extended-length APDU/);
   });
-  it('fewer than 4 bytes is an error, not a guess', () => expect(() => apduToT0Tpdu(hex('00 A4'))).toThrow(/at least 4 bytes/));
+  it('fewer than 4 bytes is an error, not a guess', () =>
+    expect(() => apduToT0Tpdu(hex('00 A4'))).toThrow(/at least 4 bytes/));
 });

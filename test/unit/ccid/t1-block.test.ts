@@ -2,9 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { appendEdc } from '../../../src/ccid/edc.js';
 import { decodeBlock, describeBlock, encodeBlock, type T1Block } from '../../../src/ccid/t1-block.js';
 
-const h = (s: string): Uint8Array => Uint8Array.from(s.trim().split(/\s+/).map((x) => parseInt(x, 16)));
-const hex = (b: Uint8Array): string =>
-  Array.from(b, (x) => x.toString(16).toUpperCase().padStart(2, '0')).join(' ');
+const h = (s: string): Uint8Array =>
+  Uint8Array.from(
+    s
+      .trim()
+      .split(/\s+/)
+      .map((x) => parseInt(x, 16)),
+  );
+const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).toUpperCase().padStart(2, '0')).join(' ');
 /** A body with a correct LRC appended, so only the property under test is wrong. */
 const lrcBlock = (body: string): Uint8Array => appendEdc(h(body), 'lrc');
 
@@ -12,7 +17,11 @@ describe('encodeBlock', () => {
   it.each<[string, T1Block, string]>([
     ['I(0) unchained', { type: 'I', ns: 0, more: false, inf: h('90 00') }, '00 00 02 90 00 92'],
     ['I(1) unchained', { type: 'I', ns: 1, more: false, inf: h('90 00') }, '00 40 02 90 00 D2'],
-    ['I(0) chained', { type: 'I', ns: 0, more: true, inf: h('00 A4 04 00 16 75 36 41 70 70') }, '00 20 0A 00 A4 04 00 16 75 36 41 70 70 9E'],
+    [
+      'I(0) chained',
+      { type: 'I', ns: 0, more: true, inf: h('00 A4 04 00 16 75 36 41 70 70') },
+      '00 20 0A 00 A4 04 00 16 75 36 41 70 70 9E',
+    ],
     ['R(1) acknowledging', { type: 'R', nr: 1, error: 'none' }, '00 90 00 90'],
     ['R(0) EDC error', { type: 'R', nr: 0, error: 'edc' }, '00 81 00 81'],
     ['R(0) other error', { type: 'R', nr: 0, error: 'other' }, '00 82 00 82'],
@@ -43,9 +52,7 @@ describe('encodeBlock', () => {
       /reserved/,
     );
     expect(() => encodeBlock({ type: 'S', kind: 'wtx', response: false }, { edc: 'lrc' })).toThrow(RangeError);
-    expect(() => encodeBlock({ type: 'I', ns: 2 as 0, more: false, inf: h('00') }, { edc: 'lrc' })).toThrow(
-      /N\(S\)/,
-    );
+    expect(() => encodeBlock({ type: 'I', ns: 2 as 0, more: false, inf: h('00') }, { edc: 'lrc' })).toThrow(/N\(S\)/);
     expect(() => encodeBlock({ type: 'R', nr: 0, error: 'none' }, { nad: 256, edc: 'lrc' })).toThrow(/NAD/);
   });
 });
@@ -68,9 +75,15 @@ describe('decodeBlock', () => {
   });
 
   it('reads R-blocks with their N(R) and error indication', () => {
-    expect(decodeBlock(h('00 90 00 90'), 'lrc')).toMatchObject({ ok: true, block: { type: 'R', nr: 1, error: 'none' } });
+    expect(decodeBlock(h('00 90 00 90'), 'lrc')).toMatchObject({
+      ok: true,
+      block: { type: 'R', nr: 1, error: 'none' },
+    });
     expect(decodeBlock(h('00 81 00 81'), 'lrc')).toMatchObject({ ok: true, block: { type: 'R', nr: 0, error: 'edc' } });
-    expect(decodeBlock(h('00 92 00 92'), 'lrc')).toMatchObject({ ok: true, block: { type: 'R', nr: 1, error: 'other' } });
+    expect(decodeBlock(h('00 92 00 92'), 'lrc')).toMatchObject({
+      ok: true,
+      block: { type: 'R', nr: 1, error: 'other' },
+    });
   });
 
   it('reads S-blocks and their value', () => {

@@ -6,17 +6,16 @@
 import { describe, expect, it } from 'vitest';
 import { appendEdc } from '../../../src/ccid/edc.js';
 import { DriverError, IFD } from '../../../src/ifd/errors.js';
-import {
-  T1_MAX_CARD_REQUESTS,
-  T1Protocol,
-  T1ReceiveError,
-  type T1Link,
-  type T1Params,
-} from '../../../src/ccid/t1.js';
+import { T1_MAX_CARD_REQUESTS, T1Protocol, T1ReceiveError, type T1Link, type T1Params } from '../../../src/ccid/t1.js';
 
-const h = (s: string): Uint8Array => Uint8Array.from(s.trim().split(/\s+/).map((x) => parseInt(x, 16)));
-const hex = (b: Uint8Array): string =>
-  Array.from(b, (x) => x.toString(16).toUpperCase().padStart(2, '0')).join(' ');
+const h = (s: string): Uint8Array =>
+  Uint8Array.from(
+    s
+      .trim()
+      .split(/\s+/)
+      .map((x) => parseInt(x, 16)),
+  );
+const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).toUpperCase().padStart(2, '0')).join(' ');
 /** A block body with its LRC appended, as hex. */
 const L = (body: string): string => hex(appendEdc(h(body), 'lrc'));
 
@@ -361,7 +360,7 @@ describe('T1Protocol: ISO 7816-3 Annex A.3/A.4 error handling', () => {
     expect(link.finished).toBe(true);
   });
 
-  it("a repeated chained I-block from the card (our acknowledgement was lost) is not appended twice", async () => {
+  it('a repeated chained I-block from the card (our acknowledgement was lost) is not appended twice', async () => {
     const { link, t1 } = setup([
       { out: I0_CASE4, reply: '00 20 05 75 74 77 74 75 52' },
       { out: '00 90 00 90', reply: '00 20 05 75 74 77 74 75 52' },
@@ -584,7 +583,9 @@ describe('T1Protocol: aborts, link failures and bad input', () => {
     };
     const t1 = new T1Protocol(link, { ifsc: 32, ifsd: 32, edc: 'lrc' });
     const first = t1.transceive(CASE4);
-    await expect(t1.transceive(CASE4)).rejects.toMatchObject({ message: expect.stringMatching(/in progress/) as unknown });
+    await expect(t1.transceive(CASE4)).rejects.toMatchObject({
+      message: expect.stringMatching(/in progress/) as unknown,
+    });
     release(h(RESP_I0));
     expect(hex(await first)).toBe(RESPONSE);
   });
@@ -597,9 +598,7 @@ describe('T1Protocol: aborts, link failures and bad input', () => {
     ['NAD with b8 set', { nad: 0x80 }],
     ['an unknown EDC', { edc: 'md5' as 'lrc' }],
   ])('refuses to be built with %s', (_name, bad) => {
-    expect(() => new T1Protocol(new ScriptedLink([]), { ifsc: 32, ifsd: 32, edc: 'lrc', ...bad })).toThrow(
-      DriverError,
-    );
+    expect(() => new T1Protocol(new ScriptedLink([]), { ifsc: 32, ifsd: 32, edc: 'lrc', ...bad })).toThrow(DriverError);
   });
 
   it('refuses an S(IFS request) value outside 1..254', async () => {

@@ -128,7 +128,7 @@ describe('exchangeTimeoutMs for T=1: 260·EGT + BWT + 260·CWT + 1000', () => {
     expect(exchangeTimeoutMs(J2D081, 1, 4000, 0x18)).toBe(2539);
   });
 
-  it('uses libccid\'s BWI 7 for the OpenPGP card, with TC1 = 255 in EGT', () => {
+  it("uses libccid's BWI 7 for the OpenPGP card, with TC1 = 255 in EGT", () => {
     // EGT = 0.279 + 93·255/4000 = 6.20775, BWT = 0.25575 + 128·960·372/4000 = 11428.09575, CWT = 0.99975:
     // 1614.015 + 11428.09575 + 259.935 = 13302.04575.
     expect(exchangeTimeoutMs(OPENPGP, 1, 4000, 0x13)).toBe(14302);

@@ -230,7 +230,9 @@ describe('commands and bSeq', () => {
     };
     const err = await h.transport.command(0, xfr(0, [1]), 1000).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: IFD.COMMUNICATION_ERROR });
-    expect((err as DriverError).message).toMatch(/PC_to_RDR_XfrBlock .* with RDR_to_PC_SlotStatus, not RDR_to_PC_DataBlock/);
+    expect((err as DriverError).message).toMatch(
+      /PC_to_RDR_XfrBlock .* with RDR_to_PC_SlotStatus, not RDR_to_PC_DataBlock/,
+    );
     h.fake.onBulkOut = (msg) => h.fake.reply(slotStatus(0, msg[6]!, 0, 0x40, 0)); // failed: command not supported
     const refused = await h.transport.command(0, xfr(0, [1]), 1000);
     expect([refused.type, refused.commandStatus]).toEqual([RDR_to_PC_SlotStatus, 1]);
@@ -331,7 +333,9 @@ describe('timeout and abort', () => {
     await h.timers.advance(1000);
     expect(p.error).toBeInstanceOf(DriverError);
     expect((p.error as DriverError).code).toBe(IFD.RESPONSE_TIMEOUT);
-    expect((p.error as DriverError).message).toMatch(/did not answer PC_to_RDR_XfrBlock on slot 0 within 1000 ms.*aborted/);
+    expect((p.error as DriverError).message).toMatch(
+      /did not answer PC_to_RDR_XfrBlock on slot 0 within 1000 ms.*aborted/,
+    );
     expect(h.fake.controlOut).toHaveLength(1);
     expect(h.fake.controlOut[0]!.setup).toEqual({
       requestType: 'class',

@@ -53,7 +53,8 @@ function scriptedConnector() {
   serverPort.onMessage.addListener((m) => {
     const msg = m as { kind: string; id: number };
     if (msg.kind === 'ping') {
-      if (state.answerPings) serverPort.postMessage({ v: 1, kind: 'pong', id: msg.id, instance: state.instance, version: '1' });
+      if (state.answerPings)
+        serverPort.postMessage({ v: 1, kind: 'pong', id: msg.id, instance: state.instance, version: '1' });
     } else state.received.push(msg);
   });
   return { clientPort, serverPort, state };
@@ -72,12 +73,21 @@ describe('client library ↔ JSON ports ↔ router ↔ daemon: every function', 
     expect(hContext).toBe(0x1001);
     await expect(conn.SCardIsValidContext(hContext)).resolves.toBeUndefined();
     await expect(conn.SCardListReaders(hContext)).resolves.toEqual({ readers: READERS });
-    await expect(conn.SCardListReaders(hContext, 'SCard$DefaultReaders', { bufferLength: 100 })).resolves.toEqual({ readers: READERS });
+    await expect(conn.SCardListReaders(hContext, 'SCard$DefaultReaders', { bufferLength: 100 })).resolves.toEqual({
+      readers: READERS,
+    });
     await expect(conn.SCardListReaderGroups(hContext)).resolves.toEqual({ groups: ['SCard$DefaultReaders'] });
 
-    const { hCard, dwActiveProtocol } = await conn.SCardConnect(hContext, READERS[0]!, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1);
+    const { hCard, dwActiveProtocol } = await conn.SCardConnect(
+      hContext,
+      READERS[0]!,
+      SCARD_SHARE_SHARED,
+      SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
+    );
     expect(dwActiveProtocol).toBe(SCARD_PROTOCOL_T1);
-    await expect(conn.SCardReconnect(hCard, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0, 1)).resolves.toEqual({ dwActiveProtocol: 1 });
+    await expect(conn.SCardReconnect(hCard, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0, 1)).resolves.toEqual({
+      dwActiveProtocol: 1,
+    });
     await conn.SCardBeginTransaction(hCard);
     const status = await conn.SCardStatus(hCard);
     expect(status).toEqual({ szReaderName: READERS[0], dwState: 0x10034, dwProtocol: 2, atr: ATR });
@@ -96,7 +106,9 @@ describe('client library ↔ JSON ports ↔ router ↔ daemon: every function', 
     expect([...ctl.output]).toEqual([0xff, 2, 1]);
     await conn.SCardSetAttrib(hCard, 0x7fff0003, Uint8Array.of(0, 0x80, 0xff));
     expect([...(await conn.SCardGetAttrib(hCard, 0x7fff0003)).attr]).toEqual([0, 0x80, 0xff]);
-    expect([...(await conn.SCardGetAttrib(hCard, 0x00090303, { bufferLength: 33 })).attr]).toEqual([0x00, 0x09, 0x03, 0x03]);
+    expect([...(await conn.SCardGetAttrib(hCard, 0x00090303, { bufferLength: 33 })).attr]).toEqual([
+      0x00, 0x09, 0x03, 0x03,
+    ]);
     await conn.SCardEndTransaction(hCard, SCARD_LEAVE_CARD);
     await conn.SCardDisconnect(hCard, SCARD_LEAVE_CARD);
 
@@ -105,7 +117,13 @@ describe('client library ↔ JSON ports ↔ router ↔ daemon: every function', 
       { szReader: READERS[1]!, dwCurrentState: 0 },
     ]);
     expect(gsc.readerStates).toHaveLength(2);
-    expect(gsc.readerStates[0]).toEqual({ szReader: READERS[0], dwCurrentState: 0, dwEventState: 0x10022, rgbAtr: ATR, pvUserData: { mine: 1 } });
+    expect(gsc.readerStates[0]).toEqual({
+      szReader: READERS[0],
+      dwCurrentState: 0,
+      dwEventState: 0x10022,
+      rgbAtr: ATR,
+      pvUserData: { mine: 1 },
+    });
     expect('pvUserData' in gsc.readerStates[1]!).toBe(false);
     await conn.SCardCancel(hContext);
     await conn.SCardReleaseContext(hContext);
@@ -113,7 +131,11 @@ describe('client library ↔ JSON ports ↔ router ↔ daemon: every function', 
     // The daemon got exactly what the caller passed, bytes as bytes, absent options as undefined.
     const seen = client().calls;
     expect(seen.find((c) => c.fn === 'SCardListReaders')!.args).toEqual([hContext, null, undefined]);
-    expect(seen.filter((c) => c.fn === 'SCardListReaders')[1]!.args).toEqual([hContext, 'SCard$DefaultReaders', { bufferLength: 100 }]);
+    expect(seen.filter((c) => c.fn === 'SCardListReaders')[1]!.args).toEqual([
+      hContext,
+      'SCard$DefaultReaders',
+      { bufferLength: 100 },
+    ]);
     const tx = seen.find((c) => c.fn === 'SCardTransmit')!;
     expect(tx.args[2]).toBeInstanceOf(Uint8Array);
     expect(tx.args).toEqual([hCard, { dwProtocol: 2 }, apdu, undefined]);
@@ -144,31 +166,55 @@ describe('client library: errors', () => {
     expect(isPcscError(e, SCARD_E_INVALID_VALUE)).toBe(true);
     expect((e as PcscError).message).toBe('Invalid value given. (0x80100011): scope 7');
     const { hContext } = await conn.SCardEstablishContext(0);
-    await expect(conn.SCardConnect(hContext, 'No such reader', 2, 3)).rejects.toMatchObject({ code: SCARD_E_UNKNOWN_READER });
-    await expect(conn.SCardStatus(12345)).rejects.toMatchObject({ code: SCARD_E_INVALID_HANDLE, message: 'Invalid handle. (0x80100003)' });
+    await expect(conn.SCardConnect(hContext, 'No such reader', 2, 3)).rejects.toMatchObject({
+      code: SCARD_E_UNKNOWN_READER,
+    });
+    await expect(conn.SCardStatus(12345)).rejects.toMatchObject({
+      code: SCARD_E_INVALID_HANDLE,
+      message: 'Invalid handle. (0x80100003)',
+    });
   });
 
   it('carries `needed` for SCARD_E_INSUFFICIENT_BUFFER', async () => {
     const { conn } = await setup();
     const { hContext } = await conn.SCardEstablishContext(0);
-    await expect(conn.SCardListReaders(hContext, null, { bufferLength: 3 })).rejects.toMatchObject({ code: SCARD_E_INSUFFICIENT_BUFFER, needed: 41 });
+    await expect(conn.SCardListReaders(hContext, null, { bufferLength: 3 })).rejects.toMatchObject({
+      code: SCARD_E_INSUFFICIENT_BUFFER,
+      needed: 41,
+    });
     const { hCard } = await conn.SCardConnect(hContext, READERS[0]!, 2, 3);
-    await expect(conn.SCardTransmit(hCard, { dwProtocol: 2 }, new Uint8Array(4), { recvLength: 2 })).rejects.toMatchObject({
+    await expect(
+      conn.SCardTransmit(hCard, { dwProtocol: 2 }, new Uint8Array(4), { recvLength: 2 }),
+    ).rejects.toMatchObject({
       code: SCARD_E_INSUFFICIENT_BUFFER,
       needed: 14,
     });
-    await expect(conn.SCardControl(hCard, 1, Uint8Array.of(1, 2, 3), { recvLength: 1 })).rejects.toMatchObject({ needed: 3 });
+    await expect(conn.SCardControl(hCard, 1, Uint8Array.of(1, 2, 3), { recvLength: 1 })).rejects.toMatchObject({
+      needed: 3,
+    });
   });
 
   it('carries readerStates (with pvUserData put back) on SCARD_E_TIMEOUT and SCARD_E_CANCELLED', async () => {
     const { conn } = await setup();
     const { hContext } = await conn.SCardEstablishContext(0);
     const e = (await conn
-      .SCardGetStatusChange(hContext, 0, [{ szReader: READERS[0]!, dwCurrentState: SCARD_STATE_PRESENT, pvUserData: 'tag' }])
+      .SCardGetStatusChange(hContext, 0, [
+        { szReader: READERS[0]!, dwCurrentState: SCARD_STATE_PRESENT, pvUserData: 'tag' },
+      ])
       .catch((x: unknown) => x)) as PcscError;
     expect(e.code).toBe(SCARD_E_TIMEOUT);
-    expect(e.readerStates).toEqual([{ szReader: READERS[0], dwCurrentState: SCARD_STATE_PRESENT, dwEventState: 0x10020, rgbAtr: ATR, pvUserData: 'tag' }]);
-    const waiting = conn.SCardGetStatusChange(hContext, INFINITE, [{ szReader: READERS[0]!, dwCurrentState: SCARD_STATE_PRESENT }]);
+    expect(e.readerStates).toEqual([
+      {
+        szReader: READERS[0],
+        dwCurrentState: SCARD_STATE_PRESENT,
+        dwEventState: 0x10020,
+        rgbAtr: ATR,
+        pvUserData: 'tag',
+      },
+    ]);
+    const waiting = conn.SCardGetStatusChange(hContext, INFINITE, [
+      { szReader: READERS[0]!, dwCurrentState: SCARD_STATE_PRESENT },
+    ]);
     await flush();
     await conn.SCardCancel(hContext);
     await expect(waiting).rejects.toMatchObject({ code: SCARD_E_CANCELLED });
@@ -197,7 +243,9 @@ describe('client library: errors', () => {
     }
     expect(daemon.clients).toHaveLength(0);
     // an input above MAX_BUFFER_SIZE_EXTENDED is pcsc-lite's INSUFFICIENT_BUFFER
-    await expect(conn.SCardTransmit(1, { dwProtocol: 2 }, new Uint8Array(MAX_BUFFER_SIZE_EXTENDED + 1))).rejects.toMatchObject({
+    await expect(
+      conn.SCardTransmit(1, { dwProtocol: 2 }, new Uint8Array(MAX_BUFFER_SIZE_EXTENDED + 1)),
+    ).rejects.toMatchObject({
       code: SCARD_E_INSUFFICIENT_BUFFER,
     });
     // ArrayBuffer and other views are accepted as bytes
@@ -222,11 +270,20 @@ describe('client library: errors', () => {
     serverPort.postMessage({ v: 1, kind: 'result', id: ia, ok: true, value: { hContext: -1 } });
     serverPort.postMessage({ v: 1, kind: 'result', id: ib, ok: 'yes' });
     serverPort.postMessage({ v: 1, kind: 'error', id: ic, message: 'args[0]: nope' });
-    serverPort.postMessage({ v: 1, kind: 'result', id, ok: true, value: { recvPci: { dwProtocol: 2 }, recvBuffer: 'xyz' } });
+    serverPort.postMessage({
+      v: 1,
+      kind: 'result',
+      id,
+      ok: true,
+      value: { recvPci: { dwProtocol: 2 }, recvBuffer: 'xyz' },
+    });
     serverPort.postMessage({ v: 1, kind: 'surprise' });
     await expect(a).rejects.toMatchObject({ code: SCARD_F_COMM_ERROR });
     await expect(b).rejects.toMatchObject({ code: SCARD_F_COMM_ERROR });
-    await expect(c).rejects.toMatchObject({ code: SCARD_F_COMM_ERROR, message: expect.stringContaining('args[0]: nope') });
+    await expect(c).rejects.toMatchObject({
+      code: SCARD_F_COMM_ERROR,
+      message: expect.stringContaining('args[0]: nope'),
+    });
     await expect(d).rejects.toMatchObject({ code: SCARD_F_COMM_ERROR });
     await flush();
     expect(conn.pendingCalls).toBe(0);
@@ -241,14 +298,21 @@ describe('client library: connector death and restarts', () => {
     const conn = await connect('x', { port: clientPort, pingIntervalMs: 0 });
     const closes: PcscError[] = [];
     conn.onClose((e) => closes.push(e));
-    const calls = [conn.SCardEstablishContext(0), conn.SCardGetStatusChange(1, INFINITE, []), conn.SCardTransmit(1, { dwProtocol: 1 }, new Uint8Array(5))];
+    const calls = [
+      conn.SCardEstablishContext(0),
+      conn.SCardGetStatusChange(1, INFINITE, []),
+      conn.SCardTransmit(1, { dwProtocol: 1 }, new Uint8Array(5)),
+    ];
     await flush();
     expect(conn.pendingCalls).toBe(3);
     serverPort.disconnect();
     const results = await Promise.allSettled(calls);
     for (const r of results) {
       expect(r.status).toBe('rejected');
-      expect((r as PromiseRejectedResult).reason).toMatchObject({ code: SCARD_E_NO_SERVICE, message: expect.stringContaining('disconnected') });
+      expect((r as PromiseRejectedResult).reason).toMatchObject({
+        code: SCARD_E_NO_SERVICE,
+        message: expect.stringContaining('disconnected'),
+      });
     }
     expect(conn.pendingCalls).toBe(0);
     expect(conn.connected).toBe(false);
@@ -260,10 +324,15 @@ describe('client library: connector death and restarts', () => {
   it('close() rejects pending calls and ends the router session', async () => {
     const { conn, router, daemon } = await setup();
     const { hContext } = await conn.SCardEstablishContext(0);
-    const waiting = conn.SCardGetStatusChange(hContext, INFINITE, [{ szReader: READERS[0]!, dwCurrentState: SCARD_STATE_PRESENT }]);
+    const waiting = conn.SCardGetStatusChange(hContext, INFINITE, [
+      { szReader: READERS[0]!, dwCurrentState: SCARD_STATE_PRESENT },
+    ]);
     await flush();
     conn.close();
-    await expect(waiting).rejects.toMatchObject({ code: SCARD_E_NO_SERVICE, message: expect.stringContaining('closed') });
+    await expect(waiting).rejects.toMatchObject({
+      code: SCARD_E_NO_SERVICE,
+      message: expect.stringContaining('closed'),
+    });
     await flush();
     expect(router.stats).toEqual({ ports: 0, pendingCalls: 0, subscribers: 0, daemonClients: 0 });
     expect(daemon.clients[0]!.closed).toBe(true);
@@ -279,7 +348,10 @@ describe('client library: connector death and restarts', () => {
     const pending = conn.SCardGetStatusChange(1, INFINITE, []);
     await flush();
     state.instance = 'two';
-    await expect(pending).rejects.toMatchObject({ code: SCARD_E_SERVICE_STOPPED, message: expect.stringContaining('one → two') });
+    await expect(pending).rejects.toMatchObject({
+      code: SCARD_E_SERVICE_STOPPED,
+      message: expect.stringContaining('one → two'),
+    });
     expect(restarts).toEqual([{ instance: 'two', previousInstance: 'one' }]);
     expect(conn.instance).toBe('two');
     expect(conn.connected).toBe(true);
@@ -309,7 +381,10 @@ describe('client library: connector death and restarts', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(pings).toBeGreaterThanOrEqual(3);
     state.answerPings = false;
-    await expect(pending).rejects.toMatchObject({ code: SCARD_E_NO_SERVICE, message: expect.stringContaining('has not answered a ping') });
+    await expect(pending).rejects.toMatchObject({
+      code: SCARD_E_NO_SERVICE,
+      message: expect.stringContaining('has not answered a ping'),
+    });
     expect(conn.connected).toBe(false);
   });
 
@@ -352,13 +427,22 @@ describe('client library: connector death and restarts', () => {
     s1.disconnect();
     await expect(connect('x', { port: c1 })).rejects.toMatchObject({ code: SCARD_E_NO_SERVICE });
     const [c2] = createPortPair('x');
-    await expect(connect('x', { port: c2, connectTimeoutMs: 30 })).rejects.toMatchObject({ code: SCARD_E_NO_SERVICE, message: expect.stringContaining('did not answer') });
+    await expect(connect('x', { port: c2, connectTimeoutMs: 30 })).rejects.toMatchObject({
+      code: SCARD_E_NO_SERVICE,
+      message: expect.stringContaining('did not answer'),
+    });
     // without a port and outside an extension there is no chrome.runtime
-    await expect(connect('x')).rejects.toMatchObject({ code: SCARD_E_NO_SERVICE, message: expect.stringContaining('chrome.runtime.connect') });
+    await expect(connect('x')).rejects.toMatchObject({
+      code: SCARD_E_NO_SERVICE,
+      message: expect.stringContaining('chrome.runtime.connect'),
+    });
     // a single port cannot be reused by reconnect()
     const { clientPort } = scriptedConnector();
     const conn = await connect('x', { port: clientPort, pingIntervalMs: 0 });
-    await expect(conn.reconnect()).rejects.toMatchObject({ code: SCARD_E_NO_SERVICE, message: expect.stringContaining('factory') });
+    await expect(conn.reconnect()).rejects.toMatchObject({
+      code: SCARD_E_NO_SERVICE,
+      message: expect.stringContaining('factory'),
+    });
   });
 
   it('uses chrome.runtime.connect(connectorId, {name}) when no port is given', async () => {
@@ -397,7 +481,10 @@ describe('client library: reader events', () => {
     expect(router.stats.subscribers).toBe(1);
     router.publishReaders([{ name: 'R', state: 0x10022, atr: Uint8Array.of(0x3b, 0x00) }]);
     await flush();
-    expect(seen).toEqual([[{ name: 'R', state: 0x10, atr: new Uint8Array(0) }], [{ name: 'R', state: 0x10022, atr: Uint8Array.of(0x3b, 0x00) }]]);
+    expect(seen).toEqual([
+      [{ name: 'R', state: 0x10, atr: new Uint8Array(0) }],
+      [{ name: 'R', state: 0x10022, atr: Uint8Array.of(0x3b, 0x00) }],
+    ]);
     off();
     await flush();
     expect(router.stats.subscribers).toBe(0);

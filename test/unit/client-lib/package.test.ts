@@ -91,7 +91,23 @@ export async function run(): Promise<void> { const pcsc = await connect('x'); aw
     writeFileSync(join(dir, 'ok.ts'), ok);
     writeFileSync(join(dir, 'bad.ts'), bad);
     const tsc = join(root, 'node_modules/typescript/bin/tsc');
-    const args = (file: string) => [tsc, '--noEmit', '--strict', '--module', 'esnext', '--moduleResolution', 'bundler', '--target', 'es2022', '--skipLibCheck', '--types', 'chrome,w3c-web-usb', '--typeRoots', join(root, 'node_modules/@types'), join(dir, file)];
+    const args = (file: string) => [
+      tsc,
+      '--noEmit',
+      '--strict',
+      '--module',
+      'esnext',
+      '--moduleResolution',
+      'bundler',
+      '--target',
+      'es2022',
+      '--skipLibCheck',
+      '--types',
+      'chrome,w3c-web-usb',
+      '--typeRoots',
+      join(root, 'node_modules/@types'),
+      join(dir, file),
+    ];
     expect(() => execFileSync(process.execPath, args('ok.ts'), { stdio: 'pipe' })).not.toThrow();
     let output = '';
     try {

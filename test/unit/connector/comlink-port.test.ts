@@ -107,7 +107,7 @@ describe('portEndpoint / wrapPort / exposeOnPort', () => {
     await expect(pending).rejects.toThrow('closed by the page');
   });
 
-  it('serves only the object\'s own methods: property reads, writes, paths and constructors are refused', async () => {
+  it("serves only the object's own methods: property reads, writes, paths and constructors are refused", async () => {
     const { api, remote, pagePort } = serve();
     // Through comlink's proxy: reading a property, walking up from a method.
     const read = (async () => await (remote as unknown as { secret: Promise<string> }).secret)();

@@ -24,7 +24,23 @@ import {
 } from '../../../client-lib/src/index.js';
 import { attachClient, flush } from './fake-daemon.js';
 
-const SELECT_HELLO = Uint8Array.of(0x00, 0xa4, 0x04, 0x00, 0x0a, 0xa0, 0x00, 0x00, 0x00, 0x62, 0x03, 0x01, 0x0c, 0x06, 0x01);
+const SELECT_HELLO = Uint8Array.of(
+  0x00,
+  0xa4,
+  0x04,
+  0x00,
+  0x0a,
+  0xa0,
+  0x00,
+  0x00,
+  0x00,
+  0x62,
+  0x03,
+  0x01,
+  0x0c,
+  0x06,
+  0x01,
+);
 const SAY_HELLO = Uint8Array.of(0x00, 0x00, 0x00, 0x00);
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
@@ -69,7 +85,12 @@ describe('end to end: client library ↔ router ↔ PcscDaemon ↔ simulated rea
     expect(readerStates[0]!.rgbAtr.length).toBeGreaterThan(1);
     expect(readerStates[0]!.pvUserData).toBe('first reader');
 
-    const { hCard, dwActiveProtocol } = await pcsc.SCardConnect(hContext, readers[0]!, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1);
+    const { hCard, dwActiveProtocol } = await pcsc.SCardConnect(
+      hContext,
+      readers[0]!,
+      SCARD_SHARE_SHARED,
+      SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
+    );
     expect(dwActiveProtocol).toBe(SCARD_PROTOCOL_T1);
     const status = await pcsc.SCardStatus(hCard);
     expect(status.szReaderName).toBe(readers[0]);
@@ -93,9 +114,13 @@ describe('end to end: client library ↔ router ↔ PcscDaemon ↔ simulated rea
     const ca = await a.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
     await a.SCardConnect(ca.hContext, names[0]!, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_T1);
     const cb = await b.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
-    await expect(b.SCardConnect(cb.hContext, names[0]!, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1)).rejects.toMatchObject({ code: 0x8010000b });
+    await expect(b.SCardConnect(cb.hContext, names[0]!, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1)).rejects.toMatchObject({
+      code: 0x8010000b,
+    });
     // a waits for a change that never comes: its port dying must not leave it pending
-    const now = await a.SCardGetStatusChange(ca.hContext, 0, [{ szReader: names[0]!, dwCurrentState: SCARD_STATE_UNAWARE }]);
+    const now = await a.SCardGetStatusChange(ca.hContext, 0, [
+      { szReader: names[0]!, dwCurrentState: SCARD_STATE_UNAWARE },
+    ]);
     const current = now.readerStates[0]!.dwEventState & ~SCARD_STATE_CHANGED;
     const waiting = a.SCardGetStatusChange(ca.hContext, 0xffffffff, [{ szReader: names[0]!, dwCurrentState: current }]);
     await flush();

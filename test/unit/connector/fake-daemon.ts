@@ -83,7 +83,8 @@ export class FakeClient implements RouterDaemonClient {
     await this.enter('SCardListReaders', [hContext, groups, options]);
     this.ctx(hContext);
     const needed = multiStringLength(READERS);
-    if (options?.bufferLength !== undefined && options.bufferLength < needed) throw new PcscError(SCARD_E_INSUFFICIENT_BUFFER, undefined, { needed });
+    if (options?.bufferLength !== undefined && options.bufferLength < needed)
+      throw new PcscError(SCARD_E_INSUFFICIENT_BUFFER, undefined, { needed });
     return { readers: [...READERS] };
   }
   async SCardListReaderGroups(hContext: number, options?: { bufferLength?: number }) {
@@ -154,8 +155,11 @@ export class FakeClient implements RouterDaemonClient {
   async SCardGetAttrib(hCard: number, dwAttrId: number, options?: { bufferLength?: number }) {
     await this.enter('SCardGetAttrib', [hCard, dwAttrId, options]);
     this.card(hCard);
-    const attr = this.attrs.get(dwAttrId) ?? Uint8Array.of(dwAttrId >>> 24, (dwAttrId >>> 16) & 0xff, (dwAttrId >>> 8) & 0xff, dwAttrId & 0xff);
-    if (options?.bufferLength !== undefined && options.bufferLength < attr.length) throw new PcscError(SCARD_E_INSUFFICIENT_BUFFER, undefined, { needed: attr.length });
+    const attr =
+      this.attrs.get(dwAttrId) ??
+      Uint8Array.of(dwAttrId >>> 24, (dwAttrId >>> 16) & 0xff, (dwAttrId >>> 8) & 0xff, dwAttrId & 0xff);
+    if (options?.bufferLength !== undefined && options.bufferLength < attr.length)
+      throw new PcscError(SCARD_E_INSUFFICIENT_BUFFER, undefined, { needed: attr.length });
     return { attr };
   }
   async SCardSetAttrib(hCard: number, dwAttrId: number, attr: Uint8Array) {
@@ -163,7 +167,12 @@ export class FakeClient implements RouterDaemonClient {
     this.card(hCard);
     this.attrs.set(dwAttrId, attr.slice());
   }
-  async SCardTransmit(hCard: number, ioSendPci: ScardIoRequest, sendBuffer: Uint8Array, options?: { recvLength?: number }) {
+  async SCardTransmit(
+    hCard: number,
+    ioSendPci: ScardIoRequest,
+    sendBuffer: Uint8Array,
+    options?: { recvLength?: number },
+  ) {
     await this.enter('SCardTransmit', [hCard, ioSendPci, sendBuffer, options]);
     this.card(hCard);
     const isHello = sendBuffer.length === 4 && sendBuffer.every((b) => b === 0);
@@ -182,7 +191,8 @@ export class FakeClient implements RouterDaemonClient {
   }
   async close(): Promise<void> {
     this.closed = true;
-    for (const list of this.waiters.values()) for (const r of list) r(new PcscError(SCARD_E_CANCELLED, 'client closed'));
+    for (const list of this.waiters.values())
+      for (const r of list) r(new PcscError(SCARD_E_CANCELLED, 'client closed'));
     this.waiters.clear();
     this.release();
   }
@@ -235,7 +245,11 @@ export function attachRaw(router: ConnectorRouter, sender = { id: 'hostile-exten
 }
 
 /** A client-library connection to the router through a JSON port pair. */
-export async function attachClient(router: ConnectorRouter, options: ConnectOptions = {}, sender = { id: 'good-extension' }): Promise<Connection> {
+export async function attachClient(
+  router: ConnectorRouter,
+  options: ConnectOptions = {},
+  sender = { id: 'good-extension' },
+): Promise<Connection> {
   return connect('connector-id', {
     pingIntervalMs: 0,
     ...options,

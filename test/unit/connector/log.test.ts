@@ -28,7 +28,9 @@ describe('LogBuffer', () => {
     expect(log.since(4).map((e) => e.seq)).toEqual([5]);
     expect(seen).toEqual([1, 2, 3, 4, 5]);
     expect(formatEntry(log.entries()[0]!)).toBe('1970-01-01T00:00:00.003Z info  router: m3');
-    expect(exportText(log.entries(), { version: '1.2.3', apdus: false, dropped: 2 })).toMatch(/^Smart Card Connector 1\.2\.3 log.*\nAPDU logging: off.*\n\(2 older entries/);
+    expect(exportText(log.entries(), { version: '1.2.3', apdus: false, dropped: 2 })).toMatch(
+      /^Smart Card Connector 1\.2\.3 log.*\nAPDU logging: off.*\n\(2 older entries/,
+    );
   });
 
   it('holds 2000 entries by default and cuts huge messages', () => {
@@ -55,13 +57,16 @@ describe('redaction', () => {
     const v = describeCommandApdu(verify, ON);
     expect(v).toBe('APDU (13 bytes): 00 20 00 80 [PIN data redacted: 9 bytes]');
     expect(v).not.toMatch(/31|32|33|34/);
-    for (const ins of [0x20, 0x21, 0x24, 0x26, 0x28, 0x2c]) expect(isPinCommand(Uint8Array.of(0, ins, 0, 0, 1, 0x31))).toBe(true);
+    for (const ins of [0x20, 0x21, 0x24, 0x26, 0x28, 0x2c])
+      expect(isPinCommand(Uint8Array.of(0, ins, 0, 0, 1, 0x31))).toBe(true);
     expect(isPinCommand(select)).toBe(false);
     expect(isPinCommand(Uint8Array.of(0, 0x20, 0, 0x80))).toBe(false); // no data: nothing to hide
   });
 
   it('shows only the status word of the response to a PIN command', () => {
-    expect(describeResponseTo(verify, bytes('3132339000'), ON)).toBe('response (5 bytes): [data redacted: 3 bytes] 90 00');
+    expect(describeResponseTo(verify, bytes('3132339000'), ON)).toBe(
+      'response (5 bytes): [data redacted: 3 bytes] 90 00',
+    );
     expect(describeResponseTo(verify, bytes('63c2'), ON)).toBe('response (2 bytes): 63 C2');
     expect(describeResponseTo(select, bytes('3132339000'), ON)).toBe('response (5 bytes): 31 32 33 90 00');
   });

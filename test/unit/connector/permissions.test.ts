@@ -39,7 +39,9 @@ function make(extra: Partial<ConstructorParameters<typeof Permissions>[0]> = {})
 
 describe('Permissions', () => {
   it('asks once for an unknown client however many calls wait, and lets them all through on Allow (stored)', async () => {
-    const { perms, prompts, store } = make({ lookupName: (id) => Promise.resolve(id === A ? 'App A (Chrome says)' : null) });
+    const { perms, prompts, store } = make({
+      lookupName: (id) => Promise.resolve(id === A ? 'App A (Chrome says)' : null),
+    });
     const calls = [perms.check(A, 'my app'), perms.check(A, 'my app, port 2'), perms.check(A)];
     await flush();
     expect(prompts).toEqual([{ id: A, extensionName: 'App A (Chrome says)', claimedName: 'my app' }]);
@@ -114,7 +116,7 @@ describe('Permissions', () => {
     expect(revoked.sort()).toEqual([A, P].sort());
   });
 
-  it("a client the user allowed is let through before the (slow) policy read; blocked and unknown ones wait for it", async () => {
+  it('a client the user allowed is let through before the (slow) policy read; blocked and unknown ones wait for it', async () => {
     let setInitial!: (v: unknown) => void;
     const { perms, prompts, store } = make({ initialPolicy: new Promise((r) => (setInitial = r)) });
     store.grants = { [A]: { decision: 'allow', name: 'A', at: 1 }, [B]: { decision: 'block', name: 'B', at: 1 } };
@@ -179,7 +181,13 @@ describe('Permissions', () => {
   it('parses stored grants and policies defensively', () => {
     expect(parseGrants(null)).toEqual({});
     expect(parseGrants([1])).toEqual({});
-    expect(parseGrants({ [A]: { decision: 'allow', name: 7, at: 'x' }, bad: { decision: 'allow' }, [B]: { decision: 'maybe' } })).toEqual({
+    expect(
+      parseGrants({
+        [A]: { decision: 'allow', name: 7, at: 'x' },
+        bad: { decision: 'allow' },
+        [B]: { decision: 'maybe' },
+      }),
+    ).toEqual({
       [A]: { decision: 'allow', name: '', at: 0 },
     });
     const warnings: string[] = [];

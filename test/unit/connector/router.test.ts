@@ -1,14 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { ConnectorRouter } from '../../../src/connector/router.js';
 import { createPortPair } from '../../../src/protocol/port.js';
-import { SCARD_E_NO_MEMORY, SCARD_E_NO_SERVICE, SCARD_F_INTERNAL_ERROR, SCARD_W_SECURITY_VIOLATION } from '../../../src/pcsc/constants.js';
+import {
+  SCARD_E_NO_MEMORY,
+  SCARD_E_NO_SERVICE,
+  SCARD_F_INTERNAL_ERROR,
+  SCARD_W_SECURITY_VIOLATION,
+} from '../../../src/pcsc/constants.js';
 import { FakeDaemon, attachClient, attachRaw, flush, READERS } from './fake-daemon.js';
 
 const INSTANCE = 'inst-1';
 const make = (extra: Partial<ConstructorParameters<typeof ConnectorRouter>[0]> = {}) => {
   const daemon = new FakeDaemon();
   const logs: string[] = [];
-  const router = new ConnectorRouter({ daemon, instance: INSTANCE, version: '0.1.0', log: (l, m) => logs.push(`${l} ${m}`), ...extra });
+  const router = new ConnectorRouter({
+    daemon,
+    instance: INSTANCE,
+    version: '0.1.0',
+    log: (l, m) => logs.push(`${l} ${m}`),
+    ...extra,
+  });
   return { daemon, router, logs };
 };
 
@@ -49,18 +60,46 @@ const BAD_MESSAGES: [string, unknown, RegExp][] = [
   ['huge reader name', call(1, 'SCardConnect', [1, big, 2, 3]), /5000 characters exceeds/],
   ['groups an object', call(1, 'SCardListReaders', [1, {}, null]), /expected a string/],
   ['bufferLength a string', call(1, 'SCardListReaders', [1, null, '10']), /args\[2\]/],
-  ['bytes as a Uint8Array (JSON object)', call(1, 'SCardTransmit', [1, { dwProtocol: 2 }, Uint8Array.of(0, 0, 0, 0), null]), /expected a hex string, got an object/],
-  ['bytes as an array of numbers', call(1, 'SCardTransmit', [1, { dwProtocol: 2 }, [0, 0, 0, 0], null]), /expected a hex string, got an array/],
+  [
+    'bytes as a Uint8Array (JSON object)',
+    call(1, 'SCardTransmit', [1, { dwProtocol: 2 }, Uint8Array.of(0, 0, 0, 0), null]),
+    /expected a hex string, got an object/,
+  ],
+  [
+    'bytes as an array of numbers',
+    call(1, 'SCardTransmit', [1, { dwProtocol: 2 }, [0, 0, 0, 0], null]),
+    /expected a hex string, got an array/,
+  ],
   ['odd-length hex', call(1, 'SCardTransmit', [1, { dwProtocol: 2 }, 'abc', null]), /odd length/],
   ['non-hex characters', call(1, 'SCardTransmit', [1, { dwProtocol: 2 }, 'zz', null]), /not a hex string/],
   ['hex with 0x prefix', call(1, 'SCardControl', [1, 0x42000d48, '0x00', null]), /not a hex string/],
-  ['oversized buffer', call(1, 'SCardTransmit', [1, { dwProtocol: 2 }, '00'.repeat(65549), null]), /65549 bytes exceed the limit of 65548/],
+  [
+    'oversized buffer',
+    call(1, 'SCardTransmit', [1, { dwProtocol: 2 }, '00'.repeat(65549), null]),
+    /65549 bytes exceed the limit of 65548/,
+  ],
   ['PCI as a number', call(1, 'SCardTransmit', [1, 2, '00', null]), /args\[1\].*expected an object/],
-  ['PCI with extra field', call(1, 'SCardTransmit', [1, { dwProtocol: 2, cbPciLength: 8 }, '00', null]), /unexpected field "cbPciLength"/],
+  [
+    'PCI with extra field',
+    call(1, 'SCardTransmit', [1, { dwProtocol: 2, cbPciLength: 8 }, '00', null]),
+    /unexpected field "cbPciLength"/,
+  ],
   ['reader states not an array', call(1, 'SCardGetStatusChange', [1, 0, 'all']), /expected an array/],
-  ['too many reader states', call(1, 'SCardGetStatusChange', [1, 0, Array.from({ length: 65 }, () => ({ szReader: 'r', dwCurrentState: 0 }))]), /65 entries exceed the limit of 64/],
-  ['reader state with pvUserData', call(1, 'SCardGetStatusChange', [1, 0, [{ szReader: 'r', dwCurrentState: 0, pvUserData: 1 }]]), /unexpected field "pvUserData"/],
-  ['reader state missing dwCurrentState', call(1, 'SCardGetStatusChange', [1, 0, [{ szReader: 'r' }]]), /missing field "dwCurrentState"/],
+  [
+    'too many reader states',
+    call(1, 'SCardGetStatusChange', [1, 0, Array.from({ length: 65 }, () => ({ szReader: 'r', dwCurrentState: 0 }))]),
+    /65 entries exceed the limit of 64/,
+  ],
+  [
+    'reader state with pvUserData',
+    call(1, 'SCardGetStatusChange', [1, 0, [{ szReader: 'r', dwCurrentState: 0, pvUserData: 1 }]]),
+    /unexpected field "pvUserData"/,
+  ],
+  [
+    'reader state missing dwCurrentState',
+    call(1, 'SCardGetStatusChange', [1, 0, [{ szReader: 'r' }]]),
+    /missing field "dwCurrentState"/,
+  ],
   ['set attrib with bad hex', call(1, 'SCardSetAttrib', [1, 2, 'g0']), /not a hex string/],
   ['subscribe with extra field', { v: 1, kind: 'subscribe', id: 1, filter: '*' }, /unexpected field "filter"/],
 ];
@@ -70,24 +109,27 @@ describe('ConnectorRouter: hostile and malformed messages', () => {
     expect(BAD_MESSAGES.length).toBeGreaterThanOrEqual(30);
   });
 
-  it.each(BAD_MESSAGES)('answers %s with an error, and a second port keeps being served', async (_label, message, pattern) => {
-    const { router, daemon } = make();
-    const hostile = attachRaw(router);
-    const good = await attachClient(router);
-    hostile.send(message);
-    await flush();
-    expect(hostile.received).toHaveLength(1);
-    const answer = hostile.received[0] as { v: number; kind: string; message: string };
-    expect(answer).toMatchObject({ v: 1, kind: 'error' });
-    expect(answer.message).toMatch(pattern);
-    // nothing reached the daemon
-    expect(daemon.clients.every((c) => c.calls.length === 0)).toBe(true);
-    // the well-behaved client is unaffected
-    const { hContext } = await good.SCardEstablishContext(2);
-    await expect(good.SCardListReaders(hContext)).resolves.toEqual({ readers: READERS });
-    expect(router.stats.pendingCalls).toBe(0);
-    good.close();
-  });
+  it.each(BAD_MESSAGES)(
+    'answers %s with an error, and a second port keeps being served',
+    async (_label, message, pattern) => {
+      const { router, daemon } = make();
+      const hostile = attachRaw(router);
+      const good = await attachClient(router);
+      hostile.send(message);
+      await flush();
+      expect(hostile.received).toHaveLength(1);
+      const answer = hostile.received[0] as { v: number; kind: string; message: string };
+      expect(answer).toMatchObject({ v: 1, kind: 'error' });
+      expect(answer.message).toMatch(pattern);
+      // nothing reached the daemon
+      expect(daemon.clients.every((c) => c.calls.length === 0)).toBe(true);
+      // the well-behaved client is unaffected
+      const { hContext } = await good.SCardEstablishContext(2);
+      await expect(good.SCardListReaders(hContext)).resolves.toEqual({ readers: READERS });
+      expect(router.stats.pendingCalls).toBe(0);
+      good.close();
+    },
+  );
 
   it('carries the request id in the error when one was readable', async () => {
     const { router } = make();
@@ -134,7 +176,11 @@ describe('ConnectorRouter: hostile and malformed messages', () => {
     raw.send(call(2, 'SCardIsValidContext', [hContext]));
     raw.send(call(2, 'SCardIsValidContext', [hContext]));
     await flush();
-    expect(raw.received[1]).toMatchObject({ kind: 'error', id: 2, message: expect.stringMatching(/duplicate request id 2/) });
+    expect(raw.received[1]).toMatchObject({
+      kind: 'error',
+      id: 2,
+      message: expect.stringMatching(/duplicate request id 2/),
+    });
     expect(router.stats.pendingCalls).toBe(1);
     daemon.clients[0]!.release();
     await flush();
@@ -155,7 +201,13 @@ describe('ConnectorRouter: hostile and malformed messages', () => {
     daemon.clients[0]!.holdFns.add('SCardIsValidContext');
     for (let id = 2; id <= 5; id++) raw.send(call(id, 'SCardIsValidContext', [0x1001]));
     await flush();
-    expect(raw.received[1]).toMatchObject({ kind: 'result', id: 5, ok: false, code: SCARD_E_NO_MEMORY, name: 'SCARD_E_NO_MEMORY' });
+    expect(raw.received[1]).toMatchObject({
+      kind: 'result',
+      id: 5,
+      ok: false,
+      code: SCARD_E_NO_MEMORY,
+      name: 'SCARD_E_NO_MEMORY',
+    });
     expect(router.stats.pendingCalls).toBe(3);
     daemon.clients[0]!.release();
     await flush();
@@ -172,13 +224,18 @@ describe('ConnectorRouter: hostile and malformed messages', () => {
       throw new TypeError('boom');
     };
     c.SCardListReaders = () => Promise.resolve({ readers: [42] as unknown as string[] });
-    c.SCardTransmit = (() => Promise.resolve({ recvPci: { dwProtocol: 2 }, recvBuffer: 'not bytes' })) as unknown as typeof c.SCardTransmit;
+    c.SCardTransmit = (() =>
+      Promise.resolve({ recvPci: { dwProtocol: 2 }, recvBuffer: 'not bytes' })) as unknown as typeof c.SCardTransmit;
     raw.send(call(2, 'SCardStatus', [1]));
     raw.send(call(3, 'SCardListReaders', [0x1001, null, null]));
     raw.send(call(4, 'SCardTransmit', [1, { dwProtocol: 2 }, '00', null]));
     await flush();
     for (const id of [2, 3, 4]) {
-      expect(raw.received.find((m) => (m as { id: number }).id === id)).toMatchObject({ kind: 'result', ok: false, code: SCARD_F_INTERNAL_ERROR });
+      expect(raw.received.find((m) => (m as { id: number }).id === id)).toMatchObject({
+        kind: 'result',
+        ok: false,
+        code: SCARD_F_INTERNAL_ERROR,
+      });
     }
     expect(router.stats.pendingCalls).toBe(0);
   });
@@ -246,7 +303,9 @@ describe('ConnectorRouter: serving', () => {
     const { router, daemon } = make();
     const conn = await attachClient(router);
     const { hContext } = await conn.SCardEstablishContext(0);
-    const waiting = conn.SCardGetStatusChange(hContext, 0xffffffff, [{ szReader: READERS[0]!, dwCurrentState: 0x10020 }]);
+    const waiting = conn.SCardGetStatusChange(hContext, 0xffffffff, [
+      { szReader: READERS[0]!, dwCurrentState: 0x10020 },
+    ]);
     await expect(conn.SCardListReaders(hContext)).resolves.toEqual({ readers: READERS });
     expect(router.stats.pendingCalls).toBe(1);
     await conn.SCardCancel(hContext);
@@ -270,7 +329,12 @@ describe('ConnectorRouter: serving', () => {
     await flush();
     expect(raw.received).toHaveLength(3);
     for (const m of raw.received) {
-      expect(m).toMatchObject({ kind: 'result', ok: false, code: SCARD_W_SECURITY_VIOLATION, name: 'SCARD_W_SECURITY_VIOLATION' });
+      expect(m).toMatchObject({
+        kind: 'result',
+        ok: false,
+        code: SCARD_W_SECURITY_VIOLATION,
+        name: 'SCARD_W_SECURITY_VIOLATION',
+      });
       expect(JSON.stringify(m)).not.toContain('Fake Reader');
     }
     expect(daemon.clients).toHaveLength(0);
@@ -305,7 +369,11 @@ describe('ConnectorRouter: serving', () => {
     expect(router.stats.subscribers).toBe(1);
     router.publishReaders([{ name: 'R1', state: 0x10022, atr: Uint8Array.of(0x3b, 0x00) }]);
     await flush();
-    expect(sub.received[2]).toEqual({ v: 1, kind: 'event', event: { type: 'readers', readers: [{ name: 'R1', state: 0x10022, atr: '3b00' }] } });
+    expect(sub.received[2]).toEqual({
+      v: 1,
+      kind: 'event',
+      event: { type: 'readers', readers: [{ name: 'R1', state: 0x10022, atr: '3b00' }] },
+    });
     expect(other.received).toEqual([]);
     sub.send({ v: 1, kind: 'unsubscribe', id: 2 });
     await flush();
@@ -357,7 +425,11 @@ describe('ConnectorRouter: consent and the call log', () => {
     raw.send(call(2, 'SCardEstablishContext', [0]));
     await flush();
     expect(asked).toBe(1);
-    expect(raw.received[1]).toMatchObject({ ok: false, code: SCARD_W_SECURITY_VIOLATION, message: expect.stringContaining('the user blocked "X"') });
+    expect(raw.received[1]).toMatchObject({
+      ok: false,
+      code: SCARD_W_SECURITY_VIOLATION,
+      message: expect.stringContaining('the user blocked "X"'),
+    });
   });
 
   it('revoke closes the daemon clients of the matching ports at once, ends their subscriptions and asks again on the next call', async () => {
@@ -398,13 +470,17 @@ describe('ConnectorRouter: consent and the call log', () => {
     await conn.SCardTransmit(hCard, { dwProtocol: 2 }, Uint8Array.of(0, 0, 0, 0));
     apdus = true;
     await conn.SCardTransmit(hCard, { dwProtocol: 2 }, Uint8Array.of(0, 0, 0, 0));
-    await conn.SCardTransmit(hCard, { dwProtocol: 2 }, Uint8Array.of(0, 0x20, 0, 0x80, 4, 0x31, 0x32, 0x33, 0x34)).catch(() => {});
+    await conn
+      .SCardTransmit(hCard, { dwProtocol: 2 }, Uint8Array.of(0, 0x20, 0, 0x80, 4, 0x31, 0x32, 0x33, 0x34))
+      .catch(() => {});
     await conn.SCardControl(hCard, 0x42000d48, Uint8Array.of(0x31, 0x32, 0x33, 0x34)).catch(() => {});
     await expect(conn.SCardIsValidContext(0x7777)).rejects.toBeDefined();
     const calls = logs.filter((l) => l.includes('client "Logged app" (app-l)'));
     expect(calls[0]).toBe('info client "Logged app" (app-l): SCardEstablishContext → SCARD_S_SUCCESS');
     expect(calls).toContain(`info client "Logged app" (app-l): SCardConnect → SCARD_S_SUCCESS ("${READERS[0]}")`);
-    expect(calls).toContain('info client "Logged app" (app-l): SCardTransmit → SCARD_S_SUCCESS (APDU (4 bytes), response (14 bytes))');
+    expect(calls).toContain(
+      'info client "Logged app" (app-l): SCardTransmit → SCARD_S_SUCCESS (APDU (4 bytes), response (14 bytes))',
+    );
     expect(calls).toContain(
       'info client "Logged app" (app-l): SCardTransmit → SCARD_S_SUCCESS (APDU (4 bytes): 00 00 00 00, response (14 bytes): 48 65 6C 6C 6F 20 77 6F 72 6C 64 21 90 00)',
     );
@@ -426,7 +502,11 @@ describe('ConnectorRouter: connections per sender', () => {
     await flush();
     expect(extra.disconnected).toBe(true);
     expect(extra.received).toHaveLength(1);
-    expect(extra.received[0]).toMatchObject({ v: 1, kind: 'error', message: expect.stringMatching(/too many connections/) });
+    expect(extra.received[0]).toMatchObject({
+      v: 1,
+      kind: 'error',
+      message: expect.stringMatching(/too many connections/),
+    });
     expect(router.stats.ports).toBe(3);
     // Another extension is unaffected.
     const other = await attachClient(router, {}, { id: 'other-extension' });

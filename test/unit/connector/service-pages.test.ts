@@ -43,7 +43,7 @@ async function until(f: () => boolean, what: string): Promise<void> {
 }
 
 describe('ConnectorService and its pages', () => {
-  it('lists connected apps from the router\'s sessions, live on the page', async () => {
+  it("lists connected apps from the router's sessions, live on the page", async () => {
     const { service, client, page } = make();
     await service.start();
     const p = page();
@@ -98,7 +98,7 @@ describe('ConnectorService and its pages', () => {
     await until(() => p.last().readers.length === 0 && !p.last().demoReader, 'the demo reader gone');
   });
 
-  it('a client extension sending the page link\'s messages gets a protocol error, not the page service', async () => {
+  it("a client extension sending the page link's messages gets a protocol error, not the page service", async () => {
     const { service, client } = make();
     await service.start();
     const c = client(A, 'connector-page');

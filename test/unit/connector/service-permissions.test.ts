@@ -5,9 +5,20 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectorService } from '../../../src/connector/service.js';
-import { Permissions, type GrantStore, type PromptRequest, type StoredGrants } from '../../../src/connector/permissions.js';
+import {
+  Permissions,
+  type GrantStore,
+  type PromptRequest,
+  type StoredGrants,
+} from '../../../src/connector/permissions.js';
 import { createPortPair } from '../../../src/protocol/port.js';
-import { connect, SCARD_PROTOCOL_T1, SCARD_SCOPE_SYSTEM, SCARD_SHARE_EXCLUSIVE, type Connection } from '../../../client-lib/src/index.js';
+import {
+  connect,
+  SCARD_PROTOCOL_T1,
+  SCARD_SCOPE_SYSTEM,
+  SCARD_SHARE_EXCLUSIVE,
+  type Connection,
+} from '../../../client-lib/src/index.js';
 import { flush } from './fake-daemon.js';
 
 const A = 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa';
@@ -55,7 +66,7 @@ describe('ConnectorService with permissions', () => {
     c2.close();
   });
 
-  it('revoking closes the client\'s contexts and exclusive hold at once; the log names its calls with bytes redacted by default', async () => {
+  it("revoking closes the client's contexts and exclusive hold at once; the log names its calls with bytes redacted by default", async () => {
     const { service, permissions, open } = make();
     await service.start();
     await service.setDemoReader(true);
@@ -66,9 +77,18 @@ describe('ConnectorService with permissions', () => {
     const { hContext } = await ctxP;
     const { readers } = await c.SCardListReaders(hContext, null);
     const { hCard } = await c.SCardConnect(hContext, readers[0]!, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_T1);
-    await c.SCardTransmit(hCard, { dwProtocol: SCARD_PROTOCOL_T1 }, Uint8Array.of(0x00, 0xa4, 0x04, 0x00, 0x0a, 0xa0, 0, 0, 0, 0x62, 3, 1, 0x0c, 6, 1));
-    const text = service.logs.entries().map((e) => `${e.source}: ${e.message}`).join('\n');
-    expect(text).toContain('router: client "Card app" (aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa): SCardTransmit → SCARD_S_SUCCESS (APDU (15 bytes), response (2 bytes))');
+    await c.SCardTransmit(
+      hCard,
+      { dwProtocol: SCARD_PROTOCOL_T1 },
+      Uint8Array.of(0x00, 0xa4, 0x04, 0x00, 0x0a, 0xa0, 0, 0, 0, 0x62, 3, 1, 0x0c, 6, 1),
+    );
+    const text = service.logs
+      .entries()
+      .map((e) => `${e.source}: ${e.message}`)
+      .join('\n');
+    expect(text).toContain(
+      'router: client "Card app" (aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa): SCardTransmit → SCARD_S_SUCCESS (APDU (15 bytes), response (2 bytes))',
+    );
     expect(text).not.toContain('A0 00 00 00 62');
     expect(service.router.stats.daemonClients).toBe(1);
 

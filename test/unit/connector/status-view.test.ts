@@ -38,7 +38,11 @@ describe('slotView', () => {
     expect(v).toMatchObject({ card: true, inUse: true, exclusive: true, mute: false });
     expect(v.atr).toBe('3B 8A 80 01 48 65 6C 6C 6F 20 63 61 72 64 7E');
     expect(v.atrInfo).toBe(describeAtr(parseAtr(ATR)));
-    expect(v.protocols).toBe(parseAtr(ATR).protocols.map((t) => `T=${t}`).join(', '));
+    expect(v.protocols).toBe(
+      parseAtr(ATR)
+        .protocols.map((t) => `T=${t}`)
+        .join(', '),
+    );
   });
 
   it('an ATR that cannot be decoded says why; a mute card has no ATR', () => {

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { CcidReader } from '../../../src/ccid/reader.js';
 import { createSimulatedReader, helloWorldCardT1, type SimulatedReader } from '../../../src/sim/index.js';
-import { combinePcsc, type CombinedPcsc } from '../../../src/pcsc/combined.js';
+import { combinePcsc } from '../../../src/pcsc/combined.js';
 import type { PcscApi } from '../../../src/pcsc/api.js';
 import {
   INFINITE,
@@ -41,7 +41,13 @@ import {
 } from '../../../src/pcsc/constants.js';
 import { PcscDaemon, PcscError, type PcscClient } from '../../../src/pcsc/index.js';
 
-const hex = (s: string): Uint8Array => Uint8Array.from(s.split(/\s+/).filter(Boolean).map((b) => parseInt(b, 16)));
+const hex = (s: string): Uint8Array =>
+  Uint8Array.from(
+    s
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((b) => parseInt(b, 16)),
+  );
 const SELECT = hex('00 A4 04 00 0A A0 00 00 00 62 03 01 0C 06 01');
 const HELLO = hex('00 00 00 00');
 const HELLO_RESPONSE = Uint8Array.from([...new TextEncoder().encode('Hello world!'), 0x90, 0x00]);
@@ -461,9 +467,7 @@ describe('combinePcsc: SCardGetStatusChange', () => {
     const { hCard } = await shared(pcsc, hContext, RENAMED);
     await pcsc.SCardTransmit(hCard, T1, SELECT);
     expect((await pcsc.SCardTransmit(hCard, T1, HELLO)).recvBuffer).toEqual(HELLO_RESPONSE);
-    expect(await code(shared(pcsc, hContext, 'Gemalto PC Twin Reader 02 00'))).toBe(
-      SCARD_E_NO_SMARTCARD,
-    );
+    expect(await code(shared(pcsc, hContext, 'Gemalto PC Twin Reader 02 00'))).toBe(SCARD_E_NO_SMARTCARD);
   });
 
   it('fires PnP when a service with readers is added, and when one is removed', async () => {

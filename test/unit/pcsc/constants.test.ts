@@ -84,7 +84,9 @@ describe('toSigned32 / toUnsigned32', () => {
 
 describe('other constants', () => {
   it('has pcsc-lite scopes, protocols, share modes and dispositions', () => {
-    expect([C.SCARD_SCOPE_USER, C.SCARD_SCOPE_TERMINAL, C.SCARD_SCOPE_SYSTEM, C.SCARD_SCOPE_GLOBAL]).toEqual([0, 1, 2, 3]);
+    expect([C.SCARD_SCOPE_USER, C.SCARD_SCOPE_TERMINAL, C.SCARD_SCOPE_SYSTEM, C.SCARD_SCOPE_GLOBAL]).toEqual([
+      0, 1, 2, 3,
+    ]);
     expect(C.SCARD_PROTOCOL_ANY).toBe(C.SCARD_PROTOCOL_T0 | C.SCARD_PROTOCOL_T1);
     expect(C.SCARD_PROTOCOL_ANY_OLD).toBe(0x1000);
     expect(C.SCARD_PROTOCOL_RAW).toBe(4);

@@ -40,7 +40,13 @@ import {
 } from '../../../src/pcsc/constants.js';
 import { PcscDaemon, PcscError, type PcscClient } from '../../../src/pcsc/index.js';
 
-const hex = (s: string): Uint8Array => Uint8Array.from(s.split(/\s+/).filter(Boolean).map((b) => parseInt(b, 16)));
+const hex = (s: string): Uint8Array =>
+  Uint8Array.from(
+    s
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((b) => parseInt(b, 16)),
+  );
 const SELECT = hex('00 A4 04 00 0A A0 00 00 00 62 03 01 0C 06 01');
 const HELLO = hex('00 00 00 00');
 const HELLO_RESPONSE = Uint8Array.from([...new TextEncoder().encode('Hello world!'), 0x90, 0x00]);
@@ -64,7 +70,10 @@ afterEach(async () => {
 
 async function rig(opts: { card?: 'T1' | 'T0' | 'none'; grace?: number } = {}) {
   let n = 0;
-  const daemon = new PcscDaemon({ powerOffGraceMs: opts.grace ?? 20, random: () => ((n = (n * 7919 + 104729) % 2147483647), n / 2147483648) });
+  const daemon = new PcscDaemon({
+    powerOffGraceMs: opts.grace ?? 20,
+    random: () => ((n = (n * 7919 + 104729) % 2147483647), n / 2147483648),
+  });
   daemons.push(daemon);
   const sim = createSimulatedReader('gempc-twin');
   if (opts.card === 'T0') sim.insertCard(helloWorldCardT0());
@@ -88,14 +97,21 @@ describe('PcscDaemon end to end', () => {
     expect(names).toEqual(['Gemalto PC Twin Reader 00 00']);
     expect(daemon.readerNames).toEqual(names);
     expect((await client.SCardListReaders(hContext)).readers).toEqual(names);
-    const r = await client.SCardGetStatusChange(hContext, 0, [{ szReader: names[0]!, dwCurrentState: SCARD_STATE_UNAWARE }]);
+    const r = await client.SCardGetStatusChange(hContext, 0, [
+      { szReader: names[0]!, dwCurrentState: SCARD_STATE_UNAWARE },
+    ]);
     expect(r.readerStates[0]!.dwEventState).toBe(0x22);
     expect(r.readerStates[0]!.rgbAtr.length).toBeGreaterThan(0);
   });
 
   it('connects T=1, exchanges APDUs, reports Status and the name attribute fallback', async () => {
     const { client, hContext, name } = await rig();
-    const { hCard, dwActiveProtocol } = await client.SCardConnect(hContext, name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1);
+    const { hCard, dwActiveProtocol } = await client.SCardConnect(
+      hContext,
+      name,
+      SCARD_SHARE_SHARED,
+      SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
+    );
     expect(dwActiveProtocol).toBe(SCARD_PROTOCOL_T1);
     expect((await client.SCardTransmit(hCard, T1, SELECT)).recvBuffer).toEqual(hex('90 00'));
     expect((await client.SCardTransmit(hCard, T1, HELLO)).recvBuffer).toEqual(HELLO_RESPONSE);
@@ -106,9 +122,15 @@ describe('PcscDaemon end to end', () => {
     expect((await client.SCardGetAttrib(hCard, SCARD_ATTR_ATR_STRING)).attr).toEqual(st.atr);
     const friendly = (await client.SCardGetAttrib(hCard, SCARD_ATTR_DEVICE_FRIENDLY_NAME_A)).attr;
     expect(new TextDecoder().decode(friendly)).toBe(`${name}\0`);
-    expect(await code(client.SCardGetAttrib(hCard, SCARD_ATTR_DEVICE_FRIENDLY_NAME_W))).toBe(SCARD_E_UNSUPPORTED_FEATURE);
-    expect(await code(client.SCardGetAttrib(hCard, SCARD_ATTR_DEVICE_FRIENDLY_NAME_A, { bufferLength: 3 }))).toBe(SCARD_E_INSUFFICIENT_BUFFER);
-    expect(await code(client.SCardTransmit(hCard, { dwProtocol: SCARD_PROTOCOL_T0 }, HELLO))).toBe(SCARD_E_PROTO_MISMATCH);
+    expect(await code(client.SCardGetAttrib(hCard, SCARD_ATTR_DEVICE_FRIENDLY_NAME_W))).toBe(
+      SCARD_E_UNSUPPORTED_FEATURE,
+    );
+    expect(await code(client.SCardGetAttrib(hCard, SCARD_ATTR_DEVICE_FRIENDLY_NAME_A, { bufferLength: 3 }))).toBe(
+      SCARD_E_INSUFFICIENT_BUFFER,
+    );
+    expect(await code(client.SCardTransmit(hCard, { dwProtocol: SCARD_PROTOCOL_T0 }, HELLO))).toBe(
+      SCARD_E_PROTO_MISMATCH,
+    );
     await client.SCardDisconnect(hCard, SCARD_LEAVE_CARD);
     expect(await code(client.SCardStatus(hCard))).toBe(SCARD_E_INVALID_HANDLE);
   });
@@ -129,8 +151,15 @@ describe('PcscDaemon end to end', () => {
 
   it('negotiates T=0 with a T=0 card and refuses T=1 only', async () => {
     const { client, hContext, name } = await rig({ card: 'T0' });
-    expect(await code(client.SCardConnect(hContext, name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1))).toBe(SCARD_E_PROTO_MISMATCH);
-    const { dwActiveProtocol } = await client.SCardConnect(hContext, name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1);
+    expect(await code(client.SCardConnect(hContext, name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1))).toBe(
+      SCARD_E_PROTO_MISMATCH,
+    );
+    const { dwActiveProtocol } = await client.SCardConnect(
+      hContext,
+      name,
+      SCARD_SHARE_SHARED,
+      SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1,
+    );
     expect(dwActiveProtocol).toBe(SCARD_PROTOCOL_T0);
   });
 
@@ -138,10 +167,14 @@ describe('PcscDaemon end to end', () => {
     const { client, hContext, name, daemon } = await rig();
     const other = daemon.connect();
     expect(await code(other.SCardListReaders(hContext))).toBe(SCARD_E_INVALID_HANDLE);
-    expect(await code(client.SCardConnect(hContext, 'nope 00 00', SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1))).toBe(SCARD_E_UNKNOWN_READER);
+    expect(await code(client.SCardConnect(hContext, 'nope 00 00', SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1))).toBe(
+      SCARD_E_UNKNOWN_READER,
+    );
     const { hCard } = await client.SCardConnect(hContext, name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
     expect(await code(other.SCardTransmit(hCard, T1, SELECT))).toBe(SCARD_E_INVALID_HANDLE);
-    expect(await code(client.SCardGetStatusChange(hContext, 0, [{ szReader: 'nope', dwCurrentState: 0 }]))).toBe(SCARD_E_UNKNOWN_READER);
+    expect(await code(client.SCardGetStatusChange(hContext, 0, [{ szReader: 'nope', dwCurrentState: 0 }]))).toBe(
+      SCARD_E_UNKNOWN_READER,
+    );
     const many = Array.from({ length: 17 }, () => ({ szReader: name, dwCurrentState: 0 }));
     expect(await code(client.SCardGetStatusChange(hContext, 0, many))).toBe(SCARD_E_INVALID_PARAMETER);
   });
@@ -151,7 +184,9 @@ describe('PcscDaemon end to end', () => {
     const other = daemon.connect();
     const ctx2 = (await other.SCardEstablishContext(SCARD_SCOPE_SYSTEM)).hContext;
     const a = (await client.SCardConnect(hContext, name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1)).hCard;
-    expect(await code(other.SCardConnect(ctx2, name, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_T1))).toBe(SCARD_E_SHARING_VIOLATION);
+    expect(await code(other.SCardConnect(ctx2, name, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_T1))).toBe(
+      SCARD_E_SHARING_VIOLATION,
+    );
     const b = (await other.SCardConnect(ctx2, name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1)).hCard;
     await client.SCardBeginTransaction(a);
     await client.SCardBeginTransaction(a); // re-entrant
@@ -211,7 +246,9 @@ describe('PcscDaemon end to end', () => {
     await client.SCardCancel(hContext);
     expect(await pending).toBe(SCARD_E_CANCELLED);
 
-    const pnp = client.SCardGetStatusChange(hContext, INFINITE, [{ szReader: PNP_NOTIFICATION_READER_NAME, dwCurrentState: 0 }]);
+    const pnp = client.SCardGetStatusChange(hContext, INFINITE, [
+      { szReader: PNP_NOTIFICATION_READER_NAME, dwCurrentState: 0 },
+    ]);
     const second = await CcidReader.open(createSimulatedReader('gempc-twin'), { timeoutScale: 0.01 });
     expect(await daemon.addReader(second)).toEqual(['Gemalto PC Twin Reader 01 00']);
     expect((await pnp).readerStates[0]!.dwEventState & SCARD_STATE_CHANGED).toBe(SCARD_STATE_CHANGED);
@@ -221,7 +258,9 @@ describe('PcscDaemon end to end', () => {
 
   it('DIRECT connects without a card; no card otherwise → NO_SMARTCARD; no readers → NO_READERS_AVAILABLE', async () => {
     const { client, hContext, name, daemon, reader } = await rig({ card: 'none' });
-    expect(await code(client.SCardConnect(hContext, name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1))).toBe(SCARD_E_NO_SMARTCARD);
+    expect(await code(client.SCardConnect(hContext, name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1))).toBe(
+      SCARD_E_NO_SMARTCARD,
+    );
     const d = await client.SCardConnect(hContext, name, SCARD_SHARE_DIRECT, 0);
     expect(d.dwActiveProtocol).toBe(SCARD_PROTOCOL_UNDEFINED);
     const st = await client.SCardStatus(d.hCard);

@@ -20,7 +20,9 @@ describe('src/pcsc imports', () => {
 
   it('finds the daemon sources and their imports', () => {
     expect(files).toContain('winscard.ts');
-    expect(importsOf(join(pcscDir, 'winscard.ts'))).toEqual(expect.arrayContaining(['../ifd/errors.js', './constants.js']));
+    expect(importsOf(join(pcscDir, 'winscard.ts'))).toEqual(
+      expect.arrayContaining(['../ifd/errors.js', './constants.js']),
+    );
   });
 
   it.each(files)('%s imports only src/pcsc and src/ifd', (file) => {

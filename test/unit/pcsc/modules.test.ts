@@ -7,7 +7,13 @@ import { Notifier, SerialQueue } from '../../../src/pcsc/notifier.js';
 import { IFD } from '../../../src/ifd/errors.js';
 import { SCARD_E_INSUFFICIENT_BUFFER, SCARD_W_REMOVED_CARD } from '../../../src/pcsc/constants.js';
 
-const hex = (s: string): Uint8Array => Uint8Array.from(s.split(/\s+/).filter(Boolean).map((b) => parseInt(b, 16)));
+const hex = (s: string): Uint8Array =>
+  Uint8Array.from(
+    s
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((b) => parseInt(b, 16)),
+  );
 
 describe('HandleAllocator', () => {
   it('gives unique non-zero 31-bit values, even from a constant random source', () => {
@@ -26,14 +32,17 @@ describe('HandleAllocator', () => {
 
   it('frees released values', () => {
     fc.assert(
-      fc.property(fc.array(fc.double({ min: 0, max: 0.999999, noNaN: true }), { minLength: 1, maxLength: 50 }), (xs) => {
-        let i = 0;
-        const a = new HandleAllocator(() => xs[i++ % xs.length]!);
-        const hs = xs.map(() => a.allocate());
-        expect(new Set(hs).size).toBe(hs.length);
-        for (const h of hs) a.release(h);
-        expect(a.size).toBe(0);
-      }),
+      fc.property(
+        fc.array(fc.double({ min: 0, max: 0.999999, noNaN: true }), { minLength: 1, maxLength: 50 }),
+        (xs) => {
+          let i = 0;
+          const a = new HandleAllocator(() => xs[i++ % xs.length]!);
+          const hs = xs.map(() => a.allocate());
+          expect(new Set(hs).size).toBe(hs.length);
+          for (const h of hs) a.release(h);
+          expect(a.size).toBe(0);
+        },
+      ),
     );
   });
 });
@@ -52,7 +61,9 @@ describe('ATRDecodeAtr / PHSetProtocol', () => {
     const dual = { available: 3, defaultProtocol: 1 };
     expect(await chooseProtocol(3, dual, async () => 'ok', IFD)).toBe(2);
     expect(await chooseProtocol(3, dual, async () => IFD.PROTOCOL_NOT_SUPPORTED, IFD)).toBe(1);
-    expect(await chooseProtocol(2, { available: 2, defaultProtocol: 2 }, async () => IFD.PROTOCOL_NOT_SUPPORTED, IFD)).toBe('pps-failed');
+    expect(
+      await chooseProtocol(2, { available: 2, defaultProtocol: 2 }, async () => IFD.PROTOCOL_NOT_SUPPORTED, IFD),
+    ).toBe('pps-failed');
     expect(await chooseProtocol(3, dual, async () => IFD.COMMUNICATION_ERROR, IFD)).toBe('pps-failed');
     expect(await chooseProtocol(2, { available: 1, defaultProtocol: 1 }, async () => 'ok', IFD)).toBe('wrong-argument');
   });

@@ -19,7 +19,13 @@ describe('buildReaderName', () => {
 
   it('adds the interface string in brackets and the serial in parentheses', () => {
     expect(
-      buildReaderName({ friendly: 'Gemalto Prox-DU', interfaceString: 'Prox-DU Contact', serial: '09A00795', index: 0, slot: 0 }),
+      buildReaderName({
+        friendly: 'Gemalto Prox-DU',
+        interfaceString: 'Prox-DU Contact',
+        serial: '09A00795',
+        index: 0,
+        slot: 0,
+      }),
     ).toBe('Gemalto Prox-DU [Prox-DU Contact] (09A00795) 00 00');
     expect(buildReaderName({ friendly: 'R', serial: 'S1', index: 1, slot: 0 })).toBe('R (S1) 01 00');
   });

@@ -39,7 +39,9 @@ describe('daemon.stats(): what the daemon holds, for leak checks', () => {
     const { daemon, name } = await rig();
     const a = daemon.connect({ name: 'a' });
     const { hContext } = await a.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
-    const { readerStates } = await a.SCardGetStatusChange(hContext, 0, [{ szReader: name, dwCurrentState: SCARD_STATE_UNAWARE }]);
+    const { readerStates } = await a.SCardGetStatusChange(hContext, 0, [
+      { szReader: name, dwCurrentState: SCARD_STATE_UNAWARE },
+    ]);
     const current = [{ szReader: name, dwCurrentState: readerStates[0]!.dwEventState }];
 
     await a.SCardGetStatusChange(hContext, 3, current).catch(() => undefined);

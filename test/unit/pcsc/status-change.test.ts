@@ -37,7 +37,9 @@ describe('GetStatusChange evaluation (winscard_clnt.c)', () => {
     expect(ev(0).dwEventState).toBe(0x0001_0022);
     expect(ev(0, [reader({ readerSharing: 2 })]).dwEventState).toBe(0x0001_0122);
     expect(ev(0, [reader({ readerSharing: -1 })]).dwEventState).toBe(0x0001_00a2);
-    expect(ev(0, [reader({ eventCounter: 0, readerState: SCARD_ABSENT, atr: new Uint8Array(0) })]).dwEventState).toBe(0x12);
+    expect(ev(0, [reader({ eventCounter: 0, readerState: SCARD_ABSENT, atr: new Uint8Array(0) })]).dwEventState).toBe(
+      0x12,
+    );
     expect(ev(0, [reader({ eventCounter: 2, readerState: SCARD_ABSENT })]).dwEventState).toBe(0x0002_0012);
   });
 
@@ -69,7 +71,9 @@ describe('GetStatusChange evaluation (winscard_clnt.c)', () => {
   });
 
   it('a vanished reader is UNKNOWN | UNAVAILABLE, CHANGED unless already known so', () => {
-    expect(ev(SCARD_STATE_PRESENT, []).dwEventState).toBe(SCARD_STATE_UNKNOWN | SCARD_STATE_UNAVAILABLE | SCARD_STATE_CHANGED);
+    expect(ev(SCARD_STATE_PRESENT, []).dwEventState).toBe(
+      SCARD_STATE_UNKNOWN | SCARD_STATE_UNAVAILABLE | SCARD_STATE_CHANGED,
+    );
     expect(ev(SCARD_STATE_UNKNOWN, []).changed).toBe(false);
     expect(ev(SCARD_STATE_UNKNOWN).changed).toBe(true);
   });
@@ -86,7 +90,12 @@ describe('GetStatusChange evaluation (winscard_clnt.c)', () => {
   });
 
   it('PnP fires only when the reader count changes from the start of the call', () => {
-    const pnp = { szReader: PNP_NOTIFICATION_READER_NAME.toUpperCase(), dwCurrentState: 0, dwEventState: 0, rgbAtr: new Uint8Array(0) };
+    const pnp = {
+      szReader: PNP_NOTIFICATION_READER_NAME.toUpperCase(),
+      dwCurrentState: 0,
+      dwEventState: 0,
+      rgbAtr: new Uint8Array(0),
+    };
     expect(evaluatePass([pnp], [reader()], 1).changed).toBe(false);
     const p = evaluatePass([pnp], [reader(), reader({ name: 'S 01 00' })], 1);
     expect(p.changed).toBe(true);

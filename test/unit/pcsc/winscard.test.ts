@@ -441,7 +441,7 @@ describe('SCardDisconnect', () => {
 });
 
 describe('transactions', () => {
-  it("Begin is refused while another handle holds the lock; End without a transaction is NOT_TRANSACTED", async () => {
+  it('Begin is refused while another handle holds the lock; End without a transaction is NOT_TRANSACTED', async () => {
     const { server } = await setup();
     const a = await server.connect(NAME, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
     const b = await server.connect(NAME, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);

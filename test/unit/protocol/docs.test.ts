@@ -33,7 +33,12 @@ function tableRows(text: string): string[][] {
     line
       .slice(1, -1)
       .split(/(?<!\\)\|/)
-      .map((c) => c.trim().replace(/\\\|/g, '|').replace(/^`(.*)`$/, '$1')),
+      .map((c) =>
+        c
+          .trim()
+          .replace(/\\\|/g, '|')
+          .replace(/^`(.*)`$/, '$1'),
+      ),
   );
 }
 
@@ -43,7 +48,9 @@ const PLAIN = new Set(['u32', 'handle', 'string']);
 function typeOf(v: Value): string {
   switch (v.kind) {
     case 'object':
-      return `{${Object.entries(v.fields ?? {}).map(([k, f]) => named(k, f)).join(', ')}}`;
+      return `{${Object.entries(v.fields ?? {})
+        .map(([k, f]) => named(k, f))
+        .join(', ')}}`;
     case 'list':
       return v.item!.kind === 'object' ? `[${typeOf(v.item!)}…]` : `${v.item!.kind}[]`;
     default:
@@ -74,7 +81,10 @@ describe('docs/protocol.md against the function table', () => {
   });
 
   it('names the string values and the handles it leaves untyped', () => {
-    const note = section('Functions').split('\n\n').find((p) => p.startsWith('A value without a type')) ?? '';
+    const note =
+      section('Functions')
+        .split('\n\n')
+        .find((p) => p.startsWith('A value without a type')) ?? '';
     const strings = new Set<string>();
     const handles = new Set<string>();
     const visit = (name: string, v: Value) => {
@@ -97,7 +107,13 @@ describe('docs/protocol.md against the function table', () => {
   it('states the limits the codec applies', () => {
     const rows = tableRows(section('Validation and limits'));
     /** The number a row's value starts with ("65 548 (MAX_BUFFER_SIZE_EXTENDED)" → 65548). */
-    const number = (label: string) => Number(rows.find((r) => r[0] === label)?.[1]?.replace(/\s/g, '').match(/^\d+/)?.[0]);
+    const number = (label: string) =>
+      Number(
+        rows
+          .find((r) => r[0] === label)?.[1]
+          ?.replace(/\s/g, '')
+          .match(/^\d+/)?.[0],
+      );
     expect(number('bytes in one field')).toBe(MAX_WIRE_BYTES);
     expect(number('ATR')).toBe(MAX_WIRE_ATR_BYTES);
     expect(number('strings')).toBe(MAX_WIRE_STRING);

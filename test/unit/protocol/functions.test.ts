@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { FUNCTIONS, FUNCTION_NAMES, TABLE_MATCHES_API, invoke, isFunctionName, specOf } from '../../../src/protocol/functions.js';
+import {
+  FUNCTIONS,
+  FUNCTION_NAMES,
+  TABLE_MATCHES_API,
+  invoke,
+  isFunctionName,
+  specOf,
+} from '../../../src/protocol/functions.js';
 import type { PcscApi } from '../../../src/pcsc/api.js';
 
 describe('the function table', () => {
@@ -47,7 +54,9 @@ describe('the function table', () => {
       const { args, result } = specOf(fn);
       return [
         ...args.filter((a) => a.kind === 'hex').map((a) => `${fn} ${a.name}: ${a.carries}`),
-        ...Object.entries(result.fields ?? {}).filter(([, v]) => v.kind === 'hex').map(([k, v]) => `${fn} → ${k}: ${v.carries}`),
+        ...Object.entries(result.fields ?? {})
+          .filter(([, v]) => v.kind === 'hex')
+          .map(([k, v]) => `${fn} → ${k}: ${v.carries}`),
       ];
     });
     expect(carried).toEqual([
@@ -63,7 +72,9 @@ describe('the function table', () => {
 
   it('dispatches a call to the API method of its name, arguments as given', async () => {
     const seen: unknown[] = [];
-    const api = { SCardStatus: (...args: unknown[]) => (seen.push(args), Promise.resolve('status')) } as unknown as PcscApi;
+    const api = {
+      SCardStatus: (...args: unknown[]) => (seen.push(args), Promise.resolve('status')),
+    } as unknown as PcscApi;
     await expect(invoke(api, 'SCardStatus', [7])).resolves.toBe('status');
     expect(seen).toEqual([[7]]);
   });

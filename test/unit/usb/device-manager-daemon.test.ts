@@ -116,10 +116,17 @@ describe('UsbDeviceManager with PcscDaemon', () => {
     const client = daemon.connect({ name: 'demo' });
     cleanups.push(() => client.close());
     const { hContext } = await client.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
-    const { hCard, dwActiveProtocol } = await client.SCardConnect(hContext, entry!.readerNames[0]!, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
+    const { hCard, dwActiveProtocol } = await client.SCardConnect(
+      hContext,
+      entry!.readerNames[0]!,
+      SCARD_SHARE_SHARED,
+      SCARD_PROTOCOL_T1,
+    );
     expect(dwActiveProtocol).toBe(SCARD_PROTOCOL_T1);
     const pci = { dwProtocol: SCARD_PROTOCOL_T1 };
-    const select = Uint8Array.from([0x00, 0xa4, 0x04, 0x00, 0x0a, 0xa0, 0x00, 0x00, 0x00, 0x62, 0x03, 0x01, 0x0c, 0x06, 0x01]);
+    const select = Uint8Array.from([
+      0x00, 0xa4, 0x04, 0x00, 0x0a, 0xa0, 0x00, 0x00, 0x00, 0x62, 0x03, 0x01, 0x0c, 0x06, 0x01,
+    ]);
     expect([...(await client.SCardTransmit(hCard, pci, select)).recvBuffer.slice(-2)]).toEqual([0x90, 0x00]);
     const hello = (await client.SCardTransmit(hCard, pci, Uint8Array.of(0, 0, 0, 0))).recvBuffer;
     expect(new TextDecoder().decode(hello.slice(0, -2))).toBe('Hello world!');

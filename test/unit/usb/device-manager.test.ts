@@ -10,7 +10,11 @@ import { createDemoReader, DEMO_READER_LABEL } from '../../../src/sim/demo.js';
 import { SimulatedUsb } from '../../../src/usb/simulated-usb.js';
 import { createSimulatedReader, PROFILES, type ProfileId, type SimulatedReader } from '../../../src/sim/index.js';
 import { UsbDeviceManager, type ReaderEntry, type UsbLogLevel } from '../../../src/usb/device-manager.js';
-import { BUSY_EXPLANATION, PROTECTED_CLASS_EXPLANATION, TOO_MANY_READERS_EXPLANATION } from '../../../src/usb/errors.js';
+import {
+  BUSY_EXPLANATION,
+  PROTECTED_CLASS_EXPLANATION,
+  TOO_MANY_READERS_EXPLANATION,
+} from '../../../src/usb/errors.js';
 import { FakeDaemon, GadgetDevice, gate, settle, until, waitForEntries } from './helpers.js';
 
 const DRIVER: CcidReaderOptions = { timeoutScale: 0.01, pollIntervalMs: 5 };
@@ -31,7 +35,10 @@ function setup(): Setup {
   const usb = new SimulatedUsb();
   const daemon = new FakeDaemon();
   const logs: Setup['logs'] = [];
-  const manager = new UsbDeviceManager(usb, daemon, { driver: DRIVER, log: (level, message) => logs.push({ level, message }) });
+  const manager = new UsbDeviceManager(usb, daemon, {
+    driver: DRIVER,
+    log: (level, message) => logs.push({ level, message }),
+  });
   managers.push(manager);
   return { usb, daemon, manager, logs };
 }
@@ -88,7 +95,10 @@ describe('start', () => {
     const { daemon, logs } = setup();
     const usb = new SimulatedUsb();
     usb.getDevices = () => Promise.reject(new Error('LIBUSB_ERROR_OTHER'));
-    const manager = new UsbDeviceManager(usb, daemon, { driver: DRIVER, log: (level, message) => logs.push({ level, message }) });
+    const manager = new UsbDeviceManager(usb, daemon, {
+      driver: DRIVER,
+      log: (level, message) => logs.push({ level, message }),
+    });
     managers.push(manager);
     await manager.start();
     expect(logs.some((l) => l.level === 'warn' && l.message.includes('LIBUSB_ERROR_OTHER'))).toBe(true);
@@ -481,14 +491,22 @@ describe('the demo reader', () => {
     expect(demo.label).toBe(DEMO_READER_LABEL);
     expect(demo.label).toMatch(/simulated/);
     const entry = await manager.addDevice(demo.device, { simulated: true, label: demo.label });
-    expect(entry).toMatchObject({ state: 'ready', label: 'Demo reader (simulated)', simulated: true, vendorId: 0x08e6, productId: 0x3437 });
+    expect(entry).toMatchObject({
+      state: 'ready',
+      label: 'Demo reader (simulated)',
+      simulated: true,
+      vendorId: 0x08e6,
+      productId: 0x3437,
+    });
     expect(entry!.readerNames).toEqual(daemon.readerNames);
 
     const slot = daemon.addCalls[0]!.slots[0]!;
     expect(await slot.iccPresence()).toBe(true);
     await slot.power('up');
     await slot.setProtocol(2);
-    const select = Uint8Array.from([0x00, 0xa4, 0x04, 0x00, 0x0a, 0xa0, 0x00, 0x00, 0x00, 0x62, 0x03, 0x01, 0x0c, 0x06, 0x01]);
+    const select = Uint8Array.from([
+      0x00, 0xa4, 0x04, 0x00, 0x0a, 0xa0, 0x00, 0x00, 0x00, 0x62, 0x03, 0x01, 0x0c, 0x06, 0x01,
+    ]);
     expect([...(await slot.transmit(select)).slice(-2)]).toEqual([0x90, 0x00]);
     const hello = await slot.transmit(Uint8Array.of(0, 0, 0, 0));
     expect(new TextDecoder().decode(hello.slice(0, -2))).toBe('Hello world!');
@@ -507,7 +525,13 @@ describe('readers the driver refuses', () => {
   it('firmware libccid knows to be buggy is unsupported (retrying would not help), with the upgrade advice', async () => {
     const { manager, daemon } = setup();
     // An SCM SPR 532 (04E6:E003) with firmware 5.00, below the 5.10 libccid requires.
-    const spr532 = createSimulatedReader({ ...PROFILES['pinpad'], id: 'old-spr532', vendorId: 0x04e6, productId: 0xe003, bcdDevice: 0x0500 });
+    const spr532 = createSimulatedReader({
+      ...PROFILES['pinpad'],
+      id: 'old-spr532',
+      vendorId: 0x04e6,
+      productId: 0xe003,
+      bcdDevice: 0x0500,
+    });
     const entry = await manager.addDevice(spr532);
     expect(entry?.state).toBe('unsupported');
     expect(entry?.reason).toMatch(/firmware 5\.00 is known to be buggy/);
@@ -522,7 +546,13 @@ describe('readers the driver refuses', () => {
     const daemon = new FakeDaemon();
     const manager = new UsbDeviceManager(usb, daemon, { driver: { ...DRIVER, allowBogusFirmware: true } });
     managers.push(manager);
-    const spr532 = createSimulatedReader({ ...PROFILES['pinpad'], id: 'old-spr532', vendorId: 0x04e6, productId: 0xe003, bcdDevice: 0x0500 });
+    const spr532 = createSimulatedReader({
+      ...PROFILES['pinpad'],
+      id: 'old-spr532',
+      vendorId: 0x04e6,
+      productId: 0xe003,
+      bcdDevice: 0x0500,
+    });
     expect((await manager.addDevice(spr532))?.state).toBe('ready');
   });
 });

@@ -49,21 +49,34 @@ describe('describeOpenFailure', () => {
 
   it('a reader the driver cannot drive is unsupported, with the driver reason as a sentence', () => {
     const f = describeOpenFailure(
-      new DriverError(IFD.NOT_SUPPORTED, 'this USB device has no usable CCID interface (interface 0: the interface speaks ICCD version A)'),
+      new DriverError(
+        IFD.NOT_SUPPORTED,
+        'this USB device has no usable CCID interface (interface 0: the interface speaks ICCD version A)',
+      ),
     );
     expect(f.state).toBe('unsupported');
-    expect(f.reason).toBe('This reader is not supported: This USB device has no usable CCID interface (interface 0: the interface speaks ICCD version A).');
+    expect(f.reason).toBe(
+      'This reader is not supported: This USB device has no usable CCID interface (interface 0: the interface speaks ICCD version A).',
+    );
   });
 
   it('firmware the driver refuses is unsupported, without the advice to retry', () => {
-    const e = new DriverError(IFD.COMMUNICATION_ERROR, 'SCM Microsystems Inc. SPR 532 firmware 5.00 is known to be buggy (5.10 or later works): upgrade the reader firmware');
+    const e = new DriverError(
+      IFD.COMMUNICATION_ERROR,
+      'SCM Microsystems Inc. SPR 532 firmware 5.00 is known to be buggy (5.10 or later works): upgrade the reader firmware',
+    );
     const f = describeOpenFailure(e, { firmwareRefused: true });
     expect(f.state).toBe('unsupported');
-    expect(f.reason).toBe('This reader is not supported: SCM Microsystems Inc. SPR 532 firmware 5.00 is known to be buggy (5.10 or later works): upgrade the reader firmware.');
+    expect(f.reason).toBe(
+      'This reader is not supported: SCM Microsystems Inc. SPR 532 firmware 5.00 is known to be buggy (5.10 or later works): upgrade the reader firmware.',
+    );
   });
 
   it("the daemon's reader limit is failed with the limit explained; other daemon errors keep their text", () => {
-    expect(describeOpenFailure(new PcscError(SCARD_E_NO_MEMORY))).toEqual({ state: 'failed', reason: TOO_MANY_READERS_EXPLANATION });
+    expect(describeOpenFailure(new PcscError(SCARD_E_NO_MEMORY))).toEqual({
+      state: 'failed',
+      reason: TOO_MANY_READERS_EXPLANATION,
+    });
     expect(TOO_MANY_READERS_EXPLANATION).toMatch(/16/);
     const other = describeOpenFailure(new PcscError(SCARD_E_NO_SERVICE, 'shutting down'));
     expect(other.state).toBe('failed');
@@ -72,8 +85,13 @@ describe('describeOpenFailure', () => {
 
   it('anything else is failed with its message and the way to retry', () => {
     const f = describeOpenFailure(new DriverError(IFD.COMMUNICATION_ERROR, 'the reader did not answer'));
-    expect(f).toEqual({ state: 'failed', reason: 'The reader did not answer. Unplug the reader and plug it in again to retry.' });
-    expect(describeOpenFailure(new Error('boom')).reason).toBe('The reader could not be opened: Boom. Unplug it and plug it in again to retry.');
+    expect(f).toEqual({
+      state: 'failed',
+      reason: 'The reader did not answer. Unplug the reader and plug it in again to retry.',
+    });
+    expect(describeOpenFailure(new Error('boom')).reason).toBe(
+      'The reader could not be opened: Boom. Unplug it and plug it in again to retry.',
+    );
     expect(describeOpenFailure('weird').state).toBe('failed');
     expect(describeOpenFailure(undefined).state).toBe('failed');
     expect(describeOpenFailure(null).state).toBe('failed');

@@ -1,7 +1,12 @@
 /** requestDevice filters and the quick "is this a smart card reader" check. */
 import { describe, expect, it } from 'vitest';
 import { createSimulatedReader, PROFILES, type ProfileId } from '../../../src/sim/index.js';
-import { REQUEST_DEVICE_FILTERS, hasSmartCardInterface, interfaceClasses, looksLikeSmartCardReader } from '../../../src/usb/filters.js';
+import {
+  REQUEST_DEVICE_FILTERS,
+  hasSmartCardInterface,
+  interfaceClasses,
+  looksLikeSmartCardReader,
+} from '../../../src/usb/filters.js';
 import { GadgetDevice } from './helpers.js';
 
 describe('REQUEST_DEVICE_FILTERS', () => {
@@ -21,7 +26,8 @@ describe('looksLikeSmartCardReader', () => {
   });
 
   it('rejects HID, mass storage and audio devices; accepts any vendor-class device (the driver decides)', () => {
-    for (const cls of [0x01, 0x03, 0x08, 0x0e, 0xe0]) expect(looksLikeSmartCardReader(new GadgetDevice(cls).asDevice())).toBe(false);
+    for (const cls of [0x01, 0x03, 0x08, 0x0e, 0xe0])
+      expect(looksLikeSmartCardReader(new GadgetDevice(cls).asDevice())).toBe(false);
     expect(looksLikeSmartCardReader(new GadgetDevice(0xff).asDevice())).toBe(true);
     expect(hasSmartCardInterface(new GadgetDevice(0xff).asDevice())).toBe(false);
   });

@@ -4,7 +4,11 @@
  */
 import type { IfdReader } from '../../../src/ifd/ifd.js';
 import { PcscError } from '../../../src/pcsc/errors.js';
-import { PCSCLITE_MAX_READERS_CONTEXTS, SCARD_E_NO_MEMORY, SCARD_E_UNKNOWN_READER } from '../../../src/pcsc/constants.js';
+import {
+  PCSCLITE_MAX_READERS_CONTEXTS,
+  SCARD_E_NO_MEMORY,
+  SCARD_E_UNKNOWN_READER,
+} from '../../../src/pcsc/constants.js';
 import type { ReaderEntry, ReaderSink, UsbDeviceManager } from '../../../src/usb/device-manager.js';
 
 export class FakeDaemon implements ReaderSink {
@@ -20,7 +24,10 @@ export class FakeDaemon implements ReaderSink {
     if (this.gate !== undefined) await this.gate;
     const used = [...this.readers.values()].reduce((n, names) => n + names.length, 0);
     if (used + reader.slots.length > PCSCLITE_MAX_READERS_CONTEXTS) {
-      throw new PcscError(SCARD_E_NO_MEMORY, `no room for another reader (${PCSCLITE_MAX_READERS_CONTEXTS} slots in use)`);
+      throw new PcscError(
+        SCARD_E_NO_MEMORY,
+        `no room for another reader (${PCSCLITE_MAX_READERS_CONTEXTS} slots in use)`,
+      );
     }
     const index = this.#index++;
     const names = reader.slots.map((s) => `${reader.friendlyName} ${hex2(index)} ${hex2(s.slot)}`);
@@ -117,10 +124,38 @@ export class GadgetDevice {
     const intf = { interfaceNumber: 0, alternate, alternates: [alternate], claimed: false } as USBInterface;
     this.configurations = [{ configurationValue: 1, configurationName: null, interfaces: [intf] }];
     this.descriptor = Uint8Array.from([
-      9, 2, 32, 0, 1, 1, 0, 0x80, 50, // configuration
-      9, 4, 0, 0, 2, interfaceClass, 0, 0, 0, // interface
-      7, 5, 0x81, 2, 64, 0, 0, // bulk IN
-      7, 5, 0x02, 2, 64, 0, 0, // bulk OUT
+      9,
+      2,
+      32,
+      0,
+      1,
+      1,
+      0,
+      0x80,
+      50, // configuration
+      9,
+      4,
+      0,
+      0,
+      2,
+      interfaceClass,
+      0,
+      0,
+      0, // interface
+      7,
+      5,
+      0x81,
+      2,
+      64,
+      0,
+      0, // bulk IN
+      7,
+      5,
+      0x02,
+      2,
+      64,
+      0,
+      0, // bulk OUT
     ]);
   }
 

@@ -28,7 +28,11 @@ describe('SimulatedUsb', () => {
     expect(usb.devices).toEqual([granted, hidden]);
     granted.unplug(); // the reader's own unplug fires the event
     usb.unplug(hidden);
-    expect(events).toEqual(['connect USB SmartCard Reader', 'disconnect USB SmartCard Reader', 'ondisconnect disconnect']);
+    expect(events).toEqual([
+      'connect USB SmartCard Reader',
+      'disconnect USB SmartCard Reader',
+      'ondisconnect disconnect',
+    ]);
     expect(() => usb.plug(granted)).toThrow(/unplugged/);
     usb.removeEventListener('connect', listener);
     usb.plug(createSimulatedReader('gempc-twin'));
@@ -44,7 +48,9 @@ describe('SimulatedUsb', () => {
     expect(await usb.getDevices()).toEqual([]);
     expect(await usb.requestDevice({ filters: [...REQUEST_DEVICE_FILTERS] })).toBe(twin);
     expect(await usb.getDevices()).toEqual([twin]);
-    await expect(usb.requestDevice({ filters: [{ vendorId: 0xffff }] })).rejects.toMatchObject({ name: 'NotFoundError' });
+    await expect(usb.requestDevice({ filters: [{ vendorId: 0xffff }] })).rejects.toMatchObject({
+      name: 'NotFoundError',
+    });
     usb.grant(gadget);
     expect(await usb.getDevices()).toEqual([gadget, twin]);
   });

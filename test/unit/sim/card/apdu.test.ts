@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseCommandApdu } from '../../../../src/sim/card/apdu.js';
 
-const hex = (s: string): Uint8Array => (s === '' ? new Uint8Array(0) : Uint8Array.from(s.split(' ').map((b) => parseInt(b, 16))));
+const hex = (s: string): Uint8Array =>
+  s === '' ? new Uint8Array(0) : Uint8Array.from(s.split(' ').map((b) => parseInt(b, 16)));
 
 describe('command APDU parsing (ISO 7816-4 §5.1)', () => {
   it('case 1: header only', () => {
@@ -44,7 +45,17 @@ describe('command APDU parsing (ISO 7816-4 §5.1)', () => {
     expect(c.data.buffer).toBe(bytes.buffer);
   });
 
-  for (const bad of ['', '00', '00 A4 04', '00 A4 04 00 02 3F', '00 A4 04 00 02 3F 00 00 00', '00 84 00 00 00 01', '80 EE 00 00 00 00 00 01', '80 EE 00 00 00 00 02 AA', '80 EE 00 00 00 00 02 AA BB 00']) {
+  for (const bad of [
+    '',
+    '00',
+    '00 A4 04',
+    '00 A4 04 00 02 3F',
+    '00 A4 04 00 02 3F 00 00 00',
+    '00 84 00 00 00 01',
+    '80 EE 00 00 00 00 00 01',
+    '80 EE 00 00 00 00 02 AA',
+    '80 EE 00 00 00 00 02 AA BB 00',
+  ]) {
     it(`rejects malformed "${bad}"`, () => {
       expect(parseCommandApdu(hex(bad))).toBeNull();
     });

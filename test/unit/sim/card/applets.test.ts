@@ -111,7 +111,8 @@ describe('SELECT MF', () => {
 });
 
 describe('PIN applet', () => {
-  const verify = (pin: string): Uint8Array => Uint8Array.from([0x00, 0x20, 0x00, 0x80, pin.length, ...new TextEncoder().encode(pin)]);
+  const verify = (pin: string): Uint8Array =>
+    Uint8Array.from([0x00, 0x20, 0x00, 0x80, pin.length, ...new TextEncoder().encode(pin)]);
   const QUERY = hex('00 20 00 80');
 
   it('accepts the default PIN "1234"', () => {

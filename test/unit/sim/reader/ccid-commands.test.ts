@@ -37,7 +37,11 @@ describe('IccPowerOn / IccPowerOff (CCID 1.1 §6.1.1, §6.1.2)', () => {
   });
 
   it('powers at the requested class: 1 = 5 V, 2 = 3 V, 3 = 1.8 V', async () => {
-    for (const [select, cls] of [[1, 'A'], [2, 'B'], [3, 'C']] as const) {
+    for (const [select, cls] of [
+      [1, 'A'],
+      [2, 'B'],
+      [3, 'C'],
+    ] as const) {
       const { reader, card } = await readerWithCard();
       expect((await exchange(reader, msg(PowerOn, 0, 1, [], select))).status).toBe(0);
       expect(card.activations).toEqual([cls]);
@@ -186,7 +190,9 @@ describe('GetSlotStatus, parameters and the rest of §6.1', () => {
     expect(r.error).toBe(16);
     const gempc = await readerWithCard('gempc-twin');
     await exchange(gempc.reader, msg(PowerOn, 0, 1));
-    expect((await exchange(gempc.reader, msg(SetParameters, 0, 2, [0x11, 0x10, 0, 0x45, 0, 0x20, 0x12], 1))).status).toBe(0);
+    expect(
+      (await exchange(gempc.reader, msg(SetParameters, 0, 2, [0x11, 0x10, 0, 0x45, 0, 0x20, 0x12], 1))).status,
+    ).toBe(0);
   });
 
   it('ResetParameters goes back to the ATR values', async () => {
@@ -240,7 +246,10 @@ describe('GetSlotStatus, parameters and the rest of §6.1', () => {
   it('Secure is not supported by a reader without bPINSupport', async () => {
     const { reader } = await readerWithCard();
     await exchange(reader, msg(PowerOn, 0, 1));
-    const r = await exchange(reader, msg(Secure, 0, 2, [0, 0, 0x82, 0, 0, 8, 4, 2, 0, 9, 4, 0, 0, 0, 0, 0, 0x20, 0, 0x81, 0]));
+    const r = await exchange(
+      reader,
+      msg(Secure, 0, 2, [0, 0, 0x82, 0, 0, 8, 4, 2, 0, 9, 4, 0, 0, 0, 0, 0, 0x20, 0, 0x81, 0]),
+    );
     expect(r.type).toBe(0x80);
     expect(r.error).toBe(0);
   });
@@ -281,7 +290,32 @@ describe('Abort (CCID 1.1 §5.3.1)', () => {
   it('aborts a Secure command waiting for the keypad', async () => {
     const { reader } = await readerWithCard('pinpad');
     await exchange(reader, msg(PowerOn, 0, 1));
-    await send(reader, msg(Secure, 0, 2, [0, 0, 0x82, 0x08, 0, 8, 4, 2, 0, 9, 4, 0, 0, 0, 0, 0x00, 0x20, 0x00, 0x81, 0x08, ...new Array(8).fill(0xff)]));
+    await send(
+      reader,
+      msg(Secure, 0, 2, [
+        0,
+        0,
+        0x82,
+        0x08,
+        0,
+        8,
+        4,
+        2,
+        0,
+        9,
+        4,
+        0,
+        0,
+        0,
+        0,
+        0x00,
+        0x20,
+        0x00,
+        0x81,
+        0x08,
+        ...new Array(8).fill(0xff),
+      ]),
+    );
     expect(reader.keypad.waiting).toBe(true);
     await reader.controlTransferOut(abortRequest(0, 3));
     const aborted = await receive(reader);

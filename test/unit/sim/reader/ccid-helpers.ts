@@ -1,12 +1,24 @@
 /** A tiny CCID encoder/decoder of the tests' own, so the tests check the simulator against CCID 1.1, not itself. */
-import { createSimulatedReader, type SimulatedReader, type SimulatedReaderOptions } from '../../../../src/sim/reader/device.js';
+import {
+  createSimulatedReader,
+  type SimulatedReader,
+  type SimulatedReaderOptions,
+} from '../../../../src/sim/reader/device.js';
 import type { ProfileId } from '../../../../src/sim/reader/profiles.js';
 
 export const BULK_OUT = 1;
 export const BULK_IN = 2;
 export const INTERRUPT_IN = 3;
 
-export function msg(type: number, slot: number, seq: number, data: ArrayLike<number> = [], b7 = 0, b8 = 0, b9 = 0): Uint8Array<ArrayBuffer> {
+export function msg(
+  type: number,
+  slot: number,
+  seq: number,
+  data: ArrayLike<number> = [],
+  b7 = 0,
+  b8 = 0,
+  b9 = 0,
+): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(10 + data.length);
   out[0] = type;
   new DataView(out.buffer).setUint32(1, data.length, true);

@@ -13,7 +13,7 @@ function bytesOf(r: USBInTransferResult): Uint8Array {
 /** Walks a configuration descriptor: [type, offset, bytes] of each descriptor. */
 function walk(config: Uint8Array): { type: number; offset: number; body: Uint8Array }[] {
   const out = [];
-  for (let at = 0; at < config.length; ) {
+  for (let at = 0; at < config.length;) {
     const len = config[at]!;
     out.push({ type: config[at + 1]!, offset: at, body: config.subarray(at, at + len) });
     if (len === 0) break;
@@ -46,34 +46,37 @@ describe('device descriptor', () => {
 });
 
 describe('configuration descriptor', () => {
-  it.each(Object.keys(PROFILES) as ProfileId[])('%s: wTotalLength matches and the 54-byte CCID descriptor is where the profile says', async (id) => {
-    const reader = await openReader(id);
-    const profile = PROFILES[id];
-    const head = bytesOf(await reader.controlTransferIn(getDescriptor(2), 9));
-    expect(head.length).toBe(9);
-    const total = head[2]! | (head[3]! << 8);
-    const config = bytesOf(await reader.controlTransferIn(getDescriptor(2), total));
-    expect(config.length).toBe(total);
-    const parts = walk(config);
-    expect(parts.reduce((n, p) => n + p.body.length, 0)).toBe(total);
-    const types = parts.map((p) => p.type);
-    const endpoints = profile.interruptEndpoint ? 3 : 2;
-    expect(types.filter((t) => t === 5)).toHaveLength(endpoints);
-    const ccidIndex = types.indexOf(0x21);
-    const expectedIndex = profile.descriptorPlacement === 'interface' ? 2 : 2 + endpoints;
-    expect(ccidIndex).toBe(expectedIndex);
-    const ccid = parts[ccidIndex]!.body;
-    expect(ccid.length).toBe(54);
-    expect(ccid).toEqual(encodeCcidClassDescriptor(profile.ccid));
-    const iface = parts[1]!.body;
-    expect(iface[1]).toBe(4);
-    expect(iface[4]).toBe(endpoints);
-    expect(iface[5]).toBe(profile.interfaceClass);
-    const dv = new DataView(ccid.buffer, ccid.byteOffset, 54);
-    expect(dv.getUint32(40, true)).toBe(profile.ccid.dwFeatures);
-    expect(dv.getUint32(44, true)).toBe(profile.ccid.dwMaxCCIDMessageLength);
-    expect(ccid[4]).toBe(profile.ccid.bMaxSlotIndex);
-  });
+  it.each(Object.keys(PROFILES) as ProfileId[])(
+    '%s: wTotalLength matches and the 54-byte CCID descriptor is where the profile says',
+    async (id) => {
+      const reader = await openReader(id);
+      const profile = PROFILES[id];
+      const head = bytesOf(await reader.controlTransferIn(getDescriptor(2), 9));
+      expect(head.length).toBe(9);
+      const total = head[2]! | (head[3]! << 8);
+      const config = bytesOf(await reader.controlTransferIn(getDescriptor(2), total));
+      expect(config.length).toBe(total);
+      const parts = walk(config);
+      expect(parts.reduce((n, p) => n + p.body.length, 0)).toBe(total);
+      const types = parts.map((p) => p.type);
+      const endpoints = profile.interruptEndpoint ? 3 : 2;
+      expect(types.filter((t) => t === 5)).toHaveLength(endpoints);
+      const ccidIndex = types.indexOf(0x21);
+      const expectedIndex = profile.descriptorPlacement === 'interface' ? 2 : 2 + endpoints;
+      expect(ccidIndex).toBe(expectedIndex);
+      const ccid = parts[ccidIndex]!.body;
+      expect(ccid.length).toBe(54);
+      expect(ccid).toEqual(encodeCcidClassDescriptor(profile.ccid));
+      const iface = parts[1]!.body;
+      expect(iface[1]).toBe(4);
+      expect(iface[4]).toBe(endpoints);
+      expect(iface[5]).toBe(profile.interfaceClass);
+      const dv = new DataView(ccid.buffer, ccid.byteOffset, 54);
+      expect(dv.getUint32(40, true)).toBe(profile.ccid.dwFeatures);
+      expect(dv.getUint32(44, true)).toBe(profile.ccid.dwMaxCCIDMessageLength);
+      expect(ccid[4]).toBe(profile.ccid.bMaxSlotIndex);
+    },
+  );
 
   it('packs the GemPC Twin class descriptor field by field as the dump prints it', () => {
     const b = encodeCcidClassDescriptor(PROFILES['gempc-twin'].ccid);

@@ -85,7 +85,13 @@ describe('unplug', () => {
     expect(reader.opened).toBe(false);
     await rejectsWith(reader.transferOut(BULK_OUT, msg(0x65, 0, 1)), 'NotFoundError');
     await rejectsWith(reader.open(), 'NotFoundError');
-    await rejectsWith(reader.controlTransferIn({ requestType: 'standard', recipient: 'device', request: 6, value: 0x100, index: 0 }, 18), 'NotFoundError');
+    await rejectsWith(
+      reader.controlTransferIn(
+        { requestType: 'standard', recipient: 'device', request: 6, value: 0x100, index: 0 },
+        18,
+      ),
+      'NotFoundError',
+    );
     expect(unplugEvents).toBe(1);
   });
 });
@@ -95,7 +101,9 @@ describe('card insertion and removal on interrupt-IN (CCID 1.1 §6.3.1)', () => 
     const reader = await openReader('gempc-twin');
     reader.insertCard(new TestCard());
     const inserted = await reader.transferIn(INTERRUPT_IN, 8);
-    expect(Array.from(new Uint8Array(inserted.data!.buffer, inserted.data!.byteOffset, inserted.data!.byteLength))).toEqual([0x50, 0x03]);
+    expect(
+      Array.from(new Uint8Array(inserted.data!.buffer, inserted.data!.byteOffset, inserted.data!.byteLength)),
+    ).toEqual([0x50, 0x03]);
     const pending = reader.transferIn(INTERRUPT_IN, 8);
     expect(await settled(pending)).toBe(false);
     reader.removeCard();

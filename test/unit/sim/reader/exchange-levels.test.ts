@@ -15,7 +15,11 @@ async function powered(profile: ProfileId, card: TestCard | ReturnType<typeof he
 }
 
 /** Sends an APDU with CCID chaining (CCID 1.1 §6.1.4) and collects a chained answer, as a driver would. */
-async function chainedApdu(reader: SimulatedReader, apdu: Uint8Array, chunk: number): Promise<{ data: Uint8Array; responses: Resp[] }> {
+async function chainedApdu(
+  reader: SimulatedReader,
+  apdu: Uint8Array,
+  chunk: number,
+): Promise<{ data: Uint8Array; responses: Resp[] }> {
   let seq = 1;
   const responses: Resp[] = [];
   for (let at = 0; at < apdu.length; at += chunk) {
@@ -191,7 +195,11 @@ describe('extended APDU level: chaining with the host (CCID 1.1 §6.1.4)', () =>
   it('carries a long case 4E command to a T=0 card in ENVELOPE commands and fetches the answer with GET RESPONSE', async () => {
     const card = new TestCard({ protocol: 0 });
     const reader = await powered('extended-apdu', card);
-    const small = concat(bytes('80 EE 00 00 00 01 2C'), Uint8Array.from({ length: 300 }, (_, i) => i & 0xff), bytes('00 00'));
+    const small = concat(
+      bytes('80 EE 00 00 00 01 2C'),
+      Uint8Array.from({ length: 300 }, (_, i) => i & 0xff),
+      bytes('00 00'),
+    );
     const { data: answer } = await chainedApdu(reader, small, 261);
     expect(answer.length).toBe(302);
     expect(hex(answer.subarray(300))).toBe('90 00');

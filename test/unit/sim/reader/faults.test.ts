@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { TestCard } from './test-card.js';
-import { BULK_IN, BULK_OUT, INTERRUPT_IN, exchange, msg, openReader, parse, receive, send, settled } from './ccid-helpers.js';
+import {
+  BULK_IN,
+  BULK_OUT,
+  INTERRUPT_IN,
+  exchange,
+  msg,
+  openReader,
+  parse,
+  receive,
+  send,
+  settled,
+} from './ccid-helpers.js';
 import type { ProfileId } from '../../../../src/sim/reader/profiles.js';
 
 async function ready(profile: ProfileId = 'gempc-twin') {
@@ -169,7 +180,9 @@ describe('faults that act at once', () => {
     await exchange(reader, msg(0x65, 0, 0x33));
     reader.injectFault({ kind: 'hardware-error', code: 0x01 });
     const r = await reader.transferIn(INTERRUPT_IN, 8);
-    expect(Array.from(new Uint8Array(r.data!.buffer, r.data!.byteOffset, r.data!.byteLength))).toEqual([0x51, 0, 0x33, 0x01]);
+    expect(Array.from(new Uint8Array(r.data!.buffer, r.data!.byteOffset, r.data!.byteLength))).toEqual([
+      0x51, 0, 0x33, 0x01,
+    ]);
     expect(reader.faults.injected).toBe(1);
   });
 

@@ -110,7 +110,10 @@ export class TestCard implements SimCard {
     if (cla === 0x80 && ins === 0xee) return concat(data, Uint8Array.of(0x90, 0x00));
     if (cla === 0x00 && ins === 0x84) {
       const le = apdu.length === 5 ? apdu[4]! || 256 : 8;
-      return concat(Uint8Array.from({ length: le }, (_, i) => i & 0xff), Uint8Array.of(0x90, 0x00));
+      return concat(
+        Uint8Array.from({ length: le }, (_, i) => i & 0xff),
+        Uint8Array.of(0x90, 0x00),
+      );
     }
     if (cla === 0x00 && ins === 0x20) {
       const pin = this.options.pin ?? Uint8Array.of(0x31, 0x32, 0x33, 0x34);
