@@ -6,6 +6,7 @@
  * from its USB strings (iManufacturer + " " + iProduct). The full reader name, `"<name> [interface] (serial) XX YY"`,
  * is the daemon's job (pcscd's RFSetReaderName): `src/pcsc/reader-name.ts`.
  */
+import { hexNumber } from '../util/hex.js';
 
 /** A C string ends at its first NUL: keep what a C reader of the USB string would see. */
 function cString(s: string | undefined): string {
@@ -31,7 +32,7 @@ export interface FriendlyNameInput {
 }
 
 function hex4(n: number): string {
-  return (n & 0xffff).toString(16).toUpperCase().padStart(4, '0');
+  return hexNumber(n & 0xffff, 4);
 }
 
 function isUint(n: number | undefined, max: number): n is number {

@@ -30,6 +30,7 @@ export {
   type PageService,
   type ReaderView,
 } from './pages/messages.js';
+import { toHex } from '../util/hex.js';
 
 /** Where small settings survive a worker restart (chrome.storage.local in the extension). */
 export interface SettingsStore {
@@ -84,7 +85,7 @@ const LOG_APDUS_SETTING = 'logApdus';
 function randomInstance(): string {
   const bytes = new Uint8Array(8);
   globalThis.crypto.getRandomValues(bytes);
-  return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return toHex(bytes, '', 'lower');
 }
 
 /** Both USBs as one: the browser's (real readers) and the simulated one (the demo reader, test devices). */

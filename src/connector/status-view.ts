@@ -7,9 +7,10 @@ import { SCARD_STATE_EXCLUSIVE, SCARD_STATE_INUSE, SCARD_STATE_MUTE, SCARD_STATE
 import type { ReaderEntry } from '../usb/device-manager.js';
 import type { AppView, ReaderView, SlotView } from './pages/messages.js';
 import type { ReaderState } from './reader-watcher.js';
+import { hexNumber, toHex } from '../util/hex.js';
 
-const hexBytes = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).toUpperCase().padStart(2, '0')).join(' ');
-const hex4 = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
+const hexBytes = (b: Uint8Array) => toHex(b);
+const hex4 = (n: number) => hexNumber(n, 4);
 
 /** One PC/SC reader as the daemon last reported it (nothing known: no card). */
 export function slotView(name: string, s: ReaderState | undefined): SlotView {

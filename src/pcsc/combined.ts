@@ -70,6 +70,7 @@ import { PcscError, isPcscError } from './errors.js';
 import { HandleAllocator } from './handles.js';
 import { Notifier, SerialQueue } from './notifier.js';
 import { isPnpName } from './status-change.js';
+import { hexNumber } from '../util/hex.js';
 
 export interface PcscServiceEntry {
   /** Unique among the combined services (e.g. 'worker', 'host'). */
@@ -99,10 +100,10 @@ export interface CombinedPcsc extends PcscApi {
   close(): Promise<void>;
 }
 
-const hex = (n: number): string => `0x${(n >>> 0).toString(16).toUpperCase()}`;
+const hex = (n: number): string => `0x${hexNumber(n >>> 0, 1)}`;
 const utf8Length = (s: string): number => new TextEncoder().encode(s).length;
 const multiStringLength = (items: readonly string[]): number => items.reduce((n, s) => n + utf8Length(s) + 1, 0) + 1;
-const hex2 = (n: number): string => n.toString(16).toUpperCase().padStart(2, '0');
+const hex2 = (n: number): string => hexNumber(n, 2);
 /** RFSetReaderName's tail: " XX YY" (index, slot), two upper-case hex digits each. */
 const NAME_TAIL = /^(.*) ([0-9A-F]{2}) ([0-9A-F]{2})$/s;
 

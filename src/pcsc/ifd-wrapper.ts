@@ -31,6 +31,7 @@ import {
 } from './constants.js';
 import { SerialQueue } from './notifier.js';
 import type { PtsOutcome } from './protocol.js';
+import { hexNumber } from '../util/hex.js';
 
 export type IfdLog = (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
 
@@ -48,7 +49,7 @@ export function describeDriverFailure(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-const hex = (n: number): string => `0x${(n >>> 0).toString(16).toUpperCase()}`;
+const hex = (n: number): string => `0x${hexNumber(n >>> 0, 1)}`;
 
 const why = describeDriverFailure;
 

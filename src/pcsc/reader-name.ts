@@ -12,6 +12,7 @@
  * The driver's own part, composing `<name>` from the USB strings or its table of known readers, stays in the driver.
  */
 import { MAX_READERNAME, PCSCLITE_MAX_READERS_CONTEXTS } from './constants.js';
+import { hexNumber } from '../util/hex.js';
 
 /** Bytes the name may take before " XX YY": 128 − sizeof(" 00 00") (7, the NUL included) = 121. */
 export const MAX_READER_NAME_PREFIX_BYTES = MAX_READERNAME - ' 00 00'.length - 1;
@@ -55,7 +56,7 @@ function cutUtf8(s: string, max: number): string {
 }
 
 function hex2(n: number): string {
-  return n.toString(16).toUpperCase().padStart(2, '0');
+  return hexNumber(n, 2);
 }
 
 export interface ReaderNameInput {

@@ -53,6 +53,7 @@ import {
 import type { ReaderFactory } from './reader-factory.js';
 import type { ReaderSlot } from './reader-slot.js';
 import { SHARING_EXCLUSIVE, SHARING_LAST, SHARING_NONE } from './status-change.js';
+import { hexNumber } from '../util/hex.js';
 
 const SHARE_NAMES: Record<number, string> = {
   1: 'SCARD_SHARE_EXCLUSIVE',
@@ -68,7 +69,7 @@ function check(code: number, detail: string): void {
   if (code !== SCARD_S_SUCCESS) fail(code, detail);
 }
 
-const hex = (n: number): string => `0x${(n >>> 0).toString(16).toUpperCase()}`;
+const hex = (n: number): string => `0x${hexNumber(n >>> 0, 1)}`;
 
 export interface StatusResult {
   szReaderName: string;

@@ -8,6 +8,7 @@
  * plain JSON numbers (every PC/SC number here is an unsigned 32-bit integer: handles, flags, codes, lengths).
  */
 import type { FunctionName, WireArgs } from './functions.js';
+import { MAX_ATR_SIZE, MAX_BUFFER_SIZE_EXTENDED } from '../ifd/limits.js';
 
 /** The protocol version every message carries in `v`. A peer speaking another version is refused message by message. */
 export const PROTOCOL_VERSION = 1;
@@ -16,9 +17,9 @@ export const PROTOCOL_VERSION = 1;
 // Limits (a message beyond one of these is malformed; they guard the connector, the daemon applies PC/SC's own rules)
 
 /** Largest byte string in any message: pcsc-lite's MAX_BUFFER_SIZE_EXTENDED (4 + 3 + 65536 + 3 + 2). */
-export const MAX_WIRE_BYTES = 65548;
+export const MAX_WIRE_BYTES = MAX_BUFFER_SIZE_EXTENDED;
 /** Largest ATR (MAX_ATR_SIZE). */
-export const MAX_WIRE_ATR_BYTES = 33;
+export const MAX_WIRE_ATR_BYTES = MAX_ATR_SIZE;
 /** Longest string (reader names, groups): far above MAX_READERNAME (128), which the daemon enforces itself. */
 export const MAX_WIRE_STRING = 1024;
 /** Longest error or diagnostic text; longer texts are cut by the sender. */

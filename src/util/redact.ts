@@ -8,14 +8,14 @@
  * redacted, as do SCardControl and SCardSetAttrib inputs (PIN structures, escape commands) always. Free text that might
  * quote a client's bytes goes through `redactText`.
  */
+import { toHex } from './hex.js';
 
 export interface Redaction {
   /** The user's "Log APDUs" switch. */
   apdus: boolean;
 }
 
-const hex = (bytes: Uint8Array): string =>
-  Array.from(bytes, (b) => b.toString(16).toUpperCase().padStart(2, '0')).join(' ');
+const hex = (bytes: Uint8Array): string => toHex(bytes);
 const plural = (n: number) => `${n} byte${n === 1 ? '' : 's'}`;
 
 /**

@@ -48,8 +48,8 @@ export function isCommand(command: number): command is Command {
 export const HEADER_SIZE = 8;
 export const MAX_READERNAME = 128;
 export const MAX_BUFFER_SIZE = 264;
-export const MAX_BUFFER_SIZE_EXTENDED = 65548;
-export const MAX_ATR_SIZE = 33;
+import { MAX_ATR_SIZE, MAX_BUFFER_SIZE_EXTENDED } from '../../ifd/limits.js';
+export { MAX_ATR_SIZE, MAX_BUFFER_SIZE_EXTENDED };
 export const PCSCLITE_MAX_READERS_CONTEXTS = 16;
 
 // ---------------------------------------------------------------------------------------------------------------------

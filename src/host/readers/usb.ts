@@ -24,6 +24,7 @@ import {
   type UsbLike,
 } from '../../usb/device-manager.js';
 import type { HostLog, ReaderSink, ReaderSource } from './types.js';
+import { hexNumber } from '../../util/hex.js';
 
 /** Where Linux lists USB devices; node-usb (libusb/nusb) needs it. */
 export const LINUX_USB_SYSFS = '/sys/bus/usb/devices';
@@ -435,7 +436,7 @@ function keyOf(raw: USBDevice): unknown {
   return typeof handle === 'string' && handle !== '' ? handle : raw;
 }
 
-const hex4 = (n: number) => n.toString(16).toUpperCase().padStart(4, '0');
+const hex4 = (n: number) => hexNumber(n, 4);
 
 /** What the host says about a reader it cannot use. */
 export function explainFailure(entry: ReaderEntry, device: NodeUsbDeviceAdapter | undefined): string {
