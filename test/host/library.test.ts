@@ -19,24 +19,8 @@ import {
 } from '../../src/host/index.js';
 import { encodeVpcdFrame, VpcdFrameDecoder } from '../../src/host/readers/vpcd.js';
 import { helloWorldCardT1 } from '../../src/sim/index.js';
+import { SELECT_HELLO } from '../support/hello.js';
 
-const SELECT_HELLO = Uint8Array.of(
-  0x00,
-  0xa4,
-  0x04,
-  0x00,
-  0x0a,
-  0xa0,
-  0x00,
-  0x00,
-  0x00,
-  0x62,
-  0x03,
-  0x01,
-  0x0c,
-  0x06,
-  0x01,
-);
 const HELLO = Uint8Array.of(0, 0, 0, 0);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 

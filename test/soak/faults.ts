@@ -35,6 +35,7 @@ import {
   type SimulatedReader,
 } from '../../src/sim/index.js';
 import { Prng, bump, sameBytes, settle, sleep, toHex, violation, type Totals } from './common.js';
+import { SELECT_HELLO } from '../support/hello.js';
 
 /** Tiny driver timeouts (a 3 s timeout is 3 ms) so that a mute card costs milliseconds. */
 const DRIVER = { timeoutScale: 0.001, pollIntervalMs: 2 } as const;
@@ -55,23 +56,6 @@ interface Rig {
 
 type Op = { kind: 'getchallenge'; le: number } | { kind: 'echo'; data: Uint8Array } | { kind: 'hello' };
 
-const SELECT_HELLO = Uint8Array.of(
-  0x00,
-  0xa4,
-  0x04,
-  0x00,
-  0x0a,
-  0xa0,
-  0x00,
-  0x00,
-  0x00,
-  0x62,
-  0x03,
-  0x01,
-  0x0c,
-  0x06,
-  0x01,
-);
 const HELLO = Uint8Array.of(0, 0, 0, 0);
 const HELLO_RESPONSE = Uint8Array.from([...new TextEncoder().encode('Hello world!'), 0x90, 0x00]);
 

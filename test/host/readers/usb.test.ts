@@ -15,24 +15,7 @@ import {
 } from '../../../src/host/readers/usb.js';
 import { startReaders } from '../../../src/host/readers/index.js';
 import { FakeNodeUsb } from './fake-node-usb.js';
-
-const SELECT_HELLO = Uint8Array.of(
-  0x00,
-  0xa4,
-  0x04,
-  0x00,
-  0x0a,
-  0xa0,
-  0x00,
-  0x00,
-  0x00,
-  0x62,
-  0x03,
-  0x01,
-  0x0c,
-  0x06,
-  0x01,
-);
+import { SELECT_HELLO } from '../../support/hello.js';
 
 async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
   const start = Date.now();

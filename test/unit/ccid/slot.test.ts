@@ -8,8 +8,8 @@ import { CcidSlot } from '../../../src/ccid/slot.js';
 import { DriverError, IFD, readerRemoved } from '../../../src/ifd/errors.js';
 import { createSimulatedReader, helloWorldCardT0, helloWorldCardT1 } from '../../../src/sim/index.js';
 import { toHex } from '../../../src/util/hex.js';
+import { SELECT_HELLO } from '../../support/hello.js';
 
-const SELECT_HELLO = Uint8Array.of(0x00, 0xa4, 0x04, 0x00, 0x0a, 0xa0, 0, 0, 0, 0x62, 0x03, 0x01, 0x0c, 0x06, 0x01);
 const HELLO = Uint8Array.of(0, 0, 0, 0);
 
 async function rig(card: 'T=1' | 'T=0' | 'none' = 'T=1') {

@@ -23,24 +23,8 @@ import {
   type Connection,
 } from '../../../client-lib/src/index.js';
 import { attachClient, flush } from './fake-daemon.js';
+import { SELECT_HELLO } from '../../support/hello.js';
 
-const SELECT_HELLO = Uint8Array.of(
-  0x00,
-  0xa4,
-  0x04,
-  0x00,
-  0x0a,
-  0xa0,
-  0x00,
-  0x00,
-  0x00,
-  0x62,
-  0x03,
-  0x01,
-  0x0c,
-  0x06,
-  0x01,
-);
 const SAY_HELLO = Uint8Array.of(0x00, 0x00, 0x00, 0x00);
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
