@@ -6,3 +6,4 @@ export * from './messages.js';
 export * from './functions.js';
 export * from './codec.js';
 export * from './port.js';
+export * from './native.js';
