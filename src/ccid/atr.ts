@@ -164,11 +164,17 @@ export interface ParsedAtr {
   canChangeMode?: boolean;
   /** TA2 bit 5 = 1: Fi/Di are implicit, not those of TA1. */
   implicitParameters?: boolean;
-  /** TA1, or 0x11 when absent or when TA1 names an RFU Fi/Di (reported). */
+  /** TA1 as negotiable: TA1, or 0x11 when absent or when TA1 names an RFU Fi/Di (reported). */
   fidi: number;
+  /** The card's own Fi and fmax: TA1's when its Fi index is defined, even when its Di index is reserved. */
   fi: number;
-  di: number;
   fMaxMHz: number;
+  /** The card's own Di: TA1's when its Di index is defined, else the default 1 (and `diReserved`). */
+  di: number;
+  /** TA1's Fi index (high nibble) is RFU in ISO 7816-3 Table 7: `fi` and `fMaxMHz` are the defaults. */
+  fiReserved: boolean;
+  /** TA1's Di index (low nibble) is RFU in ISO 7816-3 Table 8: `di` is the default. */
+  diReserved: boolean;
   /** TC1 extra guard time integer N, 0 when absent (255 = minimum guard time, ISO 7816-3 §8.3). */
   n: number;
   /** TC2 for T=0, or 10 when absent or 0 (reserved, reported). */
@@ -295,13 +301,25 @@ export function parseAtr(bytes: Uint8Array): ParsedAtr {
   // Global bytes: TA1 Fi/Di, TC1 N, TA2 specific mode, TC2 WI (ISO 7816-3 §8.3).
   const g1 = groups[0] ?? {};
   const g2: AtrGroup = groups[1] ?? {};
+  // What is negotiated falls back to Fi=372, Di=1 when either nibble of TA1 is reserved (as libccid); what is shown
+  // keeps the nibble that is defined, so a TA1 of 0x30 reads Fi=744 with a reserved Di, not Fi=372.
   let fidi = DEFAULT_FIDI;
+  let fiReserved = false;
+  let diReserved = false;
   if (g1.ta !== undefined) {
-    if (decodeFiDi(g1.ta).valid) fidi = g1.ta;
-    else
-      report('reserved-value', `TA1 0x${hexNumber(g1.ta)} names a reserved Fi or Di; using the default Fi=372, Di=1`);
+    fiReserved = FI_TABLE[(g1.ta >> 4) & 0x0f]?.rfu ?? true;
+    diReserved = DI_TABLE[g1.ta & 0x0f]?.rfu ?? true;
+    if (!fiReserved && !diReserved) fidi = g1.ta;
+    else {
+      const which = fiReserved && diReserved ? 'Fi and Di' : fiReserved ? 'Fi' : 'Di';
+      report('reserved-value', `TA1 0x${hexNumber(g1.ta)} names a reserved ${which}; using the default Fi=372, Di=1`);
+    }
   }
-  const { fi, di, fMaxMHz } = decodeFiDi(fidi);
+  const card = decodeFiDi(g1.ta ?? DEFAULT_FIDI);
+  const negotiated = decodeFiDi(DEFAULT_FIDI);
+  const fi = fiReserved ? negotiated.fi : card.fi;
+  const fMaxMHz = fiReserved ? negotiated.fMaxMHz : card.fMaxMHz;
+  const di = diReserved ? negotiated.di : card.di;
   const n = g1.tc ?? 0;
   let wi = DEFAULT_WI;
   if (g2.tc !== undefined) {
@@ -378,6 +396,8 @@ export function parseAtr(bytes: Uint8Array): ParsedAtr {
     fi,
     di,
     fMaxMHz,
+    fiReserved,
+    diReserved,
     n,
     wi,
     ifsc,
@@ -429,7 +449,9 @@ export function describeAtr(atr: ParsedAtr): string {
     );
   }
   if (atr.convention === 'inverse') parts.push('inverse convention');
-  parts.push(`Fi=${atr.fi} Di=${atr.di} (${atr.fMaxMHz} MHz)`);
+  const fi = atr.fiReserved ? 'Fi reserved' : `Fi=${atr.fi}`;
+  const di = atr.diReserved ? 'Di reserved' : `Di=${atr.di}`;
+  parts.push(`${fi} ${di}${atr.fiReserved ? '' : ` (${atr.fMaxMHz} MHz)`}`);
   if (atr.n !== 0) parts.push(`N=${atr.n}`);
   if (atr.protocols.includes(0)) parts.push(`T=0: WI ${atr.wi}`);
   if (atr.protocols.includes(1)) {

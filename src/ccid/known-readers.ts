@@ -4,14 +4,16 @@
  * Facts from libccid (LudovicRousseau/CCID): `src/ccid.h` (the product ids), `src/ccid.c` `ccid_open_hack_pre` /
  * `ccid_open_hack_post` (descriptor fix-ups and open-time work), `src/ccid_usb.c` (`Bogus_firmwares`, ZLP),
  * `src/commands.c` (`SecurePINVerify` / `SecurePINModify` frame fixes), `src/ifdhandler.c` (`IFDHControl` part 10
- * answers, power and protocol special cases). Names are libccid's `readers/supported_readers.txt` names, which pcscd
- * shows (through libccid's Info.plist) for these readers.
+ * answers, power and protocol special cases). Reader names are not here: they come from libccid's list
+ * (`reader-names.ts`, generated), like every other reader's.
  *
  * The table is data: a quirk says what to do, the driver does it. `readerQuirks` resolves the firmware-dependent and
  * opt-in entries for one device.
  */
 import { DriverError, IFD } from '../ifd/errors.js';
 import type { ExchangeLevel } from './types.js';
+import { libccidReaderName } from './reader-name.js';
+import { hexNumber } from '../util/hex.js';
 
 /** Fixes to a PC/SC PIN_VERIFY_STRUCTURE before it becomes a PC_to_RDR_Secure (libccid `SecurePINVerify`). */
 export interface PinVerifyFixes {
@@ -118,7 +120,6 @@ export interface ReaderQuirkSpec {
 export interface KnownReader {
   vendorId: number;
   productId: number;
-  name: string;
   quirks: ReaderQuirkSpec;
   /** Where in libccid the quirk is. */
   source: string;
@@ -161,7 +162,6 @@ const ENTRIES: readonly KnownReader[] = [
   {
     vendorId: 0x08e6,
     productId: 0x3437,
-    name: 'Gemalto PC Twin Reader',
     // Also sold as Gemalto IDBridge CT30 and K50 (same VID:PID); CT30 firmware 2.00 sends zero-length packets.
     quirks: { zlp: true, zlpFirmware: [0x0200] },
     source: 'libccid ccid.h GEMPCTWIN; ccid.c ccid_open_hack_pre (ENABLE_ZLP, bcdDevice 2.00)',
@@ -169,7 +169,6 @@ const ENTRIES: readonly KnownReader[] = [
   {
     vendorId: 0x08e6,
     productId: 0x3438,
-    name: 'Gemalto USB Shell Token V2',
     // Also sold as Gemalto IDBridge K30.
     quirks: { zlp: true, zlpFirmware: [0x0200] },
     source: 'libccid ccid.h GEMPCKEY; ccid.c ccid_open_hack_pre (ENABLE_ZLP, bcdDevice 2.00)',
@@ -177,14 +176,12 @@ const ENTRIES: readonly KnownReader[] = [
   {
     vendorId: 0x413c,
     productId: 0x2101,
-    name: 'Dell Dell Smart Card Reader Keyboard',
     quirks: { zlp: true, zlpFirmware: [0x0200], pinVerify: { numberMessage: 0, delayMs: 250 } },
     source: 'libccid ccid.h DELLSCRK; ccid.c ccid_open_hack_pre (ENABLE_ZLP); commands.c SecurePINVerify',
   },
   {
     vendorId: 0x413c,
     productId: 0x2100,
-    name: 'Dell keyboard SK-3106',
     quirks: { pinVerify: { numberMessage: 0, delayMs: 250, swapMaxExtraDigit: true } },
     source: 'libccid ccid.h DELLSK; commands.c SecurePINVerify',
   },
@@ -192,7 +189,6 @@ const ENTRIES: readonly KnownReader[] = [
   {
     vendorId: 0x08e6,
     productId: 0x3478,
-    name: 'Gemalto USB GemPCPinpad SmartCard Reader',
     quirks: {
       loadPinpadStrings: true,
       pinProperties: { entryValidation: 0x02, tlv: { minPinSize: 4, maxPinSize: 8, entryValidation: 0x02 } },
@@ -206,7 +202,6 @@ const ENTRIES: readonly KnownReader[] = [
   {
     vendorId: 0x0982,
     productId: 0x0008,
-    name: 'COVADIS VEGA-ALPHA',
     quirks: {
       loadPinpadStrings: true,
       pinProperties: { entryValidation: 0x02, tlv: { minPinSize: 4, maxPinSize: 8, entryValidation: 0x02 } },
@@ -219,7 +214,6 @@ const ENTRIES: readonly KnownReader[] = [
   {
     vendorId: 0x04e6,
     productId: 0xe003,
-    name: 'SCM Microsystems Inc. SPR 532',
     quirks: {
       minimumFirmware: 0x0510,
       pinVerify: { unpaddedPinEscape: [0x80, 0x02, 0x00] },
@@ -230,7 +224,6 @@ const ENTRIES: readonly KnownReader[] = [
   {
     vendorId: 0x046a,
     productId: 0x003e,
-    name: 'Cherry GmbH SmartTerminal ST-2xxx',
     quirks: {
       pinProperties: { entryValidation: 0x02, tlv: { minPinSize: 0, maxPinSize: 25, entryValidation: 0x02 } },
       pinModify: { allMessageIndexesZeroed: true },
@@ -240,14 +233,12 @@ const ENTRIES: readonly KnownReader[] = [
   {
     vendorId: 0x046a,
     productId: 0x0010,
-    name: 'Cherry GmbH SmartBoard XX44',
     quirks: { pinModify: { numberMessageThree: true } },
     source: 'libccid ccid.h CHERRYXX44; commands.c SecurePINModify',
   },
   {
     vendorId: 0x046a,
     productId: 0x00a1,
-    name: 'Cherry KC 1000 SC',
     quirks: {
       // Firmware 1.00 in short APDU mode returns at most 128 bytes for a T=1 case 2 APDU and chains the rest.
       exchangeLevel: 'extended-apdu',
@@ -261,37 +252,34 @@ const ENTRIES: readonly KnownReader[] = [
   {
     vendorId: 0x076b,
     productId: 0x3821,
-    name: 'OMNIKEY AG CardMan 3821',
     quirks: { pinProperties: { tlv: { minPinSize: 1, maxPinSize: 31 } } },
     source: 'libccid ccid.h HID_OMNIKEY_3821; ifdhandler.c IFDHControl GET_TLV_PROPERTIES',
   },
   // --- Descriptors that claim a PIN pad the reader does not have, or the wrong exchange level -----------------------
   ...[
-    [0x076b, 0x3031, 'HID Global OMNIKEY 3x21 Smart Card Reader', 'HID_OMNIKEY_3X21'],
-    [0x076b, 0x3a21, 'Generic USB Smart Card Reader', 'HID_AVIATOR'],
-    [0x076b, 0x6632, 'HID Global OMNIKEY 6121 Smart Card Reader', 'HID_OMNIKEY_6121'],
-    [0x046a, 0x00a7, 'Cherry SmartTerminal XX44', 'CHERRY_XX44'],
-    [0x0bf8, 0x1024, 'Fujitsu Smartcard Reader D323', 'FUJITSU_D323'],
-  ].map(([vendorId, productId, name, id]): KnownReader => ({
+    [0x076b, 0x3031, 'HID_OMNIKEY_3X21'],
+    [0x076b, 0x3a21, 'HID_AVIATOR'],
+    [0x076b, 0x6632, 'HID_OMNIKEY_6121'],
+    [0x046a, 0x00a7, 'CHERRY_XX44'],
+    [0x0bf8, 0x1024, 'FUJITSU_D323'],
+  ].map(([vendorId, productId, id]): KnownReader => ({
     vendorId: vendorId as number,
     productId: productId as number,
-    name: name as string,
     // The chip advertises a PIN pad the reader does not have (PIN entry would hang), and the firmware chains
     // responses like an extended APDU reader although it reports another level.
     quirks: { pinSupport: 0, exchangeLevel: 'extended-apdu' },
     source: `libccid ccid.h ${id as string}; ccid.c ccid_open_hack_post`,
   })),
   ...[
-    [0x03f0, 0x1024, 'Hewlett-Packard Company HP USB Smart Card Keyboard', 'HPSMARTCARDKEYBOARD'],
-    [0x03f0, 0x0036, 'Hewlett-Packard Company HP USB CCID Smartcard Keyboard', 'HP_CCIDSMARTCARDKEYBOARD'],
-    [0x0bf8, 0x1017, 'FujitsuTechnologySolutions GmbH SmartCase KB SCR eSIG', 'FUJITSUSMARTKEYB'],
-    [0x04f2, 0x1469, 'Chicony HP Skylab USB Smartcard Keyboard', 'CHICONYHPSKYLABKEYBOARD'],
-    [0x0783, 0x0006, 'C3PO LTC31 v2', 'C3PO_LTC31_v2'],
-    [0x25dd, 0x3111, 'bit4id miniLector-EVO', 'BIT4ID_MINILECTOR'],
-  ].map(([vendorId, productId, name, id]): KnownReader => ({
+    [0x03f0, 0x1024, 'HPSMARTCARDKEYBOARD'],
+    [0x03f0, 0x0036, 'HP_CCIDSMARTCARDKEYBOARD'],
+    [0x0bf8, 0x1017, 'FUJITSUSMARTKEYB'],
+    [0x04f2, 0x1469, 'CHICONYHPSKYLABKEYBOARD'],
+    [0x0783, 0x0006, 'C3PO_LTC31_v2'],
+    [0x25dd, 0x3111, 'BIT4ID_MINILECTOR'],
+  ].map(([vendorId, productId, id]): KnownReader => ({
     vendorId: vendorId as number,
     productId: productId as number,
-    name: name as string,
     // Keyboards: the "secure" PIN entry also sends the typed PIN to the host. Others: no PIN pad behind the claim.
     quirks: { pinSupport: 0 },
     source: `libccid ccid.h ${id as string}; ccid.c ccid_open_hack_post`,
@@ -299,7 +287,6 @@ const ENTRIES: readonly KnownReader[] = [
   {
     vendorId: 0x0d46,
     productId: 0x3010,
-    name: 'KOBIL EMV CAP - SecOVID Reader III',
     // The firmware does not support extended APDUs although dwFeatures says so.
     quirks: { exchangeLevel: 'short-apdu', mctReaderDirect: true },
     source: 'libccid ccid.h KOBIL_TRIBANK; ccid.c ccid_open_hack_post; ifdhandler.c IFDHControl',
@@ -307,14 +294,12 @@ const ENTRIES: readonly KnownReader[] = [
   {
     vendorId: 0x0d46,
     productId: 0x4289,
-    name: 'KOBIL Systems mIDentity visual',
     quirks: { mctReaderDirect: true },
     source: 'libccid ccid.h KOBIL_MIDENTITY_VISUAL; ifdhandler.c IFDHControl',
   },
   {
     vendorId: 0x0d46,
     productId: 0x301d,
-    name: 'KOBIL Systems IDToken',
     // The German eID card it carries fails to power on unless powered off first.
     quirks: { powerOffBeforePowerOn: true },
     source: 'libccid ccid.h KOBIL_IDTOKEN; ifdhandler.c IFDHPowerICC',
@@ -322,14 +307,12 @@ const ENTRIES: readonly KnownReader[] = [
   {
     vendorId: 0x2f7c,
     productId: 0x6007,
-    name: 'Diebold Nixdorf PN7362au CCID',
     quirks: { exchangeLevel: 'extended-apdu' },
     source: 'libccid ccid.h DIEBOLDNIXDORF_PN7362AU; ccid.c ccid_open_hack_post (firmware uses chaining)',
   },
   {
     vendorId: 0x0529,
     productId: 0x0620,
-    name: 'SafeNet eToken 5100',
     // Firmware 0.12 and 0.13 do not accept the IFSD negotiation: never send S(IFS request).
     quirks: { autoIfsd: true, autoIfsdFirmware: [0x0012, 0x0013] },
     source: 'libccid ccid.h SAFENET_ETOKEN_5100; ccid.c ccid_open_hack_post',
@@ -338,7 +321,6 @@ const ENTRIES: readonly KnownReader[] = [
   {
     vendorId: 0x09be,
     productId: 0x0002,
-    name: 'MYSMART MySMART PAD V2.0',
     // dwMaxIFSD in the descriptor is wrong.
     quirks: { maxIfsd: 254 },
     source: 'libccid ccid.h MYSMARTPAD; ccid.c ccid_open_hack_pre',
@@ -349,7 +331,6 @@ const ENTRIES: readonly KnownReader[] = [
   ].map(([vendorId, productId, id]): KnownReader => ({
     vendorId: vendorId as number,
     productId: productId as number,
-    name: 'O2 Micro Oz776',
     // Faster rates fail; the reader cannot do PPS (libccid keeps the card's default protocol).
     quirks: { maxDataRate: 9600, noPps: true },
     source: `libccid ccid.h ${id as string}; ccid.c ccid_open_hack_pre; ifdhandler.c IFDHSetProtocolParameters`,
@@ -357,19 +338,17 @@ const ENTRIES: readonly KnownReader[] = [
   {
     vendorId: 0x0b81,
     productId: 0x0200,
-    name: 'id3 Semiconductors CL1356T',
     // The firmware needs time to initialise and answers slowly.
     quirks: { openDelayMs: 1000, defaultTimeoutMs: 60_000 },
     source: 'libccid ccid.h CL1356D; ccid.c ccid_open_hack_pre',
   },
   ...[
-    [0x09d8, 0x0427, 'Elatec TWN4 SmartCard NFC', 'ElatecTWN4_CCID_CDC'],
-    [0x09d8, 0x0428, 'Elatec TWN4/B1.06/CPF3.05/S1SC1.32/P (Beta 3)', 'ElatecTWN4_CCID'],
-    [0x072f, 0x2200, 'ACS ACR122U PICC Interface', 'ACS_ACR122U'],
-  ].map(([vendorId, productId, name, id]): KnownReader => ({
+    [0x09d8, 0x0427, 'ElatecTWN4_CCID_CDC'],
+    [0x09d8, 0x0428, 'ElatecTWN4_CCID'],
+    [0x072f, 0x2200, 'ACS_ACR122U'],
+  ].map(([vendorId, productId, id]): KnownReader => ({
     vendorId: vendorId as number,
     productId: productId as number,
-    name: name as string,
     // With no tag in the field the reader answers GetSlotStatus after up to 1 s.
     quirks: { openTimeoutMs: 1000, ...(id === 'ACS_ACR122U' ? { minimumFirmware: 0x0206 } : {}) },
     source: `libccid ccid.h ${id as string}; ccid.c ccid_open_hack_pre${
@@ -379,19 +358,17 @@ const ENTRIES: readonly KnownReader[] = [
   {
     vendorId: 0x04e6,
     productId: 0x5293,
-    name: 'SCM Microsystems Inc. SCL01x Contactless Reader',
     // The reader needs 350 ms to answer; libccid restores the default timeout after open.
     quirks: { openTimeoutMs: 400 },
     source: 'libccid ccid.h SCM_SCL011; ccid.c ccid_open_hack_pre/post',
   },
   ...[
-    [0x04e6, 0x5790, 'Identiv uTrust 3700 F CL Reader', 'IDENTIV_uTrust3700F'],
-    [0x04e6, 0x5791, 'Identiv uTrust 3701 F CL Reader', 'IDENTIV_uTrust3701F'],
-    [0x04e6, 0x5724, 'Identiv Identiv uTrust 4701 F Dual Interface Reader', 'IDENTIV_uTrust4701F'],
-  ].map(([vendorId, productId, name, id]): KnownReader => ({
+    [0x04e6, 0x5790, 'IDENTIV_uTrust3700F'],
+    [0x04e6, 0x5791, 'IDENTIV_uTrust3701F'],
+    [0x04e6, 0x5724, 'IDENTIV_uTrust4701F'],
+  ].map(([vendorId, productId, id]): KnownReader => ({
     vendorId: vendorId as number,
     productId: productId as number,
-    name: name as string,
     // Slow to answer at open (350 ms); libccid keeps the 4x default timeout afterwards too.
     quirks: { openTimeoutMs: 400, defaultTimeoutMs: 12_000 },
     source: `libccid ccid.h ${id as string}; ccid.c ccid_open_hack_pre`,
@@ -399,7 +376,6 @@ const ENTRIES: readonly KnownReader[] = [
   {
     vendorId: 0x058f,
     productId: 0x9540,
-    name: 'Alcor Micro AU9540',
     // Rates above 200 kbps fail; SetParameters may fail on cards it then talks to fine after a reset.
     quirks: { maxDataRate: 200_000, resetOnSetParametersFailure: true },
     source: 'libccid ccid.h ALCORMICRO_AU9540; ccid.c ccid_open_hack_pre; ifdhandler.c IFDHSetProtocolParameters',
@@ -407,7 +383,6 @@ const ENTRIES: readonly KnownReader[] = [
   {
     vendorId: 0x08e6,
     productId: 0x34d2,
-    name: 'Thales eToken Fusion NFC',
     // On-board key generation takes minutes.
     quirks: { extraT1TimeoutMs: 5 * 60 * 1000 },
     source: 'libccid ccid.h THALES_FUSION_NFC; ifdhandler.c IFDHSetProtocolParameters',
@@ -415,18 +390,16 @@ const ENTRIES: readonly KnownReader[] = [
   {
     vendorId: 0x076b,
     productId: 0x5427,
-    name: 'HID OMNIKEY 5427 CK',
     // APDUs to a card in the field without a card "inserted" go through Escape.
     quirks: { escapeAlwaysAllowed: true },
     source: 'libccid ccid.h HID_OMNIKEY_5427CK; ifdhandler.c IFDHControl',
   },
   ...[
-    [0x08e6, 0x4433, 'Gemalto GemPC433 SL', 'GEMPC433'],
-    [0x046a, 0x0005, 'Cherry GmbH SmartTerminal XX33', 'CHERRYXX33'],
-  ].map(([vendorId, productId, name, id]): KnownReader => ({
+    [0x08e6, 0x4433, 'GEMPC433'],
+    [0x046a, 0x0005, 'CHERRYXX33'],
+  ].map(([vendorId, productId, id]): KnownReader => ({
     vendorId: vendorId as number,
     productId: productId as number,
-    name: name as string,
     // In EMV mode the reader refuses non-EMV cards with bError 0xBB; Escape 1F 01 leaves EMV mode.
     quirks: { emvModeEscape: [0x1f, 0x01] },
     source: `libccid ccid.h ${id as string}; commands.c CmdPowerOn`,
@@ -434,29 +407,28 @@ const ENTRIES: readonly KnownReader[] = [
   // --- Firmware too buggy to use (ccid_usb.c Bogus_firmwares) ---------------------------------------------------------
   ...(
     [
-      [0x04e6, 0xe001, 0x0516, 'SCM Microsystems Inc. SCR 331'],
-      [0x04e6, 0x5111, 0x0620, 'SCM Microsystems Inc. SCR 331-DI'],
-      [0x0d46, 0x3001, 0x0037, 'KOBIL KAAN Base'],
-      [0x0d46, 0x3002, 0x0037, 'KOBIL KAAN Advanced'],
-      [0x09c3, 0x0008, 0x0203, 'ActivCard ActivCard USB Reader V2'],
-      [0x0dc3, 0x1004, 0x0502, 'Athena ASE IIIe'],
-      [0x0dc3, 0x1102, 0x0607, 'Athena ASEDrive IIIe KB'],
-      [0x058f, 0x9520, 0x0102, 'Alcor Micro AU9520'],
-      [0x08c3, 0x0402, 0x5000, 'Precise Biometrics Precise 200 MC'],
-      [0x08c3, 0x0401, 0x5000, 'Precise Biometrics Precise 250 MC'],
-      [0x0b0c, 0x0050, 0x0101, 'Todos Argos Mini II'],
-      [0x0dc3, 0x0900, 0x0200, 'Athena IDProtect Key v2'],
-      [0x03f0, 0x0036, 0x0124, ''],
-      [0x062d, 0x0001, 0x0102, 'THRC Smart Card Reader'],
-      [0x04e6, 0x5291, 0x0112, 'SCM Microsystems Inc. SCL010 Contactless Reader'],
+      [0x04e6, 0xe001, 0x0516],
+      [0x04e6, 0x5111, 0x0620],
+      [0x0d46, 0x3001, 0x0037],
+      [0x0d46, 0x3002, 0x0037],
+      [0x09c3, 0x0008, 0x0203],
+      [0x0dc3, 0x1004, 0x0502],
+      [0x0dc3, 0x1102, 0x0607],
+      [0x058f, 0x9520, 0x0102],
+      [0x08c3, 0x0402, 0x5000],
+      [0x08c3, 0x0401, 0x5000],
+      [0x0b0c, 0x0050, 0x0101],
+      [0x0dc3, 0x0900, 0x0200],
+      [0x03f0, 0x0036, 0x0124],
+      [0x062d, 0x0001, 0x0102],
+      [0x04e6, 0x5291, 0x0112],
     ] as const
   )
     // The HP CCID keyboard already has an entry above; its minimum firmware is merged into it below.
-    .filter(([, , , name]) => name !== '')
-    .map(([vendorId, productId, minimumFirmware, name]): KnownReader => ({
+    .filter(([vendorId, productId]) => !(vendorId === 0x03f0 && productId === 0x0036))
+    .map(([vendorId, productId, minimumFirmware]): KnownReader => ({
       vendorId,
       productId,
-      name,
       quirks: { minimumFirmware },
       source: 'libccid ccid_usb.c Bogus_firmwares',
     })),
@@ -578,9 +550,11 @@ export function firmwareRefusal(
   const minimum = entry?.quirks.minimumFirmware;
   if (entry === undefined || minimum === undefined || options.allowBogusFirmware === true) return undefined;
   if (bcdDevice >= minimum) return undefined;
+  const name =
+    libccidReaderName(vendorId, productId) ?? `The reader ${hexNumber(vendorId, 4)}:${hexNumber(productId, 4)}`;
   return new DriverError(
     IFD.COMMUNICATION_ERROR,
-    `${entry.name} firmware ${formatBcd(bcdDevice)} is known to be buggy (${formatBcd(minimum)} or later works): ` +
+    `${name} firmware ${formatBcd(bcdDevice)} is known to be buggy (${formatBcd(minimum)} or later works): ` +
       'upgrade the reader firmware, use another reader, or enable the "use bogus firmware" option at your own risk',
   );
 }

@@ -2,11 +2,13 @@
  * The driver's friendly name for a reader: what libccid's Info.plist (`supported_readers.txt`) gives pcscd as the
  * `<name>` part of a reader name for a VID:PID.
  *
- * Over WebUSB there is no Info.plist: a reader in the known-readers table keeps libccid's name, any other is named
- * from its USB strings (iManufacturer + " " + iProduct). The full reader name, `"<name> [interface] (serial) XX YY"`,
+ * Over WebUSB there is no Info.plist: a reader libccid lists gets libccid's name from the generated table
+ * (`reader-names.ts`), any other is named from its USB strings (iManufacturer + " " + iProduct), as pcscd names a
+ * device that only the class driver (CCIDCLASSDRIVER) matches. The full reader name, `"<name> [interface] (serial) XX YY"`,
  * is the daemon's job (pcscd's RFSetReaderName): `src/pcsc/reader-name.ts`.
  */
 import { hexNumber } from '../util/hex.js';
+import { LIBCCID_READER_NAMES } from './reader-names.js';
 
 /** A C string ends at its first NUL: keep what a C reader of the USB string would see. */
 function cString(s: string | undefined): string {
@@ -24,9 +26,7 @@ export interface FriendlyNameInput {
   manufacturer?: string;
   /** USB iProduct string (WebUSB `productName`). */
   product?: string;
-  /** The known-readers table name (libccid's name for this VID:PID), which wins when present. */
-  knownName?: string;
-  /** Used only when there is no other name at all. */
+  /** USB idVendor and idProduct: libccid's name for them wins; with no name at all, they are the name. */
   vendorId?: number;
   productId?: number;
 }
@@ -39,18 +39,25 @@ function isUint(n: number | undefined, max: number): n is number {
   return n !== undefined && Number.isInteger(n) && n >= 0 && n <= max;
 }
 
+/** libccid's name for a VID:PID (what pcscd shows through libccid's Info.plist), if libccid lists the reader. */
+export function libccidReaderName(vendorId: number, productId: number): string | undefined {
+  if (!isUint(vendorId, 0xffff) || !isUint(productId, 0xffff)) return undefined;
+  return LIBCCID_READER_NAMES.get(((vendorId << 16) | productId) >>> 0);
+}
+
 /**
- * The driver's friendly name for a reader: the known-readers name if any (what pcscd shows with libccid), else
+ * The driver's friendly name for a reader: libccid's name if it lists the reader (what pcscd shows), else
  * "<iManufacturer> <iProduct>" (either alone if the other is missing), trimmed. A device with no strings at all is
  * "CCID reader VVVV:PPPP" (or "CCID reader" without ids): a name is never empty, since pcscd needs one.
  */
 export function friendlyName(input: FriendlyNameInput): string {
-  const known = clean(input.knownName);
-  if (known !== '') return known;
+  const ids = isUint(input.vendorId, 0xffff) && isUint(input.productId, 0xffff);
+  const known = ids ? libccidReaderName(input.vendorId as number, input.productId as number) : undefined;
+  if (known !== undefined) return known;
   const parts = [clean(input.manufacturer), clean(input.product)].filter((p) => p !== '');
   if (parts.length > 0) return parts.join(' ');
-  if (isUint(input.vendorId, 0xffff) && isUint(input.productId, 0xffff)) {
-    return `CCID reader ${hex4(input.vendorId)}:${hex4(input.productId)}`;
+  if (ids) {
+    return `CCID reader ${hex4(input.vendorId as number)}:${hex4(input.productId as number)}`;
   }
   return 'CCID reader';
 }

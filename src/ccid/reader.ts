@@ -11,13 +11,12 @@ import { exchangeLevel } from './descriptor.js';
 import { discoverCcidInterfaces } from './descriptor-io.js';
 import { DriverError, IFD, readerRemoved } from '../ifd/errors.js';
 import type { IfdReader } from '../ifd/ifd.js';
-import { firmwareRefusal, lookupReader, readerQuirks, type ReaderQuirks } from './known-readers.js';
+import { firmwareRefusal, readerQuirks, type ReaderQuirks } from './known-readers.js';
 import { friendlyName } from './reader-name.js';
 import { CcidReaderSlot } from './reader-slot.js';
 import { CcidTransport } from './transport.js';
 import type { CcidClassDescriptor, CcidInterfaceInfo, ExchangeLevel } from './types.js';
 import { classifyUsbError, type UsbErrorClassifier } from './usb-failure.js';
-import { hexNumber } from '../util/hex.js';
 
 export type DriverLog = (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
 
@@ -171,13 +170,10 @@ export class CcidReader implements IfdReader {
         log('warn', `GET_DATA_RATES failed (${(e as Error).message}); assuming no data rate table`);
       }
     }
-    const known = lookupReader(vid, pid);
-    const nameParts: Parameters<typeof friendlyName>[0] = {};
+    const nameParts: Parameters<typeof friendlyName>[0] = { vendorId: vid, productId: pid };
     if (device.manufacturerName) nameParts.manufacturer = device.manufacturerName;
     if (device.productName) nameParts.product = device.productName;
-    if (known !== undefined) nameParts.knownName = known.name;
-    let name = friendlyName(nameParts);
-    if (name === '') name = `USB reader ${hexNumber(vid, 4)}:${hexNumber(pid, 4)}`;
+    const name = friendlyName(nameParts);
     const alternate = device.configuration?.interfaces.find(
       (i) => i.interfaceNumber === info.interfaceNumber,
     )?.alternate;

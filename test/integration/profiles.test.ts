@@ -35,8 +35,8 @@ const NAMES: Record<ProfileId, string> = {
   'gempc-twin': 'Gemalto PC Twin Reader',
   'short-apdu': 'Alcor Micro AU9520',
   'extended-apdu': 'HID Global OMNIKEY 3x21 Smart Card Reader',
-  // 058F:9522 is not in the known-readers table: named from its USB strings.
-  'two-slot': 'Generic PCSC Smartcard Reader',
+  // 058F:9522's USB strings say "Generic PCSC Smartcard Reader"; libccid's list, and so pcscd, says this.
+  'two-slot': 'Alcor Micro AU9522',
   pinpad: 'Gemalto USB GemPCPinpad SmartCard Reader',
   'vendor-class': 'SCM Microsystems Inc. SPR 532',
   'descriptor-after-endpoint': 'BLUTRONICS BLUDRIVE II CCID',

@@ -484,16 +484,26 @@ describe('parseAtr: tolerated defects are decoded and reported', () => {
     });
   }
 
-  it('falls back to Fi=372 Di=1 when TA1 names a reserved Fi', () => {
-    const atr = parse('3B 10 70');
-    expect(atr).toMatchObject({ fidi: 0x11, fi: 372, di: 1, fMaxMHz: 5 });
-    expect(atr.groups[0]?.ta).toBe(0x70);
+  it('negotiates Fi=372 Di=1 when TA1 names a reserved Fi, and flags it', () => {
+    const atr = parse('3B 10 71');
+    expect(atr).toMatchObject({ fidi: 0x11, fi: 372, di: 1, fMaxMHz: 5, fiReserved: true, diReserved: false });
+    expect(atr.groups[0]?.ta).toBe(0x71);
     expect(kinds(atr)).toEqual(['reserved-value']);
+    expect(atr.issues[0]?.message).toMatch(/reserved Fi;/);
+    expect(describeAtr(atr)).toContain('Fi reserved Di=1');
   });
 
-  it('falls back to Fi=372 Di=1 when TA1 names a reserved Di', () => {
-    expect(parse('3B 10 10')).toMatchObject({ fidi: 0x11, di: 1 });
-    expect(parse('3B 10 9A')).toMatchObject({ fidi: 0x11, fi: 372 });
+  it("negotiates Fi=372 Di=1 when TA1 names a reserved Di, but shows the card's real Fi", () => {
+    // TA1 = 30: Fi index 3 is Fi=744 (8 MHz), Di index 0 is RFU (ISO 7816-3 Tables 7 and 8).
+    const atr = parse('3B 10 30');
+    expect(atr).toMatchObject({ fidi: 0x11, fi: 744, fMaxMHz: 8, di: 1, fiReserved: false, diReserved: true });
+    expect(atr.issues[0]?.message).toMatch(/reserved Di;/);
+    expect(describeAtr(atr)).toContain('Fi=744 Di reserved (8 MHz)');
+    expect(parse('3B 10 9A')).toMatchObject({ fidi: 0x11, fi: 512, diReserved: true });
+    expect(parse('3B 10 10')).toMatchObject({ fidi: 0x11, fi: 372, di: 1, diReserved: true });
+    expect(parse('3B 10 F0')).toMatchObject({ fidi: 0x11, fi: 372, fiReserved: true, diReserved: true });
+    expect(parse('3B 10 F0').issues[0]?.message).toMatch(/reserved Fi and Di;/);
+    expect(parse('3B 10 96')).toMatchObject({ fidi: 0x96, fi: 512, di: 32, fiReserved: false, diReserved: false });
   });
 
   it('falls back to WI = 10 when TC2 is 0 (reserved)', () => {

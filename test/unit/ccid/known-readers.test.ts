@@ -4,11 +4,9 @@ import { KNOWN_READERS, firmwareRefusal, lookupReader, readerQuirks } from '../.
 
 describe('lookupReader', () => {
   it('finds the readers whose quirks libccid honours by VID:PID', () => {
-    expect(lookupReader(0x08e6, 0x3437)?.name).toBe('Gemalto PC Twin Reader');
-    expect(lookupReader(0x08e6, 0x3478)?.name).toBe('Gemalto USB GemPCPinpad SmartCard Reader');
-    expect(lookupReader(0x076b, 0x3031)?.name).toBe('HID Global OMNIKEY 3x21 Smart Card Reader');
-    expect(lookupReader(0x04e6, 0xe003)?.name).toBe('SCM Microsystems Inc. SPR 532');
-    expect(lookupReader(0x046a, 0x003e)?.name).toBe('Cherry GmbH SmartTerminal ST-2xxx');
+    expect(lookupReader(0x08e6, 0x3437)?.source).toMatch(/GEMPCTWIN/);
+    expect(lookupReader(0x076b, 0x3031)?.quirks).toEqual({ pinSupport: 0, exchangeLevel: 'extended-apdu' });
+    expect(lookupReader(0x04e6, 0xe003)?.quirks.pinModify?.allMessageIndexesZeroed).toBe(true);
     expect(lookupReader(0x08e6, 0x3438)?.quirks.zlp).toBe(true);
   });
 
@@ -24,7 +22,6 @@ describe('lookupReader', () => {
     expect(new Set(ids).size).toBe(ids.length);
     for (const r of KNOWN_READERS) {
       expect(r.source).toMatch(/^libccid /);
-      expect(r.name.length).toBeGreaterThan(0);
     }
   });
 });
