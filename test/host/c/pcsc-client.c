@@ -11,6 +11,9 @@
  *                     GetAttrib fails at once (SHARING_VIOLATION), BeginTransaction waits until it is released
  *   transmit-loop N   SELECT, then N-byte extended ECHOs forever (killed by the test), "RUNNING" after the first
  *   wait              GetStatusChange(INFINITE) on the card's current state, "WAITING" before, the code after
+ *   pnp               two GetStatusChange(INFINITE) waits on \\?PnP?\Notification: the first entered at once
+ *                     ("PNP_WAITING"), the second after a line on stdin ("PNP_LISTED": the reader list changes while
+ *                     the client is not waiting); after each, the code, whether CHANGED is set and the reader count
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,6 +198,42 @@ static int mode_wait(void)
 	return 0;
 }
 
+static int count_readers(SCARDCONTEXT ctx)
+{
+	char buf[4096];
+	DWORD len = sizeof buf;
+	int n = 0;
+	LONG rv = SCardListReaders(ctx, NULL, buf, &len);
+	if (rv == SCARD_E_NO_READERS_AVAILABLE) return 0;
+	if (rv != SCARD_S_SUCCESS) return -1;
+	for (const char *p = buf; *p != '\0'; p += strlen(p) + 1) n++;
+	return n;
+}
+
+static void pnp_wait(SCARDCONTEXT ctx, const char *name)
+{
+	SCARD_READERSTATE rs;
+	memset(&rs, 0, sizeof rs);
+	rs.szReader = "\\\\?PnP?\\Notification";
+	rs.dwCurrentState = SCARD_STATE_UNAWARE;
+	CHECK(name, SCardGetStatusChange(ctx, INFINITE, &rs, 1));
+	printf("%s_changed=%d %s_readers=%d\n", name, (rs.dwEventState & SCARD_STATE_CHANGED) != 0, name,
+		count_readers(ctx));
+}
+
+static int mode_pnp(void)
+{
+	SCARDCONTEXT ctx = establish();
+	printf("pnp_start_readers=%d\n", count_readers(ctx));
+	printf("PNP_WAITING\n");
+	pnp_wait(ctx, "pnp_added");
+	printf("PNP_LISTED\n");
+	wait_line();
+	pnp_wait(ctx, "pnp_removed");
+	CHECK("release", SCardReleaseContext(ctx));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "errors";
@@ -204,6 +243,7 @@ int main(int argc, char **argv)
 	if (strcmp(mode, "contend") == 0) return mode_contend();
 	if (strcmp(mode, "transmit-loop") == 0) return mode_transmit_loop(argc > 2 ? atoi(argv[2]) : 65000);
 	if (strcmp(mode, "wait") == 0) return mode_wait();
+	if (strcmp(mode, "pnp") == 0) return mode_pnp();
 	fprintf(stderr, "unknown mode %s\n", mode);
 	return 1;
 }

@@ -1,5 +1,6 @@
 """pyscard (Debian's python3-pyscard, over libpcsclite) against the host's socket: list readers, connect, transmit,
-then wait in SCardGetStatusChange and be cancelled by SCardCancel from another thread.
+then wait in SCardGetStatusChange and be cancelled by SCardCancel from another thread; with argument "pnp", two
+waits on the PnP reader name (a reader added while waiting, one removed while not waiting, after a line on stdin).
 Prints one "key=value" line per step for test/host/pyscard.test.ts. Written for this project."""
 import sys
 import threading
@@ -59,5 +60,32 @@ def main():
     out("done", 1)
 
 
+def pnp_wait(ctx, name):
+    rv, states = SCardGetStatusChange(ctx, INFINITE, [(PNP, SCARD_STATE_UNAWARE)])
+    out(name, hex(rv & 0xFFFFFFFF))
+    out(f"{name}_changed", bool(states[0][1] & SCARD_STATE_CHANGED))
+    rv, names = SCardListReaders(ctx, [])
+    out(f"{name}_readers", "|".join(names))
+
+
+def pnp():
+    rv, ctx = SCardEstablishContext(SCARD_SCOPE_USER)
+    rv, names = SCardListReaders(ctx, [])
+    out("pnp_start_readers", "|".join(names))
+    out("pnp_waiting", 1)
+    pnp_wait(ctx, "pnp_added")
+    out("pnp_listed", 1)
+    sys.stdin.readline()
+    pnp_wait(ctx, "pnp_removed")
+    rv = SCardReleaseContext(ctx)
+    out("release", hex(rv & 0xFFFFFFFF))
+    out("done", 1)
+
+
+PNP = "\\\\?PnP?\\Notification"
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["pnp"]:
+        pnp()
+    else:
+        main()
