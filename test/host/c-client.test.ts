@@ -55,6 +55,7 @@ describe.runIf(available)('a C client linked to libpcsclite', () => {
       transmit_needed: '14', // … "Hello world!" + 90 00
       transmit_hello: '0x00000000',
       hello: 'Hello',
+      response_len: '14',
       sw: '9000',
       getattrib_small: '0x80100008',
       getattrib_atr: '0x00000000',
