@@ -72,6 +72,12 @@ export interface PcscdServeOptions {
   log?: (level: PcscdLogLevel, message: string) => void;
   /** Log APDU and response bytes (PIN data and SCardControl/SetAttrib inputs never). Off: lengths only. */
   logApdus?: boolean;
+  /**
+   * Serve this inherited, already listening Unix socket (systemd socket activation, socket-activation.ts) instead of
+   * creating `path`, which then only names it in the log: nothing is created, replaced or chmod-ed there (the
+   * .socket unit's SocketMode= rules), and closing leaves the file to systemd.
+   */
+  fd?: number;
 }
 
 /** Internal knobs, for tests: what pcscd hard-codes. */
@@ -160,18 +166,22 @@ class Host {
   }
 
   async listen(): Promise<void> {
-    await prepareSocketPath(this.options.path);
+    const fd = this.options.fd;
+    const where = fd === undefined ? this.options.path : `${this.options.path} (socket passed by systemd, fd ${fd})`;
+    if (fd === undefined) await prepareSocketPath(this.options.path);
     await new Promise<void>((resolve, reject) => {
-      const onError = (e: Error): void => reject(new Error(`cannot listen on ${this.options.path}: ${e.message}`));
+      const onError = (e: Error): void => reject(new Error(`cannot listen on ${where}: ${e.message}`));
       this.#server.once('error', onError);
-      this.#server.listen(this.options.path, () => {
+      const done = (): void => {
         this.#server.off('error', onError);
         resolve();
-      });
+      };
+      if (fd === undefined) this.#server.listen(this.options.path, done);
+      else this.#server.listen({ fd }, done);
     });
     // pcscd makes its socket reachable by every local user (the access policy is polkit's, not the file mode's).
     try {
-      chmodSync(this.options.path, 0o666);
+      if (fd === undefined) chmodSync(this.options.path, 0o666);
     } catch (e) {
       this.log('warn', `cannot make ${this.options.path} accessible to other users: ${(e as Error).message}`);
     }
@@ -179,10 +189,7 @@ class Host {
     this.#unsubscribe = this.daemon.onReaderEvent(() => {
       for (const c of this.connections) c.signal(SCARD_S_SUCCESS);
     });
-    this.log(
-      'info',
-      `serving pcscd protocol ${PROTOCOL_VERSION_MAJOR}.${PROTOCOL_VERSION_MINOR} on ${this.options.path}`,
-    );
+    this.log('info', `serving pcscd protocol ${PROTOCOL_VERSION_MAJOR}.${PROTOCOL_VERSION_MINOR} on ${where}`);
   }
 
   #accept(socket: Socket): void {
