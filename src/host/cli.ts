@@ -12,6 +12,7 @@ import { version as PACKAGE_VERSION } from '../../package.json';
 import { PcscDaemon } from '../pcsc/daemon.js';
 import { servePcscd, type PcscdServer } from './pcscd/server.js';
 import { checkSocketPath, defaultSocketPath, DEFAULT_SOCKET_PATH, prepareSocketPath } from './pcscd/socket-path.js';
+import { activationFd } from './pcscd/socket-activation.js';
 import { startReaders, type ReaderSet } from './readers/index.js';
 import { parseSimSpec, SIM_CARDS, type SimSpec } from './readers/sim.js';
 import type { HostLog, HostLogLevel } from './readers/types.js';
@@ -211,6 +212,11 @@ ENVIRONMENT
         The socket path, as libpcsclite clients read it; --socket overrides it. Clients
         started with the same value find this daemon.
 
+    LISTEN_FDS, LISTEN_PID
+        Set by systemd socket activation (a .socket unit, see docs/systemd/): the host
+        serves the listening socket passed as fd 3 instead of creating one, and leaves
+        its removal to systemd.
+
 FILES
     ${DEFAULT_SOCKET_PATH}
         pcscd's socket, the default path.
@@ -280,10 +286,13 @@ export async function main(argv: readonly string[]): Promise<void> {
   }
   const log = stderrLog(options.logLevel);
   const path = options.socket ?? defaultSocketPath();
+  // Started by a systemd .socket unit (LISTEN_FDS): serve its socket, which is systemd's to create and remove.
+  let fd: number | undefined;
   try {
+    fd = activationFd();
     checkSocketPath(path);
     // Before any reader is opened: a live pcscd there also holds the USB readers, and its socket is the real problem.
-    await prepareSocketPath(path);
+    if (fd === undefined) await prepareSocketPath(path);
   } catch (e) {
     fail((e as Error).message, EXIT_FAILURE);
   }
@@ -296,7 +305,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     stopping ??= (async () => {
       log('info', `${why}: stopping`);
       await server?.close().catch((e: unknown) => log('warn', `closing the socket: ${(e as Error).message}`));
-      removeSocket(path);
+      if (fd === undefined) removeSocket(path);
       await readers?.stop();
       await daemon.shutdown();
     })();
@@ -329,7 +338,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       },
       log,
     );
-    server = await servePcscd({ daemon, path, log, logApdus: options.logApdus });
+    server = await servePcscd({ daemon, path, log, logApdus: options.logApdus, ...(fd !== undefined ? { fd } : {}) });
   } catch (e) {
     await stop('start-up failed').catch(() => {});
     fail((e as Error).message, EXIT_FAILURE);

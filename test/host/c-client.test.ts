@@ -5,7 +5,8 @@
  */
 import { rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Spawned, buildClient, haveTool, run, startRig, until, type HostRig } from './rig.js';
+import { pcscdServerStats } from '../../src/host/pcscd/server.js';
+import { Spawned, buildClient, haveTool, run, simReader, startRig, until, type HostRig } from './rig.js';
 
 const available = haveTool('/usr/bin/gcc', 'gcc') && haveTool('/usr/include/PCSC/winscard.h', 'libpcsclite-dev');
 
@@ -54,6 +55,7 @@ describe.runIf(available)('a C client linked to libpcsclite', () => {
       transmit_needed: '14', // … "Hello world!" + 90 00
       transmit_hello: '0x00000000',
       hello: 'Hello',
+      response_len: '14',
       sw: '9000',
       getattrib_small: '0x80100008',
       getattrib_atr: '0x00000000',
@@ -82,6 +84,39 @@ describe.runIf(available)('a C client linked to libpcsclite', () => {
     expect(c['gsc_atr_len']).toBe(String(atr.length));
     await until(() => rig!.daemon.stats().clients === 0, 'the client cleaned up');
     expect(rig.daemon.stats()).toMatchObject({ contexts: 0, handles: 0, waiters: 0 });
+  });
+
+  it('sees readers added and removed through \\\\?PnP?\\Notification, waiting or not', async () => {
+    rig = await startRig();
+    const pnp = new Spawned(CLIENT, ['pnp'], rig.env);
+    try {
+      await pnp.waitFor(/PNP_WAITING/);
+      // Added while the client waits: the event wakes it and the array it then reads holds one more reader.
+      await until(() => pcscdServerStats(rig!.server).waiting === 1, 'the PnP wait registered');
+      const second = await simReader();
+      await rig.daemon.addReader(second.reader);
+      await pnp.waitFor(/PNP_LISTED/);
+      expect(codes(pnp.stdout)).toMatchObject({
+        pnp_start_readers: '1',
+        pnp_added: '0x00000000',
+        pnp_added_changed: '1',
+        pnp_added_readers: '2',
+      });
+      // Removed while the client is not waiting (pcscd 1.9.9's clients would miss it: see server.ts).
+      expect(pcscdServerStats(rig.server).waiting).toBe(0);
+      await rig.daemon.removeReader(second.reader);
+      pnp.send('go');
+      await pnp.waitFor(/release=/);
+      expect(codes(pnp.stdout)).toMatchObject({
+        pnp_removed: '0x00000000',
+        pnp_removed_changed: '1',
+        pnp_removed_readers: '1',
+        release: '0x00000000',
+      });
+    } finally {
+      await pnp.kill();
+    }
+    await until(() => rig!.daemon.stats().clients === 0, 'the client cleaned up');
   });
 
   it('serialises a transaction across two processes', async () => {

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pcscdServerStats } from '../../src/host/pcscd/server.js';
-import { Spawned, havePyscard, startRig, until, type HostRig } from './rig.js';
+import { Spawned, havePyscard, simReader, startRig, until, type HostRig } from './rig.js';
 
 const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), 'py', 'pyscard_client.py');
 
@@ -46,4 +46,36 @@ describe('pyscard through our socket', () => {
     await until(() => rig!.daemon.stats().clients === 0, 'pyscard cleaned up');
     expect(pcscdServerStats(rig.server)).toMatchObject({ connections: 0, contexts: 0, waiting: 0 });
   });
+
+  it.runIf(havePyscard())(
+    'sees readers added and removed through \\\\?PnP?\\Notification, waiting or not',
+    async () => {
+      rig = await startRig();
+      const py = new Spawned('/usr/bin/python3', [SCRIPT, 'pnp'], rig.env);
+      try {
+        await py.waitFor(/pnp_waiting=1/);
+        // Added while the client waits in SCardGetStatusChange.
+        await until(() => pcscdServerStats(rig!.server).waiting === 1, 'the PnP wait registered');
+        const second = await simReader();
+        await rig.daemon.addReader(second.reader);
+        await py.waitFor(/pnp_listed=1/);
+        // Removed while it is not waiting: reported by its next wait all the same.
+        await rig.daemon.removeReader(second.reader);
+        py.send('go');
+        await py.waitFor(/done=1/);
+      } finally {
+        await py.kill();
+      }
+      const o = py.stdout;
+      expect(o).toContain('pnp_start_readers=Gemalto PC Twin Reader 00 00\n');
+      expect(o).toContain('pnp_added=0x0\n');
+      expect(o).toContain('pnp_added_changed=True');
+      expect(o).toContain('pnp_added_readers=Gemalto PC Twin Reader 00 00|Gemalto PC Twin Reader 01 00\n');
+      expect(o).toContain('pnp_removed=0x0\n');
+      expect(o).toContain('pnp_removed_changed=True');
+      expect(o).toContain('pnp_removed_readers=Gemalto PC Twin Reader 00 00\n');
+      expect(o).toContain('release=0x0');
+      await until(() => rig!.daemon.stats().clients === 0, 'pyscard cleaned up');
+    },
+  );
 });

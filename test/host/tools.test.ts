@@ -1,6 +1,6 @@
 /**
  * Debian's unmodified libpcsclite programs against our socket: pcsc_scan (pcsc-tools) sees the reader, the card,
- * its removal and insertion; opensc-tool (opensc) lists readers and exchanges APDUs.
+ * its removal and insertion, a reader added and removed; opensc-tool (opensc) lists readers and exchanges APDUs.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { helloWorldCardT1 } from '../../src/sim/index.js';
@@ -20,27 +20,41 @@ describe('pcsc_scan through our socket', () => {
     expect(r.stdout).toContain('0: Gemalto PC Twin Reader 00 00');
   });
 
-  it.runIf(haveTool('/usr/bin/pcsc_scan', 'pcsc-tools'))('sees the card, its removal and insertion', async () => {
-    const { sim, reader } = await simReader();
-    rig = await startRig({ readers: [reader] });
-    const scan = new Spawned('/usr/bin/pcsc_scan', ['-n'], { ...rig.env, TERM: 'dumb' });
-    try {
-      await scan.waitFor(/Card state: Card inserted/);
-      await scan.waitFor(/ATR: 3B/);
-      const mark = scan.stdout.length;
-      sim.removeCard();
-      await scan.waitFor(/Card state: Card removed/, 10_000, mark);
-      const mark2 = scan.stdout.length;
-      sim.insertCard(helloWorldCardT1());
-      await scan.waitFor(/Card state: Card inserted/, 10_000, mark2);
-      // The event counter the client read from READER_STATE: one removal + one insertion.
-      expect(scan.stdout.slice(mark2)).toMatch(/Event number: 2/);
-    } finally {
-      await scan.kill();
-    }
-    // pcsc_scan's connection went away: its event registration and its daemon client with it.
-    await until(() => rig!.daemon.stats().clients === 0, 'pcsc_scan cleaned up');
-  });
+  it.runIf(haveTool('/usr/bin/pcsc_scan', 'pcsc-tools'))(
+    'sees the card, its removal and insertion, a reader added and removed',
+    async () => {
+      const { sim, reader } = await simReader();
+      rig = await startRig({ readers: [reader] });
+      const scan = new Spawned('/usr/bin/pcsc_scan', ['-n'], { ...rig.env, TERM: 'dumb' });
+      try {
+        await scan.waitFor(/Card state: Card inserted/);
+        await scan.waitFor(/ATR: 3B/);
+        const mark = scan.stdout.length;
+        sim.removeCard();
+        await scan.waitFor(/Card state: Card removed/, 10_000, mark);
+        const mark2 = scan.stdout.length;
+        sim.insertCard(helloWorldCardT1());
+        await scan.waitFor(/Card state: Card inserted/, 10_000, mark2);
+        // The event counter the client read from READER_STATE: one removal + one insertion.
+        expect(scan.stdout.slice(mark2)).toMatch(/Event number: 2/);
+        // A reader plugged in and removed (PnP: the client counts the READER_STATE entries; pcsc_scan may be between
+        // two waits when it happens, which server.ts makes visible to its next wait).
+        const mark3 = scan.stdout.length;
+        const second = await simReader();
+        await rig.daemon.addReader(second.reader);
+        await scan.waitFor(/Gemalto PC Twin Reader 01 00/, 10_000, mark3);
+        const mark4 = scan.stdout.length;
+        await rig.daemon.removeReader(second.reader);
+        // pcsc_scan lists the readers again: only the first one, the list ends there.
+        await scan.waitFor(/Scanning present readers\.\.\.\n0: Gemalto PC Twin Reader 00 00\n[^1]/, 10_000, mark4);
+        expect(scan.stdout.slice(mark4)).not.toContain('Reader 01 00');
+      } finally {
+        await scan.kill();
+      }
+      // pcsc_scan's connection went away: its event registration and its daemon client with it.
+      await until(() => rig!.daemon.stats().clients === 0, 'pcsc_scan cleaned up');
+    },
+  );
 });
 
 describe('opensc-tool through our socket', () => {

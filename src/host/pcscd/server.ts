@@ -9,6 +9,13 @@
  * WAIT_READER_STATE_CHANGE) and the one-shot `{0, rv}` event message; SCardCancel comes on a throwaway connection naming
  * the waiting context, and the message goes to the connection that holds it.
  *
+ * Readers added or removed between two SCardGetStatusChange calls: libpcsclite 1.9.9 flags `\\?PnP?\Notification`
+ * only when the number of named entries differs from the count in the array it got at the start of the same call
+ * (winscard_clnt.c; pcsc-lite 2.3.0 added a counter for this), so with pcscd a change that lands while the client is
+ * not waiting is never reported. Here each connection remembers the reader list of the last array it received; when a
+ * WAIT_READER_STATE_CHANGE finds the list changed since, it answers with that last array and at once the event
+ * message, so the client's very next read (the current array) shows the new count.
+ *
  * Hostile input: a wrong size, an unknown command, a TRANSMIT/CONTROL length over 65548 or an attribute length over 264
  * closes that connection with a log line, as pcscd does; a command naming a card handle not opened on the connection
  * closes it after 2 s (pcscd's MSGCheckHandleAssociation: "rogue client", SYS_Sleep(2)). A client that does not read
@@ -65,6 +72,12 @@ export interface PcscdServeOptions {
   log?: (level: PcscdLogLevel, message: string) => void;
   /** Log APDU and response bytes (PIN data and SCardControl/SetAttrib inputs never). Off: lengths only. */
   logApdus?: boolean;
+  /**
+   * Serve this inherited, already listening Unix socket (systemd socket activation, socket-activation.ts) instead of
+   * creating `path`, which then only names it in the log: nothing is created, replaced or chmod-ed there (the
+   * .socket unit's SocketMode= rules), and closing leaves the file to systemd.
+   */
+  fd?: number;
 }
 
 /** Internal knobs, for tests: what pcscd hard-codes. */
@@ -153,18 +166,22 @@ class Host {
   }
 
   async listen(): Promise<void> {
-    await prepareSocketPath(this.options.path);
+    const fd = this.options.fd;
+    const where = fd === undefined ? this.options.path : `${this.options.path} (socket passed by systemd, fd ${fd})`;
+    if (fd === undefined) await prepareSocketPath(this.options.path);
     await new Promise<void>((resolve, reject) => {
-      const onError = (e: Error): void => reject(new Error(`cannot listen on ${this.options.path}: ${e.message}`));
+      const onError = (e: Error): void => reject(new Error(`cannot listen on ${where}: ${e.message}`));
       this.#server.once('error', onError);
-      this.#server.listen(this.options.path, () => {
+      const done = (): void => {
         this.#server.off('error', onError);
         resolve();
-      });
+      };
+      if (fd === undefined) this.#server.listen(this.options.path, done);
+      else this.#server.listen({ fd }, done);
     });
     // pcscd makes its socket reachable by every local user (the access policy is polkit's, not the file mode's).
     try {
-      chmodSync(this.options.path, 0o666);
+      if (fd === undefined) chmodSync(this.options.path, 0o666);
     } catch (e) {
       this.log('warn', `cannot make ${this.options.path} accessible to other users: ${(e as Error).message}`);
     }
@@ -172,10 +189,7 @@ class Host {
     this.#unsubscribe = this.daemon.onReaderEvent(() => {
       for (const c of this.connections) c.signal(SCARD_S_SUCCESS);
     });
-    this.log(
-      'info',
-      `serving pcscd protocol ${PROTOCOL_VERSION_MAJOR}.${PROTOCOL_VERSION_MINOR} on ${this.options.path}`,
-    );
+    this.log('info', `serving pcscd protocol ${PROTOCOL_VERSION_MAJOR}.${PROTOCOL_VERSION_MINOR} on ${where}`);
   }
 
   #accept(socket: Socket): void {
@@ -192,6 +206,11 @@ class Host {
   forget(c: Connection): void {
     this.connections.delete(c);
     for (const h of c.contexts) if (this.contexts.get(h) === c) this.contexts.delete(h);
+  }
+
+  /** The published reader names, in order: what a client's PnP count follows. */
+  readerList(): string {
+    return this.daemon.readerNames.join('\0');
   }
 
   readerStates(): Uint8Array {
@@ -249,6 +268,9 @@ class Connection {
   readonly handles = new Map<number, number>();
   /** In the event list (EHRegisterClientForEvent), waiting for one {0, rv}. */
   registered = false;
+  /** The last READER_STATE array sent on this connection and its reader list (see the PnP note at the top). */
+  #lastStates: Uint8Array | undefined;
+  #lastList = '';
   #chunks: Buffer[] = [];
   #buffered = 0;
   #wake: (() => void) | undefined;
@@ -354,6 +376,13 @@ class Connection {
     }
   }
 
+  /** The current READER_STATE array, remembered with its reader list as this connection's last. */
+  #states(): Uint8Array {
+    this.#lastList = this.host.readerList();
+    this.#lastStates = this.host.readerStates();
+    return this.#lastStates;
+  }
+
   /** MSGSignalClient for a registered connection: one {0, rv}, then it is out of the event list. */
   signal(rv: number): boolean {
     if (!this.registered || this.#closed) return false;
@@ -416,13 +445,24 @@ class Connection {
         return;
       }
       case CMD.GET_READERS_STATE:
-        this.#send(this.host.readerStates());
+        this.#send(this.#states());
         return;
-      case CMD.WAIT_READER_STATE_CHANGE:
-        // EHRegisterClientForEvent: into the list, then the states as they are now.
+      case CMD.WAIT_READER_STATE_CHANGE: {
+        // EHRegisterClientForEvent: into the list, then the states as they are now …
+        const previous = this.#lastStates;
+        const changed = previous !== undefined && this.#lastList !== this.host.readerList();
         this.registered = true;
-        this.#send(this.host.readerStates());
+        const states = this.#states();
+        if (!changed) {
+          this.#send(states);
+          return;
+        }
+        // … unless the reader list changed since this client's last array: that array again, then the event at once,
+        // so the count the client compares against is the one it knew (PnP note at the top).
+        this.#send(previous);
+        this.signal(SCARD_S_SUCCESS);
         return;
+      }
       case CMD.STOP_WAITING_READER_STATE_CHANGE:
         // Answered only when still registered: otherwise the event or cancel message already went out instead.
         if (this.registered) {

@@ -129,6 +129,38 @@ describe('servePcscd', () => {
     await c.close();
   });
 
+  it('WAIT after the reader list changed unseen: the last array again, then {0,0}, then the new list', async () => {
+    rig = await startRig();
+    const c = await RawClient.open(rig.socketPath);
+    expect((await c.readerStates()).map((r) => r.name)).toEqual(['Gemalto PC Twin Reader 00 00']);
+    // A reader added while this client is not waiting (libpcsclite 1.9.9 would compare counts within one wait only).
+    const second = await simReader();
+    await rig.daemon.addReader(second.reader);
+    c.write(encodeRequest(CMD.WAIT_READER_STATE_CHANGE, new Uint8Array(0)));
+    expect(decodeReaderStates(await c.read(READER_STATES_SIZE)).map((r) => r.name)).toEqual([
+      'Gemalto PC Twin Reader 00 00',
+    ]);
+    expect(await waitMessage(c)).toEqual({ timeOut: 0, rv: 0 });
+    expect(pcscdServerStats(rig.server).waiting).toBe(0);
+    // The client's next WAIT (libpcsclite re-reads after the event) gets the new list and stays registered.
+    c.write(encodeRequest(CMD.WAIT_READER_STATE_CHANGE, new Uint8Array(0)));
+    expect(decodeReaderStates(await c.read(READER_STATES_SIZE)).map((r) => r.name)).toEqual([
+      'Gemalto PC Twin Reader 00 00',
+      'Gemalto PC Twin Reader 01 00',
+    ]);
+    expect(pcscdServerStats(rig.server).waiting).toBe(1);
+    c.write(encodeRequest(CMD.STOP_WAITING_READER_STATE_CHANGE, new Uint8Array(0)));
+    expect(await waitMessage(c)).toEqual({ timeOut: 0, rv: 0 });
+    // Removed unseen: the same, the removed reader still in the first answer.
+    await rig.daemon.removeReader(second.reader);
+    c.write(encodeRequest(CMD.WAIT_READER_STATE_CHANGE, new Uint8Array(0)));
+    expect(decodeReaderStates(await c.read(READER_STATES_SIZE))).toHaveLength(2);
+    expect(await waitMessage(c)).toEqual({ timeOut: 0, rv: 0 });
+    // GET_READERS_STATE always answers the current list.
+    expect(await c.readerStates()).toHaveLength(1);
+    await c.close();
+  });
+
   it('CANCEL on a throwaway connection ends the wait of the connection holding the context', async () => {
     rig = await startRig();
     const waiter = await RawClient.open(rig.socketPath);
