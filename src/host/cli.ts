@@ -329,7 +329,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       },
       log,
     );
-    server = await servePcscd({ daemon, path, log, logApdus: options.logApdus });
+    server = await servePcscd({ daemon, path, log, logLevel: options.logLevel, logApdus: options.logApdus });
   } catch (e) {
     await stop('start-up failed').catch(() => {});
     fail((e as Error).message, EXIT_FAILURE);

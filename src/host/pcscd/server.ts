@@ -63,6 +63,11 @@ export interface PcscdServeOptions {
   daemon: PcscDaemon;
   path: string;
   log?: (level: PcscdLogLevel, message: string) => void;
+  /**
+   * The lowest level `log` keeps (default 'debug': all). Below it, messages are not built at all: the per-command debug
+   * line of a TRANSMIT (command name, return code text, APDU description) cost as much as the rest of a short one.
+   */
+  logLevel?: PcscdLogLevel;
   /** Log APDU and response bytes (PIN data and SCardControl/SetAttrib inputs never). Off: lengths only. */
   logApdus?: boolean;
 }
@@ -133,6 +138,8 @@ class Host {
   readonly daemon: PcscDaemon;
   readonly log: (level: PcscdLogLevel, message: string) => void;
   readonly logApdus: boolean;
+  /** Debug lines are kept: only then are they built. */
+  readonly debug: boolean;
   readonly connections = new Set<Connection>();
   /** hContext → the connection that established it (pcscd's contextsList, searched by SCARD_CANCEL). */
   readonly contexts = new Map<number, Connection>();
@@ -148,6 +155,7 @@ class Host {
     this.daemon = options.daemon;
     this.log = options.log ?? (() => undefined);
     this.logApdus = options.logApdus === true;
+    this.debug = options.log !== undefined && (options.logLevel ?? 'debug') === 'debug';
     this.#server = createServer({ allowHalfOpen: false }, (socket) => this.#accept(socket));
     this.#server.on('error', (e) => this.log('error', `pcscd socket ${options.path}: ${e.message}`));
   }
@@ -398,6 +406,7 @@ class Connection {
   }
 
   #debug(command: Command, rv: number, extra = ''): void {
+    if (!this.host.debug) return;
     this.host.log('debug', `${this.id}: ${commandName(command)} → ${rvName(rv)}${extra !== '' ? ` (${extra})` : ''}`);
   }
 
@@ -575,12 +584,14 @@ class Connection {
           s.pcbRecvLength =
             s.rv === SCARD_E_INSUFFICIENT_BUFFER && e instanceof PcscError && e.needed !== undefined ? e.needed : 0;
         }
-        const r = { apdus: this.host.logApdus };
-        this.#debug(
-          command,
-          s.rv,
-          `${describeCommandApdu(apdu, r)}${response !== undefined ? `, ${describeResponseTo(apdu, response, r)}` : ''}`,
-        );
+        if (this.host.debug) {
+          const r = { apdus: this.host.logApdus };
+          this.#debug(
+            command,
+            s.rv,
+            `${describeCommandApdu(apdu, r)}${response !== undefined ? `, ${describeResponseTo(apdu, response, r)}` : ''}`,
+          );
+        }
         if (s.rv === SCARD_S_SUCCESS && response !== undefined) this.#send(encodeStruct('transmit', s), response);
         else this.#send(encodeStruct('transmit', s));
         return;
@@ -605,7 +616,8 @@ class Connection {
             s.rv === SCARD_E_INSUFFICIENT_BUFFER && e instanceof PcscError && e.needed !== undefined ? e.needed : 0;
         }
         // The input (PIN-pad structures, escape commands) is never logged, nor the output: lengths only.
-        this.#debug(command, s.rv, `${lengthOnly('input', input)}, ${lengthOnly('output', s.dwBytesReturned)}`);
+        if (this.host.debug)
+          this.#debug(command, s.rv, `${lengthOnly('input', input)}, ${lengthOnly('output', s.dwBytesReturned)}`);
         if (s.rv === SCARD_S_SUCCESS && output !== undefined) this.#send(encodeStruct('control', s), output);
         else this.#send(encodeStruct('control', s));
         return;
