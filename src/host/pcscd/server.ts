@@ -258,6 +258,8 @@ class Connection {
   /** In the event list (EHRegisterClientForEvent), waiting for one {0, rv}. */
   registered = false;
   #chunks: Buffer[] = [];
+  /** Bytes of #chunks[0] already taken (a position, so that taking does not make a Buffer of the rest each time). */
+  #offset = 0;
   #buffered = 0;
   #wake: (() => void) | undefined;
   #closed = false;
@@ -319,12 +321,34 @@ class Connection {
       });
     }
     if (this.#closed) throw new CloseConnection('closed');
-    const all = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
+    return this.#take(n)!;
+  }
+
+  /**
+   * Exactly n bytes of input when they are already here (the usual case: libpcsclite's header, struct and APDU arrive
+   * in one read), without the promise turns of #read; undefined otherwise (then #read waits, or says the connection
+   * closed).
+   */
+  #take(n: number): Uint8Array | undefined {
+    if (this.#closed || this.#buffered < n) return undefined;
+    let first = this.#chunks[0];
+    if (first === undefined) return new Uint8Array(0); // n is 0
+    if (first.length - this.#offset < n) {
+      // The message spans chunks: join what is left of them.
+      const parts = this.#chunks.slice();
+      parts[0] = first.subarray(this.#offset);
+      first = Buffer.concat(parts);
+      this.#chunks = [first];
+      this.#offset = 0;
+    }
     // A view, not a copy: each chunk is a fresh buffer of its own that nothing else writes to.
-    const out = new Uint8Array(all.buffer, all.byteOffset, n);
-    const rest = all.subarray(n);
-    this.#chunks = rest.length > 0 ? [rest] : [];
-    this.#buffered = rest.length;
+    const out = new Uint8Array(first.buffer, first.byteOffset + this.#offset, n);
+    this.#offset += n;
+    if (this.#offset === first.length) {
+      this.#chunks.shift();
+      this.#offset = 0;
+    }
+    this.#buffered -= n;
     if (this.#paused && this.#buffered < this.host.tuning.maxPendingInput) {
       this.#paused = false;
       this.socket.resume();
@@ -372,8 +396,9 @@ class Connection {
 
   async #loop(): Promise<void> {
     for (;;) {
-      await this.#drain();
-      const header = decodeHeader(await this.#read(HEADER_SIZE));
+      // #drain's own test, made here: an async call costs promise turns even when there is nothing to wait for.
+      if (this.pendingOutput > this.host.tuning.maxPendingOutput) await this.#drain();
+      const header = decodeHeader(this.#take(HEADER_SIZE) ?? (await this.#read(HEADER_SIZE)));
       const { command, size } = header;
       if (!isCommand(command)) {
         // Received values stay out of the log (a hostile client's bytes): the field is named, not quoted.
@@ -385,14 +410,19 @@ class Connection {
           `${this.id}: ${commandName(command)} states a size other than its struct's ${expected} bytes: closing the connection`,
         );
       }
-      const body = await this.#read(size);
+      const body = this.#take(size) ?? (await this.#read(size));
       await this.#handle(command, body);
     }
   }
 
+  /** MSGCheckHandleAssociation's test: the handle was opened on this connection. */
+  #owns(hCard: number): boolean {
+    return this.contexts.size > 0 && this.handles.has(hCard >>> 0);
+  }
+
   /** MSGCheckHandleAssociation: a handle not opened on this connection is a rogue client's. */
   async #checkHandle(hCard: number, command: Command): Promise<void> {
-    if (this.contexts.size > 0 && this.handles.has(hCard >>> 0)) return;
+    if (this.#owns(hCard)) return;
     this.host.log(
       'warn',
       `${this.id}: ${commandName(command)} names a card handle this connection did not open: closing it in ${this.host.tuning.foreignHandleDelayMs} ms`,
@@ -563,13 +593,13 @@ class Connection {
       }
       case CMD.TRANSMIT: {
         const s = decodeStruct('transmit', body);
-        await this.#checkHandle(s.hCard, command);
+        if (!this.#owns(s.hCard)) await this.#checkHandle(s.hCard, command); // no promise turn on the hot path
         if (s.cbSendLength > MAX_BUFFER_SIZE_EXTENDED) {
           throw new CloseConnection(
             `${what}: cbSendLength exceeds ${MAX_BUFFER_SIZE_EXTENDED}: closing the connection`,
           );
         }
-        const apdu = await this.#read(s.cbSendLength);
+        const apdu = this.#take(s.cbSendLength) ?? (await this.#read(s.cbSendLength));
         let response: Uint8Array | undefined;
         try {
           const r = await c.SCardTransmit(s.hCard, { dwProtocol: s.ioSendPciProtocol }, apdu, {
