@@ -237,6 +237,9 @@ class Host {
   }
 }
 
+/** Replies up to this size are sent as one copied buffer, longer ones as a writev of their parts (Connection.#send). */
+const ONE_WRITE_MAX = 16 * 1024;
+
 /** Thrown inside a connection's loop to close it (pcscd's `goto exit`). */
 class CloseConnection extends Error {}
 
@@ -357,13 +360,27 @@ class Connection {
   }
 
   /**
-   * One message: its parts go out together (corked: one writev, no copy), so libpcsclite, which reads whole structs,
-   * never sees one message split by another (an event message from the reader-event feed, say).
+   * One message: its parts go out together, so libpcsclite, which reads whole structs, never sees one message split by
+   * another (an event message from the reader-event feed, say). A short message is copied into one buffer and written
+   * once (cork, two writes and uncork cost more in the stream machinery than the copy); a long one goes corked, as one
+   * writev with no copy of its data.
    */
   #send(...parts: Uint8Array[]): void {
     if (this.#closed || this.socket.destroyed) return;
     if (parts.length === 1) {
       this.socket.write(parts[0]!);
+      return;
+    }
+    let total = 0;
+    for (const p of parts) total += p.length;
+    if (total <= ONE_WRITE_MAX) {
+      const one = Buffer.allocUnsafe(total);
+      let off = 0;
+      for (const p of parts) {
+        one.set(p, off);
+        off += p.length;
+      }
+      this.socket.write(one);
       return;
     }
     this.socket.cork();
