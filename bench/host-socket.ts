@@ -255,6 +255,15 @@ export async function hostSocketFigures(root: string): Promise<Figure[]> {
       else if (f.note === undefined && missing.native !== undefined && id.startsWith('host-native'))
         f.note = `not run: ${missing.native}`;
     }
+    // The ratio of each round's pair, then their median: on a shared machine the load moves between rounds, and a
+    // pair from one round saw the same load (a ratio of the two medians mixes rounds). run.ts keeps a ratio set here.
+    const nat = samples.get(native(s).id)!;
+    for (const id of [ours(s).id, floor(s).id]) {
+      const f = figures.get(id)!;
+      const xs = samples.get(id)!;
+      if (f.median !== null && xs.length === nat.length && xs.length > 0)
+        f.ratio = summarise(xs.map((x, i) => x / nat[i]!)).median;
+    }
   }
   return [...figures.values()];
 }

@@ -129,7 +129,7 @@ async function main(): Promise<void> {
 
   const byId = new Map(figures.map((f) => [f.id, f]));
   for (const f of figures) {
-    if (f.nativeId === undefined) continue;
+    if (f.nativeId === undefined || f.ratio !== undefined) continue; // a part may pair its runs itself (host-socket)
     const n = byId.get(f.nativeId);
     f.ratio = f.median !== null && n?.median != null ? f.median / n.median : null;
   }
