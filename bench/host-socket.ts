@@ -3,7 +3,9 @@
  * libpcsclite programs — the native anchor's C client (../shared/anchors/native-pcscd/client_bench.c) and pyscard
  * (bench/pyscard_bench.py) — time SCardTransmit through OUR socket (PcscDaemon + bench/memcard.ts' in-memory reader,
  * served in this process) and through Debian's pcscd 1.9.9 with the anchor's in-memory driver (ifd_memcard.c), run
- * after run, alternating, so the ratios come from the same moment.
+ * after run, alternating, so the ratios come from the same moment. A third row per figure times the same client through
+ * bench/socket-floor.ts, a bare node:net server that answers the same bytes with no daemon and no checks: what Node's
+ * socket I/O alone costs, the floor under the "ours" row.
  *
  * Native pcscd runs in a private mount namespace whose /run/pcscd is a bind mount of a temporary directory (pcscd
  * ignores PCSCLITE_CSOCK_NAME; its clients honour it), so a system pcscd is left alone. Needs root (unshare), gcc,
@@ -17,6 +19,7 @@ import { PcscDaemon } from '../src/pcsc/index.js';
 import { servePcscd } from '../src/host/pcscd/server.js';
 import { memoryCardReader } from './memcard.js';
 import { RUNS, summarise, type Figure } from './measure.js';
+import { serveSocketFloor } from './socket-floor.js';
 
 const RUN_RE = /apdus=(\d+) bytes=(\d+) per_apdu_us=([\d.]+)/;
 
@@ -52,6 +55,12 @@ function ours(s: Spec): { id: string; name: string } {
 }
 function native(s: Spec): { id: string; name: string } {
   return { id: `host-native-${s.key}`, name: `native pcscd 1.9.9 socket, ${s.what} (anchor's in-memory driver)` };
+}
+function floor(s: Spec): { id: string; name: string } {
+  return {
+    id: `host-floor-${s.key}`,
+    name: `bare node:net floor (bench/socket-floor.ts), ${s.what} (canned answers, no daemon)`,
+  };
 }
 
 /** Runs a client to its end without blocking this process (our server answers it from here). */
@@ -131,6 +140,7 @@ export async function hostSocketFigures(root: string): Promise<Figure[]> {
   for (const s of SPECS) {
     const o = ours(s);
     const n = native(s);
+    const fl = floor(s);
     const oursWhy = missing.ours ?? (s.client === 'py' ? missing.py : undefined);
     const nativeWhy = missing.native ?? (s.client === 'py' ? missing.py : undefined);
     figures.set(o.id, {
@@ -148,8 +158,17 @@ export async function hostSocketFigures(root: string): Promise<Figure[]> {
       median: null,
       ...(nativeWhy ? { note: `not run: ${nativeWhy}` } : {}),
     });
+    figures.set(fl.id, {
+      id: fl.id,
+      name: fl.name,
+      unit: 'us',
+      median: null,
+      nativeId: n.id,
+      ...(oursWhy ? { note: oursWhy } : {}),
+    });
     samples.set(o.id, []);
     samples.set(n.id, []);
+    samples.set(fl.id, []);
   }
   if (missing.ours !== undefined) return [...figures.values()];
 
@@ -158,6 +177,7 @@ export async function hostSocketFigures(root: string): Promise<Figure[]> {
   const driver = join(dir, 'libifdmemcard.so');
   const daemon = new PcscDaemon();
   let server: Awaited<ReturnType<typeof servePcscd>> | undefined;
+  let floorServer: Awaited<ReturnType<typeof serveSocketFloor>> | undefined;
   let nativePcscd: { socket: string; child: ChildProcess } | undefined;
   try {
     const cc = spawnSync(
@@ -170,6 +190,7 @@ export async function hostSocketFigures(root: string): Promise<Figure[]> {
     if (cc.status !== 0) throw new Error(`gcc client_bench.c: ${cc.stderr.slice(0, 200)}`);
     await daemon.addReader(memoryCardReader());
     server = await servePcscd({ daemon, path: join(dir, 'ours.comm') });
+    floorServer = await serveSocketFloor(join(dir, 'floor.comm'));
     if (missing.native === undefined) {
       const so = spawnSync(
         'gcc',
@@ -191,16 +212,18 @@ export async function hostSocketFigures(root: string): Promise<Figure[]> {
       s.client === 'c'
         ? runClient(client, [String(s.apdus), String(s.echo)], socket)
         : runClient('/usr/bin/python3', [pyScript, String(s.apdus), String(s.echo)], socket);
-    // Warm-up, then RUNS rounds; each round runs every spec through ours then native, so both see the same machine.
+    // Warm-up, then RUNS rounds; each round runs every spec through ours, the floor, then native, so all three see the
+    // same machine.
     for (let round = -1; round < RUNS; round++) {
       for (const s of SPECS) {
         if (s.client === 'py' && missing.py !== undefined) continue;
-        for (const side of ['ours', 'native'] as const) {
-          const f = figures.get(side === 'ours' ? ours(s).id : native(s).id)!;
+        for (const side of ['ours', 'floor', 'native'] as const) {
+          const f = figures.get(side === 'ours' ? ours(s).id : side === 'floor' ? floor(s).id : native(s).id)!;
           if (f.note?.startsWith('failed')) continue;
           if (side === 'native' && (missing.native !== undefined || nativePcscd === undefined)) continue;
           try {
-            const v = await runSpec(s, side === 'ours' ? server.path : nativePcscd!.socket);
+            const socket = side === 'ours' ? server.path : side === 'floor' ? floorServer.path : nativePcscd!.socket;
+            const v = await runSpec(s, socket);
             if (round >= 0) samples.get(f.id)!.push(v);
           } catch (e) {
             f.note = `failed: ${(e as Error).message.split('\n')[0]}`;
@@ -213,6 +236,7 @@ export async function hostSocketFigures(root: string): Promise<Figure[]> {
       if (f.note === undefined) f.note = `failed: ${(e as Error).message.split('\n')[0]}`;
   } finally {
     await server?.close();
+    await floorServer?.close();
     await daemon.shutdown();
     const child = nativePcscd?.child;
     if (child !== undefined && child.exitCode === null && child.signalCode === null) {
@@ -223,13 +247,22 @@ export async function hostSocketFigures(root: string): Promise<Figure[]> {
     rmSync(dir, { recursive: true, force: true });
   }
   for (const s of SPECS) {
-    for (const id of [ours(s).id, native(s).id]) {
+    for (const id of [ours(s).id, floor(s).id, native(s).id]) {
       const f = figures.get(id)!;
       const xs = samples.get(id)!;
       if (xs.length > 0 && !f.note?.startsWith('failed'))
         Object.assign(f, summarise(xs), { runs: xs.length, perRun: s.apdus });
       else if (f.note === undefined && missing.native !== undefined && id.startsWith('host-native'))
         f.note = `not run: ${missing.native}`;
+    }
+    // The ratio of each round's pair, then their median: on a shared machine the load moves between rounds, and a
+    // pair from one round saw the same load (a ratio of the two medians mixes rounds). run.ts keeps a ratio set here.
+    const nat = samples.get(native(s).id)!;
+    for (const id of [ours(s).id, floor(s).id]) {
+      const f = figures.get(id)!;
+      const xs = samples.get(id)!;
+      if (f.median !== null && xs.length === nat.length && xs.length > 0)
+        f.ratio = summarise(xs.map((x, i) => x / nat[i]!)).median;
     }
   }
   return [...figures.values()];

@@ -16,7 +16,10 @@ export interface Figure {
   runs?: number;
   /** Exchanges (or rounds) per run. */
   perRun?: number;
-  /** Figure id of the native anchor this one is compared with: ratio = ours / native. */
+  /**
+   * Figure id of the native anchor this one is compared with: ratio = ours / native (the medians' ratio, unless the
+   * part sets `ratio` itself: host-socket gives the median of its rounds' ratios).
+   */
   nativeId?: string;
   ratio?: number | null;
   note?: string;

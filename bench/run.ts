@@ -8,6 +8,8 @@
  * taken on the same machine at the same time; absolute figures drift between runs and machines, ratios much less.
  *
  * BENCH_SKIP_CHROMIUM=1, BENCH_SKIP_NATIVE=1 and BENCH_SKIP_HOST=1 leave those parts out (said so in the table).
+ * `--only PART[,PART…]` runs just those parts (in-process, chromium, sizes, native, host-socket), e.g.
+ * `node dist/node/bench.js --only host-socket` (no build of the extensions needed; see bench/README.md).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -36,15 +38,36 @@ function ratioText(f: Figure): string {
   return `${f.ratio.toFixed(2)}×`;
 }
 
+const PARTS = ['in-process', 'chromium', 'sizes', 'native', 'host-socket'] as const;
+type Part = (typeof PARTS)[number];
+
+/** The parts `--only a,b` (or `--only=a,b`) asks for; every part without the flag. */
+function selectedParts(argv: readonly string[]): Set<Part> {
+  const i = argv.findIndex((a) => a === '--only' || a.startsWith('--only='));
+  if (i < 0) return new Set(PARTS);
+  const value = argv[i]!.startsWith('--only=') ? argv[i]!.slice('--only='.length) : argv[i + 1];
+  const names = (value ?? '').split(',').filter((n) => n !== '');
+  const bad = names.filter((n) => !(PARTS as readonly string[]).includes(n));
+  if (names.length === 0 || bad.length > 0) {
+    throw new Error(`--only takes a comma-separated list of ${PARTS.join(', ')}; got "${value ?? ''}"`);
+  }
+  return new Set(names as Part[]);
+}
+
 async function main(): Promise<void> {
+  const parts = selectedParts(process.argv.slice(2));
   const started = new Date();
   const figures: Figure[] = [];
   const log = (s: string) => console.error(`[bench] ${s}`);
 
-  log(`in-process figures (median of ${RUNS} runs)…`);
-  figures.push(...(await inProcessFigures()));
+  if (parts.has('in-process')) {
+    log(`in-process figures (median of ${RUNS} runs)…`);
+    figures.push(...(await inProcessFigures()));
+  }
 
-  if (process.env.BENCH_SKIP_CHROMIUM) {
+  if (!parts.has('chromium')) {
+    // left out by --only: no row
+  } else if (process.env.BENCH_SKIP_CHROMIUM) {
     figures.push({
       id: 'chromium',
       name: 'Chromium figures',
@@ -67,10 +90,14 @@ async function main(): Promise<void> {
     }
   }
 
-  log('built sizes…');
-  figures.push(...sizeFigures(ROOT));
+  if (parts.has('sizes')) {
+    log('built sizes…');
+    figures.push(...sizeFigures(ROOT));
+  }
 
-  if (process.env.BENCH_SKIP_NATIVE) {
+  if (!parts.has('native')) {
+    // left out by --only: no row
+  } else if (process.env.BENCH_SKIP_NATIVE) {
     for (const id of ['native-getchallenge', 'native-echo']) {
       figures.push({
         id,
@@ -85,7 +112,9 @@ async function main(): Promise<void> {
     figures.push(...nativeFigures(ROOT));
   }
 
-  if (process.env.BENCH_SKIP_HOST) {
+  if (!parts.has('host-socket')) {
+    // left out by --only: no row
+  } else if (process.env.BENCH_SKIP_HOST) {
     figures.push({
       id: 'host',
       name: 'smart-card-host pcscd socket figures',
@@ -100,7 +129,7 @@ async function main(): Promise<void> {
 
   const byId = new Map(figures.map((f) => [f.id, f]));
   for (const f of figures) {
-    if (f.nativeId === undefined) continue;
+    if (f.nativeId === undefined || f.ratio !== undefined) continue; // a part may pair its runs itself (host-socket)
     const n = byId.get(f.nativeId);
     f.ratio = f.median !== null && n?.median != null ? f.median / n.median : null;
   }
@@ -117,7 +146,9 @@ async function main(): Promise<void> {
     const note = f.median !== null && f.note ? ` (${f.note})` : '';
     console.log(`| ${f.name}${note} | ${value} | ${runs} | ${ratioText(f)} |`);
   }
-  const out = resolve(ROOT, 'bench', 'results', 'latest.json');
+  // A partial run does not overwrite the whole bench's results.
+  const file = parts.size === PARTS.length ? 'latest.json' : `latest-${[...parts].join('+')}.json`;
+  const out = resolve(ROOT, 'bench', 'results', file);
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(
     out,

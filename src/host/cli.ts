@@ -338,7 +338,14 @@ export async function main(argv: readonly string[]): Promise<void> {
       },
       log,
     );
-    server = await servePcscd({ daemon, path, log, logApdus: options.logApdus, ...(fd !== undefined ? { fd } : {}) });
+    server = await servePcscd({
+      daemon,
+      path,
+      log,
+      logLevel: options.logLevel,
+      logApdus: options.logApdus,
+      ...(fd !== undefined ? { fd } : {}),
+    });
   } catch (e) {
     await stop('start-up failed').catch(() => {});
     fail((e as Error).message, EXIT_FAILURE);

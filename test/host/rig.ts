@@ -14,7 +14,12 @@ import { fileURLToPath } from 'node:url';
 import { CcidReader } from '../../src/ccid/reader.js';
 import type { IfdReader } from '../../src/ifd/ifd.js';
 import { PcscDaemon } from '../../src/pcsc/daemon.js';
-import { servePcscdTuned, type PcscdServer, type PcscdTuning } from '../../src/host/pcscd/server.js';
+import {
+  servePcscdTuned,
+  type PcscdLogLevel,
+  type PcscdServer,
+  type PcscdTuning,
+} from '../../src/host/pcscd/server.js';
 import { createSimulatedReader, helloWorldCardT1, type SimulatedReader } from '../../src/sim/index.js';
 
 export const DRIVER_OPTIONS = { timeoutScale: 0.01, pollIntervalMs: 5 } as const;
@@ -35,6 +40,8 @@ export interface RigOptions {
   readers?: IfdReader[];
   tuning?: Partial<PcscdTuning>;
   logApdus?: boolean;
+  /** The server's logLevel (default: unset, every debug line built). */
+  logLevel?: PcscdLogLevel;
 }
 
 /** A simulated GemPC Twin with the hello-world card, opened by the CCID driver. */
@@ -56,7 +63,13 @@ export async function startRig(options: RigOptions = {}): Promise<HostRig> {
   const daemon = new PcscDaemon({ log });
   for (const r of options.readers ?? [(await simReader()).reader]) await daemon.addReader(r);
   const server = await servePcscdTuned(
-    { daemon, path: socketPath, log, logApdus: options.logApdus ?? false },
+    {
+      daemon,
+      path: socketPath,
+      log,
+      logApdus: options.logApdus ?? false,
+      ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
+    },
     options.tuning ?? {},
   );
   const env = { ...process.env, PCSCLITE_CSOCK_NAME: socketPath };

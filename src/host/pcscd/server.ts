@@ -70,6 +70,11 @@ export interface PcscdServeOptions {
   daemon: PcscDaemon;
   path: string;
   log?: (level: PcscdLogLevel, message: string) => void;
+  /**
+   * The lowest level `log` keeps (default 'debug': all). Below it, messages are not built at all: the per-command debug
+   * line of a TRANSMIT (command name, return code text, APDU description) cost as much as the rest of a short one.
+   */
+  logLevel?: PcscdLogLevel;
   /** Log APDU and response bytes (PIN data and SCardControl/SetAttrib inputs never). Off: lengths only. */
   logApdus?: boolean;
   /**
@@ -146,6 +151,8 @@ class Host {
   readonly daemon: PcscDaemon;
   readonly log: (level: PcscdLogLevel, message: string) => void;
   readonly logApdus: boolean;
+  /** Debug lines are kept: only then are they built. */
+  readonly debug: boolean;
   readonly connections = new Set<Connection>();
   /** hContext → the connection that established it (pcscd's contextsList, searched by SCARD_CANCEL). */
   readonly contexts = new Map<number, Connection>();
@@ -161,6 +168,7 @@ class Host {
     this.daemon = options.daemon;
     this.log = options.log ?? (() => undefined);
     this.logApdus = options.logApdus === true;
+    this.debug = options.log !== undefined && (options.logLevel ?? 'debug') === 'debug';
     this.#server = createServer({ allowHalfOpen: false }, (socket) => this.#accept(socket));
     this.#server.on('error', (e) => this.log('error', `pcscd socket ${options.path}: ${e.message}`));
   }
@@ -248,6 +256,9 @@ class Host {
   }
 }
 
+/** Replies up to this size are sent as one copied buffer, longer ones as a writev of their parts (Connection.#send). */
+const ONE_WRITE_MAX = 16 * 1024;
+
 /** Thrown inside a connection's loop to close it (pcscd's `goto exit`). */
 class CloseConnection extends Error {}
 
@@ -272,6 +283,8 @@ class Connection {
   #lastStates: Uint8Array | undefined;
   #lastList = '';
   #chunks: Buffer[] = [];
+  /** Bytes of #chunks[0] already taken (a position, so that taking does not make a Buffer of the rest each time). */
+  #offset = 0;
   #buffered = 0;
   #wake: (() => void) | undefined;
   #closed = false;
@@ -333,12 +346,34 @@ class Connection {
       });
     }
     if (this.#closed) throw new CloseConnection('closed');
-    const all = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks);
+    return this.#take(n)!;
+  }
+
+  /**
+   * Exactly n bytes of input when they are already here (the usual case: libpcsclite's header, struct and APDU arrive
+   * in one read), without the promise turns of #read; undefined otherwise (then #read waits, or says the connection
+   * closed).
+   */
+  #take(n: number): Uint8Array | undefined {
+    if (this.#closed || this.#buffered < n) return undefined;
+    let first = this.#chunks[0];
+    if (first === undefined) return new Uint8Array(0); // n is 0
+    if (first.length - this.#offset < n) {
+      // The message spans chunks: join what is left of them.
+      const parts = this.#chunks.slice();
+      parts[0] = first.subarray(this.#offset);
+      first = Buffer.concat(parts);
+      this.#chunks = [first];
+      this.#offset = 0;
+    }
     // A view, not a copy: each chunk is a fresh buffer of its own that nothing else writes to.
-    const out = new Uint8Array(all.buffer, all.byteOffset, n);
-    const rest = all.subarray(n);
-    this.#chunks = rest.length > 0 ? [rest] : [];
-    this.#buffered = rest.length;
+    const out = new Uint8Array(first.buffer, first.byteOffset + this.#offset, n);
+    this.#offset += n;
+    if (this.#offset === first.length) {
+      this.#chunks.shift();
+      this.#offset = 0;
+    }
+    this.#buffered -= n;
     if (this.#paused && this.#buffered < this.host.tuning.maxPendingInput) {
       this.#paused = false;
       this.socket.resume();
@@ -347,13 +382,27 @@ class Connection {
   }
 
   /**
-   * One message: its parts go out together (corked: one writev, no copy), so libpcsclite, which reads whole structs,
-   * never sees one message split by another (an event message from the reader-event feed, say).
+   * One message: its parts go out together, so libpcsclite, which reads whole structs, never sees one message split by
+   * another (an event message from the reader-event feed, say). A short message is copied into one buffer and written
+   * once (cork, two writes and uncork cost more in the stream machinery than the copy); a long one goes corked, as one
+   * writev with no copy of its data.
    */
   #send(...parts: Uint8Array[]): void {
     if (this.#closed || this.socket.destroyed) return;
     if (parts.length === 1) {
       this.socket.write(parts[0]!);
+      return;
+    }
+    let total = 0;
+    for (const p of parts) total += p.length;
+    if (total <= ONE_WRITE_MAX) {
+      const one = Buffer.allocUnsafe(total);
+      let off = 0;
+      for (const p of parts) {
+        one.set(p, off);
+        off += p.length;
+      }
+      this.socket.write(one);
       return;
     }
     this.socket.cork();
@@ -393,8 +442,9 @@ class Connection {
 
   async #loop(): Promise<void> {
     for (;;) {
-      await this.#drain();
-      const header = decodeHeader(await this.#read(HEADER_SIZE));
+      // #drain's own test, made here: an async call costs promise turns even when there is nothing to wait for.
+      if (this.pendingOutput > this.host.tuning.maxPendingOutput) await this.#drain();
+      const header = decodeHeader(this.#take(HEADER_SIZE) ?? (await this.#read(HEADER_SIZE)));
       const { command, size } = header;
       if (!isCommand(command)) {
         // Received values stay out of the log (a hostile client's bytes): the field is named, not quoted.
@@ -406,14 +456,19 @@ class Connection {
           `${this.id}: ${commandName(command)} states a size other than its struct's ${expected} bytes: closing the connection`,
         );
       }
-      const body = await this.#read(size);
+      const body = this.#take(size) ?? (await this.#read(size));
       await this.#handle(command, body);
     }
   }
 
+  /** MSGCheckHandleAssociation's test: the handle was opened on this connection. */
+  #owns(hCard: number): boolean {
+    return this.contexts.size > 0 && this.handles.has(hCard >>> 0);
+  }
+
   /** MSGCheckHandleAssociation: a handle not opened on this connection is a rogue client's. */
   async #checkHandle(hCard: number, command: Command): Promise<void> {
-    if (this.contexts.size > 0 && this.handles.has(hCard >>> 0)) return;
+    if (this.#owns(hCard)) return;
     this.host.log(
       'warn',
       `${this.id}: ${commandName(command)} names a card handle this connection did not open: closing it in ${this.host.tuning.foreignHandleDelayMs} ms`,
@@ -427,6 +482,7 @@ class Connection {
   }
 
   #debug(command: Command, rv: number, extra = ''): void {
+    if (!this.host.debug) return;
     this.host.log('debug', `${this.id}: ${commandName(command)} → ${rvName(rv)}${extra !== '' ? ` (${extra})` : ''}`);
   }
 
@@ -594,13 +650,13 @@ class Connection {
       }
       case CMD.TRANSMIT: {
         const s = decodeStruct('transmit', body);
-        await this.#checkHandle(s.hCard, command);
+        if (!this.#owns(s.hCard)) await this.#checkHandle(s.hCard, command); // no promise turn on the hot path
         if (s.cbSendLength > MAX_BUFFER_SIZE_EXTENDED) {
           throw new CloseConnection(
             `${what}: cbSendLength exceeds ${MAX_BUFFER_SIZE_EXTENDED}: closing the connection`,
           );
         }
-        const apdu = await this.#read(s.cbSendLength);
+        const apdu = this.#take(s.cbSendLength) ?? (await this.#read(s.cbSendLength));
         let response: Uint8Array | undefined;
         try {
           const r = await c.SCardTransmit(s.hCard, { dwProtocol: s.ioSendPciProtocol }, apdu, {
@@ -615,12 +671,14 @@ class Connection {
           s.pcbRecvLength =
             s.rv === SCARD_E_INSUFFICIENT_BUFFER && e instanceof PcscError && e.needed !== undefined ? e.needed : 0;
         }
-        const r = { apdus: this.host.logApdus };
-        this.#debug(
-          command,
-          s.rv,
-          `${describeCommandApdu(apdu, r)}${response !== undefined ? `, ${describeResponseTo(apdu, response, r)}` : ''}`,
-        );
+        if (this.host.debug) {
+          const r = { apdus: this.host.logApdus };
+          this.#debug(
+            command,
+            s.rv,
+            `${describeCommandApdu(apdu, r)}${response !== undefined ? `, ${describeResponseTo(apdu, response, r)}` : ''}`,
+          );
+        }
         if (s.rv === SCARD_S_SUCCESS && response !== undefined) this.#send(encodeStruct('transmit', s), response);
         else this.#send(encodeStruct('transmit', s));
         return;
@@ -645,7 +703,8 @@ class Connection {
             s.rv === SCARD_E_INSUFFICIENT_BUFFER && e instanceof PcscError && e.needed !== undefined ? e.needed : 0;
         }
         // The input (PIN-pad structures, escape commands) is never logged, nor the output: lengths only.
-        this.#debug(command, s.rv, `${lengthOnly('input', input)}, ${lengthOnly('output', s.dwBytesReturned)}`);
+        if (this.host.debug)
+          this.#debug(command, s.rv, `${lengthOnly('input', input)}, ${lengthOnly('output', s.dwBytesReturned)}`);
         if (s.rv === SCARD_S_SUCCESS && output !== undefined) this.#send(encodeStruct('control', s), output);
         else this.#send(encodeStruct('control', s));
         return;

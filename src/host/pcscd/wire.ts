@@ -153,9 +153,23 @@ function fieldSize(f: Field): number {
   return f[1] === 'bytes' ? f[2] : 4;
 }
 
+/** Each struct's size, summed once (structSize runs for every message, twice for most). */
+const SIZES = Object.fromEntries(
+  Object.entries(LAYOUTS).map(([name, layout]) => [name, (layout as Layout).reduce((n, f) => n + fieldSize(f), 0)]),
+) as Record<StructName, number>;
+
 /** sizeof(struct): every field is 4 bytes or a byte array whose length keeps the next field 4-aligned. */
 export function structSize(name: StructName): number {
-  return (LAYOUTS[name] as Layout).reduce((n, f) => n + fieldSize(f), 0);
+  return SIZES[name];
+}
+
+// Little-endian 32-bit reads and writes on the bytes themselves: a DataView per message cost more than the message.
+const getI32 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
+function setU32(b: Uint8Array, o: number, x: number): void {
+  b[o] = x;
+  b[o + 1] = x >>> 8;
+  b[o + 2] = x >>> 16;
+  b[o + 3] = x >>> 24;
 }
 
 /** The struct each command's request carries (and its response echoes), or null for the size-0 requests. */
@@ -190,12 +204,11 @@ export function decodeStruct<N extends StructName>(name: N, bytes: Uint8Array): 
   const layout = LAYOUTS[name] as Layout;
   const size = structSize(name);
   if (bytes.length !== size) throw new WireError(`struct ${name} is ${size} bytes; ${bytes.length} were given`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: Record<string, number | Uint8Array> = {};
   let off = 0;
   for (const f of layout) {
     if (f[1] === 'bytes') out[f[0]] = bytes.slice(off, off + f[2]);
-    else out[f[0]] = f[1] === 'u32' ? view.getUint32(off, true) : view.getInt32(off, true);
+    else out[f[0]] = f[1] === 'u32' ? getI32(bytes, off) >>> 0 : getI32(bytes, off);
     off += fieldSize(f);
   }
   return out as Struct<N>;
@@ -208,7 +221,6 @@ export function decodeStruct<N extends StructName>(name: N, bytes: Uint8Array): 
 export function encodeStruct<N extends StructName>(name: N, value: Struct<N>): Uint8Array {
   const layout = LAYOUTS[name] as Layout;
   const out = new Uint8Array(structSize(name));
-  const view = new DataView(out.buffer);
   const v = value as Record<string, number | Uint8Array>;
   let off = 0;
   for (const f of layout) {
@@ -219,7 +231,7 @@ export function encodeStruct<N extends StructName>(name: N, value: Struct<N>): U
       out.set(x, off);
     } else {
       if (typeof x !== 'number' || !Number.isFinite(x)) throw new WireError(`field ${name}.${f[0]} must be a number`);
-      view.setUint32(off, x >>> 0, true);
+      setU32(out, off, x >>> 0);
     }
     off += fieldSize(f);
   }
@@ -240,8 +252,7 @@ export interface Header {
 
 export function decodeHeader(bytes: Uint8Array): Header {
   if (bytes.length < HEADER_SIZE) throw new WireError(`a header is ${HEADER_SIZE} bytes; ${bytes.length} were given`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, HEADER_SIZE);
-  return { size: view.getUint32(0, true), command: view.getUint32(4, true) };
+  return { size: getI32(bytes, 0) >>> 0, command: getI32(bytes, 4) >>> 0 };
 }
 
 export function encodeHeader(h: Header): Uint8Array {

@@ -13,6 +13,7 @@ import {
   decodeReaderStates,
   decodeStruct,
   encodeRequest,
+  encodeStruct,
   structSize,
 } from '../../../../src/host/pcscd/wire.js';
 import { RawClient, helloOverRawSocket } from '../../../host/raw-client.js';
@@ -198,6 +199,59 @@ describe('servePcscd', () => {
     const b = await helloOverRawSocket(rig.socketPath);
     expect((await b.client.call(CMD.BEGIN_TRANSACTION, 'begin', { hCard: b.hCard, rv: 0 })).rv).toBe(0);
     await b.client.close();
+  });
+
+  it('frames requests however they arrive: two in one write, one split across many chunks', async () => {
+    rig = await startRig();
+    const a = await helloOverRawSocket(rig.socketPath);
+    const hello = Uint8Array.of(0, 0, 0, 0);
+    const request = encodeRequest(
+      CMD.TRANSMIT,
+      encodeStruct('transmit', {
+        hCard: a.hCard,
+        ioSendPciProtocol: 2,
+        ioSendPciLength: 16,
+        cbSendLength: hello.length,
+        ioRecvPciProtocol: 0,
+        ioRecvPciLength: 16,
+        pcbRecvLength: 258,
+        rv: 0,
+      }),
+      hello,
+    );
+    const answer = async () => {
+      const t = decodeStruct('transmit', await a.client.read(structSize('transmit')));
+      expect(t).toMatchObject({ rv: 0, pcbRecvLength: 14 });
+      return new TextDecoder().decode((await a.client.read(t.pcbRecvLength)).subarray(0, 12));
+    };
+    const two = new Uint8Array(request.length * 2);
+    two.set(request);
+    two.set(request, request.length);
+    a.client.write(two);
+    expect([await answer(), await answer()]).toEqual(['Hello world!', 'Hello world!']);
+    // 5-byte pieces, each its own chunk on the server's side: header, struct and APDU all straddle chunk boundaries.
+    for (let i = 0; i < request.length; i += 5) {
+      a.client.write(request.subarray(i, i + 5));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(await answer()).toBe('Hello world!');
+    expect(pcscdServerStats(rig.server).pendingInput).toBe(0);
+    await a.client.close();
+  });
+
+  it('builds its per-command debug lines only when the log keeps debug (logLevel)', async () => {
+    const commandLines = (logs: string[]) => logs.filter((l) => /^debug: connection #\d+: [A-Z_]+ → /.test(l));
+    rig = await startRig();
+    const a = await helloOverRawSocket(rig.socketPath);
+    await a.client.close();
+    // Without logLevel every line is built, the TRANSMIT of the hello-world SELECT among them.
+    expect(commandLines(rig.logs).some((l) => l.includes(': TRANSMIT → '))).toBe(true);
+    await rig.stop();
+    rig = await startRig({ logLevel: 'info' });
+    const b = await helloOverRawSocket(rig.socketPath);
+    expect(new TextDecoder().decode(b.hello.subarray(0, 12))).toBe('Hello world!');
+    await b.client.close();
+    expect(commandLines(rig.logs)).toEqual([]);
   });
 
   it('refuses a live socket, and removes its socket file when closed', async () => {
