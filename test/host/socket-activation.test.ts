@@ -17,14 +17,15 @@ import { haveTool, run } from './rig.js';
 import { ROOT, buildHost, startHost, type HostProcess } from './support/host-process.js';
 
 let cli = '';
+let outDir = '';
 let dir = '';
 beforeAll(() => {
-  cli = buildHost('host-activation-test');
+  ({ cli, outDir } = buildHost('host-activation-test'));
   dir = mkdtempSync(join(tmpdir(), 'sch-sd-'));
 }, 150_000);
 afterAll(() => {
   if (dir !== '') rmSync(dir, { recursive: true, force: true });
-  rmSync(join(ROOT, 'dist', 'host-activation-test'), { recursive: true, force: true });
+  if (outDir !== '') rmSync(outDir, { recursive: true, force: true });
 });
 
 let host: HostProcess | undefined;

@@ -34,15 +34,16 @@ const READER = 'Virtual PCD 00 00';
 const PY_SCRIPT = join(ROOT, 'test', 'host', 'py', 'pyscard_client.py');
 
 let cli = '';
+let outDir = '';
 let dir = '';
 beforeAll(() => {
   if (!vicc) return;
-  cli = buildHost('host-vicc-test');
+  ({ cli, outDir } = buildHost('host-vicc-test'));
   dir = mkdtempSync(join(tmpdir(), 'sch-vicc-'));
 }, 150_000);
 afterAll(() => {
   if (dir !== '') rmSync(dir, { recursive: true, force: true });
-  rmSync(join(ROOT, 'dist', 'host-vicc-test'), { recursive: true, force: true });
+  if (outDir !== '') rmSync(outDir, { recursive: true, force: true });
 });
 
 let host: HostProcess | undefined;

@@ -3,13 +3,13 @@
  * command from outside with unmodified libpcsclite programs.
  *
  * `buildHost` builds into a folder of the caller's own under dist/ (not dist/host, which cli.test.ts rebuilds in
- * parallel), so the bundle still finds node-usb in node_modules.
+ * parallel; under the checkout, so the bundle still finds node-usb in node_modules).
  *
  * Debian's vicc needs its module's parent folder on PYTHONPATH and a `Crypto` symlink to pycryptodome's `Cryptodome`
  * (see /work/shared/reference/host-platform.md); `startVicc` makes both.
  */
 import { execFileSync, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,15 +36,19 @@ export function haveVicc(what: string): boolean {
   return false;
 }
 
-/** Builds the host as `npm run build:host` does, into dist/OUT; returns the path of its cli.js. */
-export function buildHost(out: string): string {
-  const outDir = join(ROOT, 'dist', out);
+/**
+ * Builds the host as `npm run build:host` does, into a fresh folder dist/PREFIX-XXXXXX (one per run: concurrent runs
+ * never empty each other's); returns the path of its cli.js and the folder, for the caller to remove.
+ */
+export function buildHost(prefix: string): { cli: string; outDir: string } {
+  mkdirSync(join(ROOT, 'dist'), { recursive: true });
+  const outDir = mkdtempSync(join(ROOT, 'dist', `${prefix}-`));
   execFileSync('npx', ['vite', 'build', '-c', 'vite.host.config.ts', '--outDir', outDir, '--emptyOutDir'], {
     cwd: ROOT,
     stdio: 'pipe',
     timeout: 120_000,
   });
-  return join(outDir, 'cli.js');
+  return { cli: join(outDir, 'cli.js'), outDir };
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */
