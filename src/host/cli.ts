@@ -17,6 +17,7 @@ import { parseSimSpec, SIM_CARDS, type SimSpec } from './readers/sim.js';
 import type { HostLog, HostLogLevel } from './readers/types.js';
 import { VPCD_DEFAULT_PORT } from './readers/vpcd.js';
 import { PROFILES } from '../sim/index.js';
+import { installMain, nativeMain, nativeMode } from './native/command.js';
 
 export const EXIT_OK = 0;
 /** A start-up or run-time failure. */
@@ -264,6 +265,27 @@ function removeSocket(path: string): void {
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
+  const native = nativeMode(argv);
+  if (native !== null) {
+    // The native messaging host (what Chrome starts for the connector) and its install/uninstall: native/command.ts.
+    const deps = {
+      parseArgs,
+      stderrLog: (min: HostLogLevel) => stderrLog(min),
+      usageError: (message: string) => new UsageError(message),
+      version: PACKAGE_VERSION,
+    };
+    let status: number;
+    try {
+      status = native === 'native' ? await nativeMain(argv, deps) : await installMain(argv, deps);
+    } catch (e) {
+      fail((e as Error).message, e instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE);
+    }
+    // Exit once what was written to stdout has gone (pipes are asynchronous on macOS and Windows).
+    process.exitCode = status;
+    process.stdout.write('', () => process.exit(status));
+    setTimeout(() => process.exit(status), 1000).unref();
+    return;
+  }
   let options: CliOptions;
   try {
     options = parseArgs(argv);
