@@ -127,6 +127,16 @@ describe('smart-card-host install / uninstall', () => {
     );
   });
 
+  it('--help documents the native messaging mode and both subcommands', () => {
+    const r = run('--help');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('smart-card-host --native-messaging [--backend auto|system|own]');
+    expect(r.stdout).toContain('smart-card-host install [--user|--system] [--browser chrome|chromium|all]');
+    expect(r.stdout).toContain('smart-card-host uninstall [--user|--system]');
+    expect(r.stdout).toMatch(/NATIVE MESSAGING\n/);
+    expect(r.stdout).toContain('scripts\\install-host-windows.ps1');
+  });
+
   it('refuses bad options before writing anything', () => {
     const profile = join(dir, 'bad');
     const r = run('install', '--user-data-dir', profile, '--backend', 'usb');
