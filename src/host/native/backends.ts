@@ -11,7 +11,7 @@ import { SCARD_E_NO_SERVICE, SCARD_SCOPE_SYSTEM } from '../../pcsc/constants.js'
 import { PcscError } from '../../pcsc/errors.js';
 import type { HostBackend, HostBackendState } from '../../protocol/native.js';
 import { openPcsc, type OpenPcscOptions } from '../index.js';
-import type { HostLog } from '../readers/index.js';
+import { usbBusStatus, type HostLog } from '../readers/index.js';
 import type { SystemPcsc, SystemPcscOptions } from '../system/system-pcsc.js';
 
 export interface BackendClient extends PcscApi {
@@ -80,7 +80,10 @@ function ownSources(o: OpenPcscOptions): string[] {
   if (o.demo) sources.push('the demo reader');
   for (const s of o.sim ?? []) sources.push(`simulated ${typeof s === 'string' ? s : s.profile}`);
   if (o.vpcd !== undefined && o.vpcd !== false) sources.push('a vpcd reader');
-  if (o.usb !== false) sources.push('USB readers');
+  if (o.usb !== false) {
+    const bus = usbBusStatus();
+    sources.push(bus.available ? 'USB readers' : (bus.reason ?? 'no USB bus'));
+  }
   return sources;
 }
 

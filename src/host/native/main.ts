@@ -94,6 +94,10 @@ export async function runNativeHost(options: NativeHostOptions): Promise<number>
       }
       for (const m of messages) server.handle(m);
     };
+    // Chrome ends a host that outlives its port with SIGTERM; a person at a terminal uses Ctrl-C.
+    const onSignal = (signal: NodeJS.Signals): void => finish(0, signal);
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
     stdin.on('data', onData);
     stdin.once('end', () => {
       try {

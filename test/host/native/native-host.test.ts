@@ -176,6 +176,16 @@ describe('smart-card-host --native-messaging, own backend', () => {
     expect(l.stderr).toMatch(/reader removed/);
   });
 
+  it('releases everything and exits 0 on SIGTERM (how Chrome ends a host that outlives its port)', async () => {
+    const l = host(...DEMO);
+    await l.hello('own');
+    await demoCard(l);
+    l.child.kill('SIGTERM');
+    expect(await l.exited).toEqual({ code: 0, signal: null });
+    expect(l.stderr).toMatch(/SIGTERM: releasing every context and card/);
+    expect(l.stderr).toMatch(/reader removed/);
+  });
+
   it('answers a malformed message with an error and goes on', async () => {
     const l = host(...DEMO);
     l.send({ v: 1, kind: 'call', id: 7, fn: 'SCardFoo', args: [] });
@@ -207,6 +217,7 @@ describe('smart-card-host chrome-extension://ID/ (as Chrome starts it)', () => {
     const l = host(`chrome-extension://${CONNECTOR_ID}/`, '--no-usb');
     const hello = await l.hello('own');
     expect(hello.backend).toBe('own');
+    expect(hello.own).toEqual({ available: true, detail: "the host's own stack: 0 readers" });
     const { hContext } = (await l.ok('SCardEstablishContext', SCARD_SCOPE_SYSTEM)) as { hContext: number };
     expect(await l.call('SCardListReaders', hContext, null, null)).toMatchObject({
       ok: false,

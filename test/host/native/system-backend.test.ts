@@ -88,6 +88,10 @@ describe.skipIf(skip)('smart-card-host --native-messaging, system backend (priva
     const { hContext } = (await l.ok('SCardEstablishContext', SCARD_SCOPE_SYSTEM)) as { hContext: number };
     const { readers } = (await l.ok('SCardListReaders', hContext, null, null)) as { readers: string[] };
     expect(readers).toContain(rig.readerName);
+    // Reader events come from pcscd too (a watcher on the system service, \\?PnP?\Notification included).
+    expect(await l.request({ kind: 'subscribe' })).toMatchObject({ ok: true });
+    const ev = await l.next((m) => m.kind === 'event', 'a readers event');
+    expect((ev.event as { readers: { name: string }[] }).readers.map((r) => r.name)).toContain(rig.readerName);
     const state = await cardPresent(l, hContext);
     const wait = l.call('SCardGetStatusChange', hContext, INFINITE, [
       { szReader: rig.readerName, dwCurrentState: state },
