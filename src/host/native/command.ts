@@ -126,6 +126,7 @@ export async function nativeMain(argv: readonly string[], deps: CliDeps): Promis
     allowedIds: [CONNECTOR_ID, ...taken.extensionIds],
     version: deps.version,
     log: deps.stderrLog(o.logLevel),
+    logApdus: o.logApdus,
   });
 }
 

@@ -28,6 +28,8 @@ export interface NativeHostOptions {
   allowedIds: readonly string[];
   version: string;
   log: HostLog;
+  /** --log-apdus: APDUs in the call log (debug level) as hex, PIN data never. */
+  logApdus?: boolean;
   /** For tests: another provider, other streams. */
   provider?: BackendProvider;
   stdin?: NodeJS.ReadableStream;
@@ -68,6 +70,7 @@ export async function runNativeHost(options: NativeHostOptions): Promise<number>
     version: options.version,
     instance: randomBytes(8).toString('hex'),
     defaultBackend: options.backend,
+    logApdus: options.logApdus === true,
   });
   log('info', `native messaging host ${options.version} started for ${options.origin ?? 'an unnamed caller'}`);
 

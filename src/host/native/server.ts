@@ -18,6 +18,7 @@ import { PcscError } from '../../pcsc/errors.js';
 import {
   ProtocolError,
   decodeClientMessage,
+  errorName,
   encodeErrResult,
   encodeErrorMessage,
   encodeOkResult,
@@ -27,6 +28,7 @@ import {
   type ReaderInfo,
 } from '../../protocol/codec.js';
 import { invoke } from '../../protocol/functions.js';
+import { describeCommandApdu, describeResponseTo } from '../../util/redact.js';
 import { PROTOCOL_VERSION, type EventMessage } from '../../protocol/messages.js';
 import {
   MAX_NATIVE_MESSAGE_TO_BROWSER,
@@ -57,6 +59,8 @@ export interface NativeServerOptions {
   maxMessageBytes?: number;
   /** Shown in the hello reply (default process.platform). */
   platform?: string;
+  /** Command and response APDUs in the call log (debug level) as hex, PIN data never (default: lengths only). */
+  logApdus?: boolean;
 }
 
 interface Session {
@@ -275,10 +279,32 @@ export class NativeHostServer {
       if (!session) throw new PcscError(SCARD_E_NO_SERVICE, this.#noService);
       const value = await invoke(session.client, call.fn, call.args);
       answer = encodeOkResult(call.id, call.fn, value);
+      this.#logCall(call, value, undefined);
     } catch (e) {
       answer = encodeErrResult(call.id, e);
+      this.#logCall(call, undefined, e);
     }
     this.#answer(call.id, answer);
+  }
+
+  /** "SCardTransmit → SCARD_S_SUCCESS (APDU (5 bytes), response (14 bytes))", at debug level; bytes as redact.ts allows. */
+  #logCall(call: DecodedCall, value: unknown, error: unknown): void {
+    try {
+      const code =
+        error === undefined
+          ? 'SCARD_S_SUCCESS'
+          : errorName(error instanceof PcscError ? error.code : SCARD_F_INTERNAL_ERROR);
+      let details = '';
+      if (call.fn === 'SCardTransmit') {
+        const r = { apdus: this.#o.logApdus === true };
+        const apdu = call.args[2] as Uint8Array;
+        const response = (value as { recvBuffer?: Uint8Array } | undefined)?.recvBuffer;
+        details = ` (${describeCommandApdu(apdu, r)}${response ? `, ${describeResponseTo(apdu, response, r)}` : ''})`;
+      }
+      this.#o.log('debug', `connector: ${call.fn} → ${code}${details}`);
+    } catch {
+      /* logging must not break a call */
+    }
   }
 
   async #subscribe(id: number, subscribe: boolean): Promise<void> {

@@ -104,6 +104,18 @@ describe('smart-card-host --native-messaging, own backend', () => {
     expect(l.stderr).toMatch(/the browser closed the link/);
   });
 
+  it('logs calls at debug level to stderr, APDUs as lengths unless --log-apdus', async () => {
+    for (const apdus of [false, true]) {
+      const l = host(...DEMO, '--log-level', 'debug', ...(apdus ? ['--log-apdus'] : []));
+      await l.hello('own');
+      const { hCard, protocol } = await demoCard(l);
+      await l.ok('SCardTransmit', hCard, { dwProtocol: protocol }, bytesToHex(SELECT_HELLO), null);
+      expect(await l.end()).toEqual({ code: 0, signal: null });
+      expect(l.stderr).toContain('debug connector: SCardTransmit → SCARD_S_SUCCESS (APDU (15 bytes)');
+      expect(l.stderr.includes('00 A4 04 00 0A A0 00 00 00 62 03 01 0C 06 01')).toBe(apdus);
+    }
+  });
+
   it('publishes readers events to a subscribed connector', async () => {
     const l = host(...DEMO);
     await l.hello('own');
