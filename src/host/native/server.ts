@@ -17,6 +17,7 @@ import { SCARD_E_NO_SERVICE, SCARD_F_INTERNAL_ERROR } from '../../pcsc/constants
 import { PcscError } from '../../pcsc/errors.js';
 import {
   ProtocolError,
+  clip,
   decodeClientMessage,
   errorName,
   encodeErrResult,
@@ -186,14 +187,19 @@ export class NativeHostServer {
     const run = async (): Promise<void> => {
       if (this.#closing) return;
       const { system, own } = await this.#choose(backend);
+      // The reply's texts within what decodeHelloReply takes (details 1024 characters, the rest 64).
+      const state = (b: HostBackendState): HostBackendState => ({
+        available: b.available,
+        detail: clip(b.detail, 1024),
+      });
       this.#trySend(
         encodeHelloReply({
           id,
-          version: this.#o.version,
-          platform: this.#o.platform ?? process.platform,
+          version: clip(this.#o.version, 64),
+          platform: clip(this.#o.platform ?? process.platform, 64),
           backend: this.backend,
-          system,
-          own,
+          system: state(system),
+          own: state(own),
         }),
       );
     };
@@ -222,11 +228,16 @@ export class NativeHostServer {
       else system = { available: true, detail: backend.detail() };
       log('info', `backend: ${target} (${backend.detail()})`);
     } catch (e) {
-      const detail = e instanceof PcscError ? e.message.replace(/^[^(]*\(0x[0-9A-F]{8}\): /, '') : String(e);
-      if (target === 'own') own = { available: false, detail: `the host's own stack could not start: ${detail}` };
-      else system = { available: false, detail };
-      const other = target === 'own' ? 'the system PC/SC service' : "the host's own stack";
-      this.#noService = `the chosen backend (${target}) is not available: ${detail} (choose ${other} in the connector)`;
+      const text = e instanceof Error ? e.message : String(e);
+      const detail = e instanceof PcscError ? text.replace(/^[^(]*\(0x[0-9A-F]{8}\): /, '') : text;
+      if (target === 'own') {
+        own = { available: false, detail: `the host's own stack could not start: ${detail}` };
+        this.#noService = `${own.detail} (choose the system PC/SC service in the connector)`;
+      } else {
+        // The system's detail already says what to do, the own stack included.
+        system = { available: false, detail };
+        this.#noService = `the chosen backend (system) is not available: ${detail}`;
+      }
       log('warn', `backend ${target} is not available: ${detail}`);
     }
     return { system, own };

@@ -8,7 +8,7 @@ import type { Backend, BackendClient, BackendProvider } from '../../../../src/ho
 import { NativeHostServer } from '../../../../src/host/native/server.js';
 import { SCARD_E_NO_SERVICE, SCARD_F_INTERNAL_ERROR } from '../../../../src/pcsc/constants.js';
 import { PcscError } from '../../../../src/pcsc/errors.js';
-import { MAX_NATIVE_MESSAGE_TO_BROWSER, type HostBackend } from '../../../../src/protocol/native.js';
+import { MAX_NATIVE_MESSAGE_TO_BROWSER, decodeHelloReply, type HostBackend } from '../../../../src/protocol/native.js';
 
 interface Fake {
   provider: BackendProvider;
@@ -16,7 +16,7 @@ interface Fake {
   readers: string[];
 }
 
-function fake(systemUp: boolean): Fake {
+function fake(systemUp: boolean, ownFails?: string): Fake {
   const events: string[] = [];
   const f: Fake = { provider: undefined as unknown as BackendProvider, events, readers: ['Reader 00 00'] };
   const backend = (kind: HostBackend): Backend => ({
@@ -56,6 +56,7 @@ function fake(systemUp: boolean): Fake {
     },
     ownState: () => ({ available: true, detail: 'own state' }),
     async openOwn() {
+      if (ownFails !== undefined) throw new Error(ownFails);
       return backend('own');
     },
   };
@@ -147,6 +148,33 @@ describe('NativeHostServer', () => {
     const r = await answer(2);
     expect(r).toMatchObject({ ok: false, code: SCARD_E_NO_SERVICE });
     expect(String(r.message)).toMatch(/the chosen backend \(system\) is not available: pcscd is not running/);
+  });
+
+  it('says why the own stack could not start, and points at the system service', async () => {
+    const { server, answer } = serve(fake(true, 'vpcd: 127.0.0.1:35963 is in use by another program'));
+    server.handle({ v: 1, kind: 'hello', id: 1, backend: 'own' });
+    expect(await answer(1)).toMatchObject({
+      backend: null,
+      own: {
+        available: false,
+        detail: "the host's own stack could not start: vpcd: 127.0.0.1:35963 is in use by another program",
+      },
+      system: { available: true },
+    });
+    server.handle({ v: 1, kind: 'call', id: 2, fn: 'SCardEstablishContext', args: [2] });
+    expect(await answer(2)).toMatchObject({
+      ok: false,
+      code: SCARD_E_NO_SERVICE,
+      message: expect.stringMatching(/35963 is in use.*choose the system PC\/SC service/),
+    });
+  });
+
+  it('keeps the hello reply within what the connector decodes', async () => {
+    const { server, answer } = serve(fake(true, 'x'.repeat(5000)), { version: 'v'.repeat(100) });
+    server.handle({ v: 1, kind: 'hello', id: 1, backend: 'own' });
+    const reply = await answer(1);
+    expect(() => decodeHelloReply(reply)).not.toThrow();
+    expect(String((reply.own as { detail: string }).detail).length).toBeLessThanOrEqual(1024);
   });
 
   it('a second hello closes the first backend (client first) before opening the next; close() releases all', async () => {
