@@ -4,7 +4,7 @@
  * starting it reaches the demo reader), idempotence, removal of both files, the per-user directories of Chrome and
  * Chromium under HOME, and a clear error with a non-zero status where a directory cannot be written.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,26 +12,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONNECTOR_ID } from '../../../src/host/native/connector-id.js';
 import { NATIVE_HOST_NAME } from '../../../src/protocol/native.js';
 import { CONNECTOR_ID as SCRIPTS_CONNECTOR_ID } from '../../../scripts/chromium.mjs';
-import { NativeLink } from './link.js';
+import { NativeLink, buildHost } from './link.js';
 
-const ROOT = join(import.meta.dirname, '..', '..', '..');
-const BUILD = join(ROOT, 'dist', 'host-install-test');
-const CLI = join(BUILD, 'cli.js');
+let CLI = '';
+let outDir = '';
 
 let dir = '';
 let env: NodeJS.ProcessEnv = {};
 beforeAll(() => {
-  execFileSync('npx', ['vite', 'build', '-c', 'vite.host.config.ts', '--outDir', BUILD], {
-    cwd: ROOT,
-    stdio: 'pipe',
-    timeout: 120_000,
-  });
+  ({ cli: CLI, outDir } = buildHost('host-install-test'));
   dir = mkdtempSync(join(tmpdir(), 'sch-install-'));
   env = { ...process.env, HOME: join(dir, 'home'), PCSCLITE_CSOCK_NAME: join(dir, 'no-pcscd.comm') };
   delete env.XDG_CONFIG_HOME;
 }, 150_000);
 afterAll(() => {
   if (dir !== '') rmSync(dir, { recursive: true, force: true });
+  if (outDir !== '') rmSync(outDir, { recursive: true, force: true });
 });
 
 function run(...args: string[]): { status: number | null; stdout: string; stderr: string } {

@@ -5,7 +5,6 @@
  * held is released), calls before hello and on an unavailable backend, the end of stdin, a bad stream, a foreign
  * caller.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,28 +23,23 @@ import {
 } from '../../../src/pcsc/constants.js';
 import { bytesToHex } from '../../../src/protocol/codec.js';
 import { SELECT_HELLO } from '../../support/hello.js';
-import { NativeLink } from './link.js';
+import { NativeLink, buildHost } from './link.js';
 
-const ROOT = join(import.meta.dirname, '..', '..', '..');
-/** Built apart from dist/host, which test/host/cli.test.ts rebuilds while other suites run. */
-export const NATIVE_BUILD = join(ROOT, 'dist', 'host-native-test');
-const CLI = join(NATIVE_BUILD, 'cli.js');
+let CLI = '';
+let outDir = '';
 
 let home = '';
 /** No system service for these tests: libpcsclite is pointed at a socket that does not exist. */
 let env: NodeJS.ProcessEnv = {};
 
 beforeAll(() => {
-  execFileSync('npx', ['vite', 'build', '-c', 'vite.host.config.ts', '--outDir', NATIVE_BUILD], {
-    cwd: ROOT,
-    stdio: 'pipe',
-    timeout: 120_000,
-  });
+  ({ cli: CLI, outDir } = buildHost('host-native-test'));
   home = mkdtempSync(join(tmpdir(), 'sch-native-'));
   env = { ...process.env, PCSCLITE_CSOCK_NAME: join(home, 'no-pcscd.comm') };
 }, 150_000);
 afterAll(() => {
   if (home !== '') rmSync(home, { recursive: true, force: true });
+  if (outDir !== '') rmSync(outDir, { recursive: true, force: true });
 });
 
 const links: NativeLink[] = [];

@@ -5,8 +5,7 @@
  * it answers; switching to the own stack releases the connector's system contexts; with pcscd gone, `system` leaves
  * no backend and says why.
  */
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   INFINITE,
@@ -21,15 +20,11 @@ import {
   SCARD_STATE_PRESENT,
 } from '../../../src/pcsc/constants.js';
 import { privatePcscdUnavailable, startPrivatePcscd, type PrivatePcscd } from '../support/private-pcscd.js';
-import { NativeLink } from './link.js';
+import { NativeLink, buildHost } from './link.js';
 
 const unavailable = privatePcscdUnavailable();
 const skip = unavailable !== null && !process.env.CI;
 if (skip) console.log(`skipping the native host's system backend tests: ${unavailable}`);
-
-const ROOT = join(import.meta.dirname, '..', '..', '..');
-const BUILD = join(ROOT, 'dist', 'host-system-test');
-const CLI = join(BUILD, 'cli.js');
 
 // SELECT MF without response data (Debian's vicc crashes on a SELECT that returns FCI), then GET CHALLENGE.
 const SELECT_MF = '00a4000c023f00';
@@ -37,19 +32,18 @@ const GET_CHALLENGE = '0084000008';
 
 describe.skipIf(skip)('smart-card-host --native-messaging, system backend (private pcscd + vpcd + vicc)', () => {
   let rig: PrivatePcscd;
+  let cli = '';
+  let outDir = '';
   const links: NativeLink[] = [];
 
   beforeAll(async () => {
-    execFileSync('npx', ['vite', 'build', '-c', 'vite.host.config.ts', '--outDir', BUILD], {
-      cwd: ROOT,
-      stdio: 'pipe',
-      timeout: 120_000,
-    });
+    ({ cli, outDir } = buildHost('host-system-test'));
     rig = await startPrivatePcscd();
     rig.startCard();
   }, 150_000);
   afterAll(async () => {
     await rig?.close();
+    if (outDir !== '') rmSync(outDir, { recursive: true, force: true });
   });
   afterEach(() => {
     for (const l of links.splice(0)) l.kill();
@@ -57,7 +51,7 @@ describe.skipIf(skip)('smart-card-host --native-messaging, system backend (priva
 
   function host(...args: string[]): NativeLink {
     const env = { ...process.env, PCSCLITE_CSOCK_NAME: rig.socketPath, UV_THREADPOOL_SIZE: '8' };
-    const l = new NativeLink(process.execPath, [CLI, '--native-messaging', '--no-usb', ...args], env);
+    const l = new NativeLink(process.execPath, [cli, '--native-messaging', '--no-usb', ...args], env);
     links.push(l);
     return l;
   }
