@@ -1,7 +1,7 @@
 /**
- * `node dist/node/host-serve.js [--floor] SOCKET`: serves our pcscd socket (PcscDaemon + bench/memcard.ts' in-memory reader,
- * exactly what bench/host-socket.ts measures) in a process of its own until SIGINT/SIGTERM, so the host side can be
- * profiled on its own while a client loops against it:
+ * `node dist/node/host-serve.js [--floor] SOCKET`: serves our pcscd socket (PcscDaemon + bench/memcard.ts' in-memory
+ * reader, exactly what bench/host-socket.ts measures) in a process of its own until SIGINT/SIGTERM, so the host side
+ * can be profiled on its own while a client loops against it:
  *
  *   node --cpu-prof dist/node/host-serve.js /tmp/ours.comm &
  *   PCSCLITE_CSOCK_NAME=/tmp/ours.comm ./client_bench 20000 0
@@ -22,7 +22,8 @@ async function main(): Promise<void> {
   const daemon = new PcscDaemon();
   await daemon.addReader(memoryCardReader());
   const server = floor ? await serveSocketFloor(path) : await servePcscd({ daemon, path });
-  console.error(`[host-serve] pid ${process.pid} serving ${floor ? 'the bare node:net floor' : 'our socket'} on ${path}`);
+  const what = floor ? 'the bare node:net floor' : 'our socket';
+  console.error(`[host-serve] pid ${process.pid} serving ${what} on ${path}`);
   const stop = (): void => {
     void server
       .close()

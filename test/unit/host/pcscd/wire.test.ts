@@ -122,6 +122,36 @@ describe('pcscd protocol 4.4 codec', () => {
     expect([1, 2, 16, 5, 3, 16, 258, 0].map((_, k) => u32(t, k * 4))).toEqual([1, 2, 16, 5, 3, 16, 258, 0]);
   });
 
+  it('reads and writes the transmit struct (its own hand-written codec) field by field at its C offsets', () => {
+    const names = [
+      'hCard',
+      'ioSendPciProtocol',
+      'ioSendPciLength',
+      'cbSendLength',
+      'ioRecvPciProtocol',
+      'ioRecvPciLength',
+      'pcbRecvLength',
+      'rv',
+    ];
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (bytes) => {
+        const t = decodeStruct('transmit', bytes) as Record<string, number>;
+        expect(Object.keys(t)).toEqual(names);
+        expect(names.map((n) => t[n])).toEqual(names.map((_, k) => (k === 0 ? i32(bytes, 0) : u32(bytes, k * 4))));
+        expect(encodeStruct('transmit', decodeStruct('transmit', bytes))).toEqual(bytes);
+      }),
+    );
+    const good = decodeStruct('transmit', new Uint8Array(32));
+    expect(() => decodeStruct('transmit', new Uint8Array(31))).toThrow(/struct transmit is 32 bytes; 31/);
+    expect(() => encodeStruct('transmit', { ...good, cbSendLength: Number.NaN })).toThrow(
+      /^field transmit\.cbSendLength must be a number$/,
+    );
+    // The first bad field in layout order is the one named, as the generic codec does.
+    expect(() =>
+      encodeStruct('transmit', { ...good, rv: 'x' as unknown as number, ioSendPciLength: Infinity }),
+    ).toThrow(/transmit\.ioSendPciLength/);
+  });
+
   it('round-trips every struct', () => {
     const names = Object.keys({
       version: 0,
