@@ -65,6 +65,13 @@ export const SCENARIOS: Scenario[] = [
       gsc c0 0 r0=0x20
       gsc c0 0 r0=0x10
       gsc c0 0 r0=0x00050020
+      gsc c0 0 r0=0x04
+      gsc c0 0 r0=0x08
+      gsc c0 0 r0=0x100
+      gsc c0 0 r0=0x80
+      gsc c0 0 r0=0x22 r0=0
+      gsc c0 0 r0=0x22 r0=IGNORE pnp=0
+      gsc c0 0 r0=0 r0=0 r0=0 r0=0 r0=0 r0=0 r0=0 r0=0 r0=0 r0=0 r0=0 r0=0 r0=0 r0=0 r0=0 r0=0
       gsc c0 50 r0=0x22
       gsc c0 0 pnp=0
       gsc c0 50 pnp=last
@@ -111,6 +118,9 @@ export const SCENARIOS: Scenario[] = [
       gsc c1 0 r0=0
       connect c0 h0 r0 SHARED T1
       reconnect h3 EXCLUSIVE T1 LEAVE
+      reconnect h3 DIRECT 0 LEAVE
+      reconnect h3 SHARED RAW LEAVE
+      reconnect h3 SHARED ANY LEAVE
       reconnect h0 SHARED T0 LEAVE
       reconnect h0 9 T1 LEAVE
       reconnect h0 SHARED 0 LEAVE
@@ -149,6 +159,15 @@ export const SCENARIOS: Scenario[] = [
       transmit h0 T1 echo:4096
       transmit h0 T1 echo:65535
       transmit h0 T1 echo:65535 65536
+      transmit h0 T1 echo:65541
+      transmit h0 T1 echo:65542
+      transmit h0 T1 echo:255 70000
+      control h0 GET_FEATURE_REQUEST echo:65541 256
+      control h0 GET_FEATURE_REQUEST echo:65542 256
+      getattrib h0 FRIENDLY_NAME_A 300
+      getattrib h0 ICC_PRESENCE 70000
+      setattrib h0 ICC_PRESENCE echo:259
+      setattrib h0 ICC_PRESENCE echo:260
       status h0
       status h0 null null
       status h0 5 40
@@ -339,5 +358,67 @@ export const SCENARIOS: Scenario[] = [
       { p: 'B', cmd: 'status h0' },
       { p: 'B', cmd: 'release c0' },
     ],
+  },
+  {
+    name: 'two processes: what wakes a waiting GetStatusChange',
+    steps: [
+      { p: 'A', cmd: 'establish c0' },
+      { p: 'B', cmd: 'establish c0' },
+      { p: 'A', cmd: 'list c0' },
+      { p: 'B', cmd: 'list c0' },
+      { p: 'B', cmd: 'gsc c0 0 r0=0' },
+      { p: 'B', cmd: 'async w gsc c0 INFINITE r0=last' },
+      { p: 'B', cmd: 'sleep 300' },
+      // Free -> in use does not fire (winscard_clnt.c compares INUSE only against a current EXCLUSIVE, and so on).
+      { p: 'A', cmd: 'connect c0 h0 r0 SHARED T1' },
+      { p: 'A', cmd: 'sleep 300' },
+      { p: 'B', cmd: 'cancel c0' },
+      { p: 'B', cmd: 'join w' },
+      { p: 'B', cmd: 'gsc c0 0 r0=0' },
+      { p: 'B', cmd: 'async w gsc c0 INFINITE r0=last' },
+      { p: 'B', cmd: 'sleep 300' },
+      // A reset does not fire either.
+      { p: 'A', cmd: 'reconnect h0 SHARED T1 RESET' },
+      { p: 'A', cmd: 'sleep 300' },
+      { p: 'B', cmd: 'cancel c0' },
+      { p: 'B', cmd: 'join w' },
+      { p: 'B', cmd: 'async w gsc c0 INFINITE r0=last' },
+      { p: 'B', cmd: 'sleep 300' },
+      // In use -> exclusive fires.
+      { p: 'A', cmd: 'reconnect h0 EXCLUSIVE T1 LEAVE' },
+      { p: 'B', cmd: 'join w' },
+      { p: 'B', cmd: 'async w gsc c0 INFINITE r0=last' },
+      { p: 'B', cmd: 'sleep 300' },
+      // The exclusive holder's process ends: the reader is free again.
+      { p: 'A', cmd: 'exit' },
+      { p: 'B', cmd: 'join w' },
+      { p: 'B', cmd: 'gsc c0 0 r0=last' },
+      { p: 'B', cmd: 'release c0' },
+    ],
+  },
+  {
+    name: 'the power-off grace period and UNPOWER, as Status shows them',
+    script: lines(`
+      establish c0
+      list c0
+      connect c0 h1 r0 SHARED T1
+      disconnect h1 LEAVE
+      sleep 6500
+      connect c0 h0 r0 DIRECT 0
+      status h0
+      gsc c0 0 r0=0
+      getattrib h0 ICC_PRESENCE
+      connect c0 h1 r0 SHARED T1
+      status h0
+      status h1
+      transmit h1 T1 ${HELLO}
+      disconnect h1 UNPOWER
+      status h0
+      transmit h0 RAW ${HELLO}
+      reconnect h0 SHARED T1 LEAVE
+      status h0
+      disconnect h0 LEAVE
+      release c0
+    `),
   },
 ];
