@@ -92,6 +92,11 @@ export const SCENARIOS: Scenario[] = [
       connect c0 h0 r0 SHARED 0
       connect c0 h0 r0 SHARED 8
       connect c0 h0 No_Such_Reader SHARED T1
+      connect c0 h0 memory_card_reader_00_00 SHARED T1
+      connect c0 h0 Memory_Card_Reader_00_00_ SHARED T1
+      connect c0 h0 Memory_Card_Reader SHARED T1
+      gsc c0 0 memory_card_reader_00_00=0
+      gsc c0 0 \\\\?pnp?\\notification=0
       connect c2 h0 r0 SHARED T1
       connect c0 h0 ${'x'.repeat(130)} SHARED T1
       connect c0 h0 r0 SHARED T0
@@ -420,5 +425,44 @@ export const SCENARIOS: Scenario[] = [
       disconnect h0 LEAVE
       release c0
     `),
+  },
+  {
+    name: 'two processes: calls that wait for the transaction of the other',
+    steps: [
+      { p: 'A', cmd: 'establish c0' },
+      { p: 'B', cmd: 'establish c0' },
+      { p: 'A', cmd: 'list c0' },
+      { p: 'B', cmd: 'list c0' },
+      { p: 'A', cmd: 'connect c0 h0 r0 SHARED T1' },
+      { p: 'B', cmd: 'connect c0 h0 r0 SHARED T1' },
+      { p: 'A', cmd: 'begin h0' },
+      { p: 'B', cmd: 'connect c0 h1 r0 SHARED T1', pending: true },
+      { p: 'A', cmd: 'end h0 LEAVE' },
+      { p: 'B', cmd: 'say resumed' },
+      { p: 'A', cmd: 'begin h0' },
+      { p: 'B', cmd: 'status h0', pending: true },
+      { p: 'A', cmd: 'end h0 LEAVE' },
+      { p: 'B', cmd: 'say resumed' },
+      { p: 'A', cmd: 'begin h0' },
+      { p: 'B', cmd: 'reconnect h0 SHARED T1 LEAVE', pending: true },
+      { p: 'A', cmd: 'end h0 LEAVE' },
+      { p: 'B', cmd: 'say resumed' },
+      { p: 'A', cmd: 'begin h0' },
+      { p: 'B', cmd: 'disconnect h1 LEAVE' },
+      { p: 'B', cmd: 'reconnect h0 SHARED T1 RESET', pending: true },
+      { p: 'A', cmd: 'end h0 LEAVE' },
+      { p: 'B', cmd: 'say resumed' },
+      { p: 'A', cmd: 'begin h0' },
+      { p: 'A', cmd: 'reconnect h0 SHARED T1 LEAVE' },
+      { p: 'A', cmd: 'begin h0' },
+      { p: 'B', cmd: 'async x begin h0' },
+      { p: 'B', cmd: 'sleep 200' },
+      // B's process ends while its BeginTransaction waits; A's transaction goes on untouched.
+      { p: 'B', cmd: 'exit' },
+      { p: 'A', cmd: `transmit h0 T1 ${HELLO}` },
+      { p: 'A', cmd: 'end h0 LEAVE' },
+      { p: 'A', cmd: 'gsc c0 0 r0=0' },
+      { p: 'A', cmd: 'release c0' },
+    ],
   },
 ];
