@@ -77,6 +77,8 @@ export function build(): Built {
 export interface Daemon {
   kind: 'pcscd' | 'ours';
   socket: string;
+  /** The in-memory card is absent while `presenceDir/absent` exists. */
+  presenceDir: string;
   stop(): Promise<void>;
   log(): string;
 }
@@ -110,7 +112,9 @@ export async function startPcscd(built: Built): Promise<Daemon> {
   const run = join(dir, 'run');
   mkdirSync(run);
   const conf = join(dir, 'reader.conf');
-  writeFileSync(conf, `FRIENDLYNAME "Memory Card Reader"\nDEVICENAME /dev/null\nLIBPATH ${built.driver}\n`);
+  const presenceDir = join(dir, 'presence');
+  mkdirSync(presenceDir);
+  writeFileSync(conf, `FRIENDLYNAME "Memory Card Reader"\nDEVICENAME ${presenceDir}\nLIBPATH ${built.driver}\n`);
   const logPath = join(dir, 'pcscd.log');
   const fd = openSync(logPath, 'a');
   // pcscd ignores PCSCLITE_CSOCK_NAME: a private /run/pcscd in a mount namespace (reference/host-platform.md).
@@ -135,16 +139,23 @@ export async function startPcscd(built: Built): Promise<Daemon> {
     await stop();
     throw new Error(`${(e as Error).message}\npcscd's log: ${log}`, { cause: e });
   }
-  return { kind: 'pcscd', socket, stop, log: () => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : '') };
+  return {
+    kind: 'pcscd',
+    socket,
+    presenceDir,
+    stop,
+    log: () => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : ''),
+  };
 }
 
 export async function startOurs(built: Built): Promise<Daemon> {
   const dir = mkdtempSync(join(tmpdir(), 'diff-ours-'));
   const socket = join(dir, 'pcscd.comm');
+  const presenceDir = join(dir, 'presence');
+  mkdirSync(presenceDir);
   let log = '';
-  const child = spawn(process.execPath, [join(HOST_OUT, 'cli.js'), '--memcard', '--no-usb', '--socket', socket], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const args = [join(HOST_OUT, 'cli.js'), `--memcard=${presenceDir}`, '--no-usb', '--socket', socket];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   const stop = async () => {
     child.kill('SIGTERM');
@@ -157,7 +168,7 @@ export async function startOurs(built: Built): Promise<Daemon> {
     await stop();
     throw new Error(`${(e as Error).message}\nits log: ${log.slice(-1000)}`, { cause: e });
   }
-  return { kind: 'ours', socket, stop, log: () => log };
+  return { kind: 'ours', socket, presenceDir, stop, log: () => log };
 }
 
 /** One client process driven line by line: each command sent gives exactly one output line. */
@@ -168,9 +179,9 @@ class Client {
   #waiters: ((line: string) => void)[] = [];
   stderr = '';
 
-  constructor(built: Built, socket: string) {
+  constructor(built: Built, daemon: Daemon) {
     this.child = spawn(built.client, [], {
-      env: { ...process.env, PCSCLITE_CSOCK_NAME: socket },
+      env: { ...process.env, PCSCLITE_CSOCK_NAME: daemon.socket, DIFF_PRESENCE_DIR: daemon.presenceDir },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.child.stdout!.on('data', (d: Buffer) => {
@@ -219,7 +230,7 @@ class Client {
 /** Runs a scenario against one daemon; resolves with its transcript (one line per step, in the script's order). */
 export async function runScenario(built: Built, daemon: Daemon, scenario: Scenario): Promise<string[]> {
   const steps: Step[] = scenario.steps ?? (scenario.script ?? '').split('\n').map((cmd): Step => ({ p: 'A', cmd }));
-  const clients = { A: new Client(built, daemon.socket), B: new Client(built, daemon.socket) };
+  const clients = { A: new Client(built, daemon), B: new Client(built, daemon) };
   const transcript: string[] = [];
   const pending: Partial<Record<'A' | 'B', { index: number; line: Promise<string> }>> = {};
   const collect = async (p: 'A' | 'B') => {

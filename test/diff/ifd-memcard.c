@@ -9,8 +9,14 @@
  *   00 84 00 00 Le (GET CHALLENGE)                      -> Le bytes, 90 00
  *   80 EE 00 00 Lc data [Le] (ECHO)                     -> data, 90 00
  *   anything else                                      -> 6D 00
+ * Added for the differential suite: when DEVICENAME names a directory, the card is
+ * absent while DIRECTORY/absent exists (pcscd polls IFDHICCPresence every 400 ms),
+ * as smart-card-host --memcard=DIRECTORY does.
  */
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <PCSC/ifdhandler.h>
 #include <PCSC/reader.h>
 
@@ -18,8 +24,18 @@ static const UCHAR ATR[] = {0x3B, 0x8C, 0x80, 0x01, 0x48, 0x65, 0x6C, 0x6C,
                             0x6F, 0x43, 0x61, 0x72, 0x64, 0x21, 0x21, 0x21, 0x5B};
 static int powered;
 static DWORD rnd = 0x12345678;
+static char absent_file[1024];
 
-RESPONSECODE IFDHCreateChannelByName(DWORD Lun, LPSTR DeviceName) { (void)Lun; (void)DeviceName; return IFD_SUCCESS; }
+static int absent(void) { return absent_file[0] != '\0' && access(absent_file, F_OK) == 0; }
+
+RESPONSECODE IFDHCreateChannelByName(DWORD Lun, LPSTR DeviceName)
+{
+	struct stat st;
+	(void)Lun;
+	if (DeviceName != NULL && stat(DeviceName, &st) == 0 && S_ISDIR(st.st_mode))
+		snprintf(absent_file, sizeof absent_file, "%s/absent", DeviceName);
+	return IFD_SUCCESS;
+}
 RESPONSECODE IFDHCreateChannel(DWORD Lun, DWORD Channel) { (void)Lun; (void)Channel; return IFD_SUCCESS; }
 RESPONSECODE IFDHCloseChannel(DWORD Lun) { (void)Lun; return IFD_SUCCESS; }
 RESPONSECODE IFDHControl(DWORD Lun, DWORD code, PUCHAR tx, DWORD txlen, PUCHAR rx, DWORD rxlen, LPDWORD ret)
@@ -48,6 +64,7 @@ RESPONSECODE IFDHPowerICC(DWORD Lun, DWORD Action, PUCHAR Atr, PDWORD AtrLength)
 {
 	(void)Lun;
 	if (Action == IFD_POWER_DOWN) { powered = 0; *AtrLength = 0; return IFD_SUCCESS; }
+	if (absent()) { powered = 0; *AtrLength = 0; return IFD_ICC_NOT_PRESENT; }
 	powered = 1; memcpy(Atr, ATR, sizeof ATR); *AtrLength = sizeof ATR; return IFD_SUCCESS;
 }
 
@@ -56,6 +73,7 @@ static void sw(PUCHAR rx, PDWORD rxlen, DWORD n, UCHAR a, UCHAR b) { rx[n] = a; 
 RESPONSECODE IFDHTransmitToICC(DWORD Lun, SCARD_IO_HEADER SendPci, PUCHAR tx, DWORD txlen, PUCHAR rx, PDWORD rxlen, PSCARD_IO_HEADER RecvPci)
 {
 	(void)Lun; (void)SendPci; (void)RecvPci;
+	if (absent()) { powered = 0; *rxlen = 0; return IFD_ICC_NOT_PRESENT; }
 	if (!powered) return IFD_COMMUNICATION_ERROR;
 	if (txlen >= 4 && tx[0] == 0x00 && tx[1] == 0xA4) { sw(rx, rxlen, 0, 0x90, 0x00); return IFD_SUCCESS; }
 	if (txlen >= 4 && tx[0] == 0x00 && tx[1] == 0x00) { memcpy(rx, "Hello world!", 12); sw(rx, rxlen, 12, 0x90, 0x00); return IFD_SUCCESS; }
@@ -72,4 +90,9 @@ RESPONSECODE IFDHTransmitToICC(DWORD Lun, SCARD_IO_HEADER SendPci, PUCHAR tx, DW
 	}
 	sw(rx, rxlen, 0, 0x6D, 0x00); return IFD_SUCCESS;
 }
-RESPONSECODE IFDHICCPresence(DWORD Lun) { (void)Lun; return IFD_ICC_PRESENT; }
+RESPONSECODE IFDHICCPresence(DWORD Lun)
+{
+	(void)Lun;
+	if (absent()) { powered = 0; return IFD_ICC_NOT_PRESENT; }
+	return IFD_ICC_PRESENT;
+}

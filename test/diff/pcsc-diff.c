@@ -24,6 +24,8 @@
  *   sethandle hM VALUE  setctx cN VALUE   (forge a handle for the invalid-handle paths)
  *   async NAME COMMAND...   run COMMAND on a thread; its line is printed by "join NAME" (deterministic order)
  *   sleep MS   say TEXT   exit [STATUS] (ends the process at once, holding whatever it holds)
+ *   remove / insert   take the in-memory card out / put it back: creates / deletes $DIFF_PRESENCE_DIR/absent, which
+ *                     both in-memory readers poll (ifd-memcard.c, smart-card-host --memcard=DIR)
  * READER and HEX take no spaces: "_" in READER stands for a space.
  */
 #include <pthread.h>
@@ -383,6 +385,17 @@ static void run(struct out *o, char **a, int n)
 	} else if (strcmp(f, "sleep") == 0) {
 		if (num(a[1], &v1)) { fail_parse(o, "ms"); return; }
 		usleep((useconds_t)v1 * 1000);
+		put(o, "ok");
+	} else if (strcmp(f, "remove") == 0 || strcmp(f, "insert") == 0) {
+		const char *dir = getenv("DIFF_PRESENCE_DIR");
+		char path[1024];
+		if (dir == NULL) { fail_parse(o, "DIFF_PRESENCE_DIR is not set"); return; }
+		snprintf(path, sizeof path, "%s/absent", dir);
+		if (f[0] == 'r') {
+			FILE *fp = fopen(path, "w");
+			if (fp == NULL) { fail_parse(o, "cannot create the absent file"); return; }
+			fclose(fp);
+		} else if (unlink(path) != 0) { fail_parse(o, "cannot delete the absent file"); return; }
 		put(o, "ok");
 	} else if (strcmp(f, "say") == 0) {
 		put(o, "ok");

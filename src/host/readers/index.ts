@@ -34,8 +34,11 @@ export interface ReaderOptions {
   sim?: readonly (string | SimSpec)[];
   /** A vpcd reader: true = port 35963, a number = that port (0 = any free one), or its options. */
   vpcd?: boolean | number | VpcdReaderOptions;
-  /** The in-memory reader and card, twin of the native anchor's ifd_memcard.c (the differential suite's reader). */
-  memcard?: boolean;
+  /**
+   * The in-memory reader and card, twin of the native anchor's ifd_memcard.c (the differential suite's reader); a
+   * string is its presence directory (the card is absent while `DIR/absent` exists).
+   */
+  memcard?: boolean | string;
 }
 
 export interface ReaderSet {
@@ -129,8 +132,8 @@ export async function startReaders(
       sim = await startSimReaders(sink, { demo: options.demo === true, sim: options.sim ?? [], log });
       sources.push(sim);
     }
-    if (options.memcard === true) {
-      const reader = memoryCardReader();
+    if (options.memcard !== undefined && options.memcard !== false) {
+      const reader = memoryCardReader(typeof options.memcard === 'string' ? { presenceDir: options.memcard } : {});
       await sink.addReader(reader);
       sources.push({ kind: 'memcard', stop: () => sink.removeReader(reader) });
     }
