@@ -24,6 +24,8 @@
  *   sethandle hM VALUE  setctx cN VALUE   (forge a handle for the invalid-handle paths)
  *   async NAME COMMAND...   run COMMAND on a thread; its line is printed by "join NAME" (deterministic order)
  *   sleep MS   say TEXT   exit [STATUS] (ends the process at once, holding whatever it holds)
+ *   repeat N COMMAND...   run COMMAND N times; prints each distinct result word (return code) with its count, in the
+ *                         order first seen (for pcscd's limits: 200 contexts, 200 handles per context or reader)
  *   remove / insert   take the in-memory card out / put it back: creates / deletes $DIFF_PRESENCE_DIR/absent, which
  *                     both in-memory readers poll (ifd-memcard.c, smart-card-host --memcard=DIR)
  * READER and HEX take no spaces: "_" in READER stands for a space.
@@ -382,6 +384,24 @@ static void run(struct out *o, char **a, int n)
 			put(o, "]");
 			last_state[idx[k]] = st[k].dwEventState;
 		}
+	} else if (strcmp(f, "repeat") == 0) {
+		char seen[8][64];
+		unsigned long count[8];
+		unsigned long i;
+		int k, kinds = 0;
+		static struct out one;
+		if (n < 3 || num(a[1], &v1)) { fail_parse(o, "repeat N COMMAND"); return; }
+		for (i = 0; i < v1; i++) {
+			char word[64];
+			one.n = 0;
+			one.text[0] = '\0';
+			run(&one, a + 2, n - 2);
+			sscanf(one.text, "%63s", word);
+			for (k = 0; k < kinds && strcmp(seen[k], word) != 0; k++) {}
+			if (k == kinds && kinds < 8) { snprintf(seen[kinds], sizeof seen[0], "%s", word); count[kinds++] = 0; }
+			if (k < kinds) count[k]++;
+		}
+		for (k = 0; k < kinds; k++) put(o, "%s%s x%lu", k ? ", " : "", seen[k], count[k]);
 	} else if (strcmp(f, "sleep") == 0) {
 		if (num(a[1], &v1)) { fail_parse(o, "ms"); return; }
 		usleep((useconds_t)v1 * 1000);

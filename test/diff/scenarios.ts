@@ -518,4 +518,20 @@ export const SCENARIOS: Scenario[] = [
       { p: 'A', cmd: 'release c0' },
     ],
   },
+  {
+    name: "pcscd's limits: contexts, handles per context and per reader",
+    steps: [
+      { p: 'A', cmd: 'establish c0' },
+      { p: 'A', cmd: 'list c0' },
+      { p: 'A', cmd: 'repeat 201 connect c0 h1 r0 SHARED T1' },
+      { p: 'B', cmd: 'establish c0' },
+      { p: 'B', cmd: 'list c0' },
+      { p: 'B', cmd: 'repeat 2 connect c0 h1 r0 SHARED T1' },
+      { p: 'A', cmd: 'release c0' },
+      { p: 'B', cmd: 'repeat 2 connect c0 h1 r0 SHARED T1' },
+      { p: 'B', cmd: 'repeat 210 establish c1' },
+      { p: 'A', cmd: 'establish c0' },
+      { p: 'B', cmd: 'release c0' },
+    ],
+  },
 ];
