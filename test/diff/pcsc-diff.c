@@ -23,6 +23,8 @@
  *                                    be "last" = the entry's event state of the previous gsc on that reader)
  *   sethandle hM VALUE  setctx cN VALUE   (forge a handle for the invalid-handle paths)
  *   async NAME COMMAND...   run COMMAND on a thread; its line is printed by "join NAME" (deterministic order)
+ *   cancel cN NAME          SCardCancel(cN) every 100 ms until the async command NAME has ended (a single Cancel
+ *                           sent before the wait has begun would do nothing: libpcsclite only cancels a waiting call)
  *   sleep MS   say TEXT   exit [STATUS] (ends the process at once, holding whatever it holds)
  *   repeat N COMMAND...   run COMMAND N times; prints each distinct result word (return code) with its count, in the
  *                         order first seen (for pcscd's limits: 200 contexts, 200 handles per context or reader)
@@ -228,13 +230,17 @@ static const SCARD_IO_REQUEST *pci_for(unsigned long proto, SCARD_IO_REQUEST *ow
 
 static void run(struct out *o, char **a, int n);
 
-struct async { char name[32]; pthread_t t; char *argv[64]; int argc; char line[LINE]; struct out o; int used; };
+struct async {
+	char name[32]; pthread_t t; char *argv[64]; int argc; char line[LINE]; struct out o; int used;
+	volatile int done;
+};
 static struct async asyncs[MAX_ASYNC];
 
 static void *async_main(void *p)
 {
 	struct async *x = p;
 	run(&x->o, x->argv, x->argc);
+	__atomic_store_n(&x->done, 1, __ATOMIC_SEQ_CST);
 	return NULL;
 }
 
@@ -254,6 +260,19 @@ static void run(struct out *o, char **a, int n)
 		put(o, "%s", rcname(rc));
 	} else if (strcmp(f, "release") == 0 || strcmp(f, "valid") == 0 || strcmp(f, "cancel") == 0) {
 		if ((c = slot(a[1], 'c', MAX_CTX)) < 0) { fail_parse(o, "context"); return; }
+		if (f[0] == 'c' && n > 2) {
+			struct async *x = NULL;
+			int i, tries;
+			for (i = 0; i < MAX_ASYNC; i++) if (asyncs[i].used && strcmp(asyncs[i].name, a[2]) == 0) x = &asyncs[i];
+			if (x == NULL) { fail_parse(o, "no such async command"); return; }
+			rc = SCARD_S_SUCCESS;
+			for (tries = 0; tries < 100 && !__atomic_load_n(&x->done, __ATOMIC_SEQ_CST); tries++) {
+				rc = SCardCancel(ctx[c]);
+				usleep(100000);
+			}
+			put(o, "%s", rcname(rc));
+			return;
+		}
 		rc = f[0] == 'r' ? SCardReleaseContext(ctx[c]) : f[0] == 'v' ? SCardIsValidContext(ctx[c])
 			: SCardCancel(ctx[c]);
 		put(o, "%s", rcname(rc));

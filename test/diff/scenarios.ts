@@ -277,12 +277,12 @@ export const SCENARIOS: Scenario[] = [
       async wait gsc c0 INFINITE r0=last
       sleep 300
       valid c0
-      cancel c0
+      cancel c0 wait
       join wait
       gsc c0 0 pnp=0
       async wait3 gsc c0 INFINITE pnp=last
       sleep 300
-      cancel c0
+      cancel c0 wait3
       join wait3
       cancel c0
       release c0
@@ -377,7 +377,7 @@ export const SCENARIOS: Scenario[] = [
       // Free -> in use does not fire (winscard_clnt.c compares INUSE only against a current EXCLUSIVE, and so on).
       { p: 'A', cmd: 'connect c0 h0 r0 SHARED T1' },
       { p: 'A', cmd: 'sleep 300' },
-      { p: 'B', cmd: 'cancel c0' },
+      { p: 'B', cmd: 'cancel c0 w' },
       { p: 'B', cmd: 'join w' },
       { p: 'B', cmd: 'gsc c0 0 r0=0' },
       { p: 'B', cmd: 'async w gsc c0 INFINITE r0=last' },
@@ -385,7 +385,7 @@ export const SCENARIOS: Scenario[] = [
       // A reset does not fire either.
       { p: 'A', cmd: 'reconnect h0 SHARED T1 RESET' },
       { p: 'A', cmd: 'sleep 300' },
-      { p: 'B', cmd: 'cancel c0' },
+      { p: 'B', cmd: 'cancel c0 w' },
       { p: 'B', cmd: 'join w' },
       { p: 'B', cmd: 'async w gsc c0 INFINITE r0=last' },
       { p: 'B', cmd: 'sleep 300' },
