@@ -22,7 +22,9 @@
  *   gsc cN TIMEOUT READER=STATE...  (READER: rK = the K-th name of the last list, pnp, or a literal name; STATE may
  *                                    be "last" = the entry's event state of the previous gsc on that reader)
  *   sethandle hM VALUE  setctx cN VALUE   (forge a handle for the invalid-handle paths)
- *   async NAME COMMAND...   run COMMAND on a thread; its line is printed by "join NAME" (deterministic order)
+ *   async NAME COMMAND...   run COMMAND on a thread; its line is printed by "join NAME" (deterministic order);
+ *                           "join NAME rc" prints its return code only (for a wait ended by Cancel: the states it
+ *                           last saw depend on when pcscd's 400 ms status poll passed on a sharing change)
  *   cancel cN NAME          SCardCancel(cN) every 100 ms until the async command NAME has ended (a single Cancel
  *                           sent before the wait has begun would do nothing: libpcsclite only cancels a waiting call)
  *   sleep MS   say TEXT   exit [STATUS] (ends the process at once, holding whatever it holds)
@@ -497,6 +499,7 @@ int main(void)
 			if (x == NULL) { printf("%s => !! no such async command\n", line); continue; }
 			pthread_join(x->t, NULL);
 			x->used = 0;
+			if (n > 2 && strcmp(argv[2], "rc") == 0) x->o.text[strcspn(x->o.text, " ")] = '\0';
 			printf("%s => %s\n", line, x->o.text);
 			continue;
 		}

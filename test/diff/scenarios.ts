@@ -358,7 +358,8 @@ export const SCENARIOS: Scenario[] = [
       { p: 'B', cmd: 'connect c0 h0 r0 DIRECT 0' },
       { p: 'B', cmd: 'gsc c0 0 r0=0' },
       { p: 'A', cmd: 'exit' },
-      { p: 'B', cmd: 'gsc c0 0 r0=0' },
+      // Ends at once if the daemon has already cleaned up after A, else on that change: the same line either way.
+      { p: 'B', cmd: 'gsc c0 3000 r0=last' },
       { p: 'B', cmd: 'connect c0 h0 r0 SHARED T1' },
       { p: 'B', cmd: 'status h0' },
       { p: 'B', cmd: 'release c0' },
@@ -378,7 +379,7 @@ export const SCENARIOS: Scenario[] = [
       { p: 'A', cmd: 'connect c0 h0 r0 SHARED T1' },
       { p: 'A', cmd: 'sleep 300' },
       { p: 'B', cmd: 'cancel c0 w' },
-      { p: 'B', cmd: 'join w' },
+      { p: 'B', cmd: 'join w rc' },
       { p: 'B', cmd: 'gsc c0 0 r0=0' },
       { p: 'B', cmd: 'async w gsc c0 INFINITE r0=last' },
       { p: 'B', cmd: 'sleep 300' },
@@ -386,7 +387,7 @@ export const SCENARIOS: Scenario[] = [
       { p: 'A', cmd: 'reconnect h0 SHARED T1 RESET' },
       { p: 'A', cmd: 'sleep 300' },
       { p: 'B', cmd: 'cancel c0 w' },
-      { p: 'B', cmd: 'join w' },
+      { p: 'B', cmd: 'join w rc' },
       { p: 'B', cmd: 'async w gsc c0 INFINITE r0=last' },
       { p: 'B', cmd: 'sleep 300' },
       // In use -> exclusive fires.
