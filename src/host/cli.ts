@@ -32,6 +32,9 @@ export interface CliOptions {
   help: boolean;
   version: boolean;
   demo: boolean;
+  /** The in-memory reader (twin of the native anchor's ifd_memcard.c), for the differential suite; a string names
+   * its presence directory. */
+  memcard: boolean | string;
   sim: SimSpec[];
   /** undefined = no vpcd reader. */
   vpcd: number | undefined;
@@ -59,6 +62,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     help: false,
     version: false,
     demo: false,
+    memcard: false,
     sim: [],
     vpcd: undefined,
     usb: true,
@@ -93,6 +97,11 @@ export function parseArgs(argv: readonly string[]): CliOptions {
         break;
       case '--demo':
         o.demo = flag();
+        break;
+      case '--memcard':
+        // Only `--memcard=DIR` takes a directory: a bare `--memcard` never swallows the next argument.
+        if (inline !== undefined && inline === '') throw new UsageError('--memcard=DIR needs a directory');
+        o.memcard = inline ?? true;
         break;
       case '--no-usb':
         o.usb = !flag();
@@ -151,7 +160,7 @@ export function helpText(): string {
     smart-card-host - a PC/SC daemon (pcscd) in TypeScript, with its own CCID driver
 
 SYNOPSIS
-    smart-card-host [--demo] [--sim PROFILE[:CARD]]... [--vpcd [PORT]] [--no-usb]
+    smart-card-host [--demo] [--sim PROFILE[:CARD]]... [--vpcd [PORT]] [--memcard[=DIR]] [--no-usb]
                     [--socket PATH] [--log-level LEVEL] [--log-apdus]
     smart-card-host --native-messaging [--backend auto|system|own] [--extension-id ID]...
                     [reader options] [--log-level LEVEL] [--log-apdus]
@@ -235,6 +244,13 @@ OPTIONS
         Add a reader speaking vsmartcard's vpcd protocol, listening on 127.0.0.1:PORT
         (default ${VPCD_DEFAULT_PORT}) for one virtual card, e.g.
         vicc -t iso7816 -H 127.0.0.1 -P ${VPCD_DEFAULT_PORT}. The card is present while it is connected.
+
+    --memcard[=DIR]
+        Add "Memory Card Reader 00 00": an in-memory reader and card with no driver,
+        the twin of the IFD handler that test/diff/ifd-memcard.c builds for pcscd
+        (SELECT and 00 00 00 00 as the demo card, 80 EE echo, GET CHALLENGE). The
+        differential suite (test/diff) compares pcscd and this program with it.
+        With DIR, the card is removed while DIR/absent exists (checked every 400 ms).
 
     --no-usb
         Do not use USB readers.
@@ -413,6 +429,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       {
         usb: options.usb,
         demo: options.demo,
+        memcard: options.memcard,
         sim: options.sim,
         ...(options.vpcd !== undefined ? { vpcd: options.vpcd } : {}),
       },

@@ -379,7 +379,8 @@ export class Winscard {
       slot.setEventState('reset');
       await slot.negotiation.run(() => this.#disposeLocked(slot, disposition));
     } else if (disposition === SCARD_EJECT_CARD) {
-      // pcscd sends a CT-BCS "eject ICC" through the IFD handler v2 control; CCID readers have no eject: nothing.
+      // pcscd sends a CT-BCS "eject ICC" through IFDControl_v2, which fails with SCARD_E_UNSUPPORTED_FEATURE for
+      // v3 drivers; SCardDisconnect logs that and still returns SCARD_S_SUCCESS: the card is left as it is.
       this.log('info', `${slot.name}: SCARD_EJECT_CARD: the reader cannot eject; the card is left as it is`);
     }
     slot.handles.delete(hCard);
@@ -462,7 +463,13 @@ export class Winscard {
         detail = r.detail;
       }
     } else if (disposition === SCARD_EJECT_CARD) {
-      this.log('info', `${slot.name}: SCARD_EJECT_CARD: the reader cannot eject; the card is left as it is`);
+      // winscard.c sends the CT-BCS "eject ICC" through IFDControl_v2, which answers SCARD_E_UNSUPPORTED_FEATURE for
+      // any driver newer than IFD handler v2 (libccid is v3, and so are our drivers). pcscd keeps that code, still
+      // releases the lock below, and the NOT_TRANSACTED of a caller without the lock does not replace it.
+      rv = SCARD_E_UNSUPPORTED_FEATURE;
+      detail =
+        `"${slot.name}" cannot eject the card (pcscd ejects only through IFD handler v2 drivers); ` +
+        'the transaction is ended and the card left as it is';
     }
     const rv2 = slot.unlockSharing(hCard);
     if (rv === SCARD_S_SUCCESS) {

@@ -3,6 +3,7 @@
  * for vsmartcard's virtual cards, all feeding one daemon, which logs one line per reader and card event.
  */
 import type { IfdReader } from '../../ifd/ifd.js';
+import { memoryCardReader } from './memcard.js';
 import { startSimReaders, type SimSource, type SimSpec } from './sim.js';
 import type { HostLog, ReaderSink, ReaderSource } from './types.js';
 import { startUsbReaders, type UsbSource, type UsbSourceOptions } from './usb.js';
@@ -10,6 +11,7 @@ import { VPCD_DEFAULT_PORT, VpcdReader, type VpcdReaderOptions } from './vpcd.js
 
 export type { HostLog, HostLogLevel, ReaderSink, ReaderSource } from './types.js';
 export { parseSimSpec, defaultCards, SIM_CARDS, type SimSpec, type SimSource, type SimCardId } from './sim.js';
+export { memoryCardReader } from './memcard.js';
 export { VpcdReader, VPCD_DEFAULT_PORT, VPCD_CTRL, encodeVpcdFrame, VpcdFrameDecoder } from './vpcd.js';
 export {
   startUsbReaders,
@@ -32,6 +34,11 @@ export interface ReaderOptions {
   sim?: readonly (string | SimSpec)[];
   /** A vpcd reader: true = port 35963, a number = that port (0 = any free one), or its options. */
   vpcd?: boolean | number | VpcdReaderOptions;
+  /**
+   * The in-memory reader and card, twin of the native anchor's ifd_memcard.c (the differential suite's reader); a
+   * string is its presence directory (the card is absent while `DIR/absent` exists).
+   */
+  memcard?: boolean | string;
 }
 
 export interface ReaderSet {
@@ -124,6 +131,11 @@ export async function startReaders(
     if (options.demo === true || (options.sim?.length ?? 0) > 0) {
       sim = await startSimReaders(sink, { demo: options.demo === true, sim: options.sim ?? [], log });
       sources.push(sim);
+    }
+    if (options.memcard !== undefined && options.memcard !== false) {
+      const reader = memoryCardReader(typeof options.memcard === 'string' ? { presenceDir: options.memcard } : {});
+      await sink.addReader(reader);
+      sources.push({ kind: 'memcard', stop: () => sink.removeReader(reader) });
     }
     if (options.vpcd !== undefined && options.vpcd !== false) {
       const vo: VpcdReaderOptions =

@@ -256,6 +256,23 @@ describe('PcscDaemon end to end', () => {
     expect(daemon.readerNames).toEqual([name]);
   });
 
+  it('a second call on a context waiting forever queues; IsValidContext and Cancel still answer (libpcsclite deadlocks)', async () => {
+    // libpcsclite 1.9.9 would block the second call on the context mutex while holding its global mutex, and every
+    // later call of the process (Cancel and IsValidContext included) on that global mutex: see README's departures.
+    const { client, hContext, name } = await rig();
+    const order: string[] = [];
+    const pending = code(client.SCardGetStatusChange(hContext, INFINITE, [{ szReader: name, dwCurrentState: 0x22 }]));
+    void pending.then(() => order.push('gsc'));
+    const list = client.SCardListReaders(hContext, null).then((r) => (order.push('list'), r));
+    await new Promise((r) => setTimeout(r, 2));
+    await client.SCardIsValidContext(hContext);
+    expect(order).toEqual([]);
+    await client.SCardCancel(hContext);
+    expect(await pending).toBe(SCARD_E_CANCELLED);
+    expect((await list).readers).toEqual([name]);
+    expect(order).toEqual(['gsc', 'list']);
+  });
+
   it('DIRECT connects without a card; no card otherwise → NO_SMARTCARD; no readers → NO_READERS_AVAILABLE', async () => {
     const { client, hContext, name, daemon, reader } = await rig({ card: 'none' });
     expect(await code(client.SCardConnect(hContext, name, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1))).toBe(

@@ -18,6 +18,7 @@ import {
   SCARD_E_SHARING_VIOLATION,
   SCARD_E_UNKNOWN_READER,
   SCARD_E_UNSUPPORTED_FEATURE,
+  SCARD_EJECT_CARD,
   SCARD_LEAVE_CARD,
   SCARD_NEGOTIABLE,
   SCARD_POWERED,
@@ -429,6 +430,21 @@ describe('SCardDisconnect', () => {
     expect(slot.powerState).toBe('unpowered');
   });
 
+  it('EJECT succeeds and leaves the card as it is (pcscd: the v2-only eject fails, the disconnect does not)', async () => {
+    const { server, driver, slot, ids } = await setup();
+    const a = await server.connect(NAME, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
+    const b = await server.connect(NAME, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
+    driver.calls.length = 0;
+    await server.disconnect(a.hCard, SCARD_EJECT_CARD);
+    expect(driver.calls.filter((c) => c.startsWith('power'))).toEqual([]);
+    expect(slot.readerState & SCARD_POWERED).toBe(SCARD_POWERED);
+    expect(slot.cardProtocol).toBe(SCARD_PROTOCOL_T1);
+    // No reset event: the other handle goes on without W_RESET_CARD.
+    expect(await server.transmit(b.hCard, SCARD_PROTOCOL_T1, SW_OK, 258)).toBeInstanceOf(Uint8Array);
+    await server.disconnect(b.hCard, SCARD_LEAVE_CARD);
+    expect(ids.size).toBe(0);
+  });
+
   it('a handle of a removed reader disconnects without error ("ignore reader removal")', async () => {
     const { server, readers, reader, slot, ids } = await setup();
     const { hCard } = await server.connect(NAME, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
@@ -451,6 +467,33 @@ describe('transactions', () => {
     expect(await codeOf(() => server.endTransaction(b.hCard, SCARD_RESET_CARD))).toBe(SCARD_E_SHARING_VIOLATION);
     await server.endTransaction(a.hCard, SCARD_LEAVE_CARD);
     server.beginTransaction(b.hCard);
+  });
+
+  it('End with EJECT is UNSUPPORTED_FEATURE, holding the lock or not, and still releases the lock', async () => {
+    const { server, driver, slot } = await setup();
+    const a = await server.connect(NAME, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
+    const b = await server.connect(NAME, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
+    driver.calls.length = 0;
+    // Not holding: pcscd's UNSUPPORTED_FEATURE is not replaced by RFUnlockSharing's NOT_TRANSACTED.
+    expect(await codeOf(() => server.endTransaction(a.hCard, SCARD_EJECT_CARD))).toBe(SCARD_E_UNSUPPORTED_FEATURE);
+    server.beginTransaction(a.hCard);
+    const e = await failure(() => server.endTransaction(a.hCard, SCARD_EJECT_CARD));
+    expect(e.code).toBe(SCARD_E_UNSUPPORTED_FEATURE);
+    expect(e.message).toContain('cannot eject');
+    expect(slot.lockId).toBe(0);
+    server.beginTransaction(b.hCard); // the lock was released
+    // Another handle's transaction: SHARING_VIOLATION comes first, as for any disposition but LEAVE.
+    expect(await codeOf(() => server.endTransaction(a.hCard, SCARD_EJECT_CARD))).toBe(SCARD_E_SHARING_VIOLATION);
+    expect(driver.calls.filter((c) => c.startsWith('power'))).toEqual([]);
+    // No reset event either: the holder goes on without W_RESET_CARD.
+    expect(await server.transmit(b.hCard, SCARD_PROTOCOL_T1, SW_OK, 258)).toBeInstanceOf(Uint8Array);
+  });
+
+  it('Reconnect refuses EJECT as an initialization (INVALID_VALUE), as pcscd does', async () => {
+    const { server } = await setup();
+    const a = await server.connect(NAME, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
+    const e = await failure(() => server.reconnect(a.hCard, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1, SCARD_EJECT_CARD));
+    expect(e.code).toBe(SCARD_E_INVALID_VALUE);
   });
 
   it('End checks the disposition before the handle', async () => {
