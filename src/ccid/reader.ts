@@ -7,9 +7,9 @@ import {
   CCID_CLASS_EXTENDED_APDU,
   CCID_CLASS_CHARACTER,
 } from './constants.js';
-import { exchangeLevel } from './descriptor.js';
+import { exchangeLevel, type CcidInterfaceScan } from './descriptor.js';
 import { discoverCcidInterfaces } from './descriptor-io.js';
-import { DriverError, IFD, readerRemoved } from '../ifd/errors.js';
+import { DriverError, IFD, isDriverError, readerRemoved } from '../ifd/errors.js';
 import type { IfdReader } from '../ifd/ifd.js';
 import { firmwareRefusal, lookupReader, readerQuirks, type ReaderQuirks } from './known-readers.js';
 import { friendlyName } from './reader-name.js';
@@ -28,6 +28,11 @@ export interface CcidReaderOptions {
   allowEscape?: boolean;
   /** Use a reader whose firmware libccid refuses as buggy. */
   allowBogusFirmware?: boolean;
+  /**
+   * Which CCID interface `open` uses (bInterfaceNumber); default the first usable one. `openAll` opens every one, as
+   * pcscd with libccid makes one reader per CCID interface of a composite device.
+   */
+  interfaceNumber?: number;
   /** Multiplies every timeout (tests use a small value so that faults resolve quickly). */
   timeoutScale?: number;
   /** GetSlotStatus polling period for readers without an interrupt endpoint (ms). */
@@ -119,12 +124,47 @@ export class CcidReader implements IfdReader {
   }
 
   /**
-   * Opens the first usable CCID interface of `device` (libccid `OpenUSBByName` + `IFDHCreateChannel`): reads the
-   * configuration descriptor, finds the CCID class descriptor, applies the known-readers quirks, claims the interface,
-   * resynchronises, and asks for the data-rate table when the reader has one.
+   * Opens one CCID interface of `device` (libccid `OpenUSBByName` + `IFDHCreateChannel`): the first usable one, or
+   * `options.interfaceNumber`. Reads the configuration descriptor, finds the CCID class descriptor, applies the
+   * known-readers quirks, claims the interface, resynchronises, and asks for the data-rate table when the reader has
+   * one.
    */
   static async open(device: USBDevice, options: CcidReaderOptions = {}): Promise<CcidReader> {
+    const scan = await CcidReader.#scan(device, options);
+    const wanted = options.interfaceNumber;
+    const info = wanted === undefined ? scan.readers[0] : scan.readers.find((r) => r.interfaceNumber === wanted);
+    if (info === undefined) throw noUsableInterface(scan, wanted);
+    return CcidReader.#openInterface(device, info, options);
+  }
+
+  /**
+   * Opens every usable CCID interface of `device`, each as its own reader, in interface order: pcscd's hotplug
+   * (`hotplug_libudev.c`) adds one reader per CCID interface and libccid opens the interface it is given, so a dual
+   * reader or a smart card keyboard's extra functions show as separate readers told apart by their iInterface.
+   * An interface that fails to open is left out (logged) as pcscd leaves out a reader whose IFDHCreateChannel fails;
+   * when none opens, the first failure is thrown.
+   */
+  static async openAll(device: USBDevice, options: CcidReaderOptions = {}): Promise<CcidReader[]> {
+    const scan = await CcidReader.#scan(device, options);
+    if (scan.readers.length === 0) throw noUsableInterface(scan, undefined);
     const log: DriverLog = options.log ?? (() => {});
+    for (const r of scan.rejected) log('warn', `interface ${r.interfaceNumber} left out: ${r.reason}`);
+    const readers: CcidReader[] = [];
+    let first: unknown;
+    for (const info of scan.readers) {
+      try {
+        readers.push(await CcidReader.#openInterface(device, info, options));
+      } catch (e) {
+        first ??= e;
+        log('warn', `interface ${info.interfaceNumber} could not be opened: ${(e as Error).message}`);
+        if (isDriverError(e, IFD.NO_SUCH_DEVICE)) break;
+      }
+    }
+    if (readers.length === 0) throw first;
+    return readers;
+  }
+
+  static async #scan(device: USBDevice, options: CcidReaderOptions): Promise<CcidInterfaceScan> {
     if (!device.opened) {
       try {
         await device.open();
@@ -132,17 +172,15 @@ export class CcidReader implements IfdReader {
         throw asOpenError(e, 'open the USB device', options.usbErrors ?? classifyUsbError);
       }
     }
-    const scan = await discoverCcidInterfaces(device, options.usbErrors ?? classifyUsbError);
-    const info = scan.readers[0];
-    if (info === undefined) {
-      const why = scan.rejected.map((r) => `interface ${r.interfaceNumber}: ${r.reason}`).join('; ');
-      throw new DriverError(
-        IFD.NOT_SUPPORTED,
-        why === ''
-          ? 'this USB device has no CCID smart card reader interface'
-          : `this USB device has no usable CCID interface (${why})`,
-      );
-    }
+    return discoverCcidInterfaces(device, options.usbErrors ?? classifyUsbError);
+  }
+
+  static async #openInterface(
+    device: USBDevice,
+    info: CcidInterfaceInfo,
+    options: CcidReaderOptions,
+  ): Promise<CcidReader> {
+    const log: DriverLog = options.log ?? (() => {});
     const vid = device.vendorId;
     const pid = device.productId;
     const bcdDevice =
@@ -225,6 +263,26 @@ export class CcidReader implements IfdReader {
     await this.transport.close();
     for (const l of [...this.#removedListeners]) l();
   }
+}
+
+/** No CCID interface to open: why each smart-card-looking interface was left out. */
+function noUsableInterface(scan: CcidInterfaceScan, wanted: number | undefined): DriverError {
+  if (wanted !== undefined) {
+    const rejected = scan.rejected.find((r) => r.interfaceNumber === wanted);
+    return new DriverError(
+      IFD.NOT_SUPPORTED,
+      rejected !== undefined
+        ? `interface ${wanted} of this USB device cannot be used: ${rejected.reason}`
+        : `this USB device has no CCID interface numbered ${wanted}`,
+    );
+  }
+  const why = scan.rejected.map((r) => `interface ${r.interfaceNumber}: ${r.reason}`).join('; ');
+  return new DriverError(
+    IFD.NOT_SUPPORTED,
+    why === ''
+      ? 'this USB device has no CCID smart card reader interface'
+      : `this USB device has no usable CCID interface (${why})`,
+  );
 }
 
 /** WebUSB open/claim failures as driver errors. */

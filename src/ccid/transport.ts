@@ -114,6 +114,25 @@ interface SlotTicket {
 
 const key = (slot: number, seq: number) => (slot << 8) | seq;
 
+/**
+ * The interfaces of each device that transports hold. WebUSB's open/close are per device while a composite device
+ * has one reader per CCID interface: a reader closing must not close the device under its siblings.
+ */
+const heldInterfaces = new WeakMap<USBDevice, Set<number>>();
+
+function hold(device: USBDevice, interfaceNumber: number): void {
+  let held = heldInterfaces.get(device);
+  if (held === undefined) heldInterfaces.set(device, (held = new Set()));
+  held.add(interfaceNumber);
+}
+
+/** Forgets the interface; true when no other interface of the device is held (the device may be closed). */
+function letGo(device: USBDevice, interfaceNumber: number): boolean {
+  const held = heldInterfaces.get(device);
+  held?.delete(interfaceNumber);
+  return held === undefined || held.size === 0;
+}
+
 export class CcidTransport implements ClassRequestChannel {
   private readonly timers: Timers;
   private readonly scale: number;
@@ -196,7 +215,8 @@ export class CcidTransport implements ClassRequestChannel {
     }
     const undo = async (claimed: boolean) => {
       if (claimed) await device.releaseInterface(info.interfaceNumber).catch(() => {});
-      if (openedHere) await device.close().catch(() => {});
+      const last = letGo(device, info.interfaceNumber);
+      if (openedHere && last) await device.close().catch(() => {});
     };
 
     try {
@@ -216,6 +236,7 @@ export class CcidTransport implements ClassRequestChannel {
 
     try {
       await device.claimInterface(info.interfaceNumber);
+      hold(device, info.interfaceNumber);
     } catch (e) {
       await undo(false);
       if (classify(e) === 'refused') {
@@ -384,7 +405,9 @@ export class CcidTransport implements ClassRequestChannel {
     await this.device.releaseInterface(this.info.interfaceNumber).catch((e: unknown) => {
       this.log('debug', `releaseInterface during close: ${describe(e)}`);
     });
-    await this.device.close().catch((e: unknown) => this.log('debug', `close: ${describe(e)}`));
+    if (letGo(this.device, this.info.interfaceNumber)) {
+      await this.device.close().catch((e: unknown) => this.log('debug', `close: ${describe(e)}`));
+    }
   }
 
   // -------------------------------------------------------------------------------------------------------------

@@ -49,3 +49,12 @@ export {
   type DualProtocolOptions,
   type SpecificModeOptions,
 } from './card/profiles.js';
+export {
+  SimulatedCompositeDevice,
+  hidDescriptor,
+  type CompositeProfile,
+  type CompositeFunction,
+  type CompositeCcidFunction,
+  type CompositeOtherFunction,
+} from './reader/composite.js';
+export { COMPOSITE_PROFILES, ACR1252_DUAL, CHERRY_KC_1000_SC } from './reader/composite-profiles.js';

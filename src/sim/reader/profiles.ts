@@ -59,6 +59,10 @@ export interface ReaderProfile {
   interfaceName: string | null;
   /** 0x0B (CCID) or 0xFF (vendor class carrying the 54-byte CCID descriptor). */
   interfaceClass: number;
+  /** bInterfaceSubClass (default 0). */
+  interfaceSubclass?: number;
+  /** bInterfaceProtocol (default 0 = CCID; 1 = ICCD version A, 2 = ICCD version B: ISO/IEC 7816-12 §5.3). */
+  interfaceProtocol?: number;
   /** Where the class descriptor sits in the configuration descriptor. */
   descriptorPlacement: 'interface' | 'endpoint';
   /** Whether the interface has an interrupt-IN endpoint (slot change notifications). */
