@@ -121,6 +121,8 @@ export class CcidReader implements IfdReader {
     transport.onSlotChange((slot, present) => this.slots[slot]?.cardEvent(present));
     // A transfer that finds the device gone ends the reader as a USB `disconnect` event would.
     transport.onRemoved(() => this.markRemoved());
+    // The device may have gone between the transport's opening and now (its removal listeners then already ran).
+    if (transport.state === 'removed') this.markRemoved();
   }
 
   /**

@@ -19,6 +19,7 @@ import {
   ACR1252_DUAL,
   CHERRY_KC_1000_SC,
   SimulatedCompositeDevice,
+  createSimulatedReader,
   helloWorldCardT0,
   helloWorldCardT1,
 } from '../../src/sim/index.js';
@@ -96,5 +97,22 @@ describe('composite devices through the daemon', () => {
     await manager.start();
     expect(manager.entries[0]!.readerNames).toEqual(['Cherry KC 1000 SC [KC 1000 SC] 00 00']);
     expect(await hello(client, 'Cherry KC 1000 SC [KC 1000 SC] 00 00', SCARD_PROTOCOL_T1)).toBe('Hello world!');
+  });
+});
+
+describe('a character-level reader through the daemon', () => {
+  it('the O2Micro OZ776 (readers/Oz776S.txt) answers T=0 and T=1 cards, the driver framing them', async () => {
+    const { usb, manager, client } = setup();
+    const device = createSimulatedReader('character-level');
+    device.insertCard(helloWorldCardT0());
+    usb.plug(device);
+    await manager.start();
+    // libccid's name for 0B97:7762; no iInterface, no serial number.
+    expect(manager.entries[0]!.readerNames).toEqual(['O2 Micro Oz776 00 00']);
+    expect(await hello(client, 'O2 Micro Oz776 00 00', SCARD_PROTOCOL_T0)).toBe('Hello world!');
+    device.removeCard();
+    device.insertCard(helloWorldCardT1());
+    await settle();
+    expect(await hello(client, 'O2 Micro Oz776 00 00', SCARD_PROTOCOL_T1)).toBe('Hello world!');
   });
 });

@@ -445,6 +445,50 @@ const k30: ReaderProfile = {
   quirks: { zlpBeforeResponseTo: [PC_TO_RDR.XfrBlock, PC_TO_RDR.IccPowerOn] },
 };
 
+/**
+ * Character level (dwFeatures exchange level 0: the reader moves characters, the host runs T=0's procedure bytes and
+ * frames T=1 blocks): O2Micro OZ776 0B97:7762, its class descriptor after the last endpoint. One of the six
+ * character-level readers among libccid's dumps; the dump lists 4000 kHz and 9600 bps.
+ */
+const characterLevel: ReaderProfile = {
+  id: 'character-level',
+  source: 'LudovicRousseau/CCID readers/Oz776S.txt',
+  vendorId: 0x0b97,
+  productId: 0x7762,
+  bcdDevice: 0x0110,
+  manufacturer: 'O2',
+  product: 'O2Micro CCID SC Reader',
+  serialNumber: null,
+  interfaceName: null,
+  interfaceClass: 0x0b,
+  descriptorPlacement: 'endpoint',
+  interruptEndpoint: true,
+  ccid: descriptor({
+    bcdCCID: 0x0100,
+    bMaxSlotIndex: 0,
+    bVoltageSupport: 0x03,
+    dwProtocols: 0x0003,
+    dwDefaultClock: 4000,
+    dwMaximumClock: 4000,
+    bNumClockSupported: 0,
+    dwDataRate: 9600,
+    dwMaxDataRate: 307200,
+    bNumDataRatesSupported: 0,
+    dwMaxIFSD: 254,
+    dwSynchProtocols: 0,
+    dwMechanical: 0,
+    dwFeatures: 0x00000030,
+    dwMaxCCIDMessageLength: 271,
+    bClassGetResponse: 0x00,
+    bClassEnvelope: 0x00,
+    wLcdLayout: 0x0000,
+    bPINSupport: 0x00,
+    bMaxCCIDBusySlots: 1,
+  }),
+  clockFrequencies: [4000],
+  dataRates: [9600],
+};
+
 export type ProfileId =
   | 'gempc-twin'
   | 'short-apdu'
@@ -454,7 +498,8 @@ export type ProfileId =
   | 'vendor-class'
   | 'descriptor-after-endpoint'
   | 'no-interrupt'
-  | 'k30';
+  | 'k30'
+  | 'character-level';
 
 export const PROFILES: Readonly<Record<ProfileId, ReaderProfile>> = {
   'gempc-twin': gempcTwin,
@@ -466,6 +511,7 @@ export const PROFILES: Readonly<Record<ProfileId, ReaderProfile>> = {
   'descriptor-after-endpoint': descriptorAfterEndpoint,
   'no-interrupt': noInterrupt,
   k30,
+  'character-level': characterLevel,
 };
 
 export function isProfileId(id: string): id is ProfileId {
