@@ -69,6 +69,18 @@ export function effectiveDescriptor(d: CcidClassDescriptor, quirks: ReaderQuirks
 }
 
 /**
+ * The descriptor an ICCD token is driven by (iccd.ts). Version A tokens take a whole short APDU in their XFR_BLOCK
+ * sequence and run T=0's procedure bytes themselves, whatever level they report (real ones say character level);
+ * version B tokens chain like CCID's extended level, which libccid switches them to when they report short APDU.
+ * The chip is the token's own: there is no PPS or SetParameters to do (dwFeatures 0x40, which real ones report).
+ */
+export function iccdDescriptor(d: CcidClassDescriptor, iccd: 'A' | 'B' | undefined): CcidClassDescriptor {
+  if (iccd === undefined) return d;
+  const level = iccd === 'A' ? CCID_CLASS_SHORT_APDU : CCID_CLASS_EXTENDED_APDU;
+  return { ...d, dwFeatures: (d.dwFeatures & ~CCID_CLASS_EXCHANGE_MASK) | level | 0x40 };
+}
+
+/**
  * A CCID reader: one claimed CCID interface of a USB device, its transport and its slots. This is what pcsc-lite's
  * reader factory gets from libccid's IFDHCreateChannel: a friendly name and one IFD handler per slot.
  */
@@ -194,7 +206,7 @@ export class CcidReader implements IfdReader {
       bcdDevice,
       reportedExchangeLevel: exchangeLevel(info.descriptor),
     });
-    const descriptor = effectiveDescriptor(info.descriptor, quirks);
+    const descriptor = iccdDescriptor(effectiveDescriptor(info.descriptor, quirks), info.iccd);
     const level = exchangeLevel(descriptor);
     const transportOptions: Parameters<typeof CcidTransport.open>[2] = { zlpDrain: quirks.zlp, log };
     if (options.timeoutScale !== undefined) transportOptions.timeoutScale = options.timeoutScale;

@@ -12,6 +12,8 @@ export {
 } from './reader/device.js';
 export {
   PROFILES,
+  ICCD_A_EGATE,
+  ICCD_B_RUTOKEN_MAGISTRA,
   isProfileId,
   type ProfileId,
   type ReaderProfile,

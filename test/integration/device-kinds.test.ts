@@ -18,6 +18,8 @@ import {
 import {
   ACR1252_DUAL,
   CHERRY_KC_1000_SC,
+  ICCD_A_EGATE,
+  ICCD_B_RUTOKEN_MAGISTRA,
   SimulatedCompositeDevice,
   createSimulatedReader,
   helloWorldCardT0,
@@ -114,5 +116,30 @@ describe('a character-level reader through the daemon', () => {
     device.insertCard(helloWorldCardT1());
     await settle();
     expect(await hello(client, 'O2 Micro Oz776 00 00', SCARD_PROTOCOL_T1)).toBe('Hello world!');
+  });
+});
+
+describe('ICCD tokens through the daemon (ISO/IEC 7816-12, control transfers)', () => {
+  it('version A (e-gate, vendor class) and B (Rutoken Magistra) are readers with a card', async () => {
+    const { usb, manager, client } = setup();
+    const a = createSimulatedReader(ICCD_A_EGATE);
+    a.insertCard(helloWorldCardT0());
+    const b = createSimulatedReader(ICCD_B_RUTOKEN_MAGISTRA);
+    b.insertCard(helloWorldCardT1());
+    usb.plug(a);
+    await manager.start();
+    usb.plug(b);
+    await manager.addDevice(b); // the hot-plug's attempt, awaited: the second reader takes index 01
+    // libccid's names for 0973:0003 and 0A89:0060 (supported_readers.txt) are their USB strings, as ours.
+    expect(manager.entries.map((e) => [e.state, e.readerNames])).toEqual([
+      ['ready', ['SchlumbergerSema SchlumbergerSema Cyberflex Access 00 00']],
+      ['ready', ['Aktiv Co., ProgramPark Rutoken Magistra 01 00']],
+    ]);
+    expect(await hello(client, 'SchlumbergerSema SchlumbergerSema Cyberflex Access 00 00', SCARD_PROTOCOL_T0)).toBe(
+      'Hello world!',
+    );
+    expect(await hello(client, 'Aktiv Co., ProgramPark Rutoken Magistra 01 00', SCARD_PROTOCOL_T1)).toBe(
+      'Hello world!',
+    );
   });
 });

@@ -95,10 +95,13 @@ export function endpointLayout(
   p: ReaderProfile,
   endpoints: FunctionLayout['endpoints'] = ENDPOINT,
 ): { address: number; attributes: number; packetSize: number; interval: number }[] {
-  const eps = [
-    { address: endpoints.BULK_OUT, attributes: 0x02, packetSize: BULK_PACKET_SIZE, interval: 0 },
-    { address: 0x80 | endpoints.BULK_IN, attributes: 0x02, packetSize: BULK_PACKET_SIZE, interval: 0 },
-  ];
+  const eps =
+    p.bulkEndpoints === false
+      ? []
+      : [
+          { address: endpoints.BULK_OUT, attributes: 0x02, packetSize: BULK_PACKET_SIZE, interval: 0 },
+          { address: 0x80 | endpoints.BULK_IN, attributes: 0x02, packetSize: BULK_PACKET_SIZE, interval: 0 },
+        ];
   if (p.interruptEndpoint) {
     eps.push({
       address: 0x80 | endpoints.INTERRUPT_IN,

@@ -33,6 +33,7 @@ import { InEndpoint, type InResult } from './in-endpoint.js';
 import { Keypad } from './keypad.js';
 import { PROFILES, isProfileId, type ProfileId, type ReaderProfile } from './profiles.js';
 import { Slot, type Command, type EscapeHandler, type Outcome } from './slot.js';
+import { IccdFunction } from './iccd.js';
 
 export interface SimulatedReaderOptions {
   /** Delay before each response, in ms (0 = zero latency, the default). */
@@ -133,6 +134,8 @@ export class SimulatedReader implements USBDevice {
   private generation = 0;
   private lastResponse: Uint8Array | null = null;
   private readonly effectiveProfile: ReaderProfile;
+  /** The ICCD side (control-pipe exchanges) when the profile is an ICCD token. */
+  private readonly iccd: IccdFunction | null;
   /** Interface number, endpoint numbers and iInterface index of the CCID function. */
   readonly layout: FunctionLayout;
 
@@ -152,10 +155,24 @@ export class SimulatedReader implements USBDevice {
     this.productName = profile.product;
     this.serialNumber = this.effectiveProfile.serialNumber;
     const escape = options.escape ?? null;
+    // An ICCD token (bInterfaceProtocol 1 = version A, 2 = version B; ISO/IEC 7816-12) drives its chip as a CCID
+    // slot would at TPDU level (A: the token runs T=0's procedure bytes) or extended APDU level (B: it chains).
+    const iccd = profile.interfaceProtocol === 1 ? 'A' : profile.interfaceProtocol === 2 ? 'B' : null;
+    const slotProfile =
+      iccd === null
+        ? profile
+        : {
+            ...profile,
+            ccid: {
+              ...profile.ccid,
+              dwFeatures: (profile.ccid.dwFeatures & ~0x70000) | (iccd === 'A' ? 0x10000 : 0x40000),
+            },
+          };
     this.slots = Array.from(
       { length: profile.ccid.bMaxSlotIndex + 1 },
-      (_, i) => new Slot(i, profile, this.keypad, escape),
+      (_, i) => new Slot(i, slotProfile, this.keypad, escape),
     );
+    this.iccd = iccd === null ? null : new IccdFunction(iccd, this.slots[0]!);
     this.configurations = [this.buildConfiguration()];
   }
 
@@ -317,8 +334,9 @@ export class SimulatedReader implements USBDevice {
 
   private endpointName(direction: USBDirection, n: number): EndpointName | null {
     const ep = this.layout.endpoints;
-    if (direction === 'out' && n === ep.BULK_OUT) return 'bulk-out';
-    if (direction === 'in' && n === ep.BULK_IN) return 'bulk-in';
+    const bulk = this.profile.bulkEndpoints !== false;
+    if (direction === 'out' && n === ep.BULK_OUT && bulk) return 'bulk-out';
+    if (direction === 'in' && n === ep.BULK_IN && bulk) return 'bulk-in';
     if (direction === 'in' && n === ep.INTERRUPT_IN && this.profile.interruptEndpoint) return 'interrupt-in';
     return null;
   }
@@ -328,6 +346,12 @@ export class SimulatedReader implements USBDevice {
   async controlTransferIn(setup: USBControlTransferParameters, length: number): Promise<USBInTransferResult> {
     this.requireOpen();
     this.checkControlRecipient(setup);
+    if (this.iccd !== null && setup.requestType === 'class' && setup.recipient === 'interface') {
+      const data = await this.iccd.in(setup.request);
+      if (data === null) return stallIn();
+      const n = Math.min(data.length, Math.max(0, length));
+      return { status: 'ok', data: new DataView(data.buffer, data.byteOffset, n) };
+    }
     const answer = this.controlIn(setup);
     if (answer === null) return stallIn();
     const n = Math.min(answer.length, Math.max(0, length));
@@ -338,6 +362,9 @@ export class SimulatedReader implements USBDevice {
     this.requireOpen();
     this.checkControlRecipient(setup);
     const bytes = bytesOf(data);
+    if (this.iccd !== null && setup.requestType === 'class' && setup.recipient === 'interface') {
+      return (await this.iccd.out(setup.request, setup.value, bytes.slice())) ? okOut(bytes.length) : stallOut();
+    }
     if (
       setup.requestType === 'class' &&
       setup.recipient === 'interface' &&

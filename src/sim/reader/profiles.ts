@@ -67,6 +67,8 @@ export interface ReaderProfile {
   descriptorPlacement: 'interface' | 'endpoint';
   /** Whether the interface has an interrupt-IN endpoint (slot change notifications). */
   interruptEndpoint: boolean;
+  /** Whether it has the bulk-OUT/bulk-IN pair (default true; ICCD tokens talk on the control pipe only). */
+  bulkEndpoints?: boolean;
   ccid: CcidDescriptorFields;
   /** GET_CLOCK_FREQUENCIES answer in kHz, or null when the reader stalls the request. */
   clockFrequencies: readonly number[] | null;
@@ -517,3 +519,94 @@ export const PROFILES: Readonly<Record<ProfileId, ReaderProfile>> = {
 export function isProfileId(id: string): id is ProfileId {
   return Object.prototype.hasOwnProperty.call(PROFILES, id);
 }
+
+/**
+ * ICCD version A token (ISO/IEC 7816-12 §7), on a vendor-class interface with no endpoint at all: SchlumbergerSema
+ * Cyberflex Access (e-gate) 0973:0003, `readers/e-gate.txt` (bInterfaceClass 0xFF, bInterfaceProtocol 1, T=0 only,
+ * character level as reported, dwMaxCCIDMessageLength 256).
+ */
+export const ICCD_A_EGATE: ReaderProfile = {
+  id: 'iccd-a',
+  source: 'LudovicRousseau/CCID readers/e-gate.txt',
+  vendorId: 0x0973,
+  productId: 0x0003,
+  bcdDevice: 0x0100,
+  manufacturer: 'SchlumbergerSema',
+  product: 'SchlumbergerSema Cyberflex Access',
+  serialNumber: null,
+  interfaceName: null,
+  interfaceClass: 0xff,
+  interfaceProtocol: 1,
+  descriptorPlacement: 'interface',
+  interruptEndpoint: false,
+  bulkEndpoints: false,
+  ccid: descriptor({
+    bcdCCID: 0x0110,
+    bMaxSlotIndex: 0,
+    bVoltageSupport: 0x01,
+    dwProtocols: 0x0001,
+    dwDefaultClock: 3580,
+    dwMaximumClock: 3580,
+    bNumClockSupported: 0,
+    dwDataRate: 9600,
+    dwMaxDataRate: 9600,
+    bNumDataRatesSupported: 0,
+    dwMaxIFSD: 0,
+    dwSynchProtocols: 0,
+    dwMechanical: 0,
+    dwFeatures: 0x00000840,
+    dwMaxCCIDMessageLength: 256,
+    bClassGetResponse: 0xff,
+    bClassEnvelope: 0xff,
+    wLcdLayout: 0x0000,
+    bPINSupport: 0x00,
+    bMaxCCIDBusySlots: 1,
+  }),
+  clockFrequencies: null,
+  dataRates: null,
+};
+
+/**
+ * ICCD version B token (ISO/IEC 7816-12 §8), class 0x0B, control pipe only: Aktiv Rutoken Magistra 0A89:0060,
+ * `readers/Aktiv_Rutoken_Magistra.txt` (bInterfaceProtocol 2, T=1, short APDU level as reported).
+ */
+export const ICCD_B_RUTOKEN_MAGISTRA: ReaderProfile = {
+  id: 'iccd-b',
+  source: 'LudovicRousseau/CCID readers/Aktiv_Rutoken_Magistra.txt',
+  vendorId: 0x0a89,
+  productId: 0x0060,
+  bcdDevice: 0x0102,
+  manufacturer: 'Aktiv Co., ProgramPark',
+  product: 'Rutoken Magistra',
+  serialNumber: null,
+  interfaceName: null,
+  interfaceClass: 0x0b,
+  interfaceProtocol: 2,
+  descriptorPlacement: 'interface',
+  interruptEndpoint: false,
+  bulkEndpoints: false,
+  ccid: descriptor({
+    bcdCCID: 0x0100,
+    bMaxSlotIndex: 0,
+    bVoltageSupport: 0x01,
+    dwProtocols: 0x0002,
+    dwDefaultClock: 3580,
+    dwMaximumClock: 3580,
+    bNumClockSupported: 0,
+    dwDataRate: 9600,
+    dwMaxDataRate: 9600,
+    bNumDataRatesSupported: 0,
+    dwMaxIFSD: 254,
+    dwSynchProtocols: 0,
+    dwMechanical: 0,
+    dwFeatures: 0x00020840,
+    dwMaxCCIDMessageLength: 261,
+    bClassGetResponse: 0xff,
+    bClassEnvelope: 0xff,
+    wLcdLayout: 0x0000,
+    bPINSupport: 0x00,
+    bMaxCCIDBusySlots: 1,
+  }),
+  clockFrequencies: null,
+  dataRates: null,
+};
