@@ -296,8 +296,7 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
           'PPS exchange',
           // At character level wLevelParameter says how many characters to receive: the echo is as long as the
           // request (ISO 7816-3 §9.3; libccid's PPS_Exchange asks for 4).
-          (seq) =>
-            encodeXfrBlock(this.slot, seq, request, 0, this.reader.level === 'character' ? request.length : 0),
+          (seq) => encodeXfrBlock(this.slot, seq, request, 0, this.reader.level === 'character' ? request.length : 0),
           DEFAULT_TIMEOUT_MS,
         );
       } catch (e) {
@@ -593,5 +592,3 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
     return this.#readTimeoutMs;
   }
 }
-
-

@@ -349,4 +349,3 @@ describe('character-level reader (O2Micro OZ776, readers/Oz776S.txt)', () => {
     await reader.close();
   });
 });
-

@@ -48,7 +48,13 @@ function token(answers: Record<number, number[][]>) {
 
 describe('iccdExchange, version B', () => {
   it('polls DATA_BLOCK on 0x80 (wDelay × 10 ms), then passes bResponseType on as the chain', async () => {
-    const t = token({ 0x6f: [[0x80, 3, 0], [0x80, 0, 0], [0x01, 0xaa, 0xbb]] });
+    const t = token({
+      0x6f: [
+        [0x80, 3, 0],
+        [0x80, 0, 0],
+        [0x01, 0xaa, 0xbb],
+      ],
+    });
     const r = decodeResponse(await iccdExchange('B', t.channel, encodeXfrBlock(0, 9, Uint8Array.of(1, 2, 3), 0, 0x10)));
     expect(t.log[0]).toBe('out 65 1000 3'); // bLevelParameter 0x10 in wValue's high byte
     expect(t.sleeps).toEqual([30, 10]);
@@ -83,7 +89,13 @@ describe('iccdExchange, version A', () => {
   });
 
   it('case 2: header, 0x10, DATA_BLOCK of Le bytes, 0x20, DATA_BLOCK of SW1 SW2', async () => {
-    const t = token({ 0xa0: [[0x10], [0x20]], 0x6f: [[1, 2, 3, 4], [0x90, 0x00]] });
+    const t = token({
+      0xa0: [[0x10], [0x20]],
+      0x6f: [
+        [1, 2, 3, 4],
+        [0x90, 0x00],
+      ],
+    });
     const r = decodeResponse(await iccdExchange('A', t.channel, encodeXfrBlock(0, 3, Uint8Array.of(0, 0x84, 0, 0, 4))));
     expect([...r.data]).toEqual([1, 2, 3, 4, 0x90, 0x00]);
     expect(t.log).toEqual(['out 65 0 5', 'in a0 0 1', 'in 6f 0 4', 'in a0 0 1', 'in 6f 0 2']);
