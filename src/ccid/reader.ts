@@ -164,17 +164,20 @@ export class CcidReader implements IfdReader {
     const log: DriverLog = options.log ?? (() => {});
     for (const r of scan.rejected) log('warn', `interface ${r.interfaceNumber} left out: ${r.reason}`);
     const readers: CcidReader[] = [];
-    let first: unknown;
+    const failures: { interfaceNumber: number; error: unknown }[] = [];
     for (const info of scan.readers) {
       try {
         readers.push(await CcidReader.#openInterface(device, info, options));
       } catch (e) {
-        first ??= e;
-        log('warn', `interface ${info.interfaceNumber} could not be opened: ${(e as Error).message}`);
+        failures.push({ interfaceNumber: info.interfaceNumber, error: e });
         if (isDriverError(e, IFD.NO_SUCH_DEVICE)) break;
       }
     }
-    if (readers.length === 0) throw first;
+    // When nothing opened, the caller reports the failure once; a partial open is worth a warning per interface.
+    if (readers.length === 0) throw failures[0]!.error;
+    for (const f of failures) {
+      log('warn', `interface ${f.interfaceNumber} could not be opened: ${(f.error as Error).message}`);
+    }
     return readers;
   }
 
