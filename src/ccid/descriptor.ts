@@ -410,11 +410,12 @@ function examineInterface(
       : `class 0x0B interface whose class-specific descriptor is ${intf.extra.length} bytes long, not the 54 of CCID 1.1 §5.1`;
   }
 
-  if (isCcidClass) {
-    if (intf.interfaceProtocol === PROTOCOL_ICCD_A || intf.interfaceProtocol === PROTOCOL_ICCD_B) {
-      const kind = intf.interfaceProtocol === PROTOCOL_ICCD_A ? 'ICCD version A' : 'ICCD version B';
-      return `the interface speaks ${kind} (bInterfaceProtocol ${intf.interfaceProtocol}), which exchanges over control transfers; this driver supports bulk CCID only`;
-    }
+  // ICCD (ISO/IEC 7816-12): bInterfaceProtocol 1 = version A, 2 = version B, on class 0x0B or on a vendor-class
+  // interface with the CCID descriptor (libccid reads bInterfaceProtocol whatever the class: e-gate, Oberthur
+  // CosmoCard). The token answers on the control pipe, so bulk endpoints are not required.
+  const iccd =
+    intf.interfaceProtocol === PROTOCOL_ICCD_A ? 'A' : intf.interfaceProtocol === PROTOCOL_ICCD_B ? 'B' : undefined;
+  if (isCcidClass && iccd === undefined) {
     if (intf.interfaceProtocol !== PROTOCOL_CCID) {
       return `unknown bInterfaceProtocol ${intf.interfaceProtocol} for class 0x0B (0 = CCID, 1/2 = ICCD)`;
     }
@@ -426,8 +427,15 @@ function examineInterface(
   const bulkOut = intf.endpoints.find((e) => e.type === 'bulk' && e.direction === 'out');
   const bulkIn = intf.endpoints.find((e) => e.type === 'bulk' && e.direction === 'in');
   const interruptIn = intf.endpoints.find((e) => e.type === 'interrupt' && e.direction === 'in');
-  if (!bulkOut || !bulkIn) {
-    return `the interface lacks a bulk-${bulkOut ? 'IN' : 'OUT'} endpoint, which CCID requires (CCID 1.1 §3)`;
+  if (iccd === undefined && (!bulkOut || !bulkIn)) {
+    const missing = bulkOut ? 'bulk-IN endpoint' : bulkIn ? 'bulk-OUT endpoint' : 'bulk endpoints';
+    const what = isVendor
+      ? `a vendor-class (0xFF) interface with a CCID class descriptor and bInterfaceProtocol ${intf.interfaceProtocol}`
+      : 'a CCID interface';
+    return (
+      `${what} but no ${missing}: bulk CCID (bInterfaceProtocol 0) needs bulk-OUT and bulk-IN ` +
+      '(CCID 1.1 §3), and only ICCD tokens (bInterfaceProtocol 1 or 2, ISO/IEC 7816-12) do without them'
+    );
   }
 
   const info: CcidInterfaceInfo = {
@@ -437,14 +445,16 @@ function examineInterface(
     interfaceClass: intf.interfaceClass,
     interfaceSubclass: intf.interfaceSubclass,
     interfaceProtocol: intf.interfaceProtocol,
-    bulkOut: bulkOut.number,
-    bulkIn: bulkIn.number,
-    bulkInMaxPacketSize: bulkIn.maxPacketSize,
+    bulkOut: bulkOut?.number ?? 0,
+    bulkIn: bulkIn?.number ?? 0,
+    bulkInMaxPacketSize: bulkIn?.maxPacketSize ?? 64,
     descriptor: parseCcidClassDescriptor(classBytes),
     descriptorPlacement: placement,
     iInterface: intf.iInterface,
   };
-  if (interruptIn) info.interruptIn = interruptIn.number;
+  // An ICCD token's slot is polled (its optional interrupt-IN, version B, is not needed for that).
+  if (interruptIn && iccd === undefined) info.interruptIn = interruptIn.number;
+  if (iccd !== undefined) info.iccd = iccd;
   return info;
 }
 

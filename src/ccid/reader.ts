@@ -7,9 +7,9 @@ import {
   CCID_CLASS_EXTENDED_APDU,
   CCID_CLASS_CHARACTER,
 } from './constants.js';
-import { exchangeLevel } from './descriptor.js';
+import { exchangeLevel, type CcidInterfaceScan } from './descriptor.js';
 import { discoverCcidInterfaces } from './descriptor-io.js';
-import { DriverError, IFD, readerRemoved } from '../ifd/errors.js';
+import { DriverError, IFD, isDriverError, readerRemoved } from '../ifd/errors.js';
 import type { IfdReader } from '../ifd/ifd.js';
 import { firmwareRefusal, readerQuirks, type ReaderQuirks } from './known-readers.js';
 import { friendlyName } from './reader-name.js';
@@ -27,6 +27,11 @@ export interface CcidReaderOptions {
   allowEscape?: boolean;
   /** Use a reader whose firmware libccid refuses as buggy. */
   allowBogusFirmware?: boolean;
+  /**
+   * Which CCID interface `open` uses (bInterfaceNumber); default the first usable one. `openAll` opens every one, as
+   * pcscd with libccid makes one reader per CCID interface of a composite device.
+   */
+  interfaceNumber?: number;
   /** Multiplies every timeout (tests use a small value so that faults resolve quickly). */
   timeoutScale?: number;
   /** GetSlotStatus polling period for readers without an interrupt endpoint (ms). */
@@ -60,6 +65,18 @@ export function effectiveDescriptor(d: CcidClassDescriptor, quirks: ReaderQuirks
   if (quirks.pinSupport !== undefined) out.bPINSupport = quirks.pinSupport;
   if (quirks.autoIfsd === true) out.dwFeatures |= CCID_CLASS_AUTO_IFSD;
   return out;
+}
+
+/**
+ * The descriptor an ICCD token is driven by (iccd.ts). Version A tokens take a whole short APDU in their XFR_BLOCK
+ * sequence and run T=0's procedure bytes themselves, whatever level they report (real ones say character level);
+ * version B tokens chain like CCID's extended level, which libccid switches them to when they report short APDU.
+ * The chip is the token's own: there is no PPS or SetParameters to do (dwFeatures 0x40, which real ones report).
+ */
+export function iccdDescriptor(d: CcidClassDescriptor, iccd: 'A' | 'B' | undefined): CcidClassDescriptor {
+  if (iccd === undefined) return d;
+  const level = iccd === 'A' ? CCID_CLASS_SHORT_APDU : CCID_CLASS_EXTENDED_APDU;
+  return { ...d, dwFeatures: (d.dwFeatures & ~CCID_CLASS_EXCHANGE_MASK) | level | 0x40 };
 }
 
 /**
@@ -115,15 +132,55 @@ export class CcidReader implements IfdReader {
     transport.onSlotChange((slot, present) => this.slots[slot]?.cardEvent(present));
     // A transfer that finds the device gone ends the reader as a USB `disconnect` event would.
     transport.onRemoved(() => this.markRemoved());
+    // The device may have gone between the transport's opening and now (its removal listeners then already ran).
+    if (transport.state === 'removed') this.markRemoved();
   }
 
   /**
-   * Opens the first usable CCID interface of `device` (libccid `OpenUSBByName` + `IFDHCreateChannel`): reads the
-   * configuration descriptor, finds the CCID class descriptor, applies the known-readers quirks, claims the interface,
-   * resynchronises, and asks for the data-rate table when the reader has one.
+   * Opens one CCID interface of `device` (libccid `OpenUSBByName` + `IFDHCreateChannel`): the first usable one, or
+   * `options.interfaceNumber`. Reads the configuration descriptor, finds the CCID class descriptor, applies the
+   * known-readers quirks, claims the interface, resynchronises, and asks for the data-rate table when the reader has
+   * one.
    */
   static async open(device: USBDevice, options: CcidReaderOptions = {}): Promise<CcidReader> {
+    const scan = await CcidReader.#scan(device, options);
+    const wanted = options.interfaceNumber;
+    const info = wanted === undefined ? scan.readers[0] : scan.readers.find((r) => r.interfaceNumber === wanted);
+    if (info === undefined) throw noUsableInterface(scan, wanted);
+    return CcidReader.#openInterface(device, info, options);
+  }
+
+  /**
+   * Opens every usable CCID interface of `device`, each as its own reader, in interface order: pcscd's hotplug
+   * (`hotplug_libudev.c`) adds one reader per CCID interface and libccid opens the interface it is given, so a dual
+   * reader or a smart card keyboard's extra functions show as separate readers told apart by their iInterface.
+   * An interface that fails to open is left out (logged) as pcscd leaves out a reader whose IFDHCreateChannel fails;
+   * when none opens, the first failure is thrown.
+   */
+  static async openAll(device: USBDevice, options: CcidReaderOptions = {}): Promise<CcidReader[]> {
+    const scan = await CcidReader.#scan(device, options);
+    if (scan.readers.length === 0) throw noUsableInterface(scan, undefined);
     const log: DriverLog = options.log ?? (() => {});
+    for (const r of scan.rejected) log('warn', `interface ${r.interfaceNumber} left out: ${r.reason}`);
+    const readers: CcidReader[] = [];
+    const failures: { interfaceNumber: number; error: unknown }[] = [];
+    for (const info of scan.readers) {
+      try {
+        readers.push(await CcidReader.#openInterface(device, info, options));
+      } catch (e) {
+        failures.push({ interfaceNumber: info.interfaceNumber, error: e });
+        if (isDriverError(e, IFD.NO_SUCH_DEVICE)) break;
+      }
+    }
+    // When nothing opened, the caller reports the failure once; a partial open is worth a warning per interface.
+    if (readers.length === 0) throw failures[0]!.error;
+    for (const f of failures) {
+      log('warn', `interface ${f.interfaceNumber} could not be opened: ${(f.error as Error).message}`);
+    }
+    return readers;
+  }
+
+  static async #scan(device: USBDevice, options: CcidReaderOptions): Promise<CcidInterfaceScan> {
     if (!device.opened) {
       try {
         await device.open();
@@ -131,17 +188,15 @@ export class CcidReader implements IfdReader {
         throw asOpenError(e, 'open the USB device', options.usbErrors ?? classifyUsbError);
       }
     }
-    const scan = await discoverCcidInterfaces(device, options.usbErrors ?? classifyUsbError);
-    const info = scan.readers[0];
-    if (info === undefined) {
-      const why = scan.rejected.map((r) => `interface ${r.interfaceNumber}: ${r.reason}`).join('; ');
-      throw new DriverError(
-        IFD.NOT_SUPPORTED,
-        why === ''
-          ? 'this USB device has no CCID smart card reader interface'
-          : `this USB device has no usable CCID interface (${why})`,
-      );
-    }
+    return discoverCcidInterfaces(device, options.usbErrors ?? classifyUsbError);
+  }
+
+  static async #openInterface(
+    device: USBDevice,
+    info: CcidInterfaceInfo,
+    options: CcidReaderOptions,
+  ): Promise<CcidReader> {
+    const log: DriverLog = options.log ?? (() => {});
     const vid = device.vendorId;
     const pid = device.productId;
     const bcdDevice =
@@ -153,7 +208,7 @@ export class CcidReader implements IfdReader {
       bcdDevice,
       reportedExchangeLevel: exchangeLevel(info.descriptor),
     });
-    const descriptor = effectiveDescriptor(info.descriptor, quirks);
+    const descriptor = iccdDescriptor(effectiveDescriptor(info.descriptor, quirks), info.iccd);
     const level = exchangeLevel(descriptor);
     const transportOptions: Parameters<typeof CcidTransport.open>[2] = { zlpDrain: quirks.zlp, log };
     if (options.timeoutScale !== undefined) transportOptions.timeoutScale = options.timeoutScale;
@@ -221,6 +276,26 @@ export class CcidReader implements IfdReader {
     await this.transport.close();
     for (const l of [...this.#removedListeners]) l();
   }
+}
+
+/** No CCID interface to open: why each smart-card-looking interface was left out. */
+function noUsableInterface(scan: CcidInterfaceScan, wanted: number | undefined): DriverError {
+  if (wanted !== undefined) {
+    const rejected = scan.rejected.find((r) => r.interfaceNumber === wanted);
+    return new DriverError(
+      IFD.NOT_SUPPORTED,
+      rejected !== undefined
+        ? `interface ${wanted} of this USB device cannot be used: ${rejected.reason}`
+        : `this USB device has no CCID interface numbered ${wanted}`,
+    );
+  }
+  const why = scan.rejected.map((r) => `interface ${r.interfaceNumber}: ${r.reason}`).join('; ');
+  return new DriverError(
+    IFD.NOT_SUPPORTED,
+    why === ''
+      ? 'this USB device has no CCID smart card reader interface'
+      : `this USB device has no usable CCID interface (${why})`,
+  );
 }
 
 /** WebUSB open/claim failures as driver errors. */

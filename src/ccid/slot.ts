@@ -25,6 +25,7 @@ import {
 import { checkPpsResponse, planProtocol, setParametersBody } from './pps.js';
 import { T1Protocol, T1ReceiveError, type T1Link } from './t1.js';
 import { apduToT0Tpdu } from './t0.js';
+import { transmitT0Characters, type CharacterExchange } from './t0-character.js';
 import { DEFAULT_TIMEOUT_MS, exchangeTimeoutMs, POWER_ON_TIMEOUT_MS } from './timeouts.js';
 import type { CcidClassDescriptor, ExchangeLevel } from './types.js';
 
@@ -284,9 +285,6 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
         `slot ${this.slot}: the card's ATR is malformed, no protocol can be chosen`,
       );
     }
-    // At character level even the PPS would need character-by-character reads the driver does not do: say so here
-    // rather than misreading the reader's answer as a refused PPS.
-    if (this.reader.level === 'character') throw characterLevelUnsupported();
     const d = this.reader.descriptor;
     const plan = planProtocol(atr, d, wanted, this.reader.dataRates);
     let fidi = plan.fidi;
@@ -296,7 +294,9 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
       try {
         answer = await this.#command(
           'PPS exchange',
-          (seq) => encodeXfrBlock(this.slot, seq, request),
+          // At character level wLevelParameter says how many characters to receive: the echo is as long as the
+          // request (ISO 7816-3 §9.3; libccid's PPS_Exchange asks for 4).
+          (seq) => encodeXfrBlock(this.slot, seq, request, 0, this.reader.level === 'character' ? request.length : 0),
           DEFAULT_TIMEOUT_MS,
         );
       } catch (e) {
@@ -338,14 +338,68 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
     this.#readTimeoutMs = exchangeTimeoutMs(atr, wanted, d.dwDefaultClock, fidi);
     this.#protocol = wanted;
     this.#t1 = undefined;
-    if (wanted === 1 && this.reader.level === 'tpdu') {
+    if (wanted === 1 && (this.reader.level === 'tpdu' || this.reader.level === 'character')) {
       const ifsd = effectiveIfsd(d);
-      const t1 = new T1Protocol(this.#t1Link(), { ifsc: atr.ifsc, ifsd, edc: atr.edc });
+      const link = this.reader.level === 'tpdu' ? this.#t1Link() : this.#t1CharacterLink(atr.edc === 'crc' ? 2 : 1);
+      const t1 = new T1Protocol(link, { ifsc: atr.ifsc, ifsd, edc: atr.edc });
       if ((d.dwFeatures & CCID_CLASS_AUTO_IFSD) === 0) {
         await t1.sendIfsRequest(ifsd);
       }
       this.#t1 = t1;
     }
+  }
+
+  /**
+   * One character-level exchange (CCID 1.1 §6.1.4): XfrBlock with the characters to send and, in wLevelParameter,
+   * how many the reader must receive; the answer must be exactly that many.
+   */
+  #characterExchange(timeoutMs: () => number): CharacterExchange {
+    return async (data, expected) => {
+      const response = await this.#command(
+        'character exchange',
+        (seq) => encodeXfrBlock(this.slot, seq, data, 0, expected),
+        timeoutMs(),
+      );
+      return response.data.slice();
+    };
+  }
+
+  /**
+   * T=1 on a character-level reader: a block's length is only known from its prologue (ISO 7816-3 §11.3.1), so the
+   * block goes out with 3 characters asked back (NAD PCB LEN), then LEN + EDC more are read. libccid sends T=1 blocks
+   * to such readers as at TPDU level, which leaves the reader to guess how much to receive.
+   */
+  #t1CharacterLink(edcLength: 1 | 2): T1Link {
+    return {
+      exchange: async (block, wtx) => {
+        const exchange = this.#characterExchange(() => this.#readTimeoutMs * Math.max(1, wtx));
+        try {
+          const prologue = await exchange(block, 3);
+          const restLength = prologue[2]! + edcLength;
+          const rest = prologue.length === 3 ? await exchange(new Uint8Array(0), restLength) : new Uint8Array(0);
+          if (prologue.length !== 3 || rest.length !== restLength) {
+            throw new DriverError(
+              IFD.COMMUNICATION_ERROR,
+              `the reader returned ${prologue.length}+${rest.length} characters of a T=1 block, ` +
+                `3+${restLength} were asked for (CCID 1.1 §6.1.4 wLevelParameter)`,
+            );
+          }
+          const out = new Uint8Array(3 + rest.length);
+          out.set(prologue);
+          out.set(rest, 3);
+          return out;
+        } catch (e) {
+          if (e instanceof CcidCommandError && e.code !== IFD.ICC_NOT_PRESENT) {
+            if (e.bError === CCID_ERR.XFR_PARITY_ERROR) throw new T1ReceiveError('parity', e.message);
+            if (e.bError === CCID_ERR.ICC_MUTE) throw new T1ReceiveError('timeout', e.message);
+          }
+          if (e instanceof DriverError && e.code === IFD.RESPONSE_TIMEOUT) {
+            throw new T1ReceiveError('timeout', e.message);
+          }
+          throw e;
+        }
+      },
+    };
   }
 
   /** The T=1 link over PC_to_RDR_XfrBlock: bBWI carries the WTX multiplier (CCID 1.1 §6.1.4), as libccid does. */
@@ -392,13 +446,17 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
       );
     }
     const level = this.reader.level;
-    if (level === 'character') throw characterLevelUnsupported();
     const protocol = this.#protocol;
     if (protocol === undefined) {
       throw new DriverError(IFD.PROTOCOL_NOT_SUPPORTED, `slot ${this.slot}: no protocol was set up for the card`);
     }
     let response: Uint8Array;
-    if (level === 'tpdu') {
+    if (level === 'character' && protocol === 0) {
+      response = await transmitT0Characters(
+        this.#characterExchange(() => this.#readTimeoutMs),
+        apdu,
+      );
+    } else if (level === 'tpdu' || level === 'character') {
       if (protocol === 1) {
         const t1 = this.#t1;
         if (t1 === undefined) throw new DriverError(IFD.COMMUNICATION_ERROR, `slot ${this.slot}: T=1 is not set up`);
@@ -533,11 +591,4 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
   get readTimeoutMs(): number {
     return this.#readTimeoutMs;
   }
-}
-
-function characterLevelUnsupported(): DriverError {
-  return new DriverError(
-    IFD.NOT_SUPPORTED,
-    'this reader exchanges characters (CCID character level); the driver supports TPDU and APDU level readers only',
-  );
 }

@@ -29,6 +29,7 @@ import {
 import { DriverError, IFD, isDriverError } from '../ifd/errors.js';
 import { decodeResponse, encodeAbort, encodeGetSlotStatus, type CcidResponse } from './messages.js';
 import { SlotWatch, type HardwareErrorEvent } from './slot-watch.js';
+import { iccdExchange, type IccdChannel } from './iccd.js';
 import { DEFAULT_TIMEOUT_MS } from './timeouts.js';
 import type { CcidInterfaceInfo } from './types.js';
 import {
@@ -114,6 +115,25 @@ interface SlotTicket {
 
 const key = (slot: number, seq: number) => (slot << 8) | seq;
 
+/**
+ * The interfaces of each device that transports hold. WebUSB's open/close are per device while a composite device
+ * has one reader per CCID interface: a reader closing must not close the device under its siblings.
+ */
+const heldInterfaces = new WeakMap<USBDevice, Set<number>>();
+
+function hold(device: USBDevice, interfaceNumber: number): void {
+  let held = heldInterfaces.get(device);
+  if (held === undefined) heldInterfaces.set(device, (held = new Set()));
+  held.add(interfaceNumber);
+}
+
+/** Forgets the interface; true when no other interface of the device is held (the device may be closed). */
+function letGo(device: USBDevice, interfaceNumber: number): boolean {
+  const held = heldInterfaces.get(device);
+  held?.delete(interfaceNumber);
+  return held === undefined || held.size === 0;
+}
+
 export class CcidTransport implements ClassRequestChannel {
   private readonly timers: Timers;
   private readonly scale: number;
@@ -196,7 +216,8 @@ export class CcidTransport implements ClassRequestChannel {
     }
     const undo = async (claimed: boolean) => {
       if (claimed) await device.releaseInterface(info.interfaceNumber).catch(() => {});
-      if (openedHere) await device.close().catch(() => {});
+      const last = letGo(device, info.interfaceNumber);
+      if (openedHere && last) await device.close().catch(() => {});
     };
 
     try {
@@ -216,6 +237,7 @@ export class CcidTransport implements ClassRequestChannel {
 
     try {
       await device.claimInterface(info.interfaceNumber);
+      hold(device, info.interfaceNumber);
     } catch (e) {
       await undo(false);
       if (classify(e) === 'refused') {
@@ -300,10 +322,12 @@ export class CcidTransport implements ClassRequestChannel {
       checkBuiltMessage(msg, slot, seq);
       const scaled = Math.min(timeoutMs * this.scale, MAX_TIMER_MS);
       try {
+        if (this.info.iccd !== undefined) return await this.iccdCommand(msg, scaled);
         return await this.exchange(slot, seq, msg, scaled);
       } catch (e) {
         if (!(e instanceof ResponseTimeout)) throw e;
-        if (options.abortOnTimeout !== false && this.currentState === 'open') {
+        // ICCD has no Abort (ISO/IEC 7816-12 defines none of CCID's §5.3.1 pair).
+        if (options.abortOnTimeout !== false && this.currentState === 'open' && this.info.iccd === undefined) {
           releaseAfter = (await this.abortCommand(slot, seq)).finished;
         }
         throw new DriverError(
@@ -384,7 +408,9 @@ export class CcidTransport implements ClassRequestChannel {
     await this.device.releaseInterface(this.info.interfaceNumber).catch((e: unknown) => {
       this.log('debug', `releaseInterface during close: ${describe(e)}`);
     });
-    await this.device.close().catch((e: unknown) => this.log('debug', `close: ${describe(e)}`));
+    if (letGo(this.device, this.info.interfaceNumber)) {
+      await this.device.close().catch((e: unknown) => this.log('debug', `close: ${describe(e)}`));
+    }
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -469,6 +495,80 @@ export class CcidTransport implements ClassRequestChannel {
         (e: unknown) => {
           if (waiter.settled) return;
           this.settle(waiter);
+          reject(e instanceof Error ? e : new Error(String(e)));
+        },
+      );
+    });
+  }
+
+  /**
+   * An ICCD token (iccd.ts): the CCID command becomes class requests on the control pipe, the answer the RDR_to_PC
+   * message a bulk reader would have sent. The timeout runs over the whole exchange, polling included.
+   */
+  private iccdCommand(msg: Uint8Array, timeoutMs: number): Promise<CcidResponse> {
+    const version = this.info.iccd!;
+    const index = this.info.interfaceNumber;
+    let expired = false;
+    const what = (request: number) => `ICCD request 0x${request.toString(16)}`;
+    const channel: IccdChannel = {
+      controlIn: async (request, value, length) => {
+        this.checkUsable();
+        let r: USBInTransferResult;
+        try {
+          r = await this.device.controlTransferIn(
+            { requestType: 'class', recipient: 'interface', request, value, index },
+            length,
+          );
+        } catch (e) {
+          throw this.transferError(e, what(request));
+        }
+        if (r.status !== 'ok') {
+          throw new DriverError(IFD.COMMUNICATION_ERROR, `the token answered ${what(request)} with '${r.status}'`);
+        }
+        const d = r.data;
+        return d ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice() : new Uint8Array(0);
+      },
+      controlOut: async (request, value, data) => {
+        this.checkUsable();
+        let r: USBOutTransferResult;
+        try {
+          r = await this.device.controlTransferOut(
+            { requestType: 'class', recipient: 'interface', request, value, index },
+            data as Uint8Array<ArrayBuffer>,
+          );
+        } catch (e) {
+          throw this.transferError(e, what(request));
+        }
+        if (r.status !== 'ok') {
+          throw new DriverError(IFD.COMMUNICATION_ERROR, `the token answered ${what(request)} with '${r.status}'`);
+        }
+      },
+      sleep: (ms) => new Promise((resolve) => this.timers.setTimeout(resolve, ms)),
+      expired: () => expired,
+    };
+    return new Promise<CcidResponse>((resolve, reject) => {
+      let settled = false;
+      const timer = this.timers.setTimeout(() => {
+        expired = true;
+        if (settled) return;
+        settled = true;
+        reject(new ResponseTimeout());
+      }, timeoutMs);
+      iccdExchange(version, channel, msg).then(
+        (bytes) => {
+          if (settled) return;
+          settled = true;
+          this.timers.clearTimeout(timer);
+          try {
+            resolve(decodeResponse(bytes));
+          } catch (e) {
+            reject(e instanceof Error ? e : new Error(String(e)));
+          }
+        },
+        (e: unknown) => {
+          if (settled) return;
+          settled = true;
+          this.timers.clearTimeout(timer);
           reject(e instanceof Error ? e : new Error(String(e)));
         },
       );

@@ -56,4 +56,9 @@ export interface CcidInterfaceInfo {
   descriptorPlacement: 'interface' | 'endpoint';
   /** iInterface string index (0 = none), used in reader names. */
   iInterface: number;
+  /**
+   * ICCD version (ISO/IEC 7816-12; bInterfaceProtocol 1 = A, 2 = B): the token exchanges over control transfers
+   * (iccd.ts) and bulkOut/bulkIn are 0 when it has no bulk endpoints.
+   */
+  iccd?: 'A' | 'B';
 }

@@ -12,6 +12,8 @@ export {
 } from './reader/device.js';
 export {
   PROFILES,
+  ICCD_A_EGATE,
+  ICCD_B_RUTOKEN_MAGISTRA,
   isProfileId,
   type ProfileId,
   type ReaderProfile,
@@ -49,3 +51,12 @@ export {
   type DualProtocolOptions,
   type SpecificModeOptions,
 } from './card/profiles.js';
+export {
+  SimulatedCompositeDevice,
+  hidDescriptor,
+  type CompositeProfile,
+  type CompositeFunction,
+  type CompositeCcidFunction,
+  type CompositeOtherFunction,
+} from './reader/composite.js';
+export { COMPOSITE_PROFILES, ACR1252_DUAL, CHERRY_KC_1000_SC } from './reader/composite-profiles.js';

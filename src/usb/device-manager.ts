@@ -86,9 +86,12 @@ interface DeviceRecord {
   state: ReaderEntryState;
   reason: string | undefined;
   readerNames: string[];
-  /** The opened reader, from the moment the driver returns it until it is closed or removed. */
-  reader: CcidReader | undefined;
-  /** True while the daemon holds the reader (addReader resolved, removeReader not yet called). */
+  /**
+   * The opened readers, one per CCID interface (a composite device has several, as pcscd makes one reader per CCID
+   * interface), from the moment the driver returns them until they are closed or removed.
+   */
+  readers: CcidReader[];
+  /** True while the daemon holds the readers (addReader resolved, removeReader not yet called). */
   inDaemon: boolean;
   /** Set once the device was unplugged or removed: a running open attempt must undo its work. */
   ending: Ending | undefined;
@@ -279,7 +282,7 @@ export class UsbDeviceManager {
       state: 'opening',
       reason: undefined,
       readerNames: [],
-      reader: undefined,
+      readers: [],
       inDaemon: false,
       ending: undefined,
       attempt: undefined,
@@ -306,7 +309,7 @@ export class UsbDeviceManager {
 
   async #attemptOpen(rec: DeviceRecord): Promise<void> {
     const { device } = rec;
-    let reader: CcidReader;
+    let readers: CcidReader[];
     try {
       if (!hasSmartCardInterface(device) && !(await this.#isVendorClassReader(device))) {
         // A vendor-class gadget, not a CCID reader: drop it quietly.
@@ -318,7 +321,7 @@ export class UsbDeviceManager {
         }
         return;
       }
-      reader = await CcidReader.open(device, this.#driver);
+      readers = await CcidReader.openAll(device, this.#driver);
     } catch (e) {
       await closeQuietly(device, this.#log);
       if (rec.ending !== undefined) return;
@@ -327,30 +330,42 @@ export class UsbDeviceManager {
     }
 
     if (rec.ending !== undefined) {
-      await this.#dispose(rec, reader, false);
+      await this.#dispose(rec, readers, []);
       return;
     }
-    rec.reader = reader;
-    if (!rec.explicitLabel) rec.label = reader.friendlyName;
+    rec.readers = readers;
+    if (!rec.explicitLabel) rec.label = readers[0]!.friendlyName;
 
-    let names: string[];
-    try {
-      names = await this.#readers.addReader(reader);
-    } catch (e) {
-      rec.reader = undefined;
-      await reader.close().catch((err: unknown) => this.#log('debug', `${rec.label}: close: ${describe(err)}`));
-      await closeQuietly(device, this.#log);
-      if (rec.ending !== undefined) return;
-      this.#fail(rec, e);
-      return;
+    // One daemon reader per interface, in interface order, as pcscd's hotplug adds them. A reader the daemon refuses
+    // (its limit of 16) is closed; the others stay.
+    const names: string[] = [];
+    const added: CcidReader[] = [];
+    let refusal: unknown;
+    for (const reader of readers) {
+      if (rec.ending !== undefined) break;
+      try {
+        names.push(...(await this.#readers.addReader(reader)));
+        added.push(reader);
+      } catch (e) {
+        refusal ??= e;
+        this.#log('warn', `${rec.label}: the daemon refused interface ${reader.info.interfaceNumber}: ${describe(e)}`);
+        await reader.close().catch((err: unknown) => this.#log('debug', `${rec.label}: close: ${describe(err)}`));
+      }
     }
 
     if (rec.ending !== undefined) {
-      // Unplugged or removed while the daemon was adding it: the ending already marked it removed if unplugged.
-      rec.reader = undefined;
-      await this.#dispose(rec, reader, true);
+      // Unplugged or removed while the daemon was adding them: the ending already marked them removed if unplugged.
+      rec.readers = [];
+      await this.#dispose(rec, readers, added);
       return;
     }
+    if (added.length === 0) {
+      rec.readers = [];
+      await closeQuietly(device, this.#log);
+      this.#fail(rec, refusal);
+      return;
+    }
+    rec.readers = added;
     rec.inDaemon = true;
     rec.state = 'ready';
     rec.readerNames = [...names];
@@ -367,7 +382,7 @@ export class UsbDeviceManager {
 
   #fail(rec: DeviceRecord, e: unknown): void {
     const failure = describeOpenFailure(e, { firmwareRefused: this.#refusesFirmware(rec.device) });
-    rec.reader = undefined;
+    rec.readers = [];
     rec.inDaemon = false;
     rec.readerNames = [];
     if (failure.state === 'gone') {
@@ -393,37 +408,37 @@ export class UsbDeviceManager {
     );
   }
 
-  /** Undoes an opened reader after its device ended: out of the daemon (if added), then closed or marked removed. */
-  async #dispose(rec: DeviceRecord, reader: CcidReader, inDaemon: boolean): Promise<void> {
-    if (rec.ending === 'unplugged') reader.markRemoved();
-    if (inDaemon) {
+  /** Undoes opened readers after their device ended: out of the daemon (those added), then closed or marked removed. */
+  async #dispose(rec: DeviceRecord, readers: readonly CcidReader[], inDaemon: readonly CcidReader[]): Promise<void> {
+    if (rec.ending === 'unplugged') for (const r of readers) r.markRemoved();
+    for (const reader of inDaemon) {
       await this.#readers
         .removeReader(reader)
         .catch((e: unknown) => this.#log('warn', `${rec.label}: removeReader: ${describe(e)}`));
     }
-    if (rec.ending === 'unplugged') {
-      await closeQuietly(rec.device, this.#log);
-    } else {
-      await reader.close().catch((e: unknown) => this.#log('debug', `${rec.label}: close: ${describe(e)}`));
-      await closeQuietly(rec.device, this.#log);
+    if (rec.ending !== 'unplugged') {
+      for (const reader of readers) {
+        await reader.close().catch((e: unknown) => this.#log('debug', `${rec.label}: close: ${describe(e)}`));
+      }
     }
+    await closeQuietly(rec.device, this.#log);
   }
 
-  /** The device was unplugged or is being removed: the entry goes at once, the reader is undone. */
+  /** The device was unplugged or is being removed: the entry goes at once, the readers are undone. */
   async #end(device: USBDevice, ending: Ending): Promise<void> {
     const rec = this.#records.get(device);
     if (rec === undefined) return;
     this.#records.delete(device);
     rec.ending = ending;
     this.#log('info', `${rec.label}: ${ending === 'unplugged' ? 'unplugged' : 'removed'}`);
-    // Pending and later calls on the reader fail at once (IFD_NO_SUCH_DEVICE) rather than time out.
-    if (ending === 'unplugged') rec.reader?.markRemoved();
+    // Pending and later calls on the readers fail at once (IFD_NO_SUCH_DEVICE) rather than time out.
+    if (ending === 'unplugged') for (const r of rec.readers) r.markRemoved();
     this.#changed();
-    const reader = rec.reader;
-    if (reader !== undefined && rec.inDaemon) {
-      rec.reader = undefined;
+    const readers = rec.readers;
+    if (readers.length > 0 && rec.inDaemon) {
+      rec.readers = [];
       rec.inDaemon = false;
-      await this.#dispose(rec, reader, true);
+      await this.#dispose(rec, readers, readers);
     } else if (rec.attempt !== undefined) {
       // The attempt sees `ending` and undoes its own work.
       await rec.attempt;

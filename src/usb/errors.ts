@@ -11,7 +11,7 @@ import { hexNumber } from '../util/hex.js';
 
 /**
  * 'blocked': the browser refuses the reader and nothing on our side can change it.
- * 'unsupported': the device is a reader this driver cannot drive (ICCD, broken descriptor, ...).
+ * 'unsupported': the device is a reader this driver cannot drive (broken descriptor, unknown protocol, ...).
  * 'failed': it could not be opened now; unplugging and plugging it again retries.
  * 'gone': the device disappeared while being opened; there is nothing to show.
  */

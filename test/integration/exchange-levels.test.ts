@@ -13,7 +13,6 @@ import {
   PROFILES,
   SimulatedCard,
   specificModeCard,
-  type ReaderProfile,
 } from '../../src/sim/index.js';
 import {
   concat,
@@ -285,28 +284,68 @@ describe('voltage selection', () => {
   });
 });
 
-describe('character-level reader', () => {
-  const characterProfile: ReaderProfile = {
-    ...PROFILES['gempc-twin'],
-    id: 'character-level',
-    // A VID:PID no quirk table entry knows, so the reported level stands.
-    vendorId: 0x1234,
-    productId: 0x5678,
-    ccid: { ...PROFILES['gempc-twin'].ccid, dwFeatures: PROFILES['gempc-twin'].ccid.dwFeatures & ~0x70000 },
-  };
+describe('character-level reader (O2Micro OZ776, readers/Oz776S.txt)', () => {
+  const wLevel = (f: { b8: number; b9: number }) => f.b8 | (f.b9 << 8);
 
-  it('opens and powers the card, but setProtocol and transmit fail with a clear IFD_NOT_SUPPORTED', async () => {
-    const { sim, reader, traffic } = await openRig(characterProfile);
+  it('runs T=0 procedure bytes in the driver: header, then exactly the characters the card will send', async () => {
+    const { sim, reader, traffic } = await openRig('character-level');
     expect(reader.level).toBe('character');
-    const card = helloWorldCardT1();
+    const card = helloWorldCardT0();
     sim.insertCard(card);
     expect(await must(reader.slots[0]!.power('up'))).toEqual(card.atr);
+    await must(reader.slots[0]!.setProtocol(1));
     traffic.clear();
-    const p = await expectIfd(reader.slots[0]!.setProtocol(2), IFD.NOT_SUPPORTED);
-    expect(p.message).toMatch(/character/i);
-    const e = await expectIfd(reader.slots[0]!.transmit(SELECT_HELLO), IFD.NOT_SUPPORTED);
-    expect(e.message).toMatch(/character/i);
-    expect(traffic.ofType(PC_to_RDR_XfrBlock)).toEqual([]);
+    // Case 3: header → INS procedure byte (1 character asked), data → SW1 (1), then SW2 (1).
+    expect(await must(reader.slots[0]!.transmit(SELECT_HELLO))).toEqual(SW_OK);
+    const select = traffic.ofType(PC_to_RDR_XfrBlock);
+    expect(select.map((f) => [f.data.length, wLevel(f)])).toEqual([
+      [5, 1],
+      [10, 1],
+      [0, 1],
+    ]);
+    traffic.clear();
+    // Case 2 (GET RESPONSE, Le 0C): header → INS; then 12 data characters and the next procedure byte (SW1); SW2.
+    expect(await must(reader.slots[0]!.transmit(HELLO))).toEqual(hex('61 0C'));
+    traffic.clear();
+    expect(await must(reader.slots[0]!.transmit(hex('00 C0 00 00 0C')))).toEqual(
+      concat(new TextEncoder().encode('Hello world!'), SW_OK),
+    );
+    expect(traffic.ofType(PC_to_RDR_XfrBlock).map((f) => [f.data.length, wLevel(f)])).toEqual([
+      [5, 1],
+      [0, 13],
+      [0, 1],
+    ]);
+    await reader.close();
+  });
+
+  it('frames T=1 blocks from their prologue: 3 characters, then LEN + EDC', async () => {
+    const { sim, reader, traffic } = await openRig('character-level');
+    sim.insertCard(helloWorldCardT1());
+    await must(reader.slots[0]!.power('up'));
+    await must(reader.slots[0]!.setProtocol(2));
+    traffic.clear();
+    expect(await must(reader.slots[0]!.transmit(SELECT_HELLO))).toEqual(SW_OK);
+    const frames = traffic.ofType(PC_to_RDR_XfrBlock);
+    // I-block with the 15-byte APDU (3 + 15 + LRC), then the 2-byte answer's INF (90 00) + LRC.
+    expect(frames.map((f) => [f.data.length, wLevel(f)])).toEqual([
+      [19, 3],
+      [0, 3],
+    ]);
+    await reader.close();
+  });
+
+  it('a card that stops answering mid-command fails the command, not the reader', async () => {
+    const { sim, reader } = await openRig('character-level');
+    sim.insertCard(helloWorldCardT0());
+    await must(reader.slots[0]!.power('up'));
+    await must(reader.slots[0]!.setProtocol(1));
+    sim.injectFault({ kind: 'mute' });
+    // The reader reports ICC_MUTE (CCID 1.1 §6.2.6): the card's waiting time ran out.
+    await expectIfd(reader.slots[0]!.transmit(SELECT_HELLO), IFD.RESPONSE_TIMEOUT);
+    sim.unmute();
+    await must(reader.slots[0]!.power('reset'));
+    await must(reader.slots[0]!.setProtocol(1));
+    expect(await must(reader.slots[0]!.transmit(SELECT_HELLO))).toEqual(SW_OK);
     await reader.close();
   });
 });

@@ -79,6 +79,7 @@ export const ALL_PROFILES: readonly ProfileId[] = [
   'descriptor-after-endpoint',
   'no-interrupt',
   'k30',
+  'character-level',
 ];
 
 /** Timeouts scaled so that a 3 s driver timeout is 0.6 ms and the 60 s power-on one 12 ms: faults resolve at once. */

@@ -42,6 +42,7 @@ const NAMES: Record<ProfileId, string> = {
   'descriptor-after-endpoint': 'BLUTRONICS BLUDRIVE II CCID',
   'no-interrupt': 'Athena IDProtect Key v2',
   k30: 'Gemalto USB Shell Token V2',
+  'character-level': 'O2 Micro Oz776',
 };
 
 const LEVELS: Record<ProfileId, string> = {
@@ -54,6 +55,7 @@ const LEVELS: Record<ProfileId, string> = {
   'descriptor-after-endpoint': 'tpdu',
   'no-interrupt': 'tpdu',
   k30: 'tpdu',
+  'character-level': 'character',
 };
 
 /** The challenge bytes a fresh card of the default seed gives for these successive GET CHALLENGEs. */

@@ -20,6 +20,16 @@ export const INTERRUPT_PACKET_SIZE = 8;
 export const CONFIGURATION_VALUE = 1;
 export const INTERFACE_NUMBER = 0;
 
+/**
+ * Where one CCID function sits on its device: its interface number, endpoint numbers and iInterface string index. A
+ * single-interface reader uses the defaults above; a composite device (composite.ts) gives each function its own.
+ */
+export interface FunctionLayout {
+  interfaceNumber: number;
+  endpoints: { BULK_OUT: number; BULK_IN: number; INTERRUPT_IN: number };
+  interfaceStringIndex: number;
+}
+
 /** String descriptor indexes used by the simulator (0 = no string, USB 2.0 §9.6.7). */
 export const STRING_INDEX = { MANUFACTURER: 1, PRODUCT: 2, SERIAL: 3, INTERFACE: 4 } as const;
 
@@ -74,17 +84,27 @@ export function encodeDeviceDescriptor(p: ReaderProfile): Uint8Array {
   return Uint8Array.from(out);
 }
 
+export const DEFAULT_LAYOUT: FunctionLayout = {
+  interfaceNumber: INTERFACE_NUMBER,
+  endpoints: ENDPOINT,
+  interfaceStringIndex: STRING_INDEX.INTERFACE,
+};
+
 /** Endpoints in descriptor order: bulk-OUT, bulk-IN, then interrupt-IN when the profile has one. */
 export function endpointLayout(
   p: ReaderProfile,
+  endpoints: FunctionLayout['endpoints'] = ENDPOINT,
 ): { address: number; attributes: number; packetSize: number; interval: number }[] {
-  const eps = [
-    { address: ENDPOINT.BULK_OUT, attributes: 0x02, packetSize: BULK_PACKET_SIZE, interval: 0 },
-    { address: 0x80 | ENDPOINT.BULK_IN, attributes: 0x02, packetSize: BULK_PACKET_SIZE, interval: 0 },
-  ];
+  const eps =
+    p.bulkEndpoints === false
+      ? []
+      : [
+          { address: endpoints.BULK_OUT, attributes: 0x02, packetSize: BULK_PACKET_SIZE, interval: 0 },
+          { address: 0x80 | endpoints.BULK_IN, attributes: 0x02, packetSize: BULK_PACKET_SIZE, interval: 0 },
+        ];
   if (p.interruptEndpoint) {
     eps.push({
-      address: 0x80 | ENDPOINT.INTERRUPT_IN,
+      address: 0x80 | endpoints.INTERRUPT_IN,
       attributes: 0x03,
       packetSize: INTERRUPT_PACKET_SIZE,
       interval: 0x10,
@@ -98,16 +118,33 @@ export function endpointLayout(
  * interface descriptor (CCID 1.1 §5.1) or, for profiles that say so, after the last endpoint descriptor.
  */
 export function encodeConfigurationDescriptor(p: ReaderProfile): Uint8Array {
-  const eps = endpointLayout(p);
-  const ccid = encodeCcidClassDescriptor(p.ccid);
-  const total = 9 + 9 + ccid.length + 7 * eps.length;
-  const out: number[] = [9, DESCRIPTOR_TYPE.CONFIGURATION];
-  le16(out, total);
   // bmAttributes: bit 7 reserved (1), bit 5 remote wake-up when dwFeatures says USB wake up (CCID 1.1 §5.1).
-  const attributes = 0x80 | (p.ccid.dwFeatures & 0x100000 ? 0x20 : 0);
-  out.push(1, CONFIGURATION_VALUE, 0, attributes, 50);
-  out.push(9, DESCRIPTOR_TYPE.INTERFACE, INTERFACE_NUMBER, 0, eps.length, p.interfaceClass, 0, 0);
-  out.push(p.interfaceName === null ? 0 : STRING_INDEX.INTERFACE);
+  return wrapConfiguration(1, p.ccid.dwFeatures & 0x100000 ? 0x20 : 0, encodeInterfaceBlock(p, DEFAULT_LAYOUT));
+}
+
+/** A configuration descriptor header (USB 2.0 §9.6.3) in front of `body`, with wTotalLength computed. */
+export function wrapConfiguration(numInterfaces: number, extraAttributes: number, body: Uint8Array): Uint8Array {
+  const out: number[] = [9, DESCRIPTOR_TYPE.CONFIGURATION];
+  le16(out, 9 + body.length);
+  out.push(numInterfaces, CONFIGURATION_VALUE, 0, 0x80 | extraAttributes, 50);
+  const bytes = new Uint8Array(9 + body.length);
+  bytes.set(out);
+  bytes.set(body, 9);
+  return bytes;
+}
+
+/**
+ * One CCID function's descriptors: interface (class, subclass and protocol from the profile: 0x0B/0/0 for CCID, 0x0B
+ * with protocol 1/2 for ICCD, 0xFF for vendor class), the class descriptor, endpoints.
+ */
+export function encodeInterfaceBlock(p: ReaderProfile, layout: FunctionLayout): Uint8Array {
+  const eps = endpointLayout(p, layout.endpoints);
+  const ccid = encodeCcidClassDescriptor(p.ccid);
+  const out: number[] = [];
+  const subclass = p.interfaceSubclass ?? 0;
+  const protocol = p.interfaceProtocol ?? 0;
+  out.push(9, DESCRIPTOR_TYPE.INTERFACE, layout.interfaceNumber, 0, eps.length, p.interfaceClass, subclass, protocol);
+  out.push(p.interfaceName === null ? 0 : layout.interfaceStringIndex);
   if (p.descriptorPlacement === 'interface') out.push(...ccid);
   for (const ep of eps) {
     out.push(7, DESCRIPTOR_TYPE.ENDPOINT, ep.address, ep.attributes);
@@ -131,7 +168,11 @@ export function encodeStringDescriptor(p: ReaderProfile, index: number): Uint8Ar
           : index === STRING_INDEX.INTERFACE
             ? p.interfaceName
             : null;
-  if (text === null) return null;
+  return text === null ? null : encodeString(text);
+}
+
+/** A string descriptor's bytes for `text` (UTF-16LE after bLength and bDescriptorType). */
+export function encodeString(text: string): Uint8Array {
   // bLength is one byte: at most 126 UTF-16 code units fit.
   const units = Math.min(text.length, 126);
   const out = new Uint8Array(2 + 2 * units);

@@ -20,19 +20,20 @@ import {
 } from './ccid-constants.js';
 import {
   CONFIGURATION_VALUE,
+  DEFAULT_LAYOUT,
   DESCRIPTOR_TYPE,
-  ENDPOINT,
-  INTERFACE_NUMBER,
   encodeConfigurationDescriptor,
   encodeDeviceDescriptor,
   encodeStringDescriptor,
   endpointLayout,
+  type FunctionLayout,
 } from './descriptors.js';
 import { FaultPlan, applyResponseFaults, type EndpointName, type FaultSpec } from './faults.js';
 import { InEndpoint, type InResult } from './in-endpoint.js';
 import { Keypad } from './keypad.js';
 import { PROFILES, isProfileId, type ProfileId, type ReaderProfile } from './profiles.js';
 import { Slot, type Command, type EscapeHandler, type Outcome } from './slot.js';
+import { IccdFunction } from './iccd.js';
 
 export interface SimulatedReaderOptions {
   /** Delay before each response, in ms (0 = zero latency, the default). */
@@ -43,6 +44,8 @@ export interface SimulatedReaderOptions {
   configured?: boolean;
   /** Answers PC_to_RDR_Escape; without one Escape fails with bError 0 (command not supported). */
   escape?: EscapeHandler;
+  /** Interface and endpoint numbers when the reader is one function of a composite device (composite.ts). */
+  layout?: FunctionLayout;
 }
 
 function domError(name: string, message: string): DOMException {
@@ -131,9 +134,14 @@ export class SimulatedReader implements USBDevice {
   private generation = 0;
   private lastResponse: Uint8Array | null = null;
   private readonly effectiveProfile: ReaderProfile;
+  /** The ICCD side (control-pipe exchanges) when the profile is an ICCD token. */
+  private readonly iccd: IccdFunction | null;
+  /** Interface number, endpoint numbers and iInterface index of the CCID function. */
+  readonly layout: FunctionLayout;
 
   constructor(profile: ReaderProfile, options: SimulatedReaderOptions = {}) {
     this.profile = profile;
+    this.layout = options.layout ?? DEFAULT_LAYOUT;
     this.effectiveProfile =
       options.serialNumber !== undefined ? { ...profile, serialNumber: options.serialNumber } : profile;
     this.latencyMs = Math.max(0, options.latencyMs ?? 0);
@@ -147,17 +155,31 @@ export class SimulatedReader implements USBDevice {
     this.productName = profile.product;
     this.serialNumber = this.effectiveProfile.serialNumber;
     const escape = options.escape ?? null;
+    // An ICCD token (bInterfaceProtocol 1 = version A, 2 = version B; ISO/IEC 7816-12) drives its chip as a CCID
+    // slot would at TPDU level (A: the token runs T=0's procedure bytes) or extended APDU level (B: it chains).
+    const iccd = profile.interfaceProtocol === 1 ? 'A' : profile.interfaceProtocol === 2 ? 'B' : null;
+    const slotProfile =
+      iccd === null
+        ? profile
+        : {
+            ...profile,
+            ccid: {
+              ...profile.ccid,
+              dwFeatures: (profile.ccid.dwFeatures & ~0x70000) | (iccd === 'A' ? 0x10000 : 0x40000),
+            },
+          };
     this.slots = Array.from(
       { length: profile.ccid.bMaxSlotIndex + 1 },
-      (_, i) => new Slot(i, profile, this.keypad, escape),
+      (_, i) => new Slot(i, slotProfile, this.keypad, escape),
     );
+    this.iccd = iccd === null ? null : new IccdFunction(iccd, this.slots[0]!);
     this.configurations = [this.buildConfiguration()];
   }
 
   // --- WebUSB object model ---------------------------------------------------------------------------------------
 
   private buildConfiguration(): USBConfiguration {
-    const endpoints: USBEndpoint[] = endpointLayout(this.profile).map((e) => ({
+    const endpoints: USBEndpoint[] = endpointLayout(this.profile, this.layout.endpoints).map((e) => ({
       endpointNumber: e.address & 0x0f,
       direction: e.address & 0x80 ? 'in' : 'out',
       type: e.attributes === 0x03 ? 'interrupt' : 'bulk',
@@ -166,15 +188,15 @@ export class SimulatedReader implements USBDevice {
     const alternate = {
       alternateSetting: 0,
       interfaceClass: this.profile.interfaceClass,
-      interfaceSubclass: 0,
-      interfaceProtocol: 0,
+      interfaceSubclass: this.profile.interfaceSubclass ?? 0,
+      interfaceProtocol: this.profile.interfaceProtocol ?? 0,
       interfaceName: this.profile.interfaceName,
       endpoints,
     } as USBAlternateInterface;
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the getter below runs with the literal as `this`
     const device = this;
     const iface = {
-      interfaceNumber: INTERFACE_NUMBER,
+      interfaceNumber: this.layout.interfaceNumber,
       alternate,
       alternates: [alternate],
       get claimed() {
@@ -229,19 +251,19 @@ export class SimulatedReader implements USBDevice {
 
   async claimInterface(interfaceNumber: number): Promise<void> {
     this.requireConfigured();
-    if (interfaceNumber !== INTERFACE_NUMBER) throw this.noInterface();
+    if (interfaceNumber !== this.layout.interfaceNumber) throw this.noInterface();
     this.claimed = true;
   }
 
   async releaseInterface(interfaceNumber: number): Promise<void> {
     this.requireConfigured();
-    if (interfaceNumber !== INTERFACE_NUMBER) throw this.noInterface();
+    if (interfaceNumber !== this.layout.interfaceNumber) throw this.noInterface();
     this.claimed = false;
   }
 
   async selectAlternateInterface(interfaceNumber: number, alternateSetting: number): Promise<void> {
     this.requireConfigured();
-    if (interfaceNumber !== INTERFACE_NUMBER) throw this.noInterface();
+    if (interfaceNumber !== this.layout.interfaceNumber) throw this.noInterface();
     if (!this.claimed) throw domError('InvalidStateError', 'The interface must be claimed first.');
     if (alternateSetting !== 0) {
       throw domError('NotFoundError', 'The alternate setting provided is not supported by the device.');
@@ -305,10 +327,17 @@ export class SimulatedReader implements USBDevice {
     );
   }
 
+  /** Whether endpoint `n` in `direction` belongs to this reader's CCID interface (a composite device routes by it). */
+  ownsEndpoint(direction: USBDirection, n: number): boolean {
+    return this.endpointName(direction, n) !== null;
+  }
+
   private endpointName(direction: USBDirection, n: number): EndpointName | null {
-    if (direction === 'out' && n === ENDPOINT.BULK_OUT) return 'bulk-out';
-    if (direction === 'in' && n === ENDPOINT.BULK_IN) return 'bulk-in';
-    if (direction === 'in' && n === ENDPOINT.INTERRUPT_IN && this.profile.interruptEndpoint) return 'interrupt-in';
+    const ep = this.layout.endpoints;
+    const bulk = this.profile.bulkEndpoints !== false;
+    if (direction === 'out' && n === ep.BULK_OUT && bulk) return 'bulk-out';
+    if (direction === 'in' && n === ep.BULK_IN && bulk) return 'bulk-in';
+    if (direction === 'in' && n === ep.INTERRUPT_IN && this.profile.interruptEndpoint) return 'interrupt-in';
     return null;
   }
 
@@ -317,6 +346,12 @@ export class SimulatedReader implements USBDevice {
   async controlTransferIn(setup: USBControlTransferParameters, length: number): Promise<USBInTransferResult> {
     this.requireOpen();
     this.checkControlRecipient(setup);
+    if (this.iccd !== null && setup.requestType === 'class' && setup.recipient === 'interface') {
+      const data = await this.iccd.in(setup.request);
+      if (data === null) return stallIn();
+      const n = Math.min(data.length, Math.max(0, length));
+      return { status: 'ok', data: new DataView(data.buffer, data.byteOffset, n) };
+    }
     const answer = this.controlIn(setup);
     if (answer === null) return stallIn();
     const n = Math.min(answer.length, Math.max(0, length));
@@ -327,11 +362,14 @@ export class SimulatedReader implements USBDevice {
     this.requireOpen();
     this.checkControlRecipient(setup);
     const bytes = bytesOf(data);
+    if (this.iccd !== null && setup.requestType === 'class' && setup.recipient === 'interface') {
+      return (await this.iccd.out(setup.request, setup.value, bytes.slice())) ? okOut(bytes.length) : stallOut();
+    }
     if (
       setup.requestType === 'class' &&
       setup.recipient === 'interface' &&
       setup.request === CLASS_REQUEST.ABORT &&
-      (setup.index & 0xff) === INTERFACE_NUMBER
+      (setup.index & 0xff) === this.layout.interfaceNumber
     ) {
       // ABORT (CCID 1.1 §5.3.1): wValue = bSeq << 8 | bSlot.
       const slot = this.slots[setup.value & 0xff];
@@ -344,7 +382,7 @@ export class SimulatedReader implements USBDevice {
   }
 
   private checkControlRecipient(setup: USBControlTransferParameters): void {
-    if (setup.recipient === 'interface' && (!this.claimed || (setup.index & 0xff) !== INTERFACE_NUMBER)) {
+    if (setup.recipient === 'interface' && (!this.claimed || (setup.index & 0xff) !== this.layout.interfaceNumber)) {
       throw domError('InvalidStateError', 'The specified interface has not been claimed.');
     }
     if (setup.recipient === 'endpoint' && !this.claimed) throw badEndpoint();

@@ -59,10 +59,16 @@ export interface ReaderProfile {
   interfaceName: string | null;
   /** 0x0B (CCID) or 0xFF (vendor class carrying the 54-byte CCID descriptor). */
   interfaceClass: number;
+  /** bInterfaceSubClass (default 0). */
+  interfaceSubclass?: number;
+  /** bInterfaceProtocol (default 0 = CCID; 1 = ICCD version A, 2 = ICCD version B: ISO/IEC 7816-12 §5.3). */
+  interfaceProtocol?: number;
   /** Where the class descriptor sits in the configuration descriptor. */
   descriptorPlacement: 'interface' | 'endpoint';
   /** Whether the interface has an interrupt-IN endpoint (slot change notifications). */
   interruptEndpoint: boolean;
+  /** Whether it has the bulk-OUT/bulk-IN pair (default true; ICCD tokens talk on the control pipe only). */
+  bulkEndpoints?: boolean;
   ccid: CcidDescriptorFields;
   /** GET_CLOCK_FREQUENCIES answer in kHz, or null when the reader stalls the request. */
   clockFrequencies: readonly number[] | null;
@@ -441,6 +447,50 @@ const k30: ReaderProfile = {
   quirks: { zlpBeforeResponseTo: [PC_TO_RDR.XfrBlock, PC_TO_RDR.IccPowerOn] },
 };
 
+/**
+ * Character level (dwFeatures exchange level 0: the reader moves characters, the host runs T=0's procedure bytes and
+ * frames T=1 blocks): O2Micro OZ776 0B97:7762, its class descriptor after the last endpoint. One of the six
+ * character-level readers among libccid's dumps; the dump lists 4000 kHz and 9600 bps.
+ */
+const characterLevel: ReaderProfile = {
+  id: 'character-level',
+  source: 'LudovicRousseau/CCID readers/Oz776S.txt',
+  vendorId: 0x0b97,
+  productId: 0x7762,
+  bcdDevice: 0x0110,
+  manufacturer: 'O2',
+  product: 'O2Micro CCID SC Reader',
+  serialNumber: null,
+  interfaceName: null,
+  interfaceClass: 0x0b,
+  descriptorPlacement: 'endpoint',
+  interruptEndpoint: true,
+  ccid: descriptor({
+    bcdCCID: 0x0100,
+    bMaxSlotIndex: 0,
+    bVoltageSupport: 0x03,
+    dwProtocols: 0x0003,
+    dwDefaultClock: 4000,
+    dwMaximumClock: 4000,
+    bNumClockSupported: 0,
+    dwDataRate: 9600,
+    dwMaxDataRate: 307200,
+    bNumDataRatesSupported: 0,
+    dwMaxIFSD: 254,
+    dwSynchProtocols: 0,
+    dwMechanical: 0,
+    dwFeatures: 0x00000030,
+    dwMaxCCIDMessageLength: 271,
+    bClassGetResponse: 0x00,
+    bClassEnvelope: 0x00,
+    wLcdLayout: 0x0000,
+    bPINSupport: 0x00,
+    bMaxCCIDBusySlots: 1,
+  }),
+  clockFrequencies: [4000],
+  dataRates: [9600],
+};
+
 export type ProfileId =
   | 'gempc-twin'
   | 'short-apdu'
@@ -450,7 +500,8 @@ export type ProfileId =
   | 'vendor-class'
   | 'descriptor-after-endpoint'
   | 'no-interrupt'
-  | 'k30';
+  | 'k30'
+  | 'character-level';
 
 export const PROFILES: Readonly<Record<ProfileId, ReaderProfile>> = {
   'gempc-twin': gempcTwin,
@@ -462,8 +513,100 @@ export const PROFILES: Readonly<Record<ProfileId, ReaderProfile>> = {
   'descriptor-after-endpoint': descriptorAfterEndpoint,
   'no-interrupt': noInterrupt,
   k30,
+  'character-level': characterLevel,
 };
 
 export function isProfileId(id: string): id is ProfileId {
   return Object.prototype.hasOwnProperty.call(PROFILES, id);
 }
+
+/**
+ * ICCD version A token (ISO/IEC 7816-12 §7), on a vendor-class interface with no endpoint at all: SchlumbergerSema
+ * Cyberflex Access (e-gate) 0973:0003, `readers/e-gate.txt` (bInterfaceClass 0xFF, bInterfaceProtocol 1, T=0 only,
+ * character level as reported, dwMaxCCIDMessageLength 256).
+ */
+export const ICCD_A_EGATE: ReaderProfile = {
+  id: 'iccd-a',
+  source: 'LudovicRousseau/CCID readers/e-gate.txt',
+  vendorId: 0x0973,
+  productId: 0x0003,
+  bcdDevice: 0x0100,
+  manufacturer: 'SchlumbergerSema',
+  product: 'SchlumbergerSema Cyberflex Access',
+  serialNumber: null,
+  interfaceName: null,
+  interfaceClass: 0xff,
+  interfaceProtocol: 1,
+  descriptorPlacement: 'interface',
+  interruptEndpoint: false,
+  bulkEndpoints: false,
+  ccid: descriptor({
+    bcdCCID: 0x0110,
+    bMaxSlotIndex: 0,
+    bVoltageSupport: 0x01,
+    dwProtocols: 0x0001,
+    dwDefaultClock: 3580,
+    dwMaximumClock: 3580,
+    bNumClockSupported: 0,
+    dwDataRate: 9600,
+    dwMaxDataRate: 9600,
+    bNumDataRatesSupported: 0,
+    dwMaxIFSD: 0,
+    dwSynchProtocols: 0,
+    dwMechanical: 0,
+    dwFeatures: 0x00000840,
+    dwMaxCCIDMessageLength: 256,
+    bClassGetResponse: 0xff,
+    bClassEnvelope: 0xff,
+    wLcdLayout: 0x0000,
+    bPINSupport: 0x00,
+    bMaxCCIDBusySlots: 1,
+  }),
+  clockFrequencies: null,
+  dataRates: null,
+};
+
+/**
+ * ICCD version B token (ISO/IEC 7816-12 §8), class 0x0B, control pipe only: Aktiv Rutoken Magistra 0A89:0060,
+ * `readers/Aktiv_Rutoken_Magistra.txt` (bInterfaceProtocol 2, T=1, short APDU level as reported).
+ */
+export const ICCD_B_RUTOKEN_MAGISTRA: ReaderProfile = {
+  id: 'iccd-b',
+  source: 'LudovicRousseau/CCID readers/Aktiv_Rutoken_Magistra.txt',
+  vendorId: 0x0a89,
+  productId: 0x0060,
+  bcdDevice: 0x0102,
+  manufacturer: 'Aktiv Co., ProgramPark',
+  product: 'Rutoken Magistra',
+  serialNumber: null,
+  interfaceName: null,
+  interfaceClass: 0x0b,
+  interfaceProtocol: 2,
+  descriptorPlacement: 'interface',
+  interruptEndpoint: false,
+  bulkEndpoints: false,
+  ccid: descriptor({
+    bcdCCID: 0x0100,
+    bMaxSlotIndex: 0,
+    bVoltageSupport: 0x01,
+    dwProtocols: 0x0002,
+    dwDefaultClock: 3580,
+    dwMaximumClock: 3580,
+    bNumClockSupported: 0,
+    dwDataRate: 9600,
+    dwMaxDataRate: 9600,
+    bNumDataRatesSupported: 0,
+    dwMaxIFSD: 254,
+    dwSynchProtocols: 0,
+    dwMechanical: 0,
+    dwFeatures: 0x00020840,
+    dwMaxCCIDMessageLength: 261,
+    bClassGetResponse: 0xff,
+    bClassEnvelope: 0xff,
+    wLcdLayout: 0x0000,
+    bPINSupport: 0x00,
+    bMaxCCIDBusySlots: 1,
+  }),
+  clockFrequencies: null,
+  dataRates: null,
+};

@@ -124,6 +124,8 @@ export class Slot {
   private classEnvelope: number;
   private commandParts: Uint8Array[] | null = null;
   private pendingResponse: { data: Uint8Array; offset: number } | null = null;
+  /** Character level: what the card sent that the host has not asked for yet (the I/O line's characters in order). */
+  private charactersOut: number[] = [];
   private voltage: VoltageClass | null = null;
 
   constructor(
@@ -172,6 +174,7 @@ export class Slot {
     this.t1 = null;
     this.commandParts = null;
     this.pendingResponse = null;
+    this.charactersOut = [];
     this.clockStopped = 0;
     this.ppsAllowed = false;
     this.voltage = null;
@@ -266,6 +269,7 @@ export class Slot {
   private setUpAfterAtr(atr: Uint8Array): void {
     const facts = readAtrFacts(atr);
     this.facts = facts;
+    this.charactersOut = [];
     const features = this.profile.ccid.dwFeatures;
     this.ppsAllowed = !facts.specificMode;
     let fidi = 0x11;
@@ -312,30 +316,46 @@ export class Slot {
     if (!this.active) return fail(SLOT_ERROR.ICC_MUTE);
     const wLevel = cmd.b8 | (cmd.b9 << 8);
     if (this.level === 'tpdu') return this.xfrTpdu(cmd.data);
-    if (this.level === 'character') return this.xfrCharacters(cmd.data);
+    if (this.level === 'character') return this.xfrCharacters(cmd.data, wLevel);
     return this.xfrApdu(cmd.data, wLevel);
   }
 
-  private xfrCharacters(data: Uint8Array): Outcome {
-    if (this.ppsAllowed && data.length > 0 && data[0] === 0xff) return this.hostPps(data);
-    this.ppsAllowed = false;
-    if (this.protocol === 1) {
-      const answer = this.contacts.t1Block(data);
-      return answer === null ? fail(SLOT_ERROR.ICC_MUTE) : ok(answer);
+  /**
+   * Character level (CCID 1.1 §6.1.4): the reader sends the command's characters to the card, then receives exactly
+   * wLevelParameter characters from it. The card's characters form one stream on the I/O line: what it sent beyond
+   * what was asked for waits for the next XfrBlock; fewer than asked means the waiting time ran out (ICC_MUTE).
+   * The reader knows nothing of T=0 or T=1 here: the host runs the procedure bytes and frames the blocks.
+   */
+  private xfrCharacters(data: Uint8Array, expected: number): Outcome {
+    if (data.length > 0) {
+      let answer: Uint8Array | null;
+      if (this.ppsAllowed && data[0] === 0xff) answer = this.ppsAnswer(data);
+      else if (this.protocol === 1) answer = this.contacts.t1Block(data);
+      else answer = this.contacts.t0Transmit(data);
+      this.ppsAllowed = false;
+      if (answer !== null) this.charactersOut.push(...answer);
     }
-    const answer = this.contacts.t0Transmit(data);
-    return answer.length === 0 ? fail(SLOT_ERROR.ICC_MUTE) : ok(answer);
+    if (this.charactersOut.length < expected) {
+      this.charactersOut = [];
+      return fail(SLOT_ERROR.ICC_MUTE);
+    }
+    return ok(Uint8Array.from(this.charactersOut.splice(0, expected)));
   }
 
   /** A PPS request as the first exchange after the ATR (ISO/IEC 7816-3 §9.1): the host negotiates. */
   private hostPps(data: Uint8Array): Outcome {
+    const answer = this.ppsAnswer(data);
+    return answer === null ? fail(SLOT_ERROR.ICC_MUTE) : ok(answer);
+  }
+
+  private ppsAnswer(data: Uint8Array): Uint8Array | null {
     this.ppsAllowed = false;
     const answer = this.contacts.pps(data);
-    if (answer === null) return fail(SLOT_ERROR.ICC_MUTE);
+    if (answer === null) return null;
     if (answer.length >= 3 && answer.length === data.length && answer.every((b, i) => b === data[i])) {
       if (answer[1]! & 0x10) this.parameters[0] = answer[2]!;
     }
-    return ok(answer);
+    return answer;
   }
 
   private xfrTpdu(data: Uint8Array): Outcome {

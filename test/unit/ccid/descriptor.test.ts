@@ -261,19 +261,30 @@ describe('findCcidInterfaces on real readers', () => {
     ]);
   });
 
-  it('rejects an ICCD interface with the reason (ActivCard V2, protocol 1)', () => {
+  it('takes an ICCD interface as a token (ActivCard V2, protocol 1 = version A), polled', () => {
     const scan = scanCcidInterfaces(parseConfigurationDescriptor(ACTIVCARD_V2_ICCD.configuration));
-    expect(scan.readers).toEqual([]);
-    expect(scan.rejected).toHaveLength(1);
-    expect(scan.rejected[0]!.reason).toMatch(/ICCD version A.*control transfers/);
+    expect(scan.rejected).toEqual([]);
+    expect(scan.readers.map((r) => [r.iccd, r.interruptIn])).toEqual([['A', undefined]]);
   });
 
-  it('rejects ICCD version B and unknown protocols with reasons', () => {
+  it('ICCD needs no endpoints, on class 0x0B or vendor class; bulk CCID without bulk endpoints says why', () => {
     const ccid = packCcidClassDescriptor(GEMPC_TWIN.interfaces[0]!.ccid);
-    for (const [proto, pattern] of [
-      [2, /ICCD version B/],
-      [7, /unknown bInterfaceProtocol 7/],
+    for (const [cls, proto] of [
+      [0x0b, 2],
+      [0xff, 1],
     ] as const) {
+      const bytes = configurationDescriptor(1, [interfaceDescriptor(0, 0, 0, cls, 0, proto, 0), ccid]);
+      expect(scanCcidInterfaces(parseConfigurationDescriptor(bytes)).readers[0]!.iccd).toBe(proto === 1 ? 'A' : 'B');
+    }
+    // Today's refusal named a missing bulk-OUT endpoint; the real reason is the protocol: not ICCD, so bulk CCID.
+    const vendorNoBulk = configurationDescriptor(1, [interfaceDescriptor(0, 0, 0, 0xff, 0, 0, 0), ccid]);
+    const reason = scanCcidInterfaces(parseConfigurationDescriptor(vendorNoBulk)).rejected[0]!.reason;
+    expect(reason).toMatch(/vendor-class \(0xFF\).*bInterfaceProtocol 0.*no bulk endpoints.*ICCD/);
+  });
+
+  it('rejects unknown protocols with the reason', () => {
+    const ccid = packCcidClassDescriptor(GEMPC_TWIN.interfaces[0]!.ccid);
+    for (const [proto, pattern] of [[7, /unknown bInterfaceProtocol 7/]] as const) {
       const bytes = configurationDescriptor(1, [
         interfaceDescriptor(0, 0, 2, 0x0b, 0, proto, 0),
         ccid,

@@ -723,7 +723,7 @@ export const ACTIVCARD_V2_ICCD = build({
   ],
 });
 
-/** Every reader the driver can use (the ICCD one is separate: it must be rejected). */
+/** Every bulk CCID reader the driver can use (the ICCD token, driven over the control pipe, is separate). */
 export const USABLE_READERS: readonly ReaderFixture[] = [
   GEMPC_TWIN,
   RUTOKEN_ECP,

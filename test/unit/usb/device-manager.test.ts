@@ -8,7 +8,14 @@ import type { CcidReaderOptions } from '../../../src/ccid/reader.js';
 import { CcidReader } from '../../../src/ccid/reader.js';
 import { createDemoReader, DEMO_READER_LABEL } from '../../../src/sim/demo.js';
 import { SimulatedUsb } from '../../../src/usb/simulated-usb.js';
-import { createSimulatedReader, PROFILES, type ProfileId, type SimulatedReader } from '../../../src/sim/index.js';
+import {
+  ACR1252_DUAL,
+  SimulatedCompositeDevice,
+  createSimulatedReader,
+  PROFILES,
+  type ProfileId,
+  type SimulatedReader,
+} from '../../../src/sim/index.js';
 import { UsbDeviceManager, type ReaderEntry, type UsbLogLevel } from '../../../src/usb/device-manager.js';
 import {
   BUSY_EXPLANATION,
@@ -401,6 +408,29 @@ describe('the daemon limit', () => {
     await settle();
     expect((await manager.retry(loser.id))?.state).toBe('ready');
     expect(daemon.readers.size).toBe(16);
+  });
+});
+
+describe('composite devices', () => {
+  it('one entry, one reader per CCID interface; one the daemon has no room for is closed', async () => {
+    const { usb, daemon, manager } = setup();
+    const devices = Array.from({ length: 15 }, (_, i) => reader('gempc-twin', `SN${i}`));
+    for (const d of devices) usb.plug(d);
+    await manager.start();
+    expect(daemon.readers.size).toBe(15);
+    const dual = new SimulatedCompositeDevice(ACR1252_DUAL);
+    usb.plug(dual);
+    const entry = await manager.addDevice(dual);
+    // The PICC interface takes the 16th place; the SAM interface is refused and closed, the device stays open.
+    expect(entry).toMatchObject({ state: 'ready', readerNames: ['ACS ACR1252 Dual Reader 0F 00'] });
+    expect(daemon.readers.size).toBe(16);
+    expect(dual.opened).toBe(true);
+    const sam = dual.configuration!.interfaces.find((i) => i.interfaceNumber === 1)!;
+    expect(sam.claimed).toBe(false);
+    dual.unplug();
+    await settle();
+    expect(daemon.readers.size).toBe(15);
+    expect(manager.entryFor(dual)).toBeUndefined();
   });
 });
 

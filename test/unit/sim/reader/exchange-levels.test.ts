@@ -219,3 +219,41 @@ describe('extended APDU level: chaining with the host (CCID 1.1 §6.1.4)', () =>
     expect((await exchange(reader, msg(0x6f, 0, 3, [], 0, 0x10))).error).toBe(8);
   });
 });
+
+describe('character level: wLevelParameter says how many characters come back (CCID 1.1 §6.1.4)', () => {
+  /** XfrBlock with `data` asking for `count` characters (wLevelParameter, little-endian in bytes 8-9). */
+  const chars = (seq: number, data: string, count: number) =>
+    msg(0x6f, 0, seq, bytes(data), 0, count & 0xff, count >> 8);
+
+  it('T=0: the card’s characters form one stream, handed out exactly as asked', async () => {
+    const reader = await powered('character-level', new TestCard({ protocol: 0 }));
+    // GET CHALLENGE 8: the header, one character back (a procedure byte: NULL or INS).
+    const stream: number[] = [];
+    let r = await exchange(reader, chars(1, '00 84 00 00 08', 1));
+    expect(r.status).toBe(0);
+    stream.push(...r.data);
+    // The rest, one character at a time, until the card has nothing more to say (ICC_MUTE, bError 0xFE).
+    for (let seq = 2; seq < 40; seq++) {
+      r = await exchange(reader, chars(seq, '', 1));
+      if (r.status !== 0) break;
+      expect(r.data.length).toBe(1);
+      stream.push(...r.data);
+    }
+    expect([r.status >> 6, r.error]).toEqual([1, 0xfe]);
+    // NULL bytes (if any), INS, the 8 challenge bytes, 90 00 (ISO 7816-3 §10.3.3).
+    expect(hex(stream.slice(stream.findIndex((b) => b !== 0x60)))).toBe('84 00 01 02 03 04 05 06 07 90 00');
+  });
+
+  it('T=0: more characters than the card sends is ICC_MUTE; a case 3 command takes its data after INS', async () => {
+    const card = new TestCard({ protocol: 0 });
+    const reader = await powered('character-level', card);
+    let r = await exchange(reader, chars(1, '80 EE 00 00 03', 1));
+    while (r.data[0] === 0x60) r = await exchange(reader, chars(2, '', 1));
+    expect(hex(r.data)).toBe('ee');
+    r = await exchange(reader, chars(3, '01 02 03', 2));
+    expect(hex(r.data)).toBe('61 03');
+    expect(hex(card.apdus[0]!)).toBe('80 ee 00 00 03 01 02 03');
+    r = await exchange(reader, chars(4, '', 1));
+    expect([r.status >> 6, r.error]).toEqual([1, 0xfe]);
+  });
+});
