@@ -31,8 +31,11 @@ import {
 import type { Listener, PortEvent, PortLike } from '../protocol/port.js';
 import type { LogLevel } from './log.js';
 
-/** The one command that registers the host with the browser (the `smart-card-host` bin's `install`). */
-export const HOST_INSTALL_COMMAND = 'npx smart-card-host install';
+/**
+ * The one command that registers the host with the browser: the `smart-card-host` bin's `install` (docs/host.md; from
+ * a checkout of this repository, `npm run host -- install` runs the same).
+ */
+export const HOST_INSTALL_COMMAND = 'smart-card-host install';
 
 /** Where the link is, for the window (status-view.ts words it). */
 export type HostLinkState =

@@ -121,7 +121,7 @@ export function hostView(link: HostLinkState, enabled: boolean, choice: HostBack
       break;
     case 'not-installed':
       view.text = `Host not installed: run \`${link.command}\``;
-      view.detail = `Then press “Try again”. (${link.message})`;
+      view.detail = `Then press “Try again”. From a checkout of the project: \`npm run host -- install\`. (${link.message})`;
       view.installCommand = link.command;
       break;
     case 'connected': {

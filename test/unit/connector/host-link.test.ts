@@ -132,7 +132,7 @@ describe('host link: not installed', () => {
     link.setEnabled(true);
     await until(() => link.state.state === 'not-installed', 'not installed');
     expect(link.state).toEqual({ state: 'not-installed', message: HOST_NOT_FOUND, command: HOST_INSTALL_COMMAND });
-    expect(HOST_INSTALL_COMMAND).toBe('npx smart-card-host install');
+    expect(HOST_INSTALL_COMMAND).toBe('smart-card-host install');
     expect(timers.pending).toEqual([]);
     timers.advance(600_000);
     await flush();

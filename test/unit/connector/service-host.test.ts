@@ -113,8 +113,8 @@ describe('ConnectorService with the host', () => {
     const { service, native, timers, client } = await make({ notInstalled: true });
     await service.start();
     await until(() => service.status().host.state === 'not-installed', 'not installed');
-    expect(service.status().host.text).toBe('Host not installed: run `npx smart-card-host install`');
-    expect(service.status().host.installCommand).toBe('npx smart-card-host install');
+    expect(service.status().host.text).toBe('Host not installed: run `smart-card-host install`');
+    expect(service.status().host.installCommand).toBe('smart-card-host install');
     expect(timers.pending).toEqual([]);
     expect(native.connects).toBe(1);
     await service.setDemoReader(true);

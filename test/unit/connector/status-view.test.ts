@@ -160,14 +160,14 @@ describe('hostView', () => {
       {
         state: 'not-installed',
         message: 'Specified native messaging host not found.',
-        command: 'npx smart-card-host install',
+        command: 'smart-card-host install',
       },
       true,
       'auto',
       0,
     );
-    expect(v.text).toBe('Host not installed: run `npx smart-card-host install`');
-    expect(v.installCommand).toBe('npx smart-card-host install');
+    expect(v.text).toBe('Host not installed: run `smart-card-host install`');
+    expect(v.installCommand).toBe('smart-card-host install');
     expect(v.detail).toMatch(/Try again/);
   });
 
