@@ -281,8 +281,9 @@ export class HostLink {
     };
     this.#session = s;
     port.onMessage.addListener((m) => {
-      if (s.ended || !isHello(m)) return;
-      this.#onHello(s, m);
+      if (s.ended) return;
+      if (isHello(m)) this.#onHello(s, m);
+      else if (!s.greeted) this.#beforeHello(s, m);
     });
     port.onDisconnect.addListener(() => {
       // Read now: Chrome sets lastError for the duration of this listener only.
@@ -378,6 +379,26 @@ export class HostLink {
         if (!s.ended) this.#failed(s, e instanceof Error ? e.message : String(e), true);
       },
     );
+  }
+
+  /**
+   * Anything but a `hello` reply before it: a host of another protocol version answers our `hello` with an `error`
+   * (docs/protocol.md, "Native messaging") or speaks another `v`. Either way no call can go to it.
+   */
+  #beforeHello(s: Session, raw: unknown): void {
+    const o = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+    const theirs = typeof o.v === 'number' && Number.isInteger(o.v) ? o.v : undefined;
+    const said = o.kind === 'error' && typeof o.message === 'string' ? o.message.slice(0, 300) : undefined;
+    if (theirs === undefined && said === undefined) return; // not a message of the protocol: the hello timeout decides
+    s.greeted = true;
+    const message =
+      theirs !== undefined && theirs !== PROTOCOL_VERSION
+        ? `smart-card-host speaks protocol version ${theirs}, this connector version ${PROTOCOL_VERSION}: ` +
+          `${theirs > PROTOCOL_VERSION ? 'update the connector' : 'update smart-card-host'}. No call goes to the host until then.`
+        : `smart-card-host refused the connector's hello: ${said ?? 'no reason given'}`;
+    this.#log('error', `host: ${message}`);
+    this.#end(s, true);
+    this.#setState({ state: 'mismatch', message, hostProtocol: theirs ?? PROTOCOL_VERSION, hostVersion: '?' });
   }
 
   /** The session failed: not installed (rest), or crashed (start again after the back-off delay). */

@@ -164,6 +164,31 @@ describe('host link: version mismatch', () => {
   });
 });
 
+describe('host link: a host of another protocol answering with an error', () => {
+  it('its error instead of a hello reply: shown as a mismatch, the link closed, no retry', async () => {
+    const timers = new ManualTimers();
+    const [connector, host] = createPortPair();
+    const received: unknown[] = [];
+    host.onMessage.addListener((m) => {
+      received.push(m);
+      host.postMessage({ v: 2, kind: 'error', message: 'the connector speaks protocol v1, smart-card-host 9.0.0 v2' });
+    });
+    let closed = false;
+    host.onDisconnect.addListener(() => (closed = true));
+    const link = new HostLink({ connectNative: () => connector, timers, onService: () => undefined });
+    cleanup.push(() => link.dispose());
+    link.setEnabled(true);
+    await until(() => link.state.state === 'mismatch', 'mismatch');
+    expect((link.state as { message: string }).message).toMatch(
+      /protocol version 2, this connector version 1: update the connector/,
+    );
+    await flush();
+    expect(closed).toBe(true);
+    expect(received).toHaveLength(1);
+    expect(timers.pending).toEqual([]);
+  });
+});
+
 describe('host link: the host dies', () => {
   async function combined(host: FakeHostOptions = {}) {
     const t = await setup(host);
