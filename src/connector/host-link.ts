@@ -17,6 +17,8 @@
  */
 import { Connection } from '../../client-lib/src/client.js';
 import type { PcscApi } from '../pcsc/api.js';
+import { SCARD_E_NO_SERVICE } from '../pcsc/constants.js';
+import { isPcscError } from '../pcsc/errors.js';
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import {
   NATIVE_HOST_NAME,
@@ -373,7 +375,7 @@ export class HostLink {
           `host ${reply.version} on ${reply.platform} connected, serving its ${backend === 'system' ? 'system service' : 'own stack'}`,
         );
         this.#setState(connected);
-        this.#service(connection, backend);
+        this.#service(this.#watched(s, connection), backend);
       },
       (e: unknown) => {
         if (!s.ended) this.#failed(s, e instanceof Error ? e.message : String(e), true);
@@ -401,8 +403,33 @@ export class HostLink {
     this.#setState({ state: 'mismatch', message, hostProtocol: theirs ?? PROTOCOL_VERSION, hostVersion: '?' });
   }
 
+  /**
+   * The Connection as the combined service sees it, watched for SCARD_E_NO_SERVICE from a live link: the host is up but
+   * its backend went away (the system's pcscd stopped). pcsc-lite's clients get that code only when the service is
+   * gone, so the link starts again, and the new `hello` tells what is available (the window then offers the other).
+   */
+  #watched(s: Session, connection: Connection): PcscApi {
+    const onError = (e: unknown): void => {
+      if (s.ended || !connection.connected || !isPcscError(e, SCARD_E_NO_SERVICE)) return;
+      const why = e instanceof Error ? e.message : String(e);
+      this.#failed(s, `the host's PC/SC service stopped answering (${why})`, true);
+    };
+    return new Proxy(connection, {
+      get(target, prop) {
+        const v: unknown = Reflect.get(target, prop, target);
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]): unknown => {
+          const r: unknown = (v as (...a: unknown[]) => unknown).apply(target, args);
+          if (r instanceof Promise) r.catch(onError);
+          return r;
+        };
+      },
+    });
+  }
+
   /** The session failed: not installed (rest), or crashed (start again after the back-off delay). */
   #failed(s: Session, why: string, disconnect: boolean): void {
+    if (s.ended) return;
     const wasGreeted = s.greeted;
     const healthy = s.connectedAt !== undefined && this.#timers.now() - s.connectedAt >= (this.#o.healthyMs ?? 60_000);
     this.#end(s, disconnect);

@@ -262,6 +262,55 @@ describe('host link: the host dies', () => {
   });
 });
 
+describe("host link: the host's service stops", () => {
+  it('SCARD_E_NO_SERVICE from a live host: the link starts again and the new hello says what is there', async () => {
+    const stack = await hostDaemon();
+    cleanup.push(() => stack.close());
+    let down = false;
+    // The host's backend as a system pcscd that stops: every call then answers SCARD_E_NO_SERVICE.
+    const daemon = {
+      connect(info?: { name?: string }) {
+        const client = stack.daemon.connect(info);
+        return new Proxy(client, {
+          get(target, prop) {
+            const v: unknown = Reflect.get(target, prop, target);
+            if (typeof v !== 'function') return v;
+            return (...args: unknown[]) =>
+              down && prop !== 'close'
+                ? Promise.reject(new PcscError(SCARD_E_NO_SERVICE, 'pcscd is not running'))
+                : (v as (...a: unknown[]) => unknown).apply(target, args);
+          },
+        });
+      },
+    };
+    const timers = new ManualTimers();
+    const native = new FakeNative({ daemon });
+    const services: (PcscApi | null)[] = [];
+    const link = new HostLink({
+      connectNative: native.connectNative,
+      lastError: native.lastError,
+      timers,
+      pingIntervalMs: 0,
+      onService: (service) => services.push(service),
+    });
+    cleanup.push(() => link.dispose());
+    link.setEnabled(true);
+    await until(() => link.state.state === 'connected', 'connected');
+    const pcsc = services[0]!;
+    await pcsc.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
+    down = true;
+    native.options = { ...native.options, own: { available: false, detail: 'pcscd is not running' } };
+    const e = await pcsc.SCardEstablishContext(SCARD_SCOPE_SYSTEM).catch((x: unknown) => x);
+    expect((e as PcscError).code).toBe(SCARD_E_NO_SERVICE);
+    await until(() => link.state.state === 'crashed', 'restarting');
+    expect((link.state as { message: string }).message).toMatch(/PC\/SC service stopped answering/);
+    expect(services.at(-1)).toBeNull();
+    timers.advance(1000);
+    await until(() => link.state.state === 'connected', 'connected again');
+    expect(link.state).toMatchObject({ own: { available: false, detail: 'pcscd is not running' } });
+  });
+});
+
 describe('host link: back-off', () => {
   it('1 s, 2 s, 4 s … capped at 60 s while the host keeps dying; reset after a healthy period', async () => {
     const { native, link, timers } = await setup({}, false);
