@@ -86,7 +86,7 @@ export class FakeNative {
       kill: () => {
         if (proc.exited) return;
         proc.exited = true;
-        this.#disconnectWith(connector, host, HOST_EXITED);
+        this.#disconnectWith(host, HOST_EXITED);
       },
     };
     this.processes.push(proc);
@@ -98,7 +98,7 @@ export class FakeNative {
     });
     if (this.notInstalled) {
       proc.exited = true;
-      this.#disconnectWith(connector, host, HOST_NOT_FOUND);
+      this.#disconnectWith(host, HOST_NOT_FOUND);
       return connector;
     }
     const o = this.options;
@@ -163,13 +163,12 @@ export class FakeNative {
   };
 
   /** Chrome's way: lastError is set while the connector's onDisconnect listeners run. */
-  #disconnectWith(connector: PortLike, host: PortLike, message: string): void {
+  #disconnectWith(host: PortLike, message: string): void {
     // The host end goes: the connector end's onDisconnect fires (asynchronously), lastError set just before.
     queueMicrotask(() => {
       this.#lastError = message;
       host.disconnect();
     });
-    void connector;
   }
 }
 
