@@ -17,6 +17,7 @@ import {
 } from '../src/pcsc/index.js';
 import { createSimulatedReader, helloWorldCardT1, type ProfileId } from '../src/sim/index.js';
 import { memoryCardReader } from './memcard.js';
+import { t1FloorFigure } from './t1-floor.js';
 import {
   GET_CHALLENGE_8,
   RUNS,
@@ -64,6 +65,7 @@ async function driverFigures(): Promise<Figure[]> {
         async () => {
           if (!looksLikeEchoOf(await slot.transmit(echo), echo)) throw new Error('bad ECHO answer');
         },
+        profile === 'gempc-twin' ? { floorId: 't1-floor-echo' } : {},
       ),
     );
     await reader.close();
@@ -118,6 +120,10 @@ async function daemonFigures(): Promise<Figure[]> {
           if (!looksLikeEchoOf((await client.SCardTransmit(hCard, pci, echo)).recvBuffer, echo))
             throw new Error('bad ECHO answer');
         },
+        // Issue 14's goal: the 65,000-byte ECHO through T=1 chaining at most 10× native pcsc-lite's extended ECHO.
+        profile === 'gempc-twin'
+          ? { floorId: 't1-floor-echo', nativeId: 'native-echo', goal: { max: 10, of: 'native' } }
+          : {},
       ),
     );
     await daemon.shutdown();
@@ -232,5 +238,11 @@ export async function eventLatency(waiters = 100, clientsCount = 10): Promise<Fi
 }
 
 export async function inProcessFigures(): Promise<Figure[]> {
-  return [...(await driverFigures()), ...(await daemonFigures()), ...(await memoryCardFigures()), await eventLatency()];
+  return [
+    ...(await driverFigures()),
+    ...(await daemonFigures()),
+    ...(await memoryCardFigures()),
+    await eventLatency(),
+    await t1FloorFigure(ECHO_BYTES),
+  ];
 }

@@ -22,6 +22,17 @@ export interface Figure {
    */
   nativeId?: string;
   ratio?: number | null;
+  /**
+   * Figure id of the floor this one is bounded by (issue 14): the same work with nothing of ours in it — a bare port
+   * echo, an empty extension worker, the simulator alone. floorRatio = ours / floor, the medians' ratio.
+   */
+  floorId?: string;
+  floorRatio?: number | null;
+  /**
+   * A goal on this figure: at most `max` times its floor (`of: 'floor'`), its native anchor (`of: 'native'`), or an
+   * absolute limit in the figure's unit (`of: 'limit'`, e.g. a bundle's bytes; then floorRatio = ours / max).
+   */
+  goal?: { max: number; of: 'floor' | 'native' | 'limit' };
   note?: string;
 }
 

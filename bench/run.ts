@@ -32,10 +32,24 @@ function format(f: Figure): string {
   return `${v.toFixed(digits)} ${f.unit === 'us' ? 'µs' : f.unit}`;
 }
 
+/** "1.24× (goal ≤ 1.3×: met)" when the figure has a goal on this ratio. */
+function goalText(f: Figure, of: 'floor' | 'native' | 'limit', ratio: number): string {
+  if (f.goal?.of !== of) return '';
+  const met = of === 'limit' ? ratio <= 1 : ratio <= f.goal.max;
+  const limit = of === 'limit' ? `${(f.goal.max / 1000).toLocaleString('en-US')} KB limit` : `goal ≤ ${f.goal.max}×`;
+  return ` (${limit}: ${met ? 'met' : 'NOT met'})`;
+}
+
 function ratioText(f: Figure): string {
   if (f.nativeId === undefined) return '';
   if (f.ratio === null || f.ratio === undefined) return 'no native figure';
-  return `${f.ratio.toFixed(2)}×`;
+  return `${f.ratio.toFixed(2)}×${goalText(f, 'native', f.ratio)}`;
+}
+
+function floorText(f: Figure): string {
+  if (f.floorId === undefined && f.goal?.of !== 'limit') return '';
+  if (f.floorRatio === null || f.floorRatio === undefined) return f.floorId ? 'no floor figure' : 'not measured';
+  return `${f.floorRatio.toFixed(2)}×${goalText(f, f.goal?.of === 'limit' ? 'limit' : 'floor', f.floorRatio)}`;
 }
 
 const PARTS = ['in-process', 'chromium', 'sizes', 'native', 'host-socket'] as const;
@@ -133,18 +147,27 @@ async function main(): Promise<void> {
     const n = byId.get(f.nativeId);
     f.ratio = f.median !== null && n?.median != null ? f.median / n.median : null;
   }
+  for (const f of figures) {
+    if (f.floorRatio !== undefined) continue;
+    if (f.floorId !== undefined) {
+      const n = byId.get(f.floorId);
+      f.floorRatio = f.median !== null && n?.median != null ? f.median / n.median : null;
+    } else if (f.goal?.of === 'limit') {
+      f.floorRatio = f.median !== null ? f.median / f.goal.max : null;
+    }
+  }
 
   const date = started.toISOString().slice(0, 10);
   console.log(
     `\nBenchmarks, ${date}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; timed figures are medians of ${RUNS} runs.\n`,
   );
-  console.log('| figure | median | runs × per run | ours / native |');
-  console.log('|---|---|---|---|');
+  console.log('| figure | median | runs × per run | ours / native | ours / floor (or limit) |');
+  console.log('|---|---|---|---|---|');
   for (const f of figures) {
     const runs = f.runs !== undefined ? `${f.runs} × ${f.perRun ?? 1}` : '';
     const value = f.median === null ? `not measured: ${f.note ?? ''}` : format(f);
     const note = f.median !== null && f.note ? ` (${f.note})` : '';
-    console.log(`| ${f.name}${note} | ${value} | ${runs} | ${ratioText(f)} |`);
+    console.log(`| ${f.name}${note} | ${value} | ${runs} | ${ratioText(f)} | ${floorText(f)} |`);
   }
   // A partial run does not overwrite the whole bench's results.
   const file = parts.size === PARTS.length ? 'latest.json' : `latest-${[...parts].join('+')}.json`;
