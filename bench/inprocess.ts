@@ -178,9 +178,15 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * reader; the time from insertCard() on the simulated reader until the last of the 100 calls has resolved. The card
  * is powered by the daemon before the event is signalled (as pcscd does), so the ATR read is inside the figure.
  */
-export async function eventLatency(waiters = 100, clientsCount = 10): Promise<Figure> {
+export async function eventLatency(
+  waiters = 100,
+  clientsCount = 10,
+  // The growth series (bench/growth.ts) go to 10,000 waiters: pcscd's 200 contexts per client then, not per daemon,
+  // fewer rounds, and longer for every waiter to register before the insertion.
+  options: { contextLimitScope?: 'daemon' | 'client'; rounds?: number; settleMs?: number } = {},
+): Promise<Figure> {
   const device = createSimulatedReader('gempc-twin');
-  const daemon = new PcscDaemon();
+  const daemon = new PcscDaemon({ contextLimitScope: options.contextLimitScope ?? 'daemon' });
   const [name] = await daemon.addReader(await CcidReader.open(device));
   const contexts: { client: PcscClient; hContext: number }[] = [];
   for (let c = 0; c < clientsCount; c++) {
@@ -189,7 +195,7 @@ export async function eventLatency(waiters = 100, clientsCount = 10): Promise<Fi
       contexts.push({ client, hContext: (await client.SCardEstablishContext(SCARD_SCOPE_SYSTEM)).hContext });
   }
   const samples: number[] = [];
-  for (let round = 0; round < RUNS + 1; round++) {
+  for (let round = 0; round < (options.rounds ?? RUNS) + 1; round++) {
     const waits = await Promise.all(
       contexts.map(async ({ client, hContext }) => {
         const now = await client.SCardGetStatusChange(hContext, 0, [
@@ -209,7 +215,7 @@ export async function eventLatency(waiters = 100, clientsCount = 10): Promise<Fi
         }),
       ),
     );
-    await sleep(20); // every waiter is registered
+    await sleep(options.settleMs ?? 20); // every waiter is registered
     if (resolved !== 0) throw new Error('a waiter resolved before the insertion');
     const t0 = performance.now();
     device.insertCard(helloWorldCardT1({ seed: round + 1 }));

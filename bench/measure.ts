@@ -52,15 +52,16 @@ export async function measure(
   perRun: number,
   op: () => Promise<void>,
   extra: Partial<Figure> = {},
+  runs = RUNS,
 ): Promise<Figure> {
   for (let i = 0; i < Math.max(10, perRun / 5); i++) await op();
   const samples: number[] = [];
-  for (let r = 0; r < RUNS; r++) {
+  for (let r = 0; r < runs; r++) {
     const t0 = performance.now();
     for (let i = 0; i < perRun; i++) await op();
     samples.push(((performance.now() - t0) * 1000) / perRun);
   }
-  return { id, name, unit: 'us', ...summarise(samples), runs: RUNS, perRun, ...extra };
+  return { id, name, unit: 'us', ...summarise(samples), runs, perRun, ...extra };
 }
 
 export const GET_CHALLENGE_8 = Uint8Array.of(0x00, 0x84, 0x00, 0x00, 0x08);

@@ -8,7 +8,7 @@
  * taken on the same machine at the same time; absolute figures drift between runs and machines, ratios much less.
  *
  * BENCH_SKIP_CHROMIUM=1, BENCH_SKIP_NATIVE=1 and BENCH_SKIP_HOST=1 leave those parts out (said so in the table).
- * `--only PART[,PART…]` runs just those parts (in-process, chromium, sizes, native, host-socket), e.g.
+ * `--only PART[,PART…]` runs just those parts (in-process, chromium, sizes, native, host-socket, growth), e.g.
  * `node dist/node/bench.js --only host-socket` (no build of the extensions needed; see bench/README.md).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -16,6 +16,7 @@ import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromiumFigures } from './chromium.js';
+import { growthSeries } from './growth.js';
 import { hostSocketFigures } from './host-socket.js';
 import { inProcessFigures } from './inprocess.js';
 import { RUNS, type Figure } from './measure.js';
@@ -52,7 +53,7 @@ function floorText(f: Figure): string {
   return `${f.floorRatio.toFixed(2)}×${goalText(f, f.goal?.of === 'limit' ? 'limit' : 'floor', f.floorRatio)}`;
 }
 
-const PARTS = ['in-process', 'chromium', 'sizes', 'native', 'host-socket'] as const;
+const PARTS = ['in-process', 'chromium', 'sizes', 'native', 'host-socket', 'growth'] as const;
 type Part = (typeof PARTS)[number];
 
 /** The parts `--only a,b` (or `--only=a,b`) asks for; every part without the flag. */
@@ -139,6 +140,12 @@ async function main(): Promise<void> {
   } else {
     log('smart-card-host pcscd socket vs native pcscd (C client and pyscard through each)…');
     figures.push(...(await hostSocketFigures(ROOT)));
+  }
+
+  if (parts.has('growth')) {
+    // Issue 14's growth series: charts (SVG) and growth.json in bench/results/, no rows in the table.
+    log('growth series (in-process): concurrency, APDU sizes, waiters on one insertion…');
+    await growthSeries(resolve(ROOT, 'bench', 'results'), log);
   }
 
   const byId = new Map(figures.map((f) => [f.id, f]));

@@ -35,7 +35,12 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-export async function t1FloorFigure(echoBytes: number, id = 't1-floor-echo'): Promise<Figure> {
+export async function t1FloorFigure(
+  echoBytes: number,
+  id = 't1-floor-echo',
+  perRun = 20,
+  timedRuns?: number,
+): Promise<Figure> {
   const device = createSimulatedReader('gempc-twin');
   device.insertCard(helloWorldCardT1({ seed: 1 }));
   const reader = await CcidReader.open(device);
@@ -94,8 +99,10 @@ export async function t1FloorFigure(echoBytes: number, id = 't1-floor-echo'): Pr
   const figure = await measure(
     id,
     `floor: ${echoBytes.toLocaleString('en-US')}-byte ECHO's T=1 blocks replayed into the simulated GemPC Twin alone (${blocks} CCID messages each way, no driver)`,
-    20,
+    perRun,
     () => replay(false),
+    {},
+    timedRuns,
   );
   await reader.close();
   return figure;
