@@ -64,6 +64,39 @@ export async function measure(
   return { id, name, unit: 'us', ...summarise(samples), runs, perRun, ...extra };
 }
 
+/**
+ * Like `measure` for two operations at once, run for run in alternation (a batch of `a`, then a batch of `b`), so that
+ * their ratio — a figure and its floor — comes from the same moment on a shared machine.
+ */
+export async function measurePair(
+  perRun: number,
+  a: { id: string; name: string; op: () => Promise<void>; extra?: Partial<Figure> },
+  b: { id: string; name: string; op: () => Promise<void>; extra?: Partial<Figure> },
+): Promise<[Figure, Figure]> {
+  for (let i = 0; i < Math.max(10, perRun / 5); i++) {
+    await a.op();
+    await b.op();
+  }
+  const samples: [number[], number[]] = [[], []];
+  for (let r = 0; r < RUNS; r++) {
+    for (const [k, x] of [a, b].entries()) {
+      const t0 = performance.now();
+      for (let i = 0; i < perRun; i++) await x.op();
+      samples[k]!.push(((performance.now() - t0) * 1000) / perRun);
+    }
+  }
+  const figure = (x: typeof a, s: number[]): Figure => ({
+    id: x.id,
+    name: x.name,
+    unit: 'us',
+    ...summarise(s),
+    runs: RUNS,
+    perRun,
+    ...x.extra,
+  });
+  return [figure(a, samples[0]), figure(b, samples[1])];
+}
+
 export const GET_CHALLENGE_8 = Uint8Array.of(0x00, 0x84, 0x00, 0x00, 0x08);
 
 /** Extended ECHO `80 EE 00 00 00 Lc1 Lc2 data 00 00` (Le 00 00 = up to 65536). */

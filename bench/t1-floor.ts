@@ -35,12 +35,26 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
+/** A T=1 floor ready to time: `op` replays one ECHO's recorded blocks into the simulator. */
+export interface T1Floor {
+  name: string;
+  op: () => Promise<void>;
+  close: () => Promise<void>;
+}
+
 export async function t1FloorFigure(
   echoBytes: number,
   id = 't1-floor-echo',
   perRun = 20,
   timedRuns?: number,
 ): Promise<Figure> {
+  const floor = await t1Floor(echoBytes);
+  const figure = await measure(id, floor.name, perRun, floor.op, {}, timedRuns);
+  await floor.close();
+  return figure;
+}
+
+export async function t1Floor(echoBytes: number): Promise<T1Floor> {
   const device = createSimulatedReader('gempc-twin');
   device.insertCard(helloWorldCardT1({ seed: 1 }));
   const reader = await CcidReader.open(device);
@@ -96,14 +110,9 @@ export async function t1FloorFigure(
   };
   for (let i = 0; i < runs.length * 2; i++) await replay(true);
   const blocks = runs[0]!.length;
-  const figure = await measure(
-    id,
-    `floor: ${echoBytes.toLocaleString('en-US')}-byte ECHO's T=1 blocks replayed into the simulated GemPC Twin alone (${blocks} CCID messages each way, no driver)`,
-    perRun,
-    () => replay(false),
-    {},
-    timedRuns,
-  );
-  await reader.close();
-  return figure;
+  return {
+    name: `floor: ${echoBytes.toLocaleString('en-US')}-byte ECHO's T=1 blocks replayed into the simulated GemPC Twin alone (${blocks} CCID messages each way, no driver)`,
+    op: () => replay(false),
+    close: () => reader.close(),
+  };
 }
