@@ -10,6 +10,8 @@
  * BENCH_SKIP_CHROMIUM=1, BENCH_SKIP_NATIVE=1 and BENCH_SKIP_HOST=1 leave those parts out (said so in the table).
  * `--only PART[,PART…]` runs just those parts (in-process, chromium, sizes, native, host-socket, growth), e.g.
  * `node dist/node/bench.js --only host-socket` (no build of the extensions needed; see bench/README.md).
+ * `growth` (bench/growth.ts) adds no rows: it draws the growth series into bench/results/*.svg (BENCH_GROWTH_RUNS).
+ * A figure may name its floor (`floorId`) and carry a goal: the table's last column is "ours / floor (or limit)".
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
