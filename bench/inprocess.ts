@@ -17,6 +17,7 @@ import {
 } from '../src/pcsc/index.js';
 import { createSimulatedReader, helloWorldCardT1, type ProfileId } from '../src/sim/index.js';
 import { memoryCardReader } from './memcard.js';
+import { t1Floor } from './t1-floor.js';
 import {
   GET_CHALLENGE_8,
   RUNS,
@@ -24,6 +25,7 @@ import {
   isEchoOf,
   looksLikeEchoOf,
   measure,
+  measurePair,
   summarise,
   type Figure,
 } from './measure.js';
@@ -54,18 +56,30 @@ async function driverFigures(): Promise<Figure[]> {
         ),
       );
     }
-    figures.push(
-      await measure(
-        `driver-echo-${profile}`,
-        profile === 'gempc-twin'
-          ? 'driver only: 65,000-byte ECHO, GemPC Twin (T=1 chaining, IFSD 254)'
-          : 'driver only: 65,000-byte ECHO, extended-APDU reader (CCID chaining)',
-        20,
-        async () => {
-          if (!looksLikeEchoOf(await slot.transmit(echo), echo)) throw new Error('bad ECHO answer');
-        },
-      ),
-    );
+    const op = async () => {
+      if (!looksLikeEchoOf(await slot.transmit(echo), echo)) throw new Error('bad ECHO answer');
+    };
+    if (profile === 'gempc-twin') {
+      // The T=1 floor run for run with the driver's figure, so that their ratio comes from the same moment.
+      const floor = await t1Floor(ECHO_BYTES);
+      figures.push(
+        ...(await measurePair(
+          20,
+          {
+            id: 'driver-echo-gempc-twin',
+            name: 'driver only: 65,000-byte ECHO, GemPC Twin (T=1 chaining, IFSD 254)',
+            op,
+            extra: { floorId: 't1-floor-echo' },
+          },
+          { id: 't1-floor-echo', name: floor.name, op: floor.op },
+        )),
+      );
+      await floor.close();
+    } else {
+      figures.push(
+        await measure('driver-echo-extended-apdu', 'driver only: 65,000-byte ECHO, extended-APDU reader (CCID chaining)', 20, op),
+      );
+    }
     await reader.close();
   }
   return figures;
@@ -118,6 +132,10 @@ async function daemonFigures(): Promise<Figure[]> {
           if (!looksLikeEchoOf((await client.SCardTransmit(hCard, pci, echo)).recvBuffer, echo))
             throw new Error('bad ECHO answer');
         },
+        // Issue 14's goal: the 65,000-byte ECHO through T=1 chaining at most 10× native pcsc-lite's extended ECHO.
+        profile === 'gempc-twin'
+          ? { floorId: 't1-floor-echo', nativeId: 'native-echo', goal: { max: 10, of: 'native' } }
+          : {},
       ),
     );
     await daemon.shutdown();
@@ -172,9 +190,15 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * reader; the time from insertCard() on the simulated reader until the last of the 100 calls has resolved. The card
  * is powered by the daemon before the event is signalled (as pcscd does), so the ATR read is inside the figure.
  */
-export async function eventLatency(waiters = 100, clientsCount = 10): Promise<Figure> {
+export async function eventLatency(
+  waiters = 100,
+  clientsCount = 10,
+  // The growth series (bench/growth.ts) go to 10,000 waiters: pcscd's 200 contexts per client then, not per daemon,
+  // fewer rounds, and longer for every waiter to register before the insertion.
+  options: { contextLimitScope?: 'daemon' | 'client'; rounds?: number; settleMs?: number } = {},
+): Promise<Figure> {
   const device = createSimulatedReader('gempc-twin');
-  const daemon = new PcscDaemon();
+  const daemon = new PcscDaemon({ contextLimitScope: options.contextLimitScope ?? 'daemon' });
   const [name] = await daemon.addReader(await CcidReader.open(device));
   const contexts: { client: PcscClient; hContext: number }[] = [];
   for (let c = 0; c < clientsCount; c++) {
@@ -183,7 +207,7 @@ export async function eventLatency(waiters = 100, clientsCount = 10): Promise<Fi
       contexts.push({ client, hContext: (await client.SCardEstablishContext(SCARD_SCOPE_SYSTEM)).hContext });
   }
   const samples: number[] = [];
-  for (let round = 0; round < RUNS + 1; round++) {
+  for (let round = 0; round < (options.rounds ?? RUNS) + 1; round++) {
     const waits = await Promise.all(
       contexts.map(async ({ client, hContext }) => {
         const now = await client.SCardGetStatusChange(hContext, 0, [
@@ -203,7 +227,7 @@ export async function eventLatency(waiters = 100, clientsCount = 10): Promise<Fi
         }),
       ),
     );
-    await sleep(20); // every waiter is registered
+    await sleep(options.settleMs ?? 20); // every waiter is registered
     if (resolved !== 0) throw new Error('a waiter resolved before the insertion');
     const t0 = performance.now();
     device.insertCard(helloWorldCardT1({ seed: round + 1 }));
@@ -232,5 +256,10 @@ export async function eventLatency(waiters = 100, clientsCount = 10): Promise<Fi
 }
 
 export async function inProcessFigures(): Promise<Figure[]> {
-  return [...(await driverFigures()), ...(await daemonFigures()), ...(await memoryCardFigures()), await eventLatency()];
+  return [
+    ...(await driverFigures()),
+    ...(await daemonFigures()),
+    ...(await memoryCardFigures()),
+    await eventLatency(),
+  ];
 }

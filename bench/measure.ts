@@ -22,6 +22,17 @@ export interface Figure {
    */
   nativeId?: string;
   ratio?: number | null;
+  /**
+   * Figure id of the floor this one is bounded by (issue 14): the same work with nothing of ours in it — a bare port
+   * echo, an empty extension worker, the simulator alone. floorRatio = ours / floor, the medians' ratio.
+   */
+  floorId?: string;
+  floorRatio?: number | null;
+  /**
+   * A goal on this figure: at most `max` times its floor (`of: 'floor'`), its native anchor (`of: 'native'`), or an
+   * absolute limit in the figure's unit (`of: 'limit'`, e.g. a bundle's bytes; then floorRatio = ours / max).
+   */
+  goal?: { max: number; of: 'floor' | 'native' | 'limit' };
   note?: string;
 }
 
@@ -41,15 +52,49 @@ export async function measure(
   perRun: number,
   op: () => Promise<void>,
   extra: Partial<Figure> = {},
+  runs = RUNS,
 ): Promise<Figure> {
   for (let i = 0; i < Math.max(10, perRun / 5); i++) await op();
   const samples: number[] = [];
-  for (let r = 0; r < RUNS; r++) {
+  for (let r = 0; r < runs; r++) {
     const t0 = performance.now();
     for (let i = 0; i < perRun; i++) await op();
     samples.push(((performance.now() - t0) * 1000) / perRun);
   }
-  return { id, name, unit: 'us', ...summarise(samples), runs: RUNS, perRun, ...extra };
+  return { id, name, unit: 'us', ...summarise(samples), runs, perRun, ...extra };
+}
+
+/**
+ * Like `measure` for two operations at once, run for run in alternation (a batch of `a`, then a batch of `b`), so that
+ * their ratio — a figure and its floor — comes from the same moment on a shared machine.
+ */
+export async function measurePair(
+  perRun: number,
+  a: { id: string; name: string; op: () => Promise<void>; extra?: Partial<Figure> },
+  b: { id: string; name: string; op: () => Promise<void>; extra?: Partial<Figure> },
+): Promise<[Figure, Figure]> {
+  for (let i = 0; i < Math.max(10, perRun / 5); i++) {
+    await a.op();
+    await b.op();
+  }
+  const samples: [number[], number[]] = [[], []];
+  for (let r = 0; r < RUNS; r++) {
+    for (const [k, x] of [a, b].entries()) {
+      const t0 = performance.now();
+      for (let i = 0; i < perRun; i++) await x.op();
+      samples[k]!.push(((performance.now() - t0) * 1000) / perRun);
+    }
+  }
+  const figure = (x: typeof a, s: number[]): Figure => ({
+    id: x.id,
+    name: x.name,
+    unit: 'us',
+    ...summarise(s),
+    runs: RUNS,
+    perRun,
+    ...x.extra,
+  });
+  return [figure(a, samples[0]), figure(b, samples[1])];
 }
 
 export const GET_CHALLENGE_8 = Uint8Array.of(0x00, 0x84, 0x00, 0x00, 0x08);

@@ -8,14 +8,17 @@
  * taken on the same machine at the same time; absolute figures drift between runs and machines, ratios much less.
  *
  * BENCH_SKIP_CHROMIUM=1, BENCH_SKIP_NATIVE=1 and BENCH_SKIP_HOST=1 leave those parts out (said so in the table).
- * `--only PART[,PART…]` runs just those parts (in-process, chromium, sizes, native, host-socket), e.g.
+ * `--only PART[,PART…]` runs just those parts (in-process, chromium, sizes, native, host-socket, growth), e.g.
  * `node dist/node/bench.js --only host-socket` (no build of the extensions needed; see bench/README.md).
+ * `growth` (bench/growth.ts) adds no rows: it draws the growth series into bench/results/*.svg (BENCH_GROWTH_RUNS).
+ * A figure may name its floor (`floorId`) and carry a goal: the table's last column is "ours / floor (or limit)".
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromiumFigures } from './chromium.js';
+import { growthSeries } from './growth.js';
 import { hostSocketFigures } from './host-socket.js';
 import { inProcessFigures } from './inprocess.js';
 import { RUNS, type Figure } from './measure.js';
@@ -32,13 +35,27 @@ function format(f: Figure): string {
   return `${v.toFixed(digits)} ${f.unit === 'us' ? 'µs' : f.unit}`;
 }
 
+/** "1.24× (goal ≤ 1.3×: met)" when the figure has a goal on this ratio. */
+function goalText(f: Figure, of: 'floor' | 'native' | 'limit', ratio: number): string {
+  if (f.goal?.of !== of) return '';
+  const met = of === 'limit' ? ratio <= 1 : ratio <= f.goal.max;
+  const limit = of === 'limit' ? `${(f.goal.max / 1000).toLocaleString('en-US')} KB limit` : `goal ≤ ${f.goal.max}×`;
+  return ` (${limit}: ${met ? 'met' : 'NOT met'})`;
+}
+
 function ratioText(f: Figure): string {
   if (f.nativeId === undefined) return '';
   if (f.ratio === null || f.ratio === undefined) return 'no native figure';
-  return `${f.ratio.toFixed(2)}×`;
+  return `${f.ratio.toFixed(2)}×${goalText(f, 'native', f.ratio)}`;
 }
 
-const PARTS = ['in-process', 'chromium', 'sizes', 'native', 'host-socket'] as const;
+function floorText(f: Figure): string {
+  if (f.floorId === undefined && f.goal?.of !== 'limit') return '';
+  if (f.floorRatio === null || f.floorRatio === undefined) return f.floorId ? 'no floor figure' : 'not measured';
+  return `${f.floorRatio.toFixed(2)}×${goalText(f, f.goal?.of === 'limit' ? 'limit' : 'floor', f.floorRatio)}`;
+}
+
+const PARTS = ['in-process', 'chromium', 'sizes', 'native', 'host-socket', 'growth'] as const;
 type Part = (typeof PARTS)[number];
 
 /** The parts `--only a,b` (or `--only=a,b`) asks for; every part without the flag. */
@@ -127,24 +144,39 @@ async function main(): Promise<void> {
     figures.push(...(await hostSocketFigures(ROOT)));
   }
 
+  if (parts.has('growth')) {
+    // Issue 14's growth series: charts (SVG) and growth.json in bench/results/, no rows in the table.
+    log('growth series (in-process): concurrency, APDU sizes, waiters on one insertion…');
+    await growthSeries(resolve(ROOT, 'bench', 'results'), log);
+  }
+
   const byId = new Map(figures.map((f) => [f.id, f]));
   for (const f of figures) {
     if (f.nativeId === undefined || f.ratio !== undefined) continue; // a part may pair its runs itself (host-socket)
     const n = byId.get(f.nativeId);
     f.ratio = f.median !== null && n?.median != null ? f.median / n.median : null;
   }
+  for (const f of figures) {
+    if (f.floorRatio !== undefined) continue;
+    if (f.floorId !== undefined) {
+      const n = byId.get(f.floorId);
+      f.floorRatio = f.median !== null && n?.median != null ? f.median / n.median : null;
+    } else if (f.goal?.of === 'limit') {
+      f.floorRatio = f.median !== null ? f.median / f.goal.max : null;
+    }
+  }
 
   const date = started.toISOString().slice(0, 10);
   console.log(
     `\nBenchmarks, ${date}, node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}; timed figures are medians of ${RUNS} runs.\n`,
   );
-  console.log('| figure | median | runs × per run | ours / native |');
-  console.log('|---|---|---|---|');
+  console.log('| figure | median | runs × per run | ours / native | ours / floor (or limit) |');
+  console.log('|---|---|---|---|---|');
   for (const f of figures) {
     const runs = f.runs !== undefined ? `${f.runs} × ${f.perRun ?? 1}` : '';
     const value = f.median === null ? `not measured: ${f.note ?? ''}` : format(f);
     const note = f.median !== null && f.note ? ` (${f.note})` : '';
-    console.log(`| ${f.name}${note} | ${value} | ${runs} | ${ratioText(f)} |`);
+    console.log(`| ${f.name}${note} | ${value} | ${runs} | ${ratioText(f)} | ${floorText(f)} |`);
   }
   // A partial run does not overwrite the whole bench's results.
   const file = parts.size === PARTS.length ? 'latest.json' : `latest-${[...parts].join('+')}.json`;

@@ -1,5 +1,10 @@
-/** Built sizes: every file under dist/connector and dist/hello-world-app, raw and gzip-compressed (level 9, per file). */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+/**
+ * Built sizes: every file under dist/connector and dist/hello-world-app, raw and gzip-compressed (level 9, per file),
+ * and issue 14's size goals as figures with their limits (raw bytes, no source maps; 1 KB = 1,000 bytes):
+ * the connector's background.js ≤ 200 KB, the client library (dist/client-lib/index.js) ≤ 25 KB, the hello-world app
+ * (every file of dist/hello-world-app but the maps) ≤ 30 KB.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Figure } from './measure.js';
@@ -44,8 +49,24 @@ export function sizeFigures(root: string): Figure[] {
       name: `built size of ${dir} (${list.filter((f) => !f.endsWith('.map')).length} files, no source maps)`,
       unit: 'bytes',
       median: raw,
+      ...(id === 'hello-world-app' ? { goal: { max: 30_000, of: 'limit' as const } } : {}),
     });
     out.push({ id: `size-${id}-gzip`, name: `built size of ${dir}, gzip -9 per file`, unit: 'bytes', median: gz });
+  }
+  for (const [id, file, max] of [
+    ['size-connector-background', 'dist/connector/background.js', 200_000],
+    ['size-client-lib', 'dist/client-lib/index.js', 25_000],
+  ] as const) {
+    const abs = resolve(root, file);
+    const built = existsSync(abs);
+    out.push({
+      id,
+      name: `built size of ${file} (minified; its source map beside it is not counted)`,
+      unit: 'bytes',
+      median: built ? statSync(abs).size : null,
+      goal: { max, of: 'limit' },
+      ...(built ? {} : { note: 'not built (npm run build)' }),
+    });
   }
   return out;
 }
