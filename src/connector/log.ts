@@ -5,7 +5,8 @@
  * Privacy rule: bytes a client sends to or receives from a card (APDUs, SCardControl buffers, attributes) reach the log
  * only through those helpers. By default they show as a length ("APDU (15 bytes)"); with the user's "Log APDUs"
  * switch on, command and response APDUs show in hex, except the data field of PIN commands (VERIFY, CHANGE REFERENCE
- * DATA, RESET RETRY COUNTER), which stays redacted, as do SCardControl and SCardSetAttrib inputs (PIN structures,
+ * DATA, RESET RETRY COUNTER, ENABLE/DISABLE VERIFICATION REQUIREMENT), ENVELOPE and PUT DATA of secret data objects,
+ * which stays redacted, as do SCardControl and SCardSetAttrib inputs (PIN structures,
  * escape commands) always. Free text that might quote a client's bytes (a malformed message's description) goes
  * through `redactText`. Pure: no chrome.*; unit-tested in Node.
  */
@@ -117,7 +118,10 @@ export function exportText(
 // Redaction: the rules live in src/util/redact.ts, shared with the Node host.
 
 export {
+  ENVELOPE_INSTRUCTIONS,
   PIN_INSTRUCTIONS,
+  SECRET_DATA_OBJECTS,
+  secretKind,
   describeCommandApdu,
   describeControlInput,
   describeResponse,
