@@ -14,6 +14,8 @@
  * next call is asked again.
  */
 
+import { cleanName, quoteUntrusted } from '../util/sanitize.js';
+
 export type Decision = 'allow' | 'block';
 
 export interface StoredGrant {
@@ -78,7 +80,7 @@ export const WHERE_TO_CHANGE =
   'open the Smart Card Connector window (its toolbar button), section "Apps", to change this';
 
 export function blockedMessage(id: string, name: string): string {
-  return `the user blocked ${name ? `"${name}" (${id})` : id} from using smart card readers; ${WHERE_TO_CHANGE}`;
+  return `the user blocked ${name ? `${quoteUntrusted(name)} (${id})` : id} from using smart card readers; ${WHERE_TO_CHANGE}`;
 }
 
 /** Chrome extension ids: 32 letters a–p. */
@@ -96,7 +98,7 @@ export function parsePolicy(value: unknown, log?: PermissionsOptions['log']): st
   const ids: string[] = [];
   for (const v of value) {
     if (isExtensionId(v)) ids.push(v);
-    else log?.('warn', `policy ${POLICY_KEY}: ${JSON.stringify(v)} is not an extension id; ignored`);
+    else log?.('warn', `policy ${POLICY_KEY}: ${quoteUntrusted(String(v), 64)} is not an extension id; ignored`);
   }
   return ids;
 }
@@ -111,11 +113,16 @@ export function parseGrants(value: unknown): StoredGrants {
     if (decision !== 'allow' && decision !== 'block') continue;
     out[id] = {
       decision,
-      name: typeof name === 'string' ? name.slice(0, 128) : '',
+      name: cleanName(name),
       at: typeof at === 'number' ? at : 0,
     };
   }
   return out;
+}
+
+/** A name in a log line: the extension id leads, the name follows quoted (it is the app's own text). */
+function nameForLog(name: string | null | undefined): string {
+  return name ? `named ${quoteUntrusted(name)}` : 'unnamed';
 }
 
 interface Pending {
@@ -270,10 +277,7 @@ export class Permissions {
           }
         }
         if (!this.#pending.has(id)) return;
-        this.#log(
-          'info',
-          `asking the user about ${request.extensionName ?? (request.claimedName || 'an unnamed app')} (${id})`,
-        );
+        this.#log('info', `asking the user about ${id} (${nameForLog(request.extensionName ?? request.claimedName)})`);
         try {
           await this.#o.openPrompt(request);
         } catch (e) {
@@ -305,9 +309,9 @@ export class Permissions {
   async answer(id: string, decision: Decision): Promise<void> {
     if (!isExtensionId(id)) throw new TypeError(`not an extension id: ${JSON.stringify(id)}`);
     const p = this.#pending.get(id);
-    const name = p ? (p.request.extensionName ?? p.request.claimedName) : (this.#grants[id]?.name ?? '');
+    const name = cleanName(p ? (p.request.extensionName ?? p.request.claimedName) : (this.#grants[id]?.name ?? ''));
     const grant: StoredGrant = { decision, name, at: (this.#o.now ?? Date.now)() };
-    this.#log('info', `the user ${decision === 'allow' ? 'allowed' : 'blocked'} ${name || 'an unnamed app'} (${id})`);
+    this.#log('info', `the user ${decision === 'allow' ? 'allowed' : 'blocked'} ${id} (${nameForLog(name)})`);
     this.#grants = { ...this.#grants, [id]: grant };
     this.#settle(id, this.#verdictOf(id, name) ?? undefined);
     this.#changed();
@@ -343,7 +347,7 @@ export class Permissions {
     const rest = { ...this.#grants };
     delete rest[id];
     this.#grants = rest;
-    this.#log('info', `the user revoked the decision about ${g.name || 'an unnamed app'} (${id})`);
+    this.#log('info', `the user revoked the decision about ${id} (${nameForLog(g.name)})`);
     if (!this.#policy.has(id) && !this.#known(id)) this.#revoked(id);
     this.#changed();
     await this.#save();

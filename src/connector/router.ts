@@ -34,6 +34,8 @@ import {
   describeResponse,
   describeResponseTo,
   lengthOnly,
+  LogQuota,
+  quoteUntrusted,
   redactText,
   type Redaction,
 } from './log.js';
@@ -84,7 +86,16 @@ export interface RouterOptions {
    * pcscd's 200 contexts, so this bounds what one extension can take, whatever the number of its pages.
    */
   maxPortsPerSender?: number;
+  /** The clock of the per-sender log quota (tests). */
+  now?: () => number;
 }
+
+/**
+ * Log entries one sender may write (LogQuota): a sender never allowed gets a small share (its attach, malformed-message
+ * and refusal lines), an allowed one a large one (its call log), so neither can push the whole log out in seconds.
+ */
+const STRANGER_LOG = { burst: 40, perSecond: 0.5 };
+const ALLOWED_LOG = { burst: 1000, perSecond: 100 };
 
 export interface RouterStats {
   /** Ports attached and not yet gone. */
@@ -109,6 +120,8 @@ interface Authorization {
 class Session {
   readonly pending = new Set<number>();
   subscribed = false;
+  /** Set once the sender's access was granted (a larger log quota). */
+  allowed = false;
   malformed = 0;
   closed = false;
   client: RouterDaemonClient | null = null;
@@ -132,8 +145,10 @@ class Session {
       if (!this.authorize) return { ok: true, message: '' };
       try {
         const r = await this.authorize(this.sender, this.port.name ?? '');
-        if (r === true) return { ok: true, message: '' };
-        if (typeof r === 'object' && r !== null && r.allowed === true) return { ok: true, message: '' };
+        if (r === true || (typeof r === 'object' && r !== null && r.allowed === true)) {
+          this.allowed = true;
+          return { ok: true, message: '' };
+        }
         const message =
           typeof r === 'object' && r !== null && typeof r.message === 'string' && r.message ? r.message : DENIED_DETAIL;
         return { ok: false, message };
@@ -148,6 +163,7 @@ class Session {
   /** Forgets the decision: the next call asks again. */
   resetAuthorization(): void {
     this.#authorized = null;
+    this.allowed = false;
     this.epoch++;
   }
 
@@ -165,13 +181,30 @@ class Session {
 
 export class ConnectorRouter {
   private readonly sessions = new Set<Session>();
-  private readonly opts: Required<Omit<RouterOptions, 'authorize' | 'log' | 'redaction' | 'logCalls'>> &
-    Pick<RouterOptions, 'authorize' | 'log' | 'redaction' | 'logCalls'>;
+  private readonly opts: Required<Omit<RouterOptions, 'authorize' | 'log' | 'redaction' | 'logCalls' | 'now'>> &
+    Pick<RouterOptions, 'authorize' | 'log' | 'redaction' | 'logCalls' | 'now'>;
   private readersEvent: EventMessage | null = null;
   private nextLabel = 1;
+  private readonly strangerLog: LogQuota;
+  private readonly allowedLog: LogQuota;
 
   constructor(options: RouterOptions) {
     this.opts = { maxMalformed: 10, maxPendingPerPort: 256, maxPortsPerSender: 64, ...options };
+    this.strangerLog = new LogQuota(STRANGER_LOG.burst, STRANGER_LOG.perSecond, options.now);
+    this.allowedLog = new LogQuota(ALLOWED_LOG.burst, ALLOWED_LOG.perSecond, options.now);
+  }
+
+  /** @internal A line about one sender, within its log quota (what goes over is counted and said later). */
+  logFor(sender: SenderInfo, allowed: boolean, level: LogLevel, message: string): void {
+    const key = sender.id ?? sender.origin ?? 'unknown';
+    const who = sender.id ? `extension ${sender.id}` : sender.origin ? `origin ${quoteUntrusted(sender.origin)}` : key;
+    const t = (allowed ? this.allowedLog : this.strangerLog).take(key);
+    if (!t.ok) {
+      if (t.first) this.log('warn', `${who}: too many log entries; its further entries are counted, not logged`);
+      return;
+    }
+    if (t.held > 0) this.log('warn', `${who}: ${t.held} log entries were held back (too many)`);
+    this.log(level, message);
   }
 
   /** @internal */
@@ -185,15 +218,20 @@ export class ConnectorRouter {
 
   /** Serves one client port. `sender`: who Chrome says is calling (check it: it is the only identity there is). */
   attach(port: PortLike, sender: SenderInfo = {}): void {
-    const who = sender.id ? `extension ${sender.id}` : sender.origin ? `origin ${sender.origin}` : 'unknown sender';
-    const label = `port#${this.nextLabel++} (${who}, ${JSON.stringify(clip(port.name ?? '', 64))})`;
-    const client = `client ${JSON.stringify(clip(port.name ?? '', 64))} (${sender.id ?? sender.origin ?? 'unknown'})`;
+    // Names and origins are the sender's own text: quoted and escaped (sanitize.ts), so they cannot forge a log line.
+    const who = sender.id
+      ? `extension ${sender.id}`
+      : sender.origin
+        ? `origin ${quoteUntrusted(sender.origin)}`
+        : 'unknown sender';
+    const label = `port#${this.nextLabel++} (${who}, ${quoteUntrusted(port.name ?? '', 64)})`;
+    const client = `client ${quoteUntrusted(port.name ?? '', 64)} (${sender.id ?? (sender.origin ? quoteUntrusted(sender.origin) : 'unknown')})`;
     const key = sender.id ?? sender.origin;
     if (key !== undefined) {
       let open = 0;
       for (const s of this.sessions) if ((s.sender.id ?? s.sender.origin) === key) open++;
       if (open >= this.opts.maxPortsPerSender) {
-        this.log('warn', `${label}: refused, ${who} already has ${open} connections open`);
+        this.logFor(sender, false, 'warn', `${label}: refused, ${who} already has ${open} connections open`);
         try {
           port.postMessage(
             encodeErrorMessage(
@@ -209,7 +247,7 @@ export class ConnectorRouter {
     }
     const session = new Session(this, port, { ...sender }, label, client, this.opts.authorize);
     this.sessions.add(session);
-    this.log('info', `${label}: attached`);
+    this.logFor(sender, false, 'info', `${label}: attached`);
     this.connectionsChanged();
     port.onMessage.addListener((message: unknown) => {
       try {
@@ -284,7 +322,7 @@ export class ConnectorRouter {
     session.pending.clear();
     session.subscribed = false;
     this.sessions.delete(session);
-    this.log('info', `${session.label}: detached`);
+    this.logFor(session.sender, session.allowed, 'info', `${session.label}: detached`);
     this.connectionsChanged();
     if (disconnectPort) {
       try {
@@ -338,13 +376,20 @@ export class ConnectorRouter {
 
   private malformed(session: Session, message: string, id: number | undefined): void {
     session.malformed++;
-    this.log(
+    this.logFor(
+      session.sender,
+      session.allowed,
       'warn',
       `${session.label}: malformed message #${session.malformed}: ${redactText(message, this.redaction())}`,
     );
     session.post(encodeErrorMessage(message, id));
     if (session.malformed >= this.opts.maxMalformed && !session.closed) {
-      this.log('warn', `${session.label}: ${session.malformed} malformed messages; disconnecting`);
+      this.logFor(
+        session.sender,
+        session.allowed,
+        'warn',
+        `${session.label}: ${session.malformed} malformed messages; disconnecting`,
+      );
       void this.closeSession(session, true);
     }
   }
@@ -436,7 +481,8 @@ export class ConnectorRouter {
             ? errorName(error.code)
             : 'SCARD_F_INTERNAL_ERROR';
       const level = !ran ? 'warn' : 'info';
-      this.log(level, `${session.who}: ${call.fn} → ${code}${details.length ? ` (${details.join(', ')})` : ''}`);
+      const line = `${session.who}: ${call.fn} → ${code}${details.length ? ` (${details.join(', ')})` : ''}`;
+      this.logFor(session.sender, session.allowed, level, line);
     } catch {
       /* logging must not break a call */
     }
@@ -490,7 +536,7 @@ function bytesOf(v: unknown): Uint8Array {
 function describeValue(value: Value, label: string, v: unknown, r: Redaction, apdu: Uint8Array): string {
   switch (value.kind) {
     case 'string':
-      return JSON.stringify(clip(String(v), 128));
+      return quoteUntrusted(String(v), 128);
     case 'hex':
       switch (value.carries) {
         case 'apdu':

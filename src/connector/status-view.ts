@@ -8,6 +8,7 @@ import type { ReaderEntry } from '../usb/device-manager.js';
 import type { AppView, ReaderView, SlotView } from './pages/messages.js';
 import type { ReaderState } from './reader-watcher.js';
 import { hexNumber, toHex } from '../util/hex.js';
+import { cleanName } from '../util/sanitize.js';
 
 const hexBytes = (b: Uint8Array) => toHex(b);
 const hex4 = (n: number) => hexNumber(n, 4);
@@ -44,7 +45,7 @@ export function slotView(name: string, s: ReaderState | undefined): SlotView {
 export function readerView(e: ReaderEntry, state: (name: string) => ReaderState | undefined): ReaderView {
   return {
     id: e.id,
-    label: e.label,
+    label: cleanName(e.label, 256),
     usbId: `${hex4(e.vendorId)}:${hex4(e.productId)}`,
     simulated: e.simulated,
     state: e.state,
@@ -57,7 +58,8 @@ export function readerView(e: ReaderEntry, state: (name: string) => ReaderState 
 
 /**
  * The connected apps, one row per client id and name it gave, with its number of open ports. `id`: the extension id,
- * else the origin (web pages), else "unknown"; the name is clipped to 128 characters for display.
+ * else the origin (web pages), else "unknown"; the name is cleaned for display (sanitize.ts: no controls or
+ * bidirectional overrides, at most 128 characters).
  */
 export function appViews(
   connections: readonly { sender: { id?: string; origin?: string }; name: string }[],
@@ -65,7 +67,7 @@ export function appViews(
   const apps = new Map<string, AppView>();
   for (const c of connections) {
     const id = c.sender.id ?? c.sender.origin ?? 'unknown';
-    const name = typeof c.name === 'string' ? c.name.slice(0, 128) : '';
+    const name = cleanName(c.name);
     const key = `${id}\u0000${name}`;
     const app = apps.get(key) ?? { id, name, connections: 0 };
     app.connections++;

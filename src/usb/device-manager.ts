@@ -19,6 +19,7 @@ import { CcidReader, type CcidReaderOptions } from '../ccid/reader.js';
 import { describeOpenFailure } from './errors.js';
 import { hasSmartCardInterface, looksLikeSmartCardReader } from './filters.js';
 import { hexNumber } from '../util/hex.js';
+import { quoteUntrusted } from '../util/sanitize.js';
 
 export type UsbLogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type UsbLog = (level: UsbLogLevel, message: string) => void;
@@ -255,10 +256,10 @@ export class UsbDeviceManager {
     if (existing !== undefined) {
       // 'failed' is only set as an attempt ends, so a failed entry can be retried even before its promise settled.
       if (existing.state === 'failed') {
-        this.#log('info', `${existing.label}: trying again (${via})`);
+        this.#log('info', `${quoteUntrusted(existing.label)}: trying again (${via})`);
         this.#open(existing);
       } else {
-        this.#log('debug', `${existing.label}: already ${existing.state}; ignoring the ${via} event`);
+        this.#log('debug', `${quoteUntrusted(existing.label)}: already ${existing.state}; ignoring the ${via} event`);
       }
       await existing.attempt;
       return this.#entryOf(device);
@@ -297,7 +298,7 @@ export class UsbDeviceManager {
     rec.readerNames = [];
     this.#changed();
     const attempt = this.#attemptOpen(rec)
-      .catch((e: unknown) => this.#log('error', `${rec.label}: ${describe(e)}`))
+      .catch((e: unknown) => this.#log('error', `${quoteUntrusted(rec.label)}: ${describe(e)}`))
       .finally(() => {
         if (rec.attempt === attempt) rec.attempt = undefined;
       });
@@ -312,7 +313,10 @@ export class UsbDeviceManager {
         // A vendor-class gadget, not a CCID reader: drop it quietly.
         await closeQuietly(device, this.#log);
         if (rec.ending === undefined) {
-          this.#log('debug', `${rec.label}: its vendor-class interface is not CCID; not a smart card reader, ignored`);
+          this.#log(
+            'debug',
+            `${quoteUntrusted(rec.label)}: its vendor-class interface is not CCID; not a smart card reader, ignored`,
+          );
           this.#records.delete(device);
           this.#changed();
         }
@@ -338,7 +342,9 @@ export class UsbDeviceManager {
       names = await this.#readers.addReader(reader);
     } catch (e) {
       rec.reader = undefined;
-      await reader.close().catch((err: unknown) => this.#log('debug', `${rec.label}: close: ${describe(err)}`));
+      await reader
+        .close()
+        .catch((err: unknown) => this.#log('debug', `${quoteUntrusted(rec.label)}: close: ${describe(err)}`));
       await closeQuietly(device, this.#log);
       if (rec.ending !== undefined) return;
       this.#fail(rec, e);
@@ -354,7 +360,7 @@ export class UsbDeviceManager {
     rec.inDaemon = true;
     rec.state = 'ready';
     rec.readerNames = [...names];
-    this.#log('info', `${rec.label}: ready as ${names.map((n) => `"${n}"`).join(', ')}`);
+    this.#log('info', `${quoteUntrusted(rec.label)}: ready as ${names.map((n) => quoteUntrusted(n)).join(', ')}`);
     this.#changed();
   }
 
@@ -379,7 +385,7 @@ export class UsbDeviceManager {
     }
     rec.reason = failure.reason;
     const level: UsbLogLevel = failure.state === 'blocked' || failure.state === 'unsupported' ? 'warn' : 'error';
-    this.#log(level, `${rec.label}: ${rec.state}: ${describe(e)}`);
+    this.#log(level, `${quoteUntrusted(rec.label)}: ${rec.state}: ${describe(e)}`);
     this.#changed();
   }
 
@@ -399,12 +405,14 @@ export class UsbDeviceManager {
     if (inDaemon) {
       await this.#readers
         .removeReader(reader)
-        .catch((e: unknown) => this.#log('warn', `${rec.label}: removeReader: ${describe(e)}`));
+        .catch((e: unknown) => this.#log('warn', `${quoteUntrusted(rec.label)}: removeReader: ${describe(e)}`));
     }
     if (rec.ending === 'unplugged') {
       await closeQuietly(rec.device, this.#log);
     } else {
-      await reader.close().catch((e: unknown) => this.#log('debug', `${rec.label}: close: ${describe(e)}`));
+      await reader
+        .close()
+        .catch((e: unknown) => this.#log('debug', `${quoteUntrusted(rec.label)}: close: ${describe(e)}`));
       await closeQuietly(rec.device, this.#log);
     }
   }
@@ -415,7 +423,7 @@ export class UsbDeviceManager {
     if (rec === undefined) return;
     this.#records.delete(device);
     rec.ending = ending;
-    this.#log('info', `${rec.label}: ${ending === 'unplugged' ? 'unplugged' : 'removed'}`);
+    this.#log('info', `${quoteUntrusted(rec.label)}: ${ending === 'unplugged' ? 'unplugged' : 'removed'}`);
     // Pending and later calls on the reader fail at once (IFD_NO_SUCH_DEVICE) rather than time out.
     if (ending === 'unplugged') rec.reader?.markRemoved();
     this.#changed();

@@ -58,7 +58,10 @@ describe('redact', () => {
         expect(redact.isPinCommand(apdu)).toBe(true);
         expect(redact.secretKind(apdu)).toBe(kind);
         const line = redact.describeCommandApdu(apdu, ON);
-        const header = hexApdu.slice(0, 8).toUpperCase().replace(/(..)(?!$)/g, '$1 ');
+        const header = hexApdu
+          .slice(0, 8)
+          .toUpperCase()
+          .replace(/(..)(?!$)/g, '$1 ');
         expect(line).toBe(`APDU (${apdu.length} bytes): ${header} [${kind} redacted: ${apdu.length - 4} bytes]`);
         expect(line).not.toMatch(/31 32|32 33|33 34/);
         expect(redact.describeResponseTo(apdu, bytes(`${pin}9000`), ON)).toBe(
