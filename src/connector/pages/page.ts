@@ -7,7 +7,7 @@
  * page connects again.
  */
 import { REQUEST_DEVICE_FILTERS } from '../../usb/filters.js';
-import { exportText, formatEntry, LOG_LEVELS, type LogEntry } from '../log.js';
+import { boundEntries, exportText, formatEntry, LOG_LEVELS, type LogEntry } from '../log.js';
 import { LICENCE_TEXT, PROJECT_URL } from '../about.js';
 import type { AppPermissionView, ConnectorStatus, PagePush, ReaderView } from './messages.js';
 import { connectService, type ServiceLink } from './link.js';
@@ -32,8 +32,11 @@ const exportButton = $<HTMLButtonElement>('export-log');
 
 $<HTMLSpanElement>('licence').textContent = LICENCE_TEXT;
 const projectLink = $<HTMLAnchorElement>('project-link');
-projectLink.href = PROJECT_URL;
-projectLink.textContent = PROJECT_URL;
+if (PROJECT_URL) {
+  projectLink.href = PROJECT_URL;
+  projectLink.textContent = PROJECT_URL;
+  $<HTMLParagraphElement>('project-line').hidden = false;
+}
 const manifestVersion = chrome.runtime.getManifest().version;
 $<HTMLSpanElement>('about-version').textContent = `version ${manifestVersion}`;
 
@@ -123,7 +126,8 @@ function renderPermission(p: AppPermissionView, connected: boolean): HTMLLIEleme
   li.dataset['decision'] = p.decision;
   const name = p.name || 'Unnamed app';
   const text = el('div', { className: 'permission-text' });
-  text.append(el('span', { className: 'app-name', text: name }), el('span', { className: 'app-id mono', text: p.id }));
+  // The id is the identity and leads; the name is the app's own text, isolated (<bdi>) so it cannot reorder the line.
+  text.append(el('span', { className: 'app-id mono', text: p.id }), el('bdi', { className: 'app-name', text: name }));
   const source =
     p.source === 'policy'
       ? 'Allowed by your administrator'
@@ -182,7 +186,12 @@ function render(status: ConnectorStatus): void {
   update(appsList, status.apps, () =>
     status.apps.map((a) => {
       const li = el('li');
-      li.textContent = `${a.name || 'Unnamed app'} (${a.id})${a.connections > 1 ? ` · ${a.connections} connections` : ''}`;
+      li.append(
+        el('span', { className: 'app-id mono', text: a.id }),
+        ' ',
+        el('bdi', { className: 'app-name', text: a.name || 'Unnamed app' }),
+        a.connections > 1 ? ` · ${a.connections} connections` : '',
+      );
       return li;
     }),
   );
@@ -224,7 +233,7 @@ function onPush(event: PagePush): void {
     logApdusOn = event.status.logApdus;
     render(event.status);
   } else if (event.type === 'log') {
-    logEntries = event.reset ? event.entries : [...logEntries, ...event.entries].slice(-2000);
+    logEntries = event.reset ? event.entries : boundEntries([...logEntries, ...event.entries]);
     logDropped = event.dropped;
     renderLog();
   }
