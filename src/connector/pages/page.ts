@@ -9,8 +9,9 @@
 import { REQUEST_DEVICE_FILTERS } from '../../usb/filters.js';
 import { boundEntries, exportText, formatEntry, LOG_LEVELS, type LogEntry } from '../log.js';
 import { LICENCE_TEXT, PROJECT_URL } from '../about.js';
-import type { AppPermissionView, ConnectorStatus, PagePush, ReaderView } from './messages.js';
+import type { AppPermissionView, ConnectorStatus, PagePush, PromptRequest, ReaderView } from './messages.js';
 import { connectService, type ServiceLink } from './link.js';
+import { nameView } from '../../util/sanitize.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const readersList = $<HTMLUListElement>('readers');
@@ -24,6 +25,8 @@ const linkState = $<HTMLSpanElement>('link-state');
 const version = $<HTMLSpanElement>('version');
 const permissionsList = $<HTMLUListElement>('permissions');
 const noPermissions = $<HTMLParagraphElement>('no-permissions');
+const pendingList = $<HTMLUListElement>('pending');
+const noPending = $<HTMLParagraphElement>('no-pending');
 const logList = $<HTMLOListElement>('log');
 const logCount = $<HTMLParagraphElement>('log-count');
 const logLevel = $<HTMLSelectElement>('log-level');
@@ -120,6 +123,40 @@ function renderReader(r: ReaderView): HTMLLIElement {
   return li;
 }
 
+/**
+ * A request waiting for the user's answer: closing its prompt window is not an answer (another extension may have
+ * closed it), so it is listed here until answered, with Allow and Block, and when its prompt opens again if it was
+ * delayed (permissions.ts promptDelay).
+ */
+function renderPending(r: PromptRequest): HTMLLIElement {
+  const li = el('li', { className: 'permission pending' });
+  li.dataset['appId'] = r.id;
+  const name = nameView(r.extensionName ?? r.claimedName);
+  const text = el('div', { className: 'permission-text' });
+  text.append(
+    el('span', { className: 'app-id mono', text: r.id }),
+    el('bdi', { className: 'app-name', text: name.text || 'Unnamed app' }),
+  );
+  if (!r.extensionName) text.append(el('span', { className: 'unverified', text: '(name not verified)' }));
+  if (name.mixed) text.append(el('span', { className: 'badge block', text: `name mixes ${name.mixed.join(' and ')}` }));
+  const since = new Date(r.since).toLocaleTimeString();
+  const note =
+    r.promptAt !== null
+      ? `Waiting since ${since}. Its last ${r.unanswered} prompts went unanswered: its prompt opens again at ` +
+        `${new Date(r.promptAt).toLocaleTimeString()}. You can answer here now.`
+      : `Waiting since ${since}${r.unanswered > 0 ? ' (its prompt was closed without an answer)' : ''}.`;
+  text.append(el('span', { className: 'hint pending-note', text: note }));
+  li.append(text);
+  for (const decision of ['allow', 'block'] as const) {
+    const b = el('button', { text: decision === 'allow' ? 'Allow' : 'Block' });
+    b.type = 'button';
+    b.setAttribute('aria-label', `${decision === 'allow' ? 'Allow' : 'Block'} ${r.id}`);
+    b.addEventListener('click', () => call((s) => s.answerPrompt(r.id, decision)));
+    li.append(b);
+  }
+  return li;
+}
+
 function renderPermission(p: AppPermissionView, connected: boolean): HTMLLIElement {
   const li = el('li', { className: `permission ${p.decision}` });
   li.dataset['appId'] = p.id;
@@ -195,6 +232,8 @@ function render(status: ConnectorStatus): void {
       return li;
     }),
   );
+  update(pendingList, status.prompts, () => status.prompts.map(renderPending));
+  noPending.hidden = status.prompts.length > 0;
   const connectedIds = new Set(status.apps.map((a) => a.id));
   update(permissionsList, [status.permissions, [...connectedIds]], () =>
     status.permissions.map((p) => renderPermission(p, connectedIds.has(p.id))),
