@@ -350,6 +350,11 @@ export class Permissions {
     }
   }
 
+  /** Allowed as far as is known right now, without asking or waiting (policy, built in, the user's stored Allow). */
+  allowedNow(id: string | undefined): boolean {
+    return isExtensionId(id) && this.#verdictOf(id, '')?.allowed === true;
+  }
+
   /** Clients waiting for the user's answer. */
   get pending(): PromptRequest[] {
     return [...this.#pending.values()].map((p) => ({ ...p.request }));

@@ -86,6 +86,11 @@ export interface RouterOptions {
    * pcscd's 200 contexts, so this bounds what one extension can take, whatever the number of its pages.
    */
   maxPortsPerSender?: number;
+  /**
+   * Whether a sender is allowed as far as is known at once (a stored Allow, the policy), so that an allowed app is not
+   * held to the caps for strangers while its first call's authorization is still on its way. Default: no one.
+   */
+  knownAllowed?: (sender: SenderInfo) => boolean;
   /** The clock of the per-sender log quota (tests). */
   now?: () => number;
 }
@@ -95,6 +100,30 @@ export interface RouterOptions {
  * and refusal lines), an allowed one a large one (its call log), so neither can push the whole log out in seconds.
  */
 const STRANGER_LOG = { burst: 40, perSecond: 0.5 };
+
+/**
+ * Before a sender is allowed, its messages are small and few: nothing it may send then needs more than a few hundred
+ * bytes (its first calls wait for the user's answer anyway). A bigger one (Chrome lets an extension post 64 MiB, which
+ * the worker must parse before anything else runs) drops the port at once and refuses the sender's new ports for a
+ * while, doubling each time; so does going over the message rate.
+ */
+export const STRANGER_MAX_MESSAGE = 16 * 1024;
+const STRANGER_RATE = { burst: 20, perSecond: 5 };
+const STRANGER_COOLDOWN_MS = 5_000;
+const STRANGER_COOLDOWN_MAX_MS = 300_000;
+
+/** Characters in a message's strings (and keys), walked no further than needed to pass `limit`. */
+export function approxSize(v: unknown, limit: number, depth = 0): number {
+  if (typeof v === 'string') return v.length;
+  if (typeof v !== 'object' || v === null || depth > 6) return 8;
+  let n = 2;
+  const items: unknown[] = Array.isArray(v) ? v : Object.entries(v as Record<string, unknown>).flat();
+  for (const x of items) {
+    n += approxSize(x, limit - n, depth + 1) + 1;
+    if (n > limit) return n;
+  }
+  return n;
+}
 const ALLOWED_LOG = { burst: 1000, perSecond: 100 };
 
 export interface RouterStats {
@@ -120,8 +149,11 @@ interface Authorization {
 class Session {
   readonly pending = new Set<number>();
   subscribed = false;
-  /** Set once the sender's access was granted (a larger log quota). */
+  /** Set once the sender's access was granted (a larger log quota, no stranger caps). */
   allowed = false;
+  /** Stranger message rate (token bucket): tokens left and when last refilled. */
+  tokens = STRANGER_RATE.burst;
+  tokensAt = 0;
   malformed = 0;
   closed = false;
   client: RouterDaemonClient | null = null;
@@ -137,7 +169,10 @@ class Session {
     /** "client \"name\" (id)" for the call log. */
     readonly who: string,
     private readonly authorize: RouterOptions['authorize'],
-  ) {}
+  ) {
+    // Without an authorizer every sender may call: none is a stranger.
+    this.allowed = !authorize;
+  }
 
   /** Asked on the first call (not on attach: a port that only pings never prompts the user). */
   get authorized(): Promise<Authorization> {
@@ -163,7 +198,7 @@ class Session {
   /** Forgets the decision: the next call asks again. */
   resetAuthorization(): void {
     this.#authorized = null;
-    this.allowed = false;
+    this.allowed = !this.authorize;
     this.epoch++;
   }
 
@@ -181,11 +216,15 @@ class Session {
 
 export class ConnectorRouter {
   private readonly sessions = new Set<Session>();
-  private readonly opts: Required<Omit<RouterOptions, 'authorize' | 'log' | 'redaction' | 'logCalls' | 'now'>> &
-    Pick<RouterOptions, 'authorize' | 'log' | 'redaction' | 'logCalls' | 'now'>;
+  private readonly opts: Required<
+    Omit<RouterOptions, 'authorize' | 'log' | 'redaction' | 'logCalls' | 'now' | 'knownAllowed'>
+  > &
+    Pick<RouterOptions, 'authorize' | 'log' | 'redaction' | 'logCalls' | 'now' | 'knownAllowed'>;
   private readersEvent: EventMessage | null = null;
   private nextLabel = 1;
   private readonly strangerLog: LogQuota;
+  /** Sender → until when its new ports are refused, and the next cooldown (after it abused the stranger caps). */
+  private readonly cooldowns = new Map<string, { until: number; next: number }>();
   private readonly allowedLog: LogQuota;
 
   constructor(options: RouterOptions) {
@@ -227,6 +266,22 @@ export class ConnectorRouter {
     const label = `port#${this.nextLabel++} (${who}, ${quoteUntrusted(port.name ?? '', 64)})`;
     const client = `client ${quoteUntrusted(port.name ?? '', 64)} (${sender.id ?? (sender.origin ? quoteUntrusted(sender.origin) : 'unknown')})`;
     const key = sender.id ?? sender.origin;
+    const cooldown = key !== undefined ? this.cooldowns.get(key) : undefined;
+    if (cooldown && this.now() < cooldown.until) {
+      this.logFor(sender, false, 'warn', `${label}: refused, ${who} broke the limits for apps not yet allowed`);
+      try {
+        port.postMessage(
+          encodeErrorMessage(
+            'refused for now: messages before the user allowed this app must stay under ' +
+              `${STRANGER_MAX_MESSAGE} characters and ${STRANGER_RATE.perSecond} per second`,
+          ),
+        );
+        port.disconnect();
+      } catch {
+        /* the port may be gone already */
+      }
+      return;
+    }
     if (key !== undefined) {
       let open = 0;
       for (const s of this.sessions) if ((s.sender.id ?? s.sender.origin) === key) open++;
@@ -342,8 +397,56 @@ export class ConnectorRouter {
     }
   }
 
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
+  /** A sender not (yet) allowed went over the stranger caps: its port goes, its new ports wait a cooldown. */
+  private strangerAbuse(session: Session, what: string): void {
+    const key = session.sender.id ?? session.sender.origin ?? 'unknown';
+    const prev = this.cooldowns.get(key);
+    const span = prev ? prev.next : STRANGER_COOLDOWN_MS;
+    this.cooldowns.set(key, { until: this.now() + span, next: Math.min(span * 2, STRANGER_COOLDOWN_MAX_MS) });
+    if (this.cooldowns.size > 10_000) {
+      const t = this.now();
+      for (const [k, c] of this.cooldowns) if (c.until < t) this.cooldowns.delete(k);
+    }
+    this.logFor(session.sender, false, 'warn', `${session.label}: ${what} before being allowed; disconnecting`);
+    session.post(
+      encodeErrorMessage(
+        `${what}: an app not yet allowed may send messages of at most ${STRANGER_MAX_MESSAGE} characters`,
+      ),
+    );
+    void this.closeSession(session, true);
+  }
+
+  private knownAllowed(session: Session): boolean {
+    try {
+      return this.opts.knownAllowed?.(session.sender) === true;
+    } catch {
+      return false;
+    }
+  }
+
   private onMessage(session: Session, raw: unknown): void {
     if (session.closed) return;
+    if (!session.allowed && !this.knownAllowed(session)) {
+      if (approxSize(raw, STRANGER_MAX_MESSAGE) > STRANGER_MAX_MESSAGE) {
+        this.strangerAbuse(session, 'message too large');
+        return;
+      }
+      const t = this.now();
+      session.tokens = Math.min(
+        STRANGER_RATE.burst,
+        session.tokens + (session.tokensAt ? ((t - session.tokensAt) / 1000) * STRANGER_RATE.perSecond : 0),
+      );
+      session.tokensAt = t;
+      if (session.tokens < 1) {
+        this.strangerAbuse(session, 'too many messages');
+        return;
+      }
+      session.tokens -= 1;
+    }
     let msg;
     try {
       msg = decodeClientMessage(raw);

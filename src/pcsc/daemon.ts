@@ -276,7 +276,8 @@ export class PcscDaemon {
 
   #alive(client: ClientState): void {
     if (this.#stopped) throw new PcscError(SCARD_E_NO_SERVICE, 'the PC/SC daemon was shut down');
-    if (client.closed) throw new PcscError(SCARD_E_NO_SERVICE, `client ${client.id} was closed`);
+    // The text names no client id: ids carry a daemon-wide counter, which tells a client how many others came before.
+    if (client.closed) throw new PcscError(SCARD_E_NO_SERVICE, 'this client was closed (its daemon connection ended)');
   }
 
   #context(client: ClientState, hContext: number): ContextState {

@@ -246,4 +246,29 @@ describe('hostile extensions against consent, the log and the prompt (issue 13)'
     await expect(hooks(rig.worker, 'return t.badge();')).resolves.toBe('');
     await rawClose(b, port);
   }, 60_000);
+
+  it('7: a never-allowed extension posting a huge message loses its port and is refused for a while', async () => {
+    const port = await rawOpen(b, 'huge');
+    await b.evaluate(
+      ([p]) => (globalThis as any).raw.post(p, { v: 1, kind: 'ping', id: 1, pad: 'x'.repeat(8 * 1024 * 1024) }),
+      [port] as const,
+    );
+    const s = await until(async () => {
+      const st = await rawState(b, port);
+      return st.disconnected ? st : null;
+    }, 'the port to be dropped');
+    expect(JSON.stringify(s.received)).toContain('message too large');
+    const again = await rawOpen(b, 'again');
+    const refused = await until(async () => {
+      const st = await rawState(b, again);
+      return st.disconnected ? st : null;
+    }, 'the next port to be refused');
+    expect(JSON.stringify(refused.received)).toContain('refused for now');
+    // The allowed app is served as before, with handles the stranger cannot guess.
+    const ok = await inClient(
+      a,
+      'const { hContext } = await g.c.SCardEstablishContext(0); await g.c.SCardReleaseContext(hContext); return hContext;',
+    );
+    expect(ok.ok).toBe(true);
+  }, 60_000);
 });

@@ -78,6 +78,7 @@ describe('log floods', () => {
       instance: 'i',
       version: '0',
       log: (l, m) => logs.push(m),
+      authorize: () => new Promise(() => {}), // the user has not answered
       now: () => 0,
     });
     const sender = { id: 'abcdefghijklmnopabcdefghijklmnop' };
