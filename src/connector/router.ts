@@ -46,7 +46,7 @@ export interface RouterDaemonClient extends PcscApi {
 }
 /** What the router needs of the daemon (PcscDaemon fits). */
 export interface RouterDaemon {
-  connect(info?: { name?: string }): RouterDaemonClient;
+  connect(info?: { name?: string; group?: string }): RouterDaemonClient;
 }
 
 /** Who is on the other end of a port (chrome.runtime.MessageSender's identifying fields). */
@@ -620,7 +620,12 @@ export class ConnectorRouter {
   private clientOf(session: Session): RouterDaemonClient {
     if (session.client) return session.client;
     try {
-      session.client = this.opts.daemon.connect({ name: clip(session.port.name ?? '', 256) });
+      // One group per sender: an extension's connections share its fair share of each reader's handles.
+      const group = session.sender.id ?? session.sender.origin;
+      session.client = this.opts.daemon.connect({
+        name: clip(session.port.name ?? '', 256),
+        ...(group !== undefined ? { group } : {}),
+      });
     } catch (e) {
       throw new PcscError(
         SCARD_E_NO_SERVICE,

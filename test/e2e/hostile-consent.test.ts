@@ -14,11 +14,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { extensionUrl } from '../../scripts/chromium.mjs';
 import {
   CONNECTOR_ID,
+  HELLO_WORLD_ID,
   TEST_CLIENT_B_ID,
   TEST_CLIENT_ID,
   launchRig,
   openConnectorPage,
+  openHelloWorld,
   openTestClient,
+  runHelloWorld,
   screenshot,
   until,
   type Rig,
@@ -71,7 +74,7 @@ describe('hostile extensions against consent, the log and the prompt (issue 13)'
   let a: Page;
   let b: Page;
   beforeAll(async () => {
-    rig = await launchRig({ connector: 'test', approve: [TEST_CLIENT_ID] });
+    rig = await launchRig({ connector: 'test', approve: [TEST_CLIENT_ID, HELLO_WORLD_ID] });
     await hooks(rig.worker, 'await t.setDemoReader(true);');
     window = await openConnectorPage(rig);
     a = await openTestClient(rig, TEST_CLIENT_ID);
@@ -270,5 +273,28 @@ describe('hostile extensions against consent, the log and the prompt (issue 13)'
       'const { hContext } = await g.c.SCardEstablishContext(0); await g.c.SCardReleaseContext(hContext); return hContext;',
     );
     expect(ok.ok).toBe(true);
+  }, 60_000);
+
+  it("6: an allowed app taking a reader's handles gets its fair share only; hello-world still connects", async () => {
+    const hog = await inClient(
+      a,
+      `const { hContext } = await g.c.SCardEstablishContext(0);
+       const { readers } = await g.c.SCardListReaders(hContext, null);
+       let n = 0;
+       try {
+         for (let i = 0; i < 200; i++) {
+           await g.c.SCardConnect(hContext, readers[0], g.lib.SCARD_SHARE_SHARED, g.lib.SCARD_PROTOCOL_T1);
+           n++;
+         }
+       } catch (e) {
+         return { n, name: g.lib.pcscErrorName(e.code), message: e.message };
+       }
+       return { n };`,
+    );
+    expect(hog).toMatchObject({ ok: true, value: { n: 50, name: 'SCARD_F_INTERNAL_ERROR' } });
+    expect((hog as { value: { message: string } }).value.message).toContain('fair share');
+    const app = await openHelloWorld(rig);
+    const run = await runHelloWorld(app);
+    expect(run.ok, run.lines.join('\n')).toBe(true);
   }, 60_000);
 });
