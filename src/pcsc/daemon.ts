@@ -470,7 +470,8 @@ export class PcscDaemon {
     let held = 0;
     for (const other of this.#clients) {
       if (other.group !== client.group) continue;
-      for (const c of other.contexts.values()) for (const h of c.handles.values()) if (h.readerName === szReader) held++;
+      for (const c of other.contexts.values())
+        for (const h of c.handles.values()) if (h.readerName === szReader) held++;
     }
     if (held >= FAIR_READER_HANDLES)
       throw new PcscError(
