@@ -83,8 +83,11 @@ async function main() {
     void browser.context
       .waitForEvent('page', { predicate: (p) => p.url().startsWith(promptUrl), timeout: timeoutMs })
       .then(async (prompt) => {
-        const name = await prompt.locator('#app-name').textContent({ timeout: 10_000 });
-        note(`[start] the connector asks whether ${name} may use the readers: clicking Allow`);
+        // The request shows once the worker has pushed it; read the names only then (they are empty before).
+        await prompt.locator('#request').waitFor({ state: 'visible', timeout: 10_000 });
+        const id = await prompt.locator('#app-id').textContent();
+        const name = await prompt.locator('#app-name').textContent();
+        note(`[start] the connector asks whether ${id} ("${name}") may use the readers: clicking Allow`);
         await prompt.getByRole('button', { name: 'Allow' }).click();
       })
       .catch(() => {});

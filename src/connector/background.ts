@@ -24,10 +24,32 @@ const settings: SettingsStore = {
   },
 };
 
-/** Open prompt windows: window id → client id (closing one unanswered denies the waiting calls). */
+/** Open prompt windows: window id → client id (closing one unanswered leaves the request pending in the window). */
 const promptWindows = new Map<number, string>();
+const PROMPT_PAGE = chrome.runtime.getURL('pages/prompt.html');
+
+/**
+ * Prompt windows a previous instance of this worker opened and that are still open (a worker restart forgets
+ * promptWindows): found through chrome.runtime.getContexts, so a request asked again reuses its window instead of
+ * opening a second one, and closing it is still noticed.
+ */
+async function adoptOpenPrompts(): Promise<void> {
+  if (typeof chrome.runtime.getContexts !== 'function') return;
+  try {
+    const contexts = await chrome.runtime.getContexts({ contextTypes: ['TAB'] });
+    for (const c of contexts) {
+      if (!c.documentUrl?.startsWith(PROMPT_PAGE) || c.windowId < 0) continue;
+      const id = new URL(c.documentUrl).searchParams.get('id');
+      if (id && !promptWindows.has(c.windowId)) promptWindows.set(c.windowId, id);
+    }
+  } catch {
+    /* nothing to adopt */
+  }
+}
+const adopted = adoptOpenPrompts();
 
 async function openPrompt(request: PromptRequest): Promise<void> {
+  await adopted;
   for (const [windowId, id] of promptWindows) {
     if (id === request.id) {
       await chrome.windows.update(windowId, { focused: true }).catch(() => promptWindows.delete(windowId));
@@ -84,7 +106,8 @@ export const service = new ConnectorService({
   },
 });
 
-// The prompt window closed: answered (nothing left to do) or dismissed (the waiting calls are denied).
+// The prompt window closed: answered (nothing left to do) or closed unanswered, by the user or by another extension
+// (any extension can close any window): not an answer, the request stays pending in the connector's window.
 chrome.windows.onRemoved.addListener((windowId) => {
   const id = promptWindows.get(windowId);
   if (id === undefined) return;
@@ -112,6 +135,18 @@ chrome.runtime.onConnect.addListener((port) => {
     port.disconnect();
   }
 });
+
+// Requests waiting for the user's answer are counted on the toolbar button (they are listed in its window).
+function showPendingBadge(): void {
+  const n = permissions.pending.length;
+  void chrome.action.setBadgeText({ text: n > 0 ? String(n) : '' }).catch(() => {});
+  if (n > 0) void chrome.action.setBadgeBackgroundColor({ color: '#b00020' }).catch(() => {});
+  void chrome.action
+    .setTitle({ title: n > 0 ? `Smart card readers: ${n} app(s) waiting for your answer` : 'Smart card readers' })
+    .catch(() => {});
+}
+permissions.onChange(showPendingBadge);
+showPendingBadge();
 
 // The toolbar button opens the readers page.
 chrome.action.onClicked.addListener(() => {

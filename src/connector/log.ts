@@ -5,10 +5,12 @@
  * Privacy rule: bytes a client sends to or receives from a card (APDUs, SCardControl buffers, attributes) reach the log
  * only through those helpers. By default they show as a length ("APDU (15 bytes)"); with the user's "Log APDUs"
  * switch on, command and response APDUs show in hex, except the data field of PIN commands (VERIFY, CHANGE REFERENCE
- * DATA, RESET RETRY COUNTER), which stays redacted, as do SCardControl and SCardSetAttrib inputs (PIN structures,
+ * DATA, RESET RETRY COUNTER, ENABLE/DISABLE VERIFICATION REQUIREMENT), ENVELOPE and PUT DATA of secret data objects,
+ * which stays redacted, as do SCardControl and SCardSetAttrib inputs (PIN structures,
  * escape commands) always. Free text that might quote a client's bytes (a malformed message's description) goes
  * through `redactText`. Pure: no chrome.*; unit-tested in Node.
  */
+import { escapeUnsafe } from '../util/sanitize.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -25,12 +27,20 @@ export interface LogEntry {
 }
 
 export const DEFAULT_LOG_CAPACITY = 2000;
+/**
+ * Entries of these sources are kept in a ring of their own (DECISIONS_CAPACITY), so a flood of other entries (a hostile
+ * extension's malformed messages) cannot push the record of who was allowed or blocked out of the log.
+ */
+export const KEPT_SOURCES: ReadonlySet<string> = new Set(['permissions']);
+export const DECISIONS_CAPACITY = 500;
 /** Longest message kept (a longer one is cut); guards the buffer against a flood of huge texts. */
 export const MAX_LOG_MESSAGE = 2000;
 
 export class LogBuffer {
   readonly capacity: number;
   readonly #entries: LogEntry[] = [];
+  /** Entries of KEPT_SOURCES: evicted only by their own kind. */
+  readonly #kept: LogEntry[] = [];
   readonly #listeners = new Set<(entry: LogEntry) => void>();
   #next = 1;
   #dropped = 0;
@@ -45,14 +55,18 @@ export class LogBuffer {
   }
 
   add(level: LogLevel, source: string, message: string): LogEntry {
-    const text =
+    const cut =
       message.length > MAX_LOG_MESSAGE
         ? `${message.slice(0, MAX_LOG_MESSAGE)}… (${message.length} characters)`
         : message;
-    const entry: LogEntry = { seq: this.#next++, time: this.now(), level, source, message: text };
-    this.#entries.push(entry);
-    if (this.#entries.length > this.capacity) {
-      this.#entries.shift();
+    // One entry is one line: a line break (or a bidirectional override) inside a message, from whatever untrusted text
+    // it quotes, is written as an escape, so it cannot forge a line of its own in the window or the export.
+    const text = escapeUnsafe(cut);
+    const entry: LogEntry = { seq: this.#next++, time: this.now(), level, source: escapeUnsafe(source), message: text };
+    const ring = KEPT_SOURCES.has(source) ? this.#kept : this.#entries;
+    ring.push(entry);
+    if (ring.length > (ring === this.#kept ? DECISIONS_CAPACITY : this.capacity)) {
+      ring.shift();
       this.#dropped++;
     }
     for (const l of [...this.#listeners]) {
@@ -65,14 +79,29 @@ export class LogBuffer {
     return entry;
   }
 
-  /** Oldest first. */
+  /** Oldest first (both rings, merged by sequence number). */
   entries(): LogEntry[] {
-    return [...this.#entries];
+    if (this.#kept.length === 0) return [...this.#entries];
+    const out: LogEntry[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < this.#entries.length || j < this.#kept.length) {
+      const a = this.#entries[i];
+      const b = this.#kept[j];
+      if (b === undefined || (a !== undefined && a.seq < b.seq)) {
+        out.push(a!);
+        i++;
+      } else {
+        out.push(b);
+        j++;
+      }
+    }
+    return out;
   }
 
   /** Entries after `seq` (oldest first). */
   since(seq: number): LogEntry[] {
-    return this.#entries.filter((e) => e.seq > seq);
+    return this.entries().filter((e) => e.seq > seq);
   }
 
   /** Entries pushed out by newer ones since the start. */
@@ -81,13 +110,70 @@ export class LogBuffer {
   }
 
   clear(): void {
-    this.#dropped += this.#entries.length;
+    this.#dropped += this.#entries.length + this.#kept.length;
     this.#entries.length = 0;
+    this.#kept.length = 0;
   }
 
   onEntry(listener: (entry: LogEntry) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+}
+
+/** What a viewer keeps of a growing list of entries: as the buffer does, the kept sources in their own bound. */
+export function boundEntries(entries: readonly LogEntry[], capacity = DEFAULT_LOG_CAPACITY): LogEntry[] {
+  let kept = 0;
+  let other = 0;
+  const out: LogEntry[] = [];
+  for (let i = entries.length - 1; i >= 0; i--) {
+    const e = entries[i]!;
+    if (KEPT_SOURCES.has(e.source) ? kept++ < DECISIONS_CAPACITY : other++ < capacity) out.push(e);
+  }
+  return out.reverse();
+}
+
+/**
+ * How many log entries one sender (an extension id) may write: a token bucket per sender, `burst` entries at once and
+ * `perSecond` more each second. What goes over is counted, and said once the sender is under its limit again, so one
+ * extension's flood of malformed messages or connections cannot push every other entry out of the buffer.
+ */
+export class LogQuota {
+  readonly #buckets = new Map<string, { tokens: number; at: number; held: number }>();
+  constructor(
+    readonly burst: number,
+    readonly perSecond: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /**
+   * May `key` write one more entry? `ok`: yes, and `held` entries were held back before it (say so);
+   * not ok: `first` is true for the first entry held back since the last one written.
+   */
+  take(key: string): { ok: true; held: number } | { ok: false; first: boolean } {
+    const t = this.now();
+    let b = this.#buckets.get(key);
+    if (!b) {
+      if (this.#buckets.size >= 10_000) this.#prune(t);
+      b = { tokens: this.burst, at: t, held: 0 };
+      this.#buckets.set(key, b);
+    }
+    b.tokens = Math.min(this.burst, b.tokens + ((t - b.at) / 1000) * this.perSecond);
+    b.at = t;
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      const held = b.held;
+      b.held = 0;
+      return { ok: true, held };
+    }
+    b.held++;
+    return { ok: false, first: b.held === 1 };
+  }
+
+  /** Forgets senders whose bucket has refilled (nothing held): bounds the map. */
+  #prune(t: number): void {
+    for (const [k, b] of this.#buckets)
+      if (b.held === 0 && b.tokens + ((t - b.at) / 1000) * this.perSecond >= this.burst) this.#buckets.delete(k);
   }
 }
 
@@ -113,11 +199,16 @@ export function exportText(
   return `${lines.join('\n')}\n`;
 }
 
+export { cleanName, escapeUnsafe, quoteUntrusted } from '../util/sanitize.js';
+
 // ---------------------------------------------------------------------------------------------------------------------
 // Redaction: the rules live in src/util/redact.ts, shared with the Node host.
 
 export {
+  ENVELOPE_INSTRUCTIONS,
   PIN_INSTRUCTIONS,
+  SECRET_DATA_OBJECTS,
+  secretKind,
   describeCommandApdu,
   describeControlInput,
   describeResponse,

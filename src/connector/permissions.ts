@@ -8,11 +8,16 @@
  *   2. Built-in known clients (`knownClients` option; none in the release build).
  *   3. The user's stored decision: "allow" or "block", kept until the user revokes it in the connector's window.
  *   4. Otherwise the user is asked: one prompt per client however many ports it opens; its calls wait for the answer.
- *      Closing the prompt without answering denies the waiting calls only; the next connection asks again.
+ *      Closing the prompt is not an answer (another extension can close any window): the request stays pending, listed
+ *      in the connector's window (and counted on its toolbar button), where the user can answer it too. It ends when
+ *      the user answers or the client closes every connection. A client whose prompts keep going unanswered is asked
+ *      again only after a growing delay (promptDelay), so an app cannot bring a prompt back at once after each close.
  *
  * Revoking (or a policy entry going away) tells `onRevoke` listeners, which close the client's contexts at once; its
  * next call is asked again.
  */
+
+import { cleanName, quoteUntrusted } from '../util/sanitize.js';
 
 export type Decision = 'allow' | 'block';
 
@@ -47,6 +52,22 @@ export interface PromptRequest {
   extensionName: string | null;
   /** The name the client gave itself when connecting (its port name): its own claim, shown as such. */
   claimedName: string;
+  /** When the request began (ms since the epoch). */
+  since: number;
+  /** When its prompt window opens, when that is delayed (earlier prompts went unanswered); null once it is open. */
+  promptAt: number | null;
+  /** Earlier prompts of this client that were closed (or withdrawn) without an answer, since the worker started. */
+  unanswered: number;
+}
+
+/**
+ * How long to wait before opening the prompt of a client whose last `unanswered` prompts were closed or withdrawn
+ * without an answer: at once for the first two, then 10 s, doubling up to 10 minutes. The request is in the connector's
+ * window meanwhile, where the user can answer it.
+ */
+export function promptDelay(unanswered: number): number {
+  if (unanswered < 2) return 0;
+  return Math.min(10_000 * 2 ** (unanswered - 2), 600_000);
 }
 
 export interface AppPermissionView {
@@ -78,7 +99,7 @@ export const WHERE_TO_CHANGE =
   'open the Smart Card Connector window (its toolbar button), section "Apps", to change this';
 
 export function blockedMessage(id: string, name: string): string {
-  return `the user blocked ${name ? `"${name}" (${id})` : id} from using smart card readers; ${WHERE_TO_CHANGE}`;
+  return `the user blocked ${name ? `${quoteUntrusted(name)} (${id})` : id} from using smart card readers; ${WHERE_TO_CHANGE}`;
 }
 
 /** Chrome extension ids: 32 letters a–p. */
@@ -96,7 +117,7 @@ export function parsePolicy(value: unknown, log?: PermissionsOptions['log']): st
   const ids: string[] = [];
   for (const v of value) {
     if (isExtensionId(v)) ids.push(v);
-    else log?.('warn', `policy ${POLICY_KEY}: ${JSON.stringify(v)} is not an extension id; ignored`);
+    else log?.('warn', `policy ${POLICY_KEY}: ${quoteUntrusted(String(v), 64)} is not an extension id; ignored`);
   }
   return ids;
 }
@@ -111,16 +132,27 @@ export function parseGrants(value: unknown): StoredGrants {
     if (decision !== 'allow' && decision !== 'block') continue;
     out[id] = {
       decision,
-      name: typeof name === 'string' ? name.slice(0, 128) : '',
+      name: cleanName(name),
       at: typeof at === 'number' ? at : 0,
     };
   }
   return out;
 }
 
+/** A name in a log line: the extension id leads, the name follows quoted (it is the app's own text). */
+function nameForLog(name: string | null | undefined): string {
+  return name ? `named ${quoteUntrusted(name)}` : 'unnamed';
+}
+
 interface Pending {
   request: PromptRequest;
   waiters: Array<(v: Verdict) => void>;
+  /** The delayed opening of its prompt. */
+  timer?: ReturnType<typeof setTimeout>;
+  /** Its prompt was opened (so withdrawing it counts as unanswered). */
+  prompted: boolean;
+  /** Already counted as unanswered. */
+  counted?: boolean;
 }
 
 export class Permissions {
@@ -129,6 +161,8 @@ export class Permissions {
   #grants: StoredGrants = {};
   #loaded: Promise<void> | null = null;
   readonly #pending = new Map<string, Pending>();
+  /** Client id → prompts closed or withdrawn without an answer in a row (promptDelay). */
+  readonly #unanswered = new Map<string, number>();
   readonly #changeListeners = new Set<() => void>();
   readonly #revokeListeners = new Set<(id: string) => void>();
   /** Serialises writes so two quick decisions cannot lose one another. */
@@ -252,14 +286,25 @@ export class Permissions {
     v = this.#verdictOf(id, claimedName);
     if (v) return v;
     return new Promise<Verdict>((resolve) => {
-      const pending = this.#pending.get(id);
-      if (pending) {
-        pending.waiters.push(resolve);
-        if (!pending.request.claimedName && claimedName) pending.request.claimedName = claimedName;
+      const waiting = this.#pending.get(id);
+      if (waiting) {
+        waiting.waiters.push(resolve);
+        if (!waiting.request.claimedName && claimedName) waiting.request.claimedName = claimedName.slice(0, 256);
         return;
       }
-      const request: PromptRequest = { id, extensionName: null, claimedName: claimedName.slice(0, 128) };
-      this.#pending.set(id, { request, waiters: [resolve] });
+      const unanswered = this.#unanswered.get(id) ?? 0;
+      const now = (this.#o.now ?? Date.now)();
+      const delay = promptDelay(unanswered);
+      const request: PromptRequest = {
+        id,
+        extensionName: null,
+        claimedName: claimedName.slice(0, 256),
+        since: now,
+        promptAt: delay > 0 ? now + delay : null,
+        unanswered,
+      };
+      const pending: Pending = { request, waiters: [resolve], prompted: false };
+      this.#pending.set(id, pending);
       this.#changed();
       void (async () => {
         if (this.#o.lookupName) {
@@ -269,23 +314,45 @@ export class Permissions {
             request.extensionName = null;
           }
         }
-        if (!this.#pending.has(id)) return;
-        this.#log(
-          'info',
-          `asking the user about ${request.extensionName ?? (request.claimedName || 'an unnamed app')} (${id})`,
-        );
-        try {
-          await this.#o.openPrompt(request);
-        } catch (e) {
-          this.#log('error', `could not open the permission prompt for ${id}: ${String(e)}`);
-          this.#settle(id, {
-            allowed: false,
-            source: 'dismissed',
-            message: `the connector could not ask the user (${String(e)})`,
-          });
-        }
+        if (this.#pending.get(id) !== pending) return;
+        this.#changed();
+        if (delay > 0) {
+          this.#log(
+            'info',
+            `${id} (${nameForLog(request.extensionName ?? request.claimedName)}) asks again after ${unanswered} ` +
+              `unanswered prompts: its prompt opens in ${Math.round(delay / 1000)} s; it can be answered in the window`,
+          );
+          pending.timer = setTimeout(() => void this.#prompt(id, pending), delay);
+        } else await this.#prompt(id, pending);
       })();
     });
+  }
+
+  /** Opens the prompt of a pending request (if it is still pending). */
+  async #prompt(id: string, pending: Pending): Promise<void> {
+    if (this.#pending.get(id) !== pending) return;
+    const request = pending.request;
+    pending.prompted = true;
+    if (request.promptAt !== null) {
+      request.promptAt = null;
+      this.#changed();
+    }
+    this.#log('info', `asking the user about ${id} (${nameForLog(request.extensionName ?? request.claimedName)})`);
+    try {
+      await this.#o.openPrompt({ ...request });
+    } catch (e) {
+      this.#log('error', `could not open the permission prompt for ${id}: ${String(e)}`);
+      this.#settle(id, {
+        allowed: false,
+        source: 'dismissed',
+        message: `the connector could not ask the user (${String(e)})`,
+      });
+    }
+  }
+
+  /** Allowed as far as is known right now, without asking or waiting (policy, built in, the user's stored Allow). */
+  allowedNow(id: string | undefined): boolean {
+    return isExtensionId(id) && this.#verdictOf(id, '')?.allowed === true;
   }
 
   /** Clients waiting for the user's answer. */
@@ -297,6 +364,7 @@ export class Permissions {
     const p = this.#pending.get(id);
     if (!p || !verdict) return;
     this.#pending.delete(id);
+    clearTimeout(p.timer);
     for (const w of p.waiters) w(verdict);
     this.#changed();
   }
@@ -305,31 +373,44 @@ export class Permissions {
   async answer(id: string, decision: Decision): Promise<void> {
     if (!isExtensionId(id)) throw new TypeError(`not an extension id: ${JSON.stringify(id)}`);
     const p = this.#pending.get(id);
-    const name = p ? (p.request.extensionName ?? p.request.claimedName) : (this.#grants[id]?.name ?? '');
+    const name = cleanName(p ? (p.request.extensionName ?? p.request.claimedName) : (this.#grants[id]?.name ?? ''));
     const grant: StoredGrant = { decision, name, at: (this.#o.now ?? Date.now)() };
-    this.#log('info', `the user ${decision === 'allow' ? 'allowed' : 'blocked'} ${name || 'an unnamed app'} (${id})`);
+    this.#log('info', `the user ${decision === 'allow' ? 'allowed' : 'blocked'} ${id} (${nameForLog(name)})`);
     this.#grants = { ...this.#grants, [id]: grant };
+    this.#unanswered.delete(id);
     this.#settle(id, this.#verdictOf(id, name) ?? undefined);
     this.#changed();
     await this.#save();
   }
 
   /**
-   * The prompt was closed unanswered (or, `gone`, the client closed every connection while it waited): the waiting
-   * calls are denied, nothing is stored, the next connection asks again.
+   * The prompt window was closed unanswered (`closed`: by the user, or by another extension, which can close any
+   * window), or the client closed every connection while it waited (`gone`). Closing is not an answer: the request stays
+   * pending, listed in the connector's window, and its calls keep waiting. `gone` withdraws the request. Either way the
+   * client's next prompt comes only after promptDelay.
    */
   dismiss(id: string, reason: 'closed' | 'gone' = 'closed'): void {
-    if (!this.#pending.has(id)) return;
-    this.#log(
-      'info',
-      reason === 'gone'
-        ? `${id} closed its connections while the user was being asked; the question is withdrawn`
-        : `the permission prompt for ${id} was closed without an answer; its waiting calls are denied`,
-    );
+    const p = this.#pending.get(id);
+    if (!p) return;
+    // One unanswered prompt counts once, whether it was closed, withdrawn, or both.
+    if (!p.counted && (reason === 'closed' || p.prompted)) {
+      p.counted = true;
+      this.#unanswered.set(id, (this.#unanswered.get(id) ?? 0) + 1);
+    }
+    if (reason === 'closed') {
+      this.#log(
+        'info',
+        `the permission prompt for ${id} was closed without an answer; the request stays pending in the connector's window`,
+      );
+      p.request.unanswered = this.#unanswered.get(id) ?? 0;
+      this.#changed();
+      return;
+    }
+    this.#log('info', `${id} closed its connections while the user was being asked; the question is withdrawn`);
     this.#settle(id, {
       allowed: false,
       source: 'dismissed',
-      message: 'the user closed the permission prompt without answering; the next connection will ask again',
+      message: 'the app closed its connections before the user answered; the next connection will ask again',
     });
   }
 
@@ -343,7 +424,8 @@ export class Permissions {
     const rest = { ...this.#grants };
     delete rest[id];
     this.#grants = rest;
-    this.#log('info', `the user revoked the decision about ${g.name || 'an unnamed app'} (${id})`);
+    this.#unanswered.delete(id);
+    this.#log('info', `the user revoked the decision about ${id} (${nameForLog(g.name)})`);
     if (!this.#policy.has(id) && !this.#known(id)) this.#revoked(id);
     this.#changed();
     await this.#save();

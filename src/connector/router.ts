@@ -34,6 +34,8 @@ import {
   describeResponse,
   describeResponseTo,
   lengthOnly,
+  LogQuota,
+  quoteUntrusted,
   redactText,
   type Redaction,
 } from './log.js';
@@ -44,7 +46,7 @@ export interface RouterDaemonClient extends PcscApi {
 }
 /** What the router needs of the daemon (PcscDaemon fits). */
 export interface RouterDaemon {
-  connect(info?: { name?: string }): RouterDaemonClient;
+  connect(info?: { name?: string; group?: string }): RouterDaemonClient;
 }
 
 /** Who is on the other end of a port (chrome.runtime.MessageSender's identifying fields). */
@@ -84,7 +86,45 @@ export interface RouterOptions {
    * pcscd's 200 contexts, so this bounds what one extension can take, whatever the number of its pages.
    */
   maxPortsPerSender?: number;
+  /**
+   * Whether a sender is allowed as far as is known at once (a stored Allow, the policy), so that an allowed app is not
+   * held to the caps for strangers while its first call's authorization is still on its way. Default: no one.
+   */
+  knownAllowed?: (sender: SenderInfo) => boolean;
+  /** The clock of the per-sender log quota (tests). */
+  now?: () => number;
 }
+
+/**
+ * Log entries one sender may write (LogQuota): a sender never allowed gets a small share (its attach, malformed-message
+ * and refusal lines), an allowed one a large one (its call log), so neither can push the whole log out in seconds.
+ */
+const STRANGER_LOG = { burst: 40, perSecond: 0.5 };
+
+/**
+ * Before a sender is allowed, its messages are small and few: nothing it may send then needs more than a few hundred
+ * bytes (its first calls wait for the user's answer anyway). A bigger one (Chrome lets an extension post 64 MiB, which
+ * the worker must parse before anything else runs) drops the port at once and refuses the sender's new ports for a
+ * while, doubling each time; so does going over the message rate.
+ */
+export const STRANGER_MAX_MESSAGE = 16 * 1024;
+const STRANGER_RATE = { burst: 20, perSecond: 5 };
+const STRANGER_COOLDOWN_MS = 5_000;
+const STRANGER_COOLDOWN_MAX_MS = 300_000;
+
+/** Characters in a message's strings (and keys), walked no further than needed to pass `limit`. */
+export function approxSize(v: unknown, limit: number, depth = 0): number {
+  if (typeof v === 'string') return v.length;
+  if (typeof v !== 'object' || v === null || depth > 6) return 8;
+  let n = 2;
+  const items: unknown[] = Array.isArray(v) ? v : Object.entries(v as Record<string, unknown>).flat();
+  for (const x of items) {
+    n += approxSize(x, limit - n, depth + 1) + 1;
+    if (n > limit) return n;
+  }
+  return n;
+}
+const ALLOWED_LOG = { burst: 1000, perSecond: 100 };
 
 export interface RouterStats {
   /** Ports attached and not yet gone. */
@@ -109,6 +149,11 @@ interface Authorization {
 class Session {
   readonly pending = new Set<number>();
   subscribed = false;
+  /** Set once the sender's access was granted (a larger log quota, no stranger caps). */
+  allowed = false;
+  /** Stranger message rate (token bucket): tokens left and when last refilled. */
+  tokens = STRANGER_RATE.burst;
+  tokensAt = 0;
   malformed = 0;
   closed = false;
   client: RouterDaemonClient | null = null;
@@ -124,7 +169,10 @@ class Session {
     /** "client \"name\" (id)" for the call log. */
     readonly who: string,
     private readonly authorize: RouterOptions['authorize'],
-  ) {}
+  ) {
+    // Without an authorizer every sender may call: none is a stranger.
+    this.allowed = !authorize;
+  }
 
   /** Asked on the first call (not on attach: a port that only pings never prompts the user). */
   get authorized(): Promise<Authorization> {
@@ -132,8 +180,10 @@ class Session {
       if (!this.authorize) return { ok: true, message: '' };
       try {
         const r = await this.authorize(this.sender, this.port.name ?? '');
-        if (r === true) return { ok: true, message: '' };
-        if (typeof r === 'object' && r !== null && r.allowed === true) return { ok: true, message: '' };
+        if (r === true || (typeof r === 'object' && r !== null && r.allowed === true)) {
+          this.allowed = true;
+          return { ok: true, message: '' };
+        }
         const message =
           typeof r === 'object' && r !== null && typeof r.message === 'string' && r.message ? r.message : DENIED_DETAIL;
         return { ok: false, message };
@@ -148,6 +198,7 @@ class Session {
   /** Forgets the decision: the next call asks again. */
   resetAuthorization(): void {
     this.#authorized = null;
+    this.allowed = !this.authorize;
     this.epoch++;
   }
 
@@ -165,13 +216,34 @@ class Session {
 
 export class ConnectorRouter {
   private readonly sessions = new Set<Session>();
-  private readonly opts: Required<Omit<RouterOptions, 'authorize' | 'log' | 'redaction' | 'logCalls'>> &
-    Pick<RouterOptions, 'authorize' | 'log' | 'redaction' | 'logCalls'>;
+  private readonly opts: Required<
+    Omit<RouterOptions, 'authorize' | 'log' | 'redaction' | 'logCalls' | 'now' | 'knownAllowed'>
+  > &
+    Pick<RouterOptions, 'authorize' | 'log' | 'redaction' | 'logCalls' | 'now' | 'knownAllowed'>;
   private readersEvent: EventMessage | null = null;
   private nextLabel = 1;
+  private readonly strangerLog: LogQuota;
+  /** Sender → until when its new ports are refused, and the next cooldown (after it abused the stranger caps). */
+  private readonly cooldowns = new Map<string, { until: number; next: number }>();
+  private readonly allowedLog: LogQuota;
 
   constructor(options: RouterOptions) {
     this.opts = { maxMalformed: 10, maxPendingPerPort: 256, maxPortsPerSender: 64, ...options };
+    this.strangerLog = new LogQuota(STRANGER_LOG.burst, STRANGER_LOG.perSecond, options.now);
+    this.allowedLog = new LogQuota(ALLOWED_LOG.burst, ALLOWED_LOG.perSecond, options.now);
+  }
+
+  /** @internal A line about one sender, within its log quota (what goes over is counted and said later). */
+  logFor(sender: SenderInfo, allowed: boolean, level: LogLevel, message: string): void {
+    const key = sender.id ?? sender.origin ?? 'unknown';
+    const who = sender.id ? `extension ${sender.id}` : sender.origin ? `origin ${quoteUntrusted(sender.origin)}` : key;
+    const t = (allowed ? this.allowedLog : this.strangerLog).take(key);
+    if (!t.ok) {
+      if (t.first) this.log('warn', `${who}: too many log entries; its further entries are counted, not logged`);
+      return;
+    }
+    if (t.held > 0) this.log('warn', `${who}: ${t.held} log entries were held back (too many)`);
+    this.log(level, message);
   }
 
   /** @internal */
@@ -185,15 +257,36 @@ export class ConnectorRouter {
 
   /** Serves one client port. `sender`: who Chrome says is calling (check it: it is the only identity there is). */
   attach(port: PortLike, sender: SenderInfo = {}): void {
-    const who = sender.id ? `extension ${sender.id}` : sender.origin ? `origin ${sender.origin}` : 'unknown sender';
-    const label = `port#${this.nextLabel++} (${who}, ${JSON.stringify(clip(port.name ?? '', 64))})`;
-    const client = `client ${JSON.stringify(clip(port.name ?? '', 64))} (${sender.id ?? sender.origin ?? 'unknown'})`;
+    // Names and origins are the sender's own text: quoted and escaped (sanitize.ts), so they cannot forge a log line.
+    const who = sender.id
+      ? `extension ${sender.id}`
+      : sender.origin
+        ? `origin ${quoteUntrusted(sender.origin)}`
+        : 'unknown sender';
+    const label = `port#${this.nextLabel++} (${who}, ${quoteUntrusted(port.name ?? '', 64)})`;
+    const client = `client ${quoteUntrusted(port.name ?? '', 64)} (${sender.id ?? (sender.origin ? quoteUntrusted(sender.origin) : 'unknown')})`;
     const key = sender.id ?? sender.origin;
+    const cooldown = key !== undefined ? this.cooldowns.get(key) : undefined;
+    if (cooldown && this.now() < cooldown.until) {
+      this.logFor(sender, false, 'warn', `${label}: refused, ${who} broke the limits for apps not yet allowed`);
+      try {
+        port.postMessage(
+          encodeErrorMessage(
+            'refused for now: messages before the user allowed this app must stay under ' +
+              `${STRANGER_MAX_MESSAGE} characters and ${STRANGER_RATE.perSecond} per second`,
+          ),
+        );
+        port.disconnect();
+      } catch {
+        /* the port may be gone already */
+      }
+      return;
+    }
     if (key !== undefined) {
       let open = 0;
       for (const s of this.sessions) if ((s.sender.id ?? s.sender.origin) === key) open++;
       if (open >= this.opts.maxPortsPerSender) {
-        this.log('warn', `${label}: refused, ${who} already has ${open} connections open`);
+        this.logFor(sender, false, 'warn', `${label}: refused, ${who} already has ${open} connections open`);
         try {
           port.postMessage(
             encodeErrorMessage(
@@ -209,7 +302,7 @@ export class ConnectorRouter {
     }
     const session = new Session(this, port, { ...sender }, label, client, this.opts.authorize);
     this.sessions.add(session);
-    this.log('info', `${label}: attached`);
+    this.logFor(sender, false, 'info', `${label}: attached`);
     this.connectionsChanged();
     port.onMessage.addListener((message: unknown) => {
       try {
@@ -284,7 +377,7 @@ export class ConnectorRouter {
     session.pending.clear();
     session.subscribed = false;
     this.sessions.delete(session);
-    this.log('info', `${session.label}: detached`);
+    this.logFor(session.sender, session.allowed, 'info', `${session.label}: detached`);
     this.connectionsChanged();
     if (disconnectPort) {
       try {
@@ -304,8 +397,56 @@ export class ConnectorRouter {
     }
   }
 
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
+  /** A sender not (yet) allowed went over the stranger caps: its port goes, its new ports wait a cooldown. */
+  private strangerAbuse(session: Session, what: string): void {
+    const key = session.sender.id ?? session.sender.origin ?? 'unknown';
+    const prev = this.cooldowns.get(key);
+    const span = prev ? prev.next : STRANGER_COOLDOWN_MS;
+    this.cooldowns.set(key, { until: this.now() + span, next: Math.min(span * 2, STRANGER_COOLDOWN_MAX_MS) });
+    if (this.cooldowns.size > 10_000) {
+      const t = this.now();
+      for (const [k, c] of this.cooldowns) if (c.until < t) this.cooldowns.delete(k);
+    }
+    this.logFor(session.sender, false, 'warn', `${session.label}: ${what} before being allowed; disconnecting`);
+    session.post(
+      encodeErrorMessage(
+        `${what}: an app not yet allowed may send messages of at most ${STRANGER_MAX_MESSAGE} characters`,
+      ),
+    );
+    void this.closeSession(session, true);
+  }
+
+  private knownAllowed(session: Session): boolean {
+    try {
+      return this.opts.knownAllowed?.(session.sender) === true;
+    } catch {
+      return false;
+    }
+  }
+
   private onMessage(session: Session, raw: unknown): void {
     if (session.closed) return;
+    if (!session.allowed && !this.knownAllowed(session)) {
+      if (approxSize(raw, STRANGER_MAX_MESSAGE) > STRANGER_MAX_MESSAGE) {
+        this.strangerAbuse(session, 'message too large');
+        return;
+      }
+      const t = this.now();
+      session.tokens = Math.min(
+        STRANGER_RATE.burst,
+        session.tokens + (session.tokensAt ? ((t - session.tokensAt) / 1000) * STRANGER_RATE.perSecond : 0),
+      );
+      session.tokensAt = t;
+      if (session.tokens < 1) {
+        this.strangerAbuse(session, 'too many messages');
+        return;
+      }
+      session.tokens -= 1;
+    }
     let msg;
     try {
       msg = decodeClientMessage(raw);
@@ -338,13 +479,20 @@ export class ConnectorRouter {
 
   private malformed(session: Session, message: string, id: number | undefined): void {
     session.malformed++;
-    this.log(
+    this.logFor(
+      session.sender,
+      session.allowed,
       'warn',
       `${session.label}: malformed message #${session.malformed}: ${redactText(message, this.redaction())}`,
     );
     session.post(encodeErrorMessage(message, id));
     if (session.malformed >= this.opts.maxMalformed && !session.closed) {
-      this.log('warn', `${session.label}: ${session.malformed} malformed messages; disconnecting`);
+      this.logFor(
+        session.sender,
+        session.allowed,
+        'warn',
+        `${session.label}: ${session.malformed} malformed messages; disconnecting`,
+      );
       void this.closeSession(session, true);
     }
   }
@@ -436,7 +584,8 @@ export class ConnectorRouter {
             ? errorName(error.code)
             : 'SCARD_F_INTERNAL_ERROR';
       const level = !ran ? 'warn' : 'info';
-      this.log(level, `${session.who}: ${call.fn} → ${code}${details.length ? ` (${details.join(', ')})` : ''}`);
+      const line = `${session.who}: ${call.fn} → ${code}${details.length ? ` (${details.join(', ')})` : ''}`;
+      this.logFor(session.sender, session.allowed, level, line);
     } catch {
       /* logging must not break a call */
     }
@@ -471,7 +620,12 @@ export class ConnectorRouter {
   private clientOf(session: Session): RouterDaemonClient {
     if (session.client) return session.client;
     try {
-      session.client = this.opts.daemon.connect({ name: clip(session.port.name ?? '', 256) });
+      // One group per sender: an extension's connections share its fair share of each reader's handles.
+      const group = session.sender.id ?? session.sender.origin;
+      session.client = this.opts.daemon.connect({
+        name: clip(session.port.name ?? '', 256),
+        ...(group !== undefined ? { group } : {}),
+      });
     } catch (e) {
       throw new PcscError(
         SCARD_E_NO_SERVICE,
@@ -490,7 +644,7 @@ function bytesOf(v: unknown): Uint8Array {
 function describeValue(value: Value, label: string, v: unknown, r: Redaction, apdu: Uint8Array): string {
   switch (value.kind) {
     case 'string':
-      return JSON.stringify(clip(String(v), 128));
+      return quoteUntrusted(String(v), 128);
     case 'hex':
       switch (value.carries) {
         case 'apdu':

@@ -116,6 +116,14 @@ function hostSettings(v: unknown): HostSettings {
   };
 }
 
+/**
+ * Context and card handles drawn from the platform's CSPRNG (pcscd draws them with SYS_RandomInt): a client must not be
+ * able to predict the values another client was given.
+ */
+function secureRandom(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0]! / 2 ** 32;
+}
+
 function randomInstance(): string {
   const bytes = new Uint8Array(8);
   globalThis.crypto.getRandomValues(bytes);
@@ -200,7 +208,8 @@ export class ConnectorService {
     this.#log = logFrom('service');
     this.#makeDemo = options.createDemoReader ?? (() => createDemoReader());
     // Clients are unrelated extensions: each gets pcscd's 200 contexts, so none can lock the others out.
-    this.daemon = options.daemon ?? new PcscDaemon({ log: logFrom('daemon'), contextLimitScope: 'client' });
+    this.daemon =
+      options.daemon ?? new PcscDaemon({ log: logFrom('daemon'), contextLimitScope: 'client', random: secureRandom });
     this.devices = new UsbDeviceManager(mergeUsb(this.#usb, this.simulatedUsb), this.daemon, { log: logFrom('usb') });
     this.pcsc = new CombinedDaemon(this.daemon, { log: logFrom('readers') });
     const hostTimers = options.hostLink?.timers;
@@ -237,6 +246,7 @@ export class ConnectorService {
               const v = await permissions.check(sender.id, portName);
               return v.allowed ? true : { allowed: false, message: v.message };
             },
+            knownAllowed: (sender) => permissions.allowedNow(sender.id),
           }
         : {}),
     });

@@ -11,6 +11,7 @@ import type { HostLinkState } from './host-link.js';
 import type { HostBackend, HostBackendChoice } from '../protocol/native.js';
 import { DEMO_READER_LABEL } from '../sim/demo.js';
 import { hexNumber, toHex } from '../util/hex.js';
+import { cleanName } from '../util/sanitize.js';
 
 const hexBytes = (b: Uint8Array) => toHex(b);
 const hex4 = (n: number) => hexNumber(n, 4);
@@ -56,7 +57,7 @@ export function readerView(
   return {
     id: e.id,
     origin: e.simulated && e.label === DEMO_READER_LABEL ? 'demo' : 'browser',
-    label: e.label,
+    label: cleanName(e.label, 256),
     usbId: `${hex4(e.vendorId)}:${hex4(e.productId)}`,
     simulated: e.simulated,
     state: e.state,
@@ -78,7 +79,7 @@ export function hostReaderView(
   return {
     id: `host:${name}`,
     origin,
-    label: name,
+    label: cleanName(name, 256),
     usbId: '',
     simulated: false,
     state: 'ready',
@@ -166,7 +167,8 @@ export function hostView(link: HostLinkState, enabled: boolean, choice: HostBack
 
 /**
  * The connected apps, one row per client id and name it gave, with its number of open ports. `id`: the extension id,
- * else the origin (web pages), else "unknown"; the name is clipped to 128 characters for display.
+ * else the origin (web pages), else "unknown"; the name is cleaned for display (sanitize.ts: no controls or
+ * bidirectional overrides, at most 128 characters).
  */
 export function appViews(
   connections: readonly { sender: { id?: string; origin?: string }; name: string }[],
@@ -174,7 +176,7 @@ export function appViews(
   const apps = new Map<string, AppView>();
   for (const c of connections) {
     const id = c.sender.id ?? c.sender.origin ?? 'unknown';
-    const name = typeof c.name === 'string' ? c.name.slice(0, 128) : '';
+    const name = cleanName(c.name);
     const key = `${id}\u0000${name}`;
     const app = apps.get(key) ?? { id, name, connections: 0 };
     app.connections++;

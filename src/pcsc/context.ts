@@ -28,7 +28,15 @@ export class ClientState {
   readonly contexts = new Map<number, ContextState>();
   closed = false;
 
-  constructor(readonly id: string) {}
+  /** Clients of one group (one extension's connections) share the fair share of each reader's handles. */
+  readonly group: string;
+
+  constructor(
+    readonly id: string,
+    group?: string,
+  ) {
+    this.group = group ?? id;
+  }
 
   /** The context owning hCard, among this client's. */
   contextOfHandle(hCard: number): ContextState | undefined {

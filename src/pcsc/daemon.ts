@@ -21,6 +21,7 @@ import {
   PCSCLITE_POWER_OFF_GRACE_PERIOD_MS,
   PCSC_MAX_CONTEXT_CARD_HANDLES,
   PCSC_MAX_CONTEXT_THREADS,
+  PCSC_MAX_READER_HANDLES,
   SCARD_DEFAULT_READERS,
   SCARD_E_CANCELLED,
   SCARD_E_INSUFFICIENT_BUFFER,
@@ -34,6 +35,7 @@ import {
   SCARD_E_SHARING_VIOLATION,
   SCARD_E_TIMEOUT,
   SCARD_E_UNKNOWN_READER,
+  SCARD_F_INTERNAL_ERROR,
   SCARD_LEAVE_CARD,
   SCARD_RESET_CARD,
   SCARD_SCOPE_GLOBAL,
@@ -97,6 +99,9 @@ const utf8Length = (s: string): number => new TextEncoder().encode(s).length;
 function multiStringLength(items: readonly string[]): number {
   return items.reduce((n, s) => n + utf8Length(s) + 1, 0) + 1;
 }
+
+/** Card handles one client group may hold on one reader with per-client limits: a quarter of pcscd's 200. */
+export const FAIR_READER_HANDLES = PCSC_MAX_READER_HANDLES / 4;
 
 export class PcscDaemon {
   readonly #log: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
@@ -212,13 +217,13 @@ export class PcscDaemon {
   // Clients
 
   /** A new client (one connection to pcscd in the real thing). */
-  connect(info: { name?: string } = {}): PcscClient {
+  connect(info: { name?: string; group?: string } = {}): PcscClient {
     this.#clientCounter += 1;
     const id =
       info.name !== undefined && info.name !== ''
         ? `${info.name}#${this.#clientCounter}`
         : `client-${this.#clientCounter}`;
-    const state = new ClientState(id);
+    const state = new ClientState(id, info.group);
     this.#clients.add(state);
     return new Client(this, state);
   }
@@ -276,7 +281,8 @@ export class PcscDaemon {
 
   #alive(client: ClientState): void {
     if (this.#stopped) throw new PcscError(SCARD_E_NO_SERVICE, 'the PC/SC daemon was shut down');
-    if (client.closed) throw new PcscError(SCARD_E_NO_SERVICE, `client ${client.id} was closed`);
+    // The text names no client id: ids carry a daemon-wide counter, which tells a client how many others came before.
+    if (client.closed) throw new PcscError(SCARD_E_NO_SERVICE, 'this client was closed (its daemon connection ended)');
   }
 
   #context(client: ClientState, hContext: number): ContextState {
@@ -433,6 +439,7 @@ export class PcscDaemon {
     const ctx = this.#context(client, hContext);
     return ctx.queue.run(async () => {
       this.#context(client, hContext);
+      if (this.#contextLimitScope === 'client') this.#checkFairShare(client, szReader);
       const r = await this.#server.connect(szReader, dwShareMode >>> 0, dwPreferredProtocols >>> 0);
       if (ctx.released || client.closed) {
         await this.#server.disconnect(r.hCard, SCARD_LEAVE_CARD);
@@ -451,6 +458,27 @@ export class PcscDaemon {
       ctx.handles.set(r.hCard, { readerName: szReader });
       return { hCard: r.hCard, dwActiveProtocol: r.dwActiveProtocol };
     });
+  }
+
+  /**
+   * With per-client limits (the browser, where clients are unrelated extensions), one client group (an extension, over
+   * all its connections) may hold at most FAIR_READER_HANDLES of a reader's 200 handles, so that taking them all cannot
+   * make every other app's SCardConnect fail. Over it: pcscd's code for a reader out of handles (SCARD_F_INTERNAL_ERROR,
+   * winscard.c SCardConnect when RFAddReaderHandle fails).
+   */
+  #checkFairShare(client: ClientState, szReader: string): void {
+    let held = 0;
+    for (const other of this.#clients) {
+      if (other.group !== client.group) continue;
+      for (const c of other.contexts.values())
+        for (const h of c.handles.values()) if (h.readerName === szReader) held++;
+    }
+    if (held >= FAIR_READER_HANDLES)
+      throw new PcscError(
+        SCARD_F_INTERNAL_ERROR,
+        `this app already holds ${held} of the reader's ${PCSC_MAX_READER_HANDLES} handles, its fair share: ` +
+          'disconnect some',
+      );
   }
 
   async reconnect(

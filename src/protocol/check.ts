@@ -25,18 +25,24 @@ export function fail(path: string, expected: string, got: unknown): never {
   throw new Invalid(`${path}: expected ${expected}, got ${describe(got)}`);
 }
 
-/** A short, bounded description of any value for error messages (never echoes a huge string or walks a huge object). */
+/**
+ * A description of any value for error messages: its type and size, never its content (a malformed message may carry
+ * a PIN where a field was expected, and error texts reach the log and the console whatever the "Log APDUs" switch).
+ */
 export function describe(v: unknown): string {
   if (v === null) return 'null';
   if (v === undefined) return 'undefined';
   if (Array.isArray(v)) return `an array of ${v.length}`;
   switch (typeof v) {
     case 'string':
-      return v.length > 24 ? `a string of ${v.length} characters` : `the string ${JSON.stringify(v)}`;
+      return `a string of ${v.length} character${v.length === 1 ? '' : 's'}`;
     case 'number':
-      return Number.isNaN(v) ? 'NaN' : `the number ${String(v)}`;
+      if (Number.isNaN(v)) return 'NaN';
+      if (!Number.isFinite(v)) return 'an infinite number';
+      if (!Number.isInteger(v)) return 'a number with a fraction';
+      return v < 0 ? 'a negative integer' : v > 0xffffffff ? 'an integer above 2^32-1' : 'an integer';
     case 'boolean':
-      return String(v);
+      return 'a boolean';
     case 'object':
       return v instanceof Uint8Array ? `a Uint8Array of ${v.length}` : 'an object';
     default:
@@ -44,9 +50,17 @@ export function describe(v: unknown): string {
   }
 }
 
-/** A value for a message: strings quoted (and cut), anything else described. */
+/** A value for a message: described (type and size), never quoted; kept as a name for the callers' readability. */
 export function quote(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v) : describe(v);
+  return describe(v);
+}
+
+/**
+ * A field name for a message: shown when it is a short identifier (what a programmer typed: "pvUserData"), else
+ * described like a value, since a hostile sender may put anything in a key.
+ */
+export function fieldName(k: string): string {
+  return /^[A-Za-z_$][A-Za-z_$0-9]{0,39}$/.test(k) && !/^[0-9A-Fa-f]+$/.test(k) ? `"${k}"` : `named by ${describe(k)}`;
 }
 
 /** Cuts a text to the wire limit. */
@@ -77,7 +91,7 @@ export function checkObject(
   for (const k in v) {
     if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
     if (!required.includes(k) && !optional.includes(k)) {
-      throw new Invalid(`${path}: unexpected field ${JSON.stringify(k.length > 40 ? `${k.slice(0, 40)}…` : k)}`);
+      throw new Invalid(`${path}: unexpected field ${fieldName(k)}`);
     }
   }
   return v;

@@ -85,7 +85,7 @@ function envelope(
     throw new ProtocolError('message: missing protocol version "v"', id);
   if (raw.v !== PROTOCOL_VERSION) {
     throw new ProtocolError(
-      `message: unsupported protocol version ${describe(raw.v)} (this end speaks v${PROTOCOL_VERSION})`,
+      `message: unsupported protocol version (got ${describe(raw.v)}; this end speaks v${PROTOCOL_VERSION})`,
       id,
     );
   }

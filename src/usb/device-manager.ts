@@ -19,6 +19,7 @@ import { CcidReader, type CcidReaderOptions } from '../ccid/reader.js';
 import { describeOpenFailure } from './errors.js';
 import { hasSmartCardInterface, looksLikeSmartCardReader } from './filters.js';
 import { hexNumber } from '../util/hex.js';
+import { quoteUntrusted } from '../util/sanitize.js';
 
 export type UsbLogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type UsbLog = (level: UsbLogLevel, message: string) => void;
@@ -258,10 +259,10 @@ export class UsbDeviceManager {
     if (existing !== undefined) {
       // 'failed' is only set as an attempt ends, so a failed entry can be retried even before its promise settled.
       if (existing.state === 'failed') {
-        this.#log('info', `${existing.label}: trying again (${via})`);
+        this.#log('info', `${quoteUntrusted(existing.label)}: trying again (${via})`);
         this.#open(existing);
       } else {
-        this.#log('debug', `${existing.label}: already ${existing.state}; ignoring the ${via} event`);
+        this.#log('debug', `${quoteUntrusted(existing.label)}: already ${existing.state}; ignoring the ${via} event`);
       }
       await existing.attempt;
       return this.#entryOf(device);
@@ -300,7 +301,7 @@ export class UsbDeviceManager {
     rec.readerNames = [];
     this.#changed();
     const attempt = this.#attemptOpen(rec)
-      .catch((e: unknown) => this.#log('error', `${rec.label}: ${describe(e)}`))
+      .catch((e: unknown) => this.#log('error', `${quoteUntrusted(rec.label)}: ${describe(e)}`))
       .finally(() => {
         if (rec.attempt === attempt) rec.attempt = undefined;
       });
@@ -315,7 +316,10 @@ export class UsbDeviceManager {
         // A vendor-class gadget, not a CCID reader: drop it quietly.
         await closeQuietly(device, this.#log);
         if (rec.ending === undefined) {
-          this.#log('debug', `${rec.label}: its vendor-class interface is not CCID; not a smart card reader, ignored`);
+          this.#log(
+            'debug',
+            `${quoteUntrusted(rec.label)}: its vendor-class interface is not CCID; not a smart card reader, ignored`,
+          );
           this.#records.delete(device);
           this.#changed();
         }
@@ -348,8 +352,8 @@ export class UsbDeviceManager {
         added.push(reader);
       } catch (e) {
         refusal ??= e;
-        this.#log('warn', `${rec.label}: the daemon refused interface ${reader.info.interfaceNumber}: ${describe(e)}`);
-        await reader.close().catch((err: unknown) => this.#log('debug', `${rec.label}: close: ${describe(err)}`));
+        this.#log('warn', `${quoteUntrusted(rec.label)}: the daemon refused interface ${reader.info.interfaceNumber}: ${describe(e)}`);
+        await reader.close().catch((err: unknown) => this.#log('debug', `${quoteUntrusted(rec.label)}: close: ${describe(err)}`));
       }
     }
 
@@ -369,7 +373,7 @@ export class UsbDeviceManager {
     rec.inDaemon = true;
     rec.state = 'ready';
     rec.readerNames = [...names];
-    this.#log('info', `${rec.label}: ready as ${names.map((n) => `"${n}"`).join(', ')}`);
+    this.#log('info', `${quoteUntrusted(rec.label)}: ready as ${names.map((n) => quoteUntrusted(n)).join(', ')}`);
     this.#changed();
   }
 
@@ -394,7 +398,7 @@ export class UsbDeviceManager {
     }
     rec.reason = failure.reason;
     const level: UsbLogLevel = failure.state === 'blocked' || failure.state === 'unsupported' ? 'warn' : 'error';
-    this.#log(level, `${rec.label}: ${rec.state}: ${describe(e)}`);
+    this.#log(level, `${quoteUntrusted(rec.label)}: ${rec.state}: ${describe(e)}`);
     this.#changed();
   }
 
@@ -414,11 +418,11 @@ export class UsbDeviceManager {
     for (const reader of inDaemon) {
       await this.#readers
         .removeReader(reader)
-        .catch((e: unknown) => this.#log('warn', `${rec.label}: removeReader: ${describe(e)}`));
+        .catch((e: unknown) => this.#log('warn', `${quoteUntrusted(rec.label)}: removeReader: ${describe(e)}`));
     }
     if (rec.ending !== 'unplugged') {
       for (const reader of readers) {
-        await reader.close().catch((e: unknown) => this.#log('debug', `${rec.label}: close: ${describe(e)}`));
+        await reader.close().catch((e: unknown) => this.#log('debug', `${quoteUntrusted(rec.label)}: close: ${describe(e)}`));
       }
     }
     await closeQuietly(rec.device, this.#log);
@@ -430,7 +434,7 @@ export class UsbDeviceManager {
     if (rec === undefined) return;
     this.#records.delete(device);
     rec.ending = ending;
-    this.#log('info', `${rec.label}: ${ending === 'unplugged' ? 'unplugged' : 'removed'}`);
+    this.#log('info', `${quoteUntrusted(rec.label)}: ${ending === 'unplugged' ? 'unplugged' : 'removed'}`);
     // Pending and later calls on the readers fail at once (IFD_NO_SUCH_DEVICE) rather than time out.
     if (ending === 'unplugged') for (const r of rec.readers) r.markRemoved();
     this.#changed();

@@ -7,7 +7,7 @@
  * page connects again.
  */
 import { REQUEST_DEVICE_FILTERS } from '../../usb/filters.js';
-import { exportText, formatEntry, LOG_LEVELS, type LogEntry } from '../log.js';
+import { boundEntries, exportText, formatEntry, LOG_LEVELS, type LogEntry } from '../log.js';
 import { LICENCE_TEXT, PROJECT_URL } from '../about.js';
 import {
   ORIGIN_TEXT,
@@ -15,10 +15,12 @@ import {
   type ConnectorStatus,
   type HostView,
   type PagePush,
+  type PromptRequest,
   type ReaderView,
 } from './messages.js';
 import type { HostBackendChoice } from '../../protocol/native.js';
 import { connectService, type ServiceLink } from './link.js';
+import { nameView } from '../../util/sanitize.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const readersList = $<HTMLUListElement>('readers');
@@ -32,6 +34,8 @@ const linkState = $<HTMLSpanElement>('link-state');
 const version = $<HTMLSpanElement>('version');
 const permissionsList = $<HTMLUListElement>('permissions');
 const noPermissions = $<HTMLParagraphElement>('no-permissions');
+const pendingList = $<HTMLUListElement>('pending');
+const noPending = $<HTMLParagraphElement>('no-pending');
 const logList = $<HTMLOListElement>('log');
 const logCount = $<HTMLParagraphElement>('log-count');
 const logLevel = $<HTMLSelectElement>('log-level');
@@ -49,8 +53,11 @@ const hostBackends = $<HTMLParagraphElement>('host-backends');
 
 $<HTMLSpanElement>('licence').textContent = LICENCE_TEXT;
 const projectLink = $<HTMLAnchorElement>('project-link');
-projectLink.href = PROJECT_URL;
-projectLink.textContent = PROJECT_URL;
+if (PROJECT_URL) {
+  projectLink.href = PROJECT_URL;
+  projectLink.textContent = PROJECT_URL;
+  $<HTMLParagraphElement>('project-line').hidden = false;
+}
 const manifestVersion = chrome.runtime.getManifest().version;
 $<HTMLSpanElement>('about-version').textContent = `version ${manifestVersion}`;
 
@@ -138,13 +145,48 @@ function renderReader(r: ReaderView): HTMLLIElement {
   return li;
 }
 
+/**
+ * A request waiting for the user's answer: closing its prompt window is not an answer (another extension may have
+ * closed it), so it is listed here until answered, with Allow and Block, and when its prompt opens again if it was
+ * delayed (permissions.ts promptDelay).
+ */
+function renderPending(r: PromptRequest): HTMLLIElement {
+  const li = el('li', { className: 'permission pending' });
+  li.dataset['appId'] = r.id;
+  const name = nameView(r.extensionName ?? r.claimedName);
+  const text = el('div', { className: 'permission-text' });
+  text.append(
+    el('span', { className: 'app-id mono', text: r.id }),
+    el('bdi', { className: 'app-name', text: name.text || 'Unnamed app' }),
+  );
+  if (!r.extensionName) text.append(el('span', { className: 'unverified', text: '(name not verified)' }));
+  if (name.mixed) text.append(el('span', { className: 'badge block', text: `name mixes ${name.mixed.join(' and ')}` }));
+  const since = new Date(r.since).toLocaleTimeString();
+  const note =
+    r.promptAt !== null
+      ? `Waiting since ${since}. Its last ${r.unanswered} prompts went unanswered: its prompt opens again at ` +
+        `${new Date(r.promptAt).toLocaleTimeString()}. You can answer here now.`
+      : `Waiting since ${since}${r.unanswered > 0 ? ' (its prompt was closed without an answer)' : ''}.`;
+  text.append(el('span', { className: 'hint pending-note', text: note }));
+  li.append(text);
+  for (const decision of ['allow', 'block'] as const) {
+    const b = el('button', { text: decision === 'allow' ? 'Allow' : 'Block' });
+    b.type = 'button';
+    b.setAttribute('aria-label', `${decision === 'allow' ? 'Allow' : 'Block'} ${r.id}`);
+    b.addEventListener('click', () => call((s) => s.answerPrompt(r.id, decision)));
+    li.append(b);
+  }
+  return li;
+}
+
 function renderPermission(p: AppPermissionView, connected: boolean): HTMLLIElement {
   const li = el('li', { className: `permission ${p.decision}` });
   li.dataset['appId'] = p.id;
   li.dataset['decision'] = p.decision;
   const name = p.name || 'Unnamed app';
   const text = el('div', { className: 'permission-text' });
-  text.append(el('span', { className: 'app-name', text: name }), el('span', { className: 'app-id mono', text: p.id }));
+  // The id is the identity and leads; the name is the app's own text, isolated (<bdi>) so it cannot reorder the line.
+  text.append(el('span', { className: 'app-id mono', text: p.id }), el('bdi', { className: 'app-name', text: name }));
   const source =
     p.source === 'policy'
       ? 'Allowed by your administrator'
@@ -230,10 +272,17 @@ function render(status: ConnectorStatus): void {
   update(appsList, status.apps, () =>
     status.apps.map((a) => {
       const li = el('li');
-      li.textContent = `${a.name || 'Unnamed app'} (${a.id})${a.connections > 1 ? ` · ${a.connections} connections` : ''}`;
+      li.append(
+        el('span', { className: 'app-id mono', text: a.id }),
+        ' ',
+        el('bdi', { className: 'app-name', text: a.name || 'Unnamed app' }),
+        a.connections > 1 ? ` · ${a.connections} connections` : '',
+      );
       return li;
     }),
   );
+  update(pendingList, status.prompts, () => status.prompts.map(renderPending));
+  noPending.hidden = status.prompts.length > 0;
   const connectedIds = new Set(status.apps.map((a) => a.id));
   update(permissionsList, [status.permissions, [...connectedIds]], () =>
     status.permissions.map((p) => renderPermission(p, connectedIds.has(p.id))),
@@ -273,7 +322,7 @@ function onPush(event: PagePush): void {
     logApdusOn = event.status.logApdus;
     render(event.status);
   } else if (event.type === 'log') {
-    logEntries = event.reset ? event.entries : [...logEntries, ...event.entries].slice(-2000);
+    logEntries = event.reset ? event.entries : boundEntries([...logEntries, ...event.entries]);
     logDropped = event.dropped;
     renderLog();
   }

@@ -24,6 +24,14 @@ const hooks = {
   stats() {
     return service.router.stats;
   },
+  /** The user's "Log APDUs" switch. */
+  setLogApdus(on: boolean): Promise<void> {
+    return service.setLogApdus(on);
+  },
+  /** What the toolbar button shows (the count of requests waiting for an answer). */
+  badge(): Promise<string> {
+    return chrome.action.getBadgeText({});
+  },
   /** The log ring buffer as the window shows it. */
   log() {
     return service.logs.entries();

@@ -5,6 +5,7 @@ import {
   WHERE_TO_CHANGE,
   parseGrants,
   parsePolicy,
+  promptDelay,
   type GrantStore,
   type PromptRequest,
   type StoredGrants,
@@ -44,7 +45,16 @@ describe('Permissions', () => {
     });
     const calls = [perms.check(A, 'my app'), perms.check(A, 'my app, port 2'), perms.check(A)];
     await flush();
-    expect(prompts).toEqual([{ id: A, extensionName: 'App A (Chrome says)', claimedName: 'my app' }]);
+    expect(prompts).toEqual([
+      {
+        id: A,
+        extensionName: 'App A (Chrome says)',
+        claimedName: 'my app',
+        since: 1000,
+        promptAt: null,
+        unanswered: 0,
+      },
+    ]);
     expect(perms.pending.map((p) => p.id)).toEqual([A]);
     await perms.answer(A, 'allow');
     for (const v of await Promise.all(calls)) expect(v).toEqual({ allowed: true, source: 'user' });
@@ -70,16 +80,48 @@ describe('Permissions', () => {
     expect(prompts).toHaveLength(1);
   });
 
-  it('a dismissed prompt denies the waiting calls without storing anything; the next call asks again', async () => {
+  it('closing the prompt is not an answer: the request stays pending and can be answered in the window', async () => {
     const { perms, prompts, store } = make();
     const waiting = perms.check(A, 'x');
     await flush();
-    perms.dismiss(A);
-    await expect(waiting).resolves.toMatchObject({ allowed: false, source: 'dismissed' });
+    perms.dismiss(A); // another extension may have closed the window
+    await flush();
+    expect(perms.pending).toMatchObject([{ id: A, unanswered: 1 }]);
     expect(store.saves).toBe(0);
+    let settled = false;
+    void waiting.then(() => (settled = true));
+    await flush();
+    expect(settled).toBe(false);
+    await perms.answer(A, 'allow'); // from the connector's window
+    await expect(waiting).resolves.toEqual({ allowed: true, source: 'user' });
+    expect(prompts).toHaveLength(1);
+  });
+
+  it('a client that withdraws and asks again after repeated unanswered prompts waits a growing delay', async () => {
+    const { perms, prompts } = make();
+    for (let round = 1; round <= 2; round++) {
+      const waiting = perms.check(A, 'x');
+      await flush();
+      expect(prompts).toHaveLength(round);
+      perms.dismiss(A); // closed
+      perms.dismiss(A, 'gone'); // the app drops its ports to ask again
+      await expect(waiting).resolves.toMatchObject({ allowed: false, source: 'dismissed' });
+    }
+    const third = perms.check(A, 'x');
+    await flush();
+    expect(prompts).toHaveLength(2); // no prompt now
+    expect(perms.pending).toMatchObject([{ id: A, unanswered: 2, promptAt: 1000 + 10_000 }]);
+    await perms.answer(A, 'block'); // answered in the window meanwhile
+    await expect(third).resolves.toMatchObject({ allowed: false, source: 'user' });
+    // An answer resets the count.
+    await perms.revoke(A);
     void perms.check(A, 'x');
     await flush();
-    expect(prompts).toHaveLength(2);
+    expect(prompts).toHaveLength(3);
+  });
+
+  it('the delay grows from 10 s to at most 10 minutes', () => {
+    expect([0, 1, 2, 3, 4, 8, 20].map(promptDelay)).toEqual([0, 0, 10_000, 20_000, 40_000, 600_000, 600_000]);
   });
 
   it('revoke forgets the decision, tells onRevoke listeners, and the next call is asked again', async () => {
@@ -162,7 +204,7 @@ describe('Permissions', () => {
     const { perms, prompts, store, revoked } = make();
     const first = perms.check(P); // loads once, then prompts
     await flush();
-    perms.dismiss(P);
+    perms.dismiss(P, 'gone');
     await first;
     store.grants = { [A]: { decision: 'allow', name: 'A', at: 5 } };
     await expect(perms.check(A)).resolves.toMatchObject({ allowed: true });

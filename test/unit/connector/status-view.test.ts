@@ -97,7 +97,7 @@ describe('appViews', () => {
       { id: A, name: 'App', connections: 2 },
       { id: A, name: 'Other tab', connections: 1 },
       { id: 'https://example.com', name: '', connections: 1 },
-      { id: 'unknown', name: 'x'.repeat(128), connections: 1 },
+      { id: 'unknown', name: `${'x'.repeat(127)}…`, connections: 1 },
     ]);
     expect(appViews([])).toEqual([]);
   });
