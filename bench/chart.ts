@@ -142,7 +142,9 @@ export function lineChart(series: readonly Series[], options: ChartOptions): str
   for (const t of yAxis.ticks) {
     const y = fmt(py(t));
     out.push(`<line x1="${MARGIN.left}" y1="${y}" x2="${MARGIN.left + plotW}" y2="${y}" stroke="#e0e0e0"/>`);
-    out.push(`<text x="${MARGIN.left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${tickLabel(t)}</text>`);
+    out.push(
+      `<text x="${MARGIN.left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${tickLabel(t)}</text>`,
+    );
   }
   // Axes and their titles.
   out.push(
@@ -163,7 +165,8 @@ export function lineChart(series: readonly Series[], options: ChartOptions): str
     const pts = s.points.filter(drawable);
     const coords = pts.map((p) => `${fmt(px(p.x))},${fmt(py(p.y))}`);
     out.push(`<g class="series" data-name="${escapeXml(s.name)}">`);
-    if (coords.length > 1) out.push(`<polyline points="${coords.join(' ')}" fill="none" stroke="${color}" stroke-width="2"/>`);
+    if (coords.length > 1)
+      out.push(`<polyline points="${coords.join(' ')}" fill="none" stroke="${color}" stroke-width="2"/>`);
     for (const p of pts) {
       out.push(
         `<circle cx="${fmt(px(p.x))}" cy="${fmt(py(p.y))}" r="3" fill="${color}" data-x="${p.x}" data-y="${p.y}"/>`,

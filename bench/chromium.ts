@@ -213,7 +213,7 @@ async function restartFigures(rig: Rig): Promise<Figure[]> {
     },
     {
       id: 'cold-start-floor-worker',
-      name: "floor: empty extension worker stopped (the same CDP call) → first port message echoed (bench/floor-extension)",
+      name: 'floor: empty extension worker stopped (the same CDP call) → first port message echoed (bench/floor-extension)',
       unit: 'ms',
       ...summarise(floor),
       runs: floor.length,

@@ -71,7 +71,12 @@ async function concurrency(reader: Reader, clients: number, total: number): Prom
   for (let c = 0; c < clients; c++) {
     const client = daemon.connect({ name: `bench-${c}` });
     const { hContext } = await client.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
-    const { hCard, dwActiveProtocol } = await client.SCardConnect(hContext, name!, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
+    const { hCard, dwActiveProtocol } = await client.SCardConnect(
+      hContext,
+      name!,
+      SCARD_SHARE_SHARED,
+      SCARD_PROTOCOL_T1,
+    );
     handles.push({ client, hCard, pci: { dwProtocol: dwActiveProtocol } });
   }
   const loop = async (n: number) => {
@@ -180,11 +185,17 @@ export async function growthSeries(dir: string, log: (s: string) => void = () =>
   }
 
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'growth.json'), JSON.stringify({ date: new Date().toISOString(), runs: GROWTH_RUNS, ...results }, null, 2));
+  writeFileSync(
+    join(dir, 'growth.json'),
+    JSON.stringify({ date: new Date().toISOString(), runs: GROWTH_RUNS, ...results }, null, 2),
+  );
   const charts: [string, Series[], Parameters<typeof lineChart>[1]][] = [
     [
       'concurrency-latency.svg',
-      results.concurrency.map((s) => ({ name: s.reader, points: s.points.map((p) => ({ x: p.clients, y: p.perApduUs })) })),
+      results.concurrency.map((s) => ({
+        name: s.reader,
+        points: s.points.map((p) => ({ x: p.clients, y: p.perApduUs })),
+      })),
       {
         title: 'In-process: per-APDU time seen by each client (8-byte GET CHALLENGE)',
         xLabel: 'concurrent clients on one reader',

@@ -77,7 +77,12 @@ async function driverFigures(): Promise<Figure[]> {
       await floor.close();
     } else {
       figures.push(
-        await measure('driver-echo-extended-apdu', 'driver only: 65,000-byte ECHO, extended-APDU reader (CCID chaining)', 20, op),
+        await measure(
+          'driver-echo-extended-apdu',
+          'driver only: 65,000-byte ECHO, extended-APDU reader (CCID chaining)',
+          20,
+          op,
+        ),
       );
     }
     await reader.close();
@@ -256,10 +261,5 @@ export async function eventLatency(
 }
 
 export async function inProcessFigures(): Promise<Figure[]> {
-  return [
-    ...(await driverFigures()),
-    ...(await daemonFigures()),
-    ...(await memoryCardFigures()),
-    await eventLatency(),
-  ];
+  return [...(await driverFigures()), ...(await daemonFigures()), ...(await memoryCardFigures()), await eventLatency()];
 }

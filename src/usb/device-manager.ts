@@ -352,8 +352,13 @@ export class UsbDeviceManager {
         added.push(reader);
       } catch (e) {
         refusal ??= e;
-        this.#log('warn', `${quoteUntrusted(rec.label)}: the daemon refused interface ${reader.info.interfaceNumber}: ${describe(e)}`);
-        await reader.close().catch((err: unknown) => this.#log('debug', `${quoteUntrusted(rec.label)}: close: ${describe(err)}`));
+        this.#log(
+          'warn',
+          `${quoteUntrusted(rec.label)}: the daemon refused interface ${reader.info.interfaceNumber}: ${describe(e)}`,
+        );
+        await reader
+          .close()
+          .catch((err: unknown) => this.#log('debug', `${quoteUntrusted(rec.label)}: close: ${describe(err)}`));
       }
     }
 
@@ -422,7 +427,9 @@ export class UsbDeviceManager {
     }
     if (rec.ending !== 'unplugged') {
       for (const reader of readers) {
-        await reader.close().catch((e: unknown) => this.#log('debug', `${quoteUntrusted(rec.label)}: close: ${describe(e)}`));
+        await reader
+          .close()
+          .catch((e: unknown) => this.#log('debug', `${quoteUntrusted(rec.label)}: close: ${describe(e)}`));
       }
     }
     await closeQuietly(rec.device, this.#log);

@@ -32,7 +32,13 @@ describe('lineChart', () => {
   it('writes a well-formed SVG with a title, axis titles, a legend entry per series and escaped text', () => {
     const svg = lineChart(
       [
-        { name: 'A & <B>', points: [{ x: 1, y: 2 }, { x: 2, y: 4 }] },
+        {
+          name: 'A & <B>',
+          points: [
+            { x: 1, y: 2 },
+            { x: 2, y: 4 },
+          ],
+        },
         { name: 'C', points: [{ x: 1, y: 3 }] },
       ],
       { title: 'per-APDU "time"', xLabel: 'clients', yLabel: 'µs' },
@@ -48,13 +54,25 @@ describe('lineChart', () => {
   it('places points on linear axes: the extremes of whole ticks at the plot corners, the rest proportionally', () => {
     const width = 600;
     const height = 300;
-    const svg = lineChart([{ name: 's', points: [{ x: 0, y: 0 }, { x: 10, y: 100 }, { x: 5, y: 50 }] }], {
-      title: 't',
-      xLabel: 'x',
-      yLabel: 'y',
-      width,
-      height,
-    });
+    const svg = lineChart(
+      [
+        {
+          name: 's',
+          points: [
+            { x: 0, y: 0 },
+            { x: 10, y: 100 },
+            { x: 5, y: 50 },
+          ],
+        },
+      ],
+      {
+        title: 't',
+        xLabel: 'x',
+        yLabel: 'y',
+        width,
+        height,
+      },
+    );
     const right = width - MARGIN.right;
     const bottom = height - MARGIN.bottom;
     const [p0, p1, p2] = circles(svg);
@@ -65,15 +83,27 @@ describe('lineChart', () => {
   });
 
   it('places points on log axes by decade, with ticks at the powers of ten', () => {
-    const svg = lineChart([{ name: 's', points: [{ x: 10, y: 1 }, { x: 100, y: 10 }, { x: 10000, y: 1000 }] }], {
-      title: 't',
-      xLabel: 'waiters',
-      yLabel: 'µs',
-      xLog: true,
-      yLog: true,
-      width: 600,
-      height: 300,
-    });
+    const svg = lineChart(
+      [
+        {
+          name: 's',
+          points: [
+            { x: 10, y: 1 },
+            { x: 100, y: 10 },
+            { x: 10000, y: 1000 },
+          ],
+        },
+      ],
+      {
+        title: 't',
+        xLabel: 'waiters',
+        yLabel: 'µs',
+        xLog: true,
+        yLog: true,
+        width: 600,
+        height: 300,
+      },
+    );
     checkWellFormed(svg);
     const [a, b, c] = circles(svg);
     // x spans decades 10 … 10,000 (3 decades), y 1 … 1,000 (3 decades): equal steps per decade.
@@ -84,12 +114,24 @@ describe('lineChart', () => {
   });
 
   it('leaves out points a log axis cannot show, and draws an empty chart without failing', () => {
-    const svg = lineChart([{ name: 's', points: [{ x: 0, y: 5 }, { x: 10, y: 5 }, { x: 100, y: Number.NaN }] }], {
-      title: 't',
-      xLabel: 'x',
-      yLabel: 'y',
-      xLog: true,
-    });
+    const svg = lineChart(
+      [
+        {
+          name: 's',
+          points: [
+            { x: 0, y: 5 },
+            { x: 10, y: 5 },
+            { x: 100, y: Number.NaN },
+          ],
+        },
+      ],
+      {
+        title: 't',
+        xLabel: 'x',
+        yLabel: 'y',
+        xLog: true,
+      },
+    );
     expect(circles(svg).map((p) => p.x)).toEqual([10]);
     checkWellFormed(lineChart([], { title: 'empty', xLabel: 'x', yLabel: 'y', yLog: true }));
   });
