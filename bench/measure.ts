@@ -19,6 +19,12 @@ export interface Figure {
   /** Figure id of the native anchor this one is compared with: ratio = ours / native. */
   nativeId?: string;
   ratio?: number | null;
+  /**
+   * Figure id of the floor this one is held to besides native (the host link: bare browser hops + native pcscd):
+   * boundRatio = ours / floor.
+   */
+  boundId?: string;
+  boundRatio?: number | null;
   note?: string;
 }
 

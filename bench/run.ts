@@ -7,13 +7,16 @@
  * Native pcsc-lite (../shared/anchors/native-pcscd/run.sh) runs in the same command, so "ours / native" ratios are
  * taken on the same machine at the same time; absolute figures drift between runs and machines, ratios much less.
  *
- * BENCH_SKIP_CHROMIUM=1, BENCH_SKIP_NATIVE=1 and BENCH_SKIP_HOST=1 leave those parts out (said so in the table).
+ * BENCH_SKIP_CHROMIUM=1, BENCH_SKIP_NATIVE=1, BENCH_SKIP_HOST=1 and BENCH_SKIP_HOST_LINK=1 leave those parts out (said
+ * so in the table). `--only host-link` runs the native-messaging link alone (bench/host-link.ts: it measures its own
+ * native pcscd figure in the same run), e.g. `npm run bench -- --only host-link`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromiumFigures } from './chromium.js';
+import { hostLinkFigures } from './host-link.js';
 import { hostSocketFigures } from './host-socket.js';
 import { inProcessFigures } from './inprocess.js';
 import { RUNS, type Figure } from './measure.js';
@@ -31,20 +34,42 @@ function format(f: Figure): string {
 }
 
 function ratioText(f: Figure): string {
-  if (f.nativeId === undefined) return '';
+  if (f.nativeId === undefined || f.median === null) return '';
   if (f.ratio === null || f.ratio === undefined) return 'no native figure';
-  return `${f.ratio.toFixed(2)}×`;
+  if (f.boundId === undefined) return `${f.ratio.toFixed(2)}×`;
+  const bound = f.boundRatio === null || f.boundRatio === undefined ? 'no floor figure' : `${f.boundRatio.toFixed(2)}×`;
+  return `${f.ratio.toFixed(2)}× native; ${bound} (bare hops + native)`;
+}
+
+/** The parts `--only NAME` may pick (every part when absent). */
+const PARTS = ['inprocess', 'chromium', 'sizes', 'native', 'host-socket', 'host-link'] as const;
+type Part = (typeof PARTS)[number];
+
+function selectedParts(argv: readonly string[]): Set<Part> {
+  const i = argv.indexOf('--only');
+  if (i < 0) return new Set(PARTS);
+  const picked = (argv[i + 1] ?? '').split(',').filter(Boolean);
+  const unknown = picked.filter((p) => !(PARTS as readonly string[]).includes(p));
+  if (picked.length === 0 || unknown.length > 0) {
+    throw new Error(`--only takes one or more of ${PARTS.join(', ')} (comma-separated); got "${argv[i + 1] ?? ''}"`);
+  }
+  return new Set(picked as Part[]);
 }
 
 async function main(): Promise<void> {
   const started = new Date();
   const figures: Figure[] = [];
   const log = (s: string) => console.error(`[bench] ${s}`);
+  const parts = selectedParts(process.argv.slice(2));
 
-  log(`in-process figures (median of ${RUNS} runs)…`);
-  figures.push(...(await inProcessFigures()));
+  if (parts.has('inprocess')) {
+    log(`in-process figures (median of ${RUNS} runs)…`);
+    figures.push(...(await inProcessFigures()));
+  }
 
-  if (process.env.BENCH_SKIP_CHROMIUM) {
+  if (!parts.has('chromium')) {
+    // not asked for (--only)
+  } else if (process.env.BENCH_SKIP_CHROMIUM) {
     figures.push({
       id: 'chromium',
       name: 'Chromium figures',
@@ -67,10 +92,14 @@ async function main(): Promise<void> {
     }
   }
 
-  log('built sizes…');
-  figures.push(...sizeFigures(ROOT));
+  if (parts.has('sizes')) {
+    log('built sizes…');
+    figures.push(...sizeFigures(ROOT));
+  }
 
-  if (process.env.BENCH_SKIP_NATIVE) {
+  if (!parts.has('native')) {
+    // not asked for (--only)
+  } else if (process.env.BENCH_SKIP_NATIVE) {
     for (const id of ['native-getchallenge', 'native-echo']) {
       figures.push({
         id,
@@ -85,7 +114,9 @@ async function main(): Promise<void> {
     figures.push(...nativeFigures(ROOT));
   }
 
-  if (process.env.BENCH_SKIP_HOST) {
+  if (!parts.has('host-socket')) {
+    // not asked for (--only)
+  } else if (process.env.BENCH_SKIP_HOST) {
     figures.push({
       id: 'host',
       name: 'smart-card-host pcscd socket figures',
@@ -98,11 +129,29 @@ async function main(): Promise<void> {
     figures.push(...(await hostSocketFigures(ROOT)));
   }
 
+  if (!parts.has('host-link')) {
+    // not asked for (--only)
+  } else if (process.env.BENCH_SKIP_HOST_LINK) {
+    figures.push({
+      id: 'host-link',
+      name: 'connector ↔ smart-card-host native-messaging link figures',
+      unit: 'us',
+      median: null,
+      note: 'skipped (BENCH_SKIP_HOST_LINK)',
+    });
+  } else {
+    log('connector → native messaging → smart-card-host → native pcscd, against native pcscd and bare hops…');
+    figures.push(...(await hostLinkFigures(ROOT)));
+  }
+
   const byId = new Map(figures.map((f) => [f.id, f]));
   for (const f of figures) {
     if (f.nativeId === undefined) continue;
     const n = byId.get(f.nativeId);
     f.ratio = f.median !== null && n?.median != null ? f.median / n.median : null;
+    if (f.boundId === undefined) continue;
+    const b = byId.get(f.boundId);
+    f.boundRatio = f.median !== null && b?.median != null ? f.median / b.median : null;
   }
 
   const date = started.toISOString().slice(0, 10);
