@@ -8,10 +8,13 @@
  * at once, so a process counts only when the browser using this profile is among its ancestors.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CONNECTOR_ID, ROOT } from '../../scripts/chromium.mjs';
 import { NATIVE_HOST_NAME } from '../../src/protocol/native.js';
+import { privatePcscdUnavailable, startPrivatePcscd, type PrivatePcscd } from '../host/support/private-pcscd.js';
+import { launchRig, type Rig } from './harness.js';
 
 export const HOST_CLI = join(ROOT, 'dist', 'host', 'cli.js');
 export const HOST_MANIFEST = (userDataDir: string): string =>
@@ -99,4 +102,52 @@ export function killHosts(userDataDir: string): number[] {
     }
   }
   return pids;
+}
+
+/** Why the host suites cannot run here (a Debian package, the host build), or null. */
+export function hostRigUnavailable(): string | null {
+  return privatePcscdUnavailable() ?? hostBuildMissing();
+}
+
+export interface HostRig {
+  rig: Rig;
+  /** The private pcscd (vpcd reader "Virtual PCD 00 00"), the "system PC/SC service" the host's backend reaches. */
+  pcscd: PrivatePcscd;
+  /** The test profile (`--user-data-dir`), where the host is registered. */
+  profile: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A private pcscd with vpcd (vicc's card in it when `card`), a fresh profile with the host registered by its own
+ * `install --user-data-dir` (unless `install: false`), and Chromium on that profile with the connector and the
+ * clients. Chromium gets PCSCLITE_CSOCK_NAME naming the private pcscd: the host it starts inherits it, so its system
+ * backend (libpcsclite through koffi) reaches that pcscd and never the machine's own.
+ */
+export async function launchHostRig(options: {
+  connector: 'release' | 'test';
+  install?: boolean;
+  card?: boolean;
+}): Promise<HostRig> {
+  const pcscd = await startPrivatePcscd();
+  const profile = mkdtempSync(join(tmpdir(), 'scc-host-profile-'));
+  let rig: Rig | undefined;
+  const close = async (): Promise<void> => {
+    await rig?.close();
+    await pcscd.close();
+    rmSync(profile, { recursive: true, force: true });
+  };
+  try {
+    if (options.card !== false) pcscd.startCard();
+    if (options.install !== false) installHost(profile);
+    rig = await launchRig({
+      connector: options.connector,
+      userDataDir: profile,
+      env: { ...(process.env as Record<string, string>), PCSCLITE_CSOCK_NAME: pcscd.socketPath },
+    });
+    return { rig, pcscd, profile, close };
+  } catch (e) {
+    await close();
+    throw e;
+  }
 }
