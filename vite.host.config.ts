@@ -3,7 +3,7 @@ import { defineConfig } from 'vite';
 /**
  * Builds the Node host into plain ES modules under dist/host, so it runs on Node 20 from a fresh checkout after
  * `npm ci` with no TypeScript loader: `node dist/host/cli.js` (the `smart-card-host` bin) and `dist/host/index.js`
- * (the library entry, `openPcsc`). node-usb stays external: its native binary is loaded from node_modules.
+ * (the library entry, `openPcsc`). node-usb and koffi stay external: their native binaries load from node_modules.
  */
 export default defineConfig({
   build: {
@@ -18,7 +18,7 @@ export default defineConfig({
         cli: 'src/host/cli.ts',
         index: 'src/host/index.ts',
       },
-      external: (id: string) => id === 'usb' || id.startsWith('node:'),
+      external: (id: string) => id === 'usb' || id === 'koffi' || id.startsWith('node:'),
       output: {
         entryFileNames: '[name].js',
         chunkFileNames: 'chunks/[name]-[hash].js',

@@ -9,12 +9,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import { extensionIdFromKey } from './extension-id.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 
-/** Fixed by the "key" of manifest.json: sha256(DER public key)[0..32] in a–p. */
-export const CONNECTOR_ID = 'ngfkfjneanfndnjljhacboedojhajjdi';
+/** Fixed by the "key" of manifest.json (ngfkfjneanfndnjljhacboedojhajjdi), derived as the host derives it. */
+export const CONNECTOR_ID = extensionIdFromKey(JSON.parse(readFileSync(join(ROOT, 'manifest.json'), 'utf8')).key);
 /** Fixed by the "key" of hello-world-app/manifest.json. */
 export const HELLO_WORLD_ID = 'nkaebjccgmdndbjihmnjcbcpfadgjgdp';
 

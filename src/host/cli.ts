@@ -17,6 +17,7 @@ import { parseSimSpec, SIM_CARDS, type SimSpec } from './readers/sim.js';
 import type { HostLog, HostLogLevel } from './readers/types.js';
 import { VPCD_DEFAULT_PORT } from './readers/vpcd.js';
 import { PROFILES } from '../sim/index.js';
+import { installMain, nativeMain, nativeMode } from './native/command.js';
 
 export const EXIT_OK = 0;
 /** A start-up or run-time failure. */
@@ -151,6 +152,13 @@ export function helpText(): string {
 SYNOPSIS
     smart-card-host [--demo] [--sim PROFILE[:CARD]]... [--vpcd [PORT]] [--no-usb]
                     [--socket PATH] [--log-level LEVEL] [--log-apdus]
+    smart-card-host --native-messaging [--backend auto|system|own] [--extension-id ID]...
+                    [reader options] [--log-level LEVEL] [--log-apdus]
+    smart-card-host install [--user|--system] [--browser chrome|chromium|all]
+                    [--user-data-dir DIR] [--backend auto|system|own] [--extension-id ID]...
+                    [reader options] [--log-level LEVEL] [--log-apdus]
+    smart-card-host uninstall [--user|--system] [--browser chrome|chromium|all]
+                    [--user-data-dir DIR]
     smart-card-host --help | --version
 
 DESCRIPTION
@@ -169,6 +177,48 @@ DESCRIPTION
 
     Only one program can drive a USB reader at a time: stop pcscd first
     (systemctl stop pcscd.socket pcscd).
+
+NATIVE MESSAGING
+    With --native-messaging (or a first argument chrome-extension://ID/, which is how
+    Chrome starts it) the host serves the Smart Card Connector extension over Chrome's
+    native messaging instead of a socket: standard input and output carry Chrome's
+    frames (a 4-byte length in the machine's byte order, then UTF-8 JSON; at most
+    1 MiB from host to browser), every log line goes to standard error. The connector's
+    first message picks what the host serves:
+      - system: the operating system's PC/SC service (pcsc-lite's pcscd on Linux,
+        PCSC.framework on macOS, winscard.dll on Windows), through koffi;
+      - own: this program's own daemon and CCID driver, with the reader options given
+        (--demo, --sim, --vpcd, USB);
+      - auto: what --backend says; by default system if its service answers, else own.
+    Chrome starts one host per connection and closes its standard input when done: the
+    host then releases every context and card and exits with status 0. Callers other
+    than the connector (and the ids given with --extension-id) are refused.
+
+    --backend auto|system|own
+        What the connector's "auto" means (default auto).
+
+    --extension-id ID
+        Also serve the extension ID (32 letters a-p), e.g. a build with another key
+        (repeatable).
+
+    install
+        Registers the host for the connector with Chrome and Chromium: writes
+        org.smart_card_connector.host.json (the host manifest) and a launcher script beside
+        it that runs this node and this program with --native-messaging and the options
+        given to install (Chrome passes none). Per user (--user, the default):
+        ~/.config/google-chrome/NativeMessagingHosts and ~/.config/chromium/
+        NativeMessagingHosts on Linux ($XDG_CONFIG_HOME if set), ~/Library/Application
+        Support/Google/Chrome/NativeMessagingHosts and .../Chromium/NativeMessagingHosts
+        on macOS. System-wide (--system, as root): /etc/opt/chrome/native-messaging-hosts
+        and /etc/chromium/native-messaging-hosts on Linux, /Library/Google/Chrome/
+        NativeMessagingHosts and /Library/Application Support/Chromium/NativeMessagingHosts
+        on macOS. --browser picks one browser (default all). --user-data-dir DIR writes
+        into DIR/NativeMessagingHosts only: the profile of a browser started with
+        --user-data-dir=DIR. Prints each file written; running it again rewrites them.
+        On Windows use scripts\\install-host-windows.ps1 (the registry names the manifest).
+
+    uninstall
+        Removes what install wrote (the same selectors); prints each file removed.
 
 OPTIONS
     --demo
@@ -219,9 +269,12 @@ FILES
         Without it (containers, virtual machines without USB) USB readers are off.
 
 EXIT STATUS
-    0   Stopped by SIGINT or SIGTERM (cards powered down, socket removed).
+    0   Stopped by SIGINT or SIGTERM (cards powered down, socket removed); with
+        --native-messaging, the browser closed the link; install/uninstall done.
     1   Start-up failed (socket in use by a live pcscd, no permission, vpcd port in use,
-        ...) or a fatal error; the message says why.
+        ...) or a fatal error; the message says why. With --native-messaging: a caller
+        other than the connector, or a stream that is not Chrome's framing. install/
+        uninstall: a directory or file that cannot be written.
     2   Bad usage: unknown option or bad value.
 
 EXAMPLES
@@ -232,6 +285,12 @@ EXAMPLES
     Try it without a reader, on a private socket:
         smart-card-host --demo --no-usb --socket /tmp/pcscd.comm &
         PCSCLITE_CSOCK_NAME=/tmp/pcscd.comm opensc-tool -a
+
+    Let the connector use this host, with the demo reader in its own stack:
+        smart-card-host install --backend own --demo
+
+    Register the host in a test profile only:
+        smart-card-host install --user-data-dir /tmp/profile --demo --no-usb
 
     Virtual cards from vsmartcard:
         smart-card-host --vpcd --no-usb --socket /tmp/pcscd.comm &
@@ -264,6 +323,27 @@ function removeSocket(path: string): void {
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
+  const native = nativeMode(argv);
+  if (native !== null) {
+    // The native messaging host (what Chrome starts for the connector) and its install/uninstall: native/command.ts.
+    const deps = {
+      parseArgs,
+      stderrLog: (min: HostLogLevel) => stderrLog(min),
+      usageError: (message: string) => new UsageError(message),
+      version: PACKAGE_VERSION,
+    };
+    let status: number;
+    try {
+      status = native === 'native' ? await nativeMain(argv, deps) : await installMain(argv, deps);
+    } catch (e) {
+      fail((e as Error).message, e instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE);
+    }
+    // Exit once what was written to stdout has gone (pipes are asynchronous on macOS and Windows).
+    process.exitCode = status;
+    process.stdout.write('', () => process.exit(status));
+    setTimeout(() => process.exit(status), 1000).unref();
+    return;
+  }
   let options: CliOptions;
   try {
     options = parseArgs(argv);
