@@ -73,3 +73,22 @@ export function waitForReaderGone(page: Page, name: string, timeoutMs = 30_000):
     timeoutMs,
   );
 }
+
+/**
+ * Starts recording every text the connector window's host line shows (a MutationObserver in the page), so that a
+ * state that lasts a second (the back-off before a restart) is seen however slow the machine; `seen` returns them.
+ */
+export async function recordHostStates(window: Page): Promise<{ seen(): Promise<string[]> }> {
+  await window.evaluate(() => {
+    const el = document.getElementById('host-state')!;
+    const g = globalThis as unknown as { hostStates: string[]; hostObserver?: MutationObserver };
+    g.hostObserver?.disconnect();
+    g.hostStates = [el.textContent ?? ''];
+    g.hostObserver = new MutationObserver(() => {
+      const t = el.textContent ?? '';
+      if (g.hostStates.at(-1) !== t) g.hostStates.push(t);
+    });
+    g.hostObserver.observe(el, { childList: true, characterData: true, subtree: true });
+  });
+  return { seen: () => window.evaluate(() => (globalThis as unknown as { hostStates: string[] }).hostStates) };
+}
