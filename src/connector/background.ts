@@ -70,6 +70,13 @@ export const service = new ConnectorService({
   version: chrome.runtime.getManifest().version,
   settings,
   permissions,
+  // The link to smart-card-host: one native port for the whole worker (each connectNative starts a host process).
+  ...(typeof chrome.runtime.connectNative === 'function'
+    ? {
+        connectNative: (name: string) => chrome.runtime.connectNative(name),
+        nativeLastError: () => chrome.runtime.lastError?.message,
+      }
+    : {}),
   // Everything is in the window's log (a ring buffer); the console gets warnings and errors only.
   log: (level, message) => {
     if (level === 'error') console.error(`[connector] ${message}`);

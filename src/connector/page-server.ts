@@ -11,6 +11,7 @@ import { exposeOnPort, pushOnPort, type LinkPort } from './comlink-port.js';
 import type { LogEntry, LogLevel } from './log.js';
 import type { Decision, Permissions } from './permissions.js';
 import type { ConnectorStatus, PagePush, PageService } from './pages/messages.js';
+import { HOST_BACKEND_CHOICES, type HostBackendChoice } from '../protocol/native.js';
 
 /** What the page server needs of the connector (ConnectorService fits). */
 export interface PageBackend {
@@ -21,6 +22,9 @@ export interface PageBackend {
   /** Tries a failed reader again. */
   retryReader(id: string): Promise<unknown>;
   setLogApdus(on: boolean): Promise<void>;
+  setHostEnabled(on: boolean): Promise<void>;
+  setHostBackend(choice: HostBackendChoice): Promise<void>;
+  retryHost(): void;
   readonly permissions: Pick<Permissions, 'answer' | 'revoke'> | null;
   readonly logs: {
     entries(): LogEntry[];
@@ -147,6 +151,24 @@ export class PageServer {
         run('setLogApdus', async () => {
           await b.setLogApdus(boolean('setLogApdus', 'on', on));
           return on ? 'APDU logging is on.' : 'APDU logging is off.';
+        }),
+      setHostEnabled: (on: boolean) =>
+        run('setHostEnabled', async () => {
+          await b.setHostEnabled(boolean('setHostEnabled', 'on', on));
+          return on ? 'Host link on: starting the host.' : 'Host link off.';
+        }),
+      setHostBackend: (choice: HostBackendChoice) =>
+        run('setHostBackend', async () => {
+          if (!HOST_BACKEND_CHOICES.includes(choice)) {
+            throw new TypeError(`setHostBackend needs choice: one of ${HOST_BACKEND_CHOICES.join(', ')}`);
+          }
+          await b.setHostBackend(choice);
+          return `Host backend: ${choice === 'auto' ? 'automatic' : choice === 'system' ? 'system service' : 'own stack'}.`;
+        }),
+      retryHost: () =>
+        run('retryHost', async () => {
+          b.retryHost();
+          return 'Starting the host…';
         }),
       watchLog: () => {
         this.#logWatchers.add(port);

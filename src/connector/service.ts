@@ -17,7 +17,10 @@ import { ConnectorRouter } from './router.js';
 import type { PortLike } from '../protocol/port.js';
 import { ReaderWatcher } from './reader-watcher.js';
 import { PageServer } from './page-server.js';
-import { appViews, readerView } from './status-view.js';
+import { appViews, hostReaderView, hostView, readerView } from './status-view.js';
+import { CombinedDaemon, HOST_SERVICE, WORKER_SERVICE, type CombinedClient } from './combined-daemon.js';
+import { HostLink, type HostLinkTimers } from './host-link.js';
+import { HOST_BACKEND_CHOICES, type HostBackend, type HostBackendChoice } from '../protocol/native.js';
 
 import type { ConnectorStatus, PagePort } from './pages/messages.js';
 
@@ -77,10 +80,41 @@ export interface ConnectorServiceOptions {
   permissions?: Permissions;
   /** The log ring buffer (default: 2000 entries). */
   logs?: LogBuffer;
+  /**
+   * chrome.runtime.connectNative: with it the connector links to smart-card-host (host-link.ts) and combines its
+   * readers with its own. Absent: this browser's readers only (Node tests, tools).
+   */
+  connectNative?: (name: string) => PortLike;
+  /** chrome.runtime.lastError's message (read inside a native port's onDisconnect). */
+  nativeLastError?: () => string | undefined;
+  /** The host link's timers and back-off (tests). */
+  hostLink?: { timers?: HostLinkTimers; retryMs?: number; maxRetryMs?: number; helloTimeoutMs?: number };
+}
+
+/** The host link's stored settings: on or off, and the backend asked for. */
+export interface HostSettings {
+  enabled: boolean;
+  backend: HostBackendChoice;
 }
 
 const DEMO_SETTING = 'demoReader';
 const LOG_APDUS_SETTING = 'logApdus';
+export const HOST_SETTING = 'hostLink';
+/**
+ * By default the connector tries the host once at each start: when it is not installed that costs one failed
+ * connectNative and a line in the window, nothing more (no retries until the user asks).
+ */
+const DEFAULT_HOST_SETTINGS: HostSettings = { enabled: true, backend: 'auto' };
+
+function hostSettings(v: unknown): HostSettings {
+  const o = typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
+  return {
+    enabled: typeof o.enabled === 'boolean' ? o.enabled : DEFAULT_HOST_SETTINGS.enabled,
+    backend: HOST_BACKEND_CHOICES.includes(o.backend as HostBackendChoice)
+      ? (o.backend as HostBackendChoice)
+      : DEFAULT_HOST_SETTINGS.backend,
+  };
+}
 
 function randomInstance(): string {
   const bytes = new Uint8Array(8);
@@ -110,6 +144,10 @@ export class ConnectorService {
   readonly instance: string;
   readonly version: string;
   readonly daemon: PcscDaemon;
+  /** What clients and the reader watcher talk to: the daemon's readers and the host's, as one reader list. */
+  readonly pcsc: CombinedDaemon;
+  /** The link to smart-card-host; null without native messaging. */
+  readonly hostLink: HostLink | null;
   readonly devices: UsbDeviceManager;
   readonly router: ConnectorRouter;
   /** Where simulated devices are plugged in and out (the demo reader; test builds' devices). */
@@ -131,6 +169,15 @@ export class ConnectorService {
   /** Serialises demo switching so quick toggles cannot interleave. */
   #demoQueue: Promise<void> = Promise.resolve();
   #started: Promise<void> | undefined;
+  #host: HostSettings = { ...DEFAULT_HOST_SETTINGS };
+  /** The clock of the host link's timers (the window's "retrying in N s"). */
+  readonly #now: () => number;
+  /** The backend the host serves now (origin of its readers). */
+  #hostBackend: HostBackend | null = null;
+  /** The reader watcher's combined client (its reader names are the ones the window shows). */
+  #watcherClient: CombinedClient | undefined;
+  /** Serialises host service changes (a quick crash and restart must not add before the removal finished). */
+  #hostQueue: Promise<void> = Promise.resolve();
 
   constructor(options: ConnectorServiceOptions) {
     this.instance = options.instance ?? randomInstance();
@@ -155,10 +202,31 @@ export class ConnectorService {
     // Clients are unrelated extensions: each gets pcscd's 200 contexts, so none can lock the others out.
     this.daemon = options.daemon ?? new PcscDaemon({ log: logFrom('daemon'), contextLimitScope: 'client' });
     this.devices = new UsbDeviceManager(mergeUsb(this.#usb, this.simulatedUsb), this.daemon, { log: logFrom('usb') });
+    this.pcsc = new CombinedDaemon(this.daemon, { log: logFrom('readers') });
+    const hostTimers = options.hostLink?.timers;
+    this.#now = hostTimers ? () => hostTimers.now() : () => Date.now();
+    const connectNative = options.connectNative;
+    this.hostLink = connectNative
+      ? new HostLink({
+          connectNative,
+          ...(options.nativeLastError ? { lastError: options.nativeLastError } : {}),
+          ...options.hostLink,
+          log: logFrom('host'),
+          onState: () => this.#changed(),
+          onService: (client, backend) => {
+            const next = this.#hostQueue.then(async () => {
+              this.#hostBackend = backend;
+              await this.pcsc.setHost(client);
+              this.#changed();
+            });
+            this.#hostQueue = next.catch((e: unknown) => this.#log('warn', `host service change: ${String(e)}`));
+          },
+        })
+      : null;
     this.permissions = options.permissions ?? null;
     const permissions = this.permissions;
     this.router = new ConnectorRouter({
-      daemon: this.daemon,
+      daemon: this.pcsc,
       instance: this.instance,
       version: this.version,
       log: logFrom('router'),
@@ -172,7 +240,10 @@ export class ConnectorService {
           }
         : {}),
     });
-    this.readerWatcher = new ReaderWatcher(this.daemon, {
+    const watched = {
+      connect: (info?: { name?: string }) => (this.#watcherClient = this.pcsc.connect(info)),
+    };
+    this.readerWatcher = new ReaderWatcher(watched, {
       log: logFrom('service'),
       onChange: (readers) => {
         try {
@@ -232,11 +303,16 @@ export class ConnectorService {
       try {
         demo = (await this.#settings.get(DEMO_SETTING)) === true;
         this.#logApdus = (await this.#settings.get(LOG_APDUS_SETTING)) === true;
+        this.#host = hostSettings(await this.#settings.get(HOST_SETTING));
       } catch (e) {
         this.#log('warn', `could not read the settings: ${String(e)}`);
       }
       if (this.permissions) await this.permissions.reload();
       void this.readerWatcher.start();
+      if (this.hostLink) {
+        this.hostLink.setBackend(this.#host.backend);
+        this.hostLink.setEnabled(this.#host.enabled);
+      }
       await Promise.all([devicesReady, demo ? this.setDemoReader(true, { persist: false }) : Promise.resolve()]);
     })();
     return this.#started;
@@ -335,21 +411,76 @@ export class ConnectorService {
   }
 
   // -------------------------------------------------------------------------------------------------------------------
+  // The host
+
+  get hostSettings(): HostSettings {
+    return { ...this.#host };
+  }
+
+  /** The window's host switch: starts or stops the link; stored. */
+  async setHostEnabled(on: boolean): Promise<void> {
+    this.#host = { ...this.#host, enabled: on };
+    this.#log('info', `host link ${on ? 'on' : 'off'}`);
+    this.hostLink?.setEnabled(on);
+    this.#changed();
+    await this.#saveHost();
+  }
+
+  /** The window's backend choice: the link starts again asking for it; stored. */
+  async setHostBackend(choice: HostBackendChoice): Promise<void> {
+    if (!HOST_BACKEND_CHOICES.includes(choice)) throw new TypeError('the backend is one of "auto", "system", "own"');
+    this.#host = { ...this.#host, backend: choice };
+    this.#log('info', `host backend: ${choice}`);
+    this.hostLink?.setBackend(choice);
+    this.#changed();
+    await this.#saveHost();
+  }
+
+  /** The window's "Try again": the host starts now (once installed, or without waiting for the back-off). */
+  retryHost(): void {
+    this.hostLink?.retry();
+  }
+
+  async #saveHost(): Promise<void> {
+    await this.#settings
+      .set(HOST_SETTING, { ...this.#host })
+      .catch((e: unknown) => this.#log('warn', `could not save the host setting: ${String(e)}`));
+  }
+
+  // -------------------------------------------------------------------------------------------------------------------
   // The page
 
   status(): ConnectorStatus {
     const connections = this.router.connections;
+    // The names clients see (the watcher's combined list), with the service each reader comes from.
+    const listed = this.#watcherClient?.readerNames() ?? [];
+    const workerNames = new Map<string, string>();
+    for (const r of listed) if (r.service === WORKER_SERVICE) workerNames.set(r.raw, r.name);
+    const state = (name: string) => this.readerWatcher.state(name);
+    const usbReaders = this.devices.entries.map((e) => readerView(e, state, (n) => workerNames.get(n) ?? n));
+    const hostReaders = listed
+      .filter((r) => r.service === HOST_SERVICE)
+      .map((r) => hostReaderView(r.name, this.#hostBackend, state));
     return {
       version: this.version,
       instance: this.instance,
       usb: this.#usb !== null,
       demoReader: this.#demoOn,
-      readers: this.devices.entries.map((e) => readerView(e, (name) => this.readerWatcher.state(name))),
+      readers: [...usbReaders, ...hostReaders],
       apps: appViews(connections),
       connectedApps: connections.length,
       permissions: this.permissions?.list() ?? [],
       prompts: this.permissions?.pending ?? [],
       logApdus: this.#logApdus,
+      host: hostView(
+        this.hostLink?.state ?? {
+          state: 'unavailable',
+          message: 'this connector runs without native messaging',
+        },
+        this.#host.enabled,
+        this.#host.backend,
+        this.#now(),
+      ),
     };
   }
 
@@ -379,7 +510,10 @@ export class ConnectorService {
   }
 
   async shutdown(): Promise<void> {
+    this.hostLink?.dispose();
     this.readerWatcher.stop();
+    // Its combined client answers its wait at once (the daemon's shutdown alone would leave it waiting on no service).
+    await this.#watcherClient?.close().catch(() => {});
     await this.router.close().catch(() => {});
     await this.setDemoReader(false, { persist: false }).catch(() => {});
     await this.devices.stop();

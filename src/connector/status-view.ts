@@ -5,8 +5,11 @@
 import { describeAtr, parseAtr } from '../ccid/atr.js';
 import { SCARD_STATE_EXCLUSIVE, SCARD_STATE_INUSE, SCARD_STATE_MUTE, SCARD_STATE_PRESENT } from '../pcsc/constants.js';
 import type { ReaderEntry } from '../usb/device-manager.js';
-import type { AppView, ReaderView, SlotView } from './pages/messages.js';
+import type { AppView, HostView, ReaderOrigin, ReaderView, SlotView } from './pages/messages.js';
 import type { ReaderState } from './reader-watcher.js';
+import type { HostLinkState } from './host-link.js';
+import type { HostBackend, HostBackendChoice } from '../protocol/native.js';
+import { DEMO_READER_LABEL } from '../sim/demo.js';
 import { hexNumber, toHex } from '../util/hex.js';
 
 const hexBytes = (b: Uint8Array) => toHex(b);
@@ -40,19 +43,125 @@ export function slotView(name: string, s: ReaderState | undefined): SlotView {
   };
 }
 
-/** One USB reader with its PC/SC readers (slots); `state` looks a PC/SC reader up by name. */
-export function readerView(e: ReaderEntry, state: (name: string) => ReaderState | undefined): ReaderView {
+/**
+ * One USB reader with its PC/SC readers (slots); `state` looks a PC/SC reader up by name, `name` gives the name clients
+ * see for the worker daemon's name (the combined reader list may rename a reader whose name the host's readers hold).
+ */
+export function readerView(
+  e: ReaderEntry,
+  state: (name: string) => ReaderState | undefined,
+  name: (daemonName: string) => string = (n) => n,
+): ReaderView {
+  const names = e.readerNames.map(name);
   return {
     id: e.id,
+    origin: e.simulated && e.label === DEMO_READER_LABEL ? 'demo' : 'browser',
     label: e.label,
     usbId: `${hex4(e.vendorId)}:${hex4(e.productId)}`,
     simulated: e.simulated,
     state: e.state,
     reason: e.reason ?? null,
-    readerNames: [...e.readerNames],
-    cards: e.readerNames.map((n) => ((state(n)?.state ?? 0) & SCARD_STATE_PRESENT) !== 0),
-    slots: e.readerNames.map((n) => slotView(n, state(n))),
+    readerNames: names,
+    cards: names.map((n) => ((state(n)?.state ?? 0) & SCARD_STATE_PRESENT) !== 0),
+    slots: names.map((n) => slotView(n, state(n))),
   };
+}
+
+/** A reader the host serves: one row per PC/SC reader (the host does not tell how its readers group by device). */
+export function hostReaderView(
+  name: string,
+  backend: HostBackend | null,
+  state: (name: string) => ReaderState | undefined,
+): ReaderView {
+  const origin: ReaderOrigin = backend === 'system' ? 'system' : 'own';
+  const present = ((state(name)?.state ?? 0) & SCARD_STATE_PRESENT) !== 0;
+  return {
+    id: `host:${name}`,
+    origin,
+    label: name,
+    usbId: '',
+    simulated: false,
+    state: 'ready',
+    reason: null,
+    readerNames: [name],
+    cards: [present],
+    slots: [slotView(name, state(name))],
+  };
+}
+
+const BACKEND_TEXT: Record<HostBackend, string> = { system: 'system service', own: 'own stack' };
+
+/** The host link's state in words for the window; `now` for the seconds until a retry. */
+export function hostView(link: HostLinkState, enabled: boolean, choice: HostBackendChoice, now: number): HostView {
+  const view: HostView = {
+    enabled,
+    choice,
+    state: link.state === 'connected' && link.backend === null ? 'no-backend' : link.state,
+    text: '',
+    detail: null,
+    version: null,
+    platform: null,
+    backend: null,
+    backends: null,
+    retryInS: null,
+    retryAt: null,
+    installCommand: null,
+    offerOwn: false,
+  };
+  switch (link.state) {
+    case 'off':
+      view.text = enabled ? 'Host: not started yet.' : 'Host: off (readers of this browser only).';
+      break;
+    case 'unavailable':
+      view.text = 'Host: native messaging is not available in this browser.';
+      view.detail = link.message;
+      break;
+    case 'starting':
+      view.text = link.attempt > 1 ? `Host: starting (attempt ${link.attempt})…` : 'Host: starting…';
+      break;
+    case 'not-installed':
+      view.text = `Host not installed: run \`${link.command}\``;
+      view.detail = `Then press “Try again”. From a checkout of the project: \`npm run host -- install\`. (${link.message})`;
+      view.installCommand = link.command;
+      break;
+    case 'connected': {
+      view.version = link.version;
+      view.platform = link.platform;
+      view.backend = link.backend;
+      view.backends = {
+        system: link.system.detail,
+        own: link.own.detail,
+        systemAvailable: link.system.available,
+        ownAvailable: link.own.available,
+      };
+      if (link.backend !== null) {
+        view.text = `Host ${link.version} on ${link.platform}: connected, readers from its ${BACKEND_TEXT[link.backend]}.`;
+        break;
+      }
+      const wanted: HostBackend = choice === 'own' ? 'own' : 'system';
+      const detail = wanted === 'own' ? link.own.detail : link.system.detail;
+      view.text =
+        wanted === 'system'
+          ? `Host ${link.version}: the system's smart card service is not running.`
+          : `Host ${link.version}: its own stack is not available.`;
+      view.detail = detail;
+      view.offerOwn = wanted === 'system' && link.own.available;
+      break;
+    }
+    case 'crashed': {
+      const s = Math.max(0, Math.ceil((link.retryAt - now) / 1000));
+      view.text = `Host stopped: starting it again in ${s} s.`;
+      view.detail = link.message;
+      view.retryInS = s;
+      view.retryAt = link.retryAt;
+      break;
+    }
+    case 'mismatch':
+      view.text = `Host ${link.hostVersion}: version mismatch.`;
+      view.detail = link.message;
+      break;
+  }
+  return view;
 }
 
 /**

@@ -83,6 +83,11 @@ export interface PcscServiceEntry {
 export interface CombinedPcscOptions {
   /** Source for the combined 31-bit handles (default Math.random). */
   random?: () => number;
+  /**
+   * Reader names shared with other combinators over the same services (default: this combinator's own). Several
+   * clients each holding a combinator then see a reader under one name, whatever order each saw the readers come in.
+   */
+  names?: ReaderNameRegistry;
   log?: (level: 'debug' | 'info' | 'warn' | 'error', message: string) => void;
 }
 
@@ -96,8 +101,75 @@ export interface CombinedPcsc extends PcscApi {
   remove(id: string): Promise<void>;
   /** The ids of the services combined now, in order. */
   readonly serviceIds: readonly string[];
+  /**
+   * The readers as last listed (by SCardListReaders or a status-change wait), in union order: each combined name with
+   * its service and the service's own name for it (a window showing where each reader comes from).
+   */
+  readerNames(): { name: string; service: string; raw: string }[];
   /** Releases every per-service context; later calls fail with SCARD_E_NO_SERVICE. The clients stay the caller's. */
   close(): Promise<void>;
+}
+
+/**
+ * Who holds which combined reader name: a (service id, service's name) pair keeps the name it was given while any
+ * combinator sharing the registry lists that reader; a name is given by the rule above (the service's own name when
+ * free, else RFSetReaderName's first free " XX", else " (<label>)").
+ */
+export interface ReaderNameRegistry {
+  /** The combined name for a service's reader; `taken` names more names not to give (readers not named yet). */
+  claim(serviceId: string, label: string, raw: string, taken: (name: string) => boolean): string;
+  /** One holder stopped listing the reader; the name is free once no holder lists it. */
+  release(serviceId: string, raw: string): void;
+}
+
+export function createReaderNameRegistry(): ReaderNameRegistry {
+  const byReader = new Map<string, { name: string; holders: number }>();
+  const inUse = new Set<string>();
+  const key = (serviceId: string, raw: string) => `${serviceId}\u0000${raw}`;
+  return {
+    claim(serviceId, label, raw, taken) {
+      const k = key(serviceId, raw);
+      const held = byReader.get(k);
+      if (held !== undefined) {
+        held.holders++;
+        return held.name;
+      }
+      const name = freeName(raw, label, inUse, taken);
+      byReader.set(k, { name, holders: 1 });
+      inUse.add(name);
+      return name;
+    },
+    release(serviceId, raw) {
+      const k = key(serviceId, raw);
+      const held = byReader.get(k);
+      if (held === undefined) return;
+      if (--held.holders > 0) return;
+      byReader.delete(k);
+      inUse.delete(held.name);
+    },
+  };
+}
+
+function freeName(raw: string, label: string, inUse: ReadonlySet<string>, taken: (name: string) => boolean): string {
+  if (!inUse.has(raw)) return raw;
+  const claimed = (n: string): boolean => inUse.has(n) || taken(n);
+  const m = NAME_TAIL.exec(raw);
+  if (m !== null) {
+    // RFSetReaderName: the first index XX not in use for this name.
+    for (let i = 0; i < 256; i++) {
+      const candidate = `${m[1]} ${hex2(i)} ${m[3]}`;
+      if (!claimed(candidate)) return candidate;
+    }
+  }
+  // No " XX YY" tail (or no index left): " (<label>)", the name cut so that the whole stays within pcscd's
+  // MAX_READERNAME (SCardConnect refuses longer names).
+  for (let k = 1; ; k++) {
+    const tail = ` (${label}${k > 1 ? ` ${k}` : ''})`;
+    let head = raw;
+    while (head.length > 0 && utf8Length(head + tail) > MAX_READERNAME - 1) head = head.slice(0, -1);
+    const candidate = head + tail;
+    if (!claimed(candidate)) return candidate;
+  }
 }
 
 const hex = (n: number): string => `0x${hexNumber(n >>> 0, 1)}`;
@@ -179,15 +251,25 @@ class Combined implements CombinedPcsc {
   readonly #contexts = new Map<number, Context>();
   /** Services added or removed: wakes waiters so that they re-read the reader lists. */
   readonly #topology = new Notifier();
+  readonly #registry: ReaderNameRegistry;
   #closed = false;
 
   constructor(options: CombinedPcscOptions) {
+    this.#registry = options.names ?? createReaderNameRegistry();
     this.#log = options.log ?? (() => undefined);
     this.#ids = new HandleAllocator(options.random);
   }
 
   get serviceIds(): readonly string[] {
     return [...this.#services.keys()];
+  }
+
+  readerNames(): { name: string; service: string; raw: string }[] {
+    const out: { name: string; service: string; raw: string }[] = [];
+    for (const s of this.#services.values()) {
+      for (const raw of s.readers) out.push({ name: s.toCombined.get(raw) ?? raw, service: s.id, raw });
+    }
+    return out;
   }
 
   // -----------------------------------------------------------------------------------------------------------------
@@ -222,7 +304,10 @@ class Combined implements CombinedPcsc {
     this.#services.delete(service.id);
     for (const raw of service.readers) {
       const name = service.toCombined.get(raw);
-      if (name !== undefined) this.#names.delete(name);
+      if (name !== undefined) {
+        this.#names.delete(name);
+        this.#registry.release(service.id, raw);
+      }
     }
     service.readers = [];
     service.toCombined.clear();
@@ -279,12 +364,14 @@ class Combined implements CombinedPcsc {
 
   /** The service listed these readers: keep the names already given, name the new ones, forget the gone ones. */
   #setReaders(service: Service, raws: readonly string[]): void {
-    if (service.removed) return;
+    // After close() the names were given back: a late answer must not take any again.
+    if (service.removed || this.#closed) return;
     const keep = new Set(raws);
     for (const [raw, name] of service.toCombined) {
       if (!keep.has(raw)) {
         service.toCombined.delete(raw);
         this.#names.delete(name);
+        this.#registry.release(service.id, raw);
       }
     }
     for (const raw of raws) {
@@ -297,29 +384,12 @@ class Combined implements CombinedPcsc {
   }
 
   #freeName(service: Service, raw: string): string {
-    if (!this.#names.has(raw)) return raw;
-    const claimed = (n: string): boolean => {
-      if (this.#names.has(n)) return true;
+    // Raw names of readers not named yet are kept free for them (a reader keeps its own name when it can).
+    const pending = (n: string): boolean => {
       for (const s of this.#services.values()) if (s.readers.includes(n) && !s.toCombined.has(n)) return true;
       return false;
     };
-    const m = NAME_TAIL.exec(raw);
-    if (m !== null) {
-      // RFSetReaderName: the first index XX not in use for this name.
-      for (let i = 0; i < 256; i++) {
-        const candidate = `${m[1]} ${hex2(i)} ${m[3]}`;
-        if (!claimed(candidate)) return candidate;
-      }
-    }
-    // No " XX YY" tail (or no index left): " (<label>)", the name cut so that the whole stays within pcscd's
-    // MAX_READERNAME (SCardConnect refuses longer names).
-    for (let k = 1; ; k++) {
-      const tail = ` (${service.label}${k > 1 ? ` ${k}` : ''})`;
-      let head = raw;
-      while (head.length > 0 && utf8Length(head + tail) > MAX_READERNAME - 1) head = head.slice(0, -1);
-      const candidate = head + tail;
-      if (!claimed(candidate)) return candidate;
-    }
+    return this.#registry.claim(service.id, service.label, raw, pending);
   }
 
   #totalReaders(): number {
@@ -623,6 +693,11 @@ class Combined implements CombinedPcsc {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // The names go back to a shared registry (other combinators may name these readers differently from now on).
+    for (const service of this.#services.values()) {
+      for (const raw of service.toCombined.keys()) this.#registry.release(service.id, raw);
+      service.toCombined.clear();
+    }
     await Promise.all([...this.#contexts.values()].map((ctx) => this.#release(ctx, SCARD_E_NO_SERVICE)));
   }
 

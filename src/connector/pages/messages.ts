@@ -1,6 +1,7 @@
 import type { ReaderEntryState } from '../../usb/device-manager.js';
 import type { LogEntry } from '../log.js';
 import type { AppPermissionView, Decision, PromptRequest } from '../permissions.js';
+import type { HostBackend, HostBackendChoice } from '../../protocol/native.js';
 
 export type { AppPermissionView, Decision, LogEntry, PromptRequest };
 
@@ -9,9 +10,24 @@ export type { AppPermissionView, Decision, LogEntry, PromptRequest };
  * from service.ts so that the page bundle does not pull the daemon in.
  */
 
+/**
+ * Where a reader comes from: a USB reader this browser opened (WebUSB), the demo reader, or one the host serves from
+ * the operating system's PC/SC service (`system`) or from its own stack (`own`).
+ */
+export type ReaderOrigin = 'browser' | 'demo' | 'system' | 'own';
+
+/** Where a reader comes from, in words (the window's badge). */
+export const ORIGIN_TEXT: Record<ReaderOrigin, string> = {
+  browser: 'this browser',
+  demo: 'demo',
+  system: "the host's system service",
+  own: "the host's own stack",
+};
+
 /** One reader row of the page. */
 export interface ReaderView {
   id: string;
+  origin: ReaderOrigin;
   label: string;
   /** "08E6:3437" */
   usbId: string;
@@ -68,7 +84,40 @@ export interface ConnectorStatus {
   prompts: PromptRequest[];
   /** The "Log APDUs" switch. */
   logApdus: boolean;
+  /** The link to smart-card-host (native messaging). */
+  host: HostView;
 }
+
+/** The host link as the window shows it (status-view.ts `hostView`). */
+export interface HostView {
+  /** The user's switch (stored). */
+  enabled: boolean;
+  /** The user's backend choice (stored). */
+  choice: HostBackendChoice;
+  /** 'off' | 'unavailable' | 'starting' | 'not-installed' | 'connected' | 'no-backend' | 'crashed' | 'mismatch'. */
+  state: HostViewState;
+  /** One line for people: what the link is doing. */
+  text: string;
+  /** More words when there are any (why it failed, what to do). */
+  detail: string | null;
+  /** The host's package version and platform once it answered. */
+  version: string | null;
+  platform: string | null;
+  /** What serves calls now. */
+  backend: HostBackend | null;
+  /** Each backend as the host sees it (null before it answered). */
+  backends: { system: string; own: string; systemAvailable: boolean; ownAvailable: boolean } | null;
+  /** When crashed: seconds until the next start, and when (epoch ms). */
+  retryInS: number | null;
+  retryAt: number | null;
+  /** When not installed: the one command that installs it. */
+  installCommand: string | null;
+  /** The system service is not running but the host's own stack is there: the window offers to switch. */
+  offerOwn: boolean;
+}
+
+export type HostViewState =
+  'off' | 'unavailable' | 'starting' | 'not-installed' | 'connected' | 'no-backend' | 'crashed' | 'mismatch';
 
 /**
  * What the worker serves to its own pages (page-server.ts), called through comlink over a chrome.runtime port
@@ -85,6 +134,12 @@ export interface PageService {
   /** Revoke an allowed app, or unblock a blocked one: its next call asks again. */
   revoke(clientId: string): Promise<string>;
   setLogApdus(on: boolean): Promise<string>;
+  /** The host link's switch (stored). */
+  setHostEnabled(on: boolean): Promise<string>;
+  /** The host's backend: "auto", "system" or "own" (stored). */
+  setHostBackend(choice: HostBackendChoice): Promise<string>;
+  /** Starts the host again now (after a failure, or once it is installed). */
+  retryHost(): Promise<string>;
   /** The whole log now (as a `log` push with reset), then new entries as they come (pushes). */
   watchLog(): Promise<void>;
 }

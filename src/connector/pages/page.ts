@@ -9,7 +9,15 @@
 import { REQUEST_DEVICE_FILTERS } from '../../usb/filters.js';
 import { exportText, formatEntry, LOG_LEVELS, type LogEntry } from '../log.js';
 import { LICENCE_TEXT, PROJECT_URL } from '../about.js';
-import type { AppPermissionView, ConnectorStatus, PagePush, ReaderView } from './messages.js';
+import {
+  ORIGIN_TEXT,
+  type AppPermissionView,
+  type ConnectorStatus,
+  type HostView,
+  type PagePush,
+  type ReaderView,
+} from './messages.js';
+import type { HostBackendChoice } from '../../protocol/native.js';
 import { connectService, type ServiceLink } from './link.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -29,6 +37,15 @@ const logCount = $<HTMLParagraphElement>('log-count');
 const logLevel = $<HTMLSelectElement>('log-level');
 const logApdus = $<HTMLInputElement>('log-apdus');
 const exportButton = $<HTMLButtonElement>('export-log');
+const hostState = $<HTMLParagraphElement>('host-state');
+const hostDetail = $<HTMLParagraphElement>('host-detail');
+const hostInstall = $<HTMLParagraphElement>('host-install');
+const hostInstallCommand = $<HTMLElement>('host-install-command');
+const hostEnabled = $<HTMLInputElement>('host-enabled');
+const hostBackend = $<HTMLSelectElement>('host-backend');
+const hostRetry = $<HTMLButtonElement>('host-retry');
+const hostUseOwn = $<HTMLButtonElement>('host-use-own');
+const hostBackends = $<HTMLParagraphElement>('host-backends');
 
 $<HTMLSpanElement>('licence').textContent = LICENCE_TEXT;
 const projectLink = $<HTMLAnchorElement>('project-link');
@@ -74,10 +91,14 @@ function renderReader(r: ReaderView): HTMLLIElement {
   const li = el('li', { className: `reader ${r.state}` });
   li.dataset['readerId'] = r.id;
   li.dataset['state'] = r.state;
+  li.dataset['origin'] = r.origin;
   const head = el('div', { className: 'reader-head' });
+  head.append(el('span', { className: 'reader-label', text: r.label }));
+  if (r.usbId) {
+    head.append(el('span', { className: 'reader-usb', text: `USB ${r.usbId}${r.simulated ? ' · simulated' : ''}` }));
+  }
   head.append(
-    el('span', { className: 'reader-label', text: r.label }),
-    el('span', { className: 'reader-usb', text: `USB ${r.usbId}${r.simulated ? ' · simulated' : ''}` }),
+    el('span', { className: `origin ${r.origin}`, text: ORIGIN_TEXT[r.origin] }),
     el('span', { className: `badge ${r.state}`, text: STATE_TEXT[r.state] }),
   );
   li.append(head);
@@ -170,6 +191,33 @@ function update<T>(list: HTMLElement, data: T, build: () => HTMLElement[]): void
   }
 }
 
+/** The host link: its state in words, the install command, the switch, the backend choice and what it offers. */
+let hostTimer: ReturnType<typeof setInterval> | undefined;
+function renderHost(h: HostView): void {
+  hostState.dataset['state'] = h.state;
+  const countdown = () => {
+    if (h.retryAt === null) return h.text;
+    const s = Math.max(0, Math.ceil((h.retryAt - Date.now()) / 1000));
+    return h.text.replace(/in \d+ s\./, `in ${s} s.`);
+  };
+  hostState.textContent = countdown();
+  if (hostTimer !== undefined) clearInterval(hostTimer);
+  hostTimer = h.retryAt !== null ? setInterval(() => (hostState.textContent = countdown()), 1000) : undefined;
+  hostDetail.hidden = h.detail === null;
+  hostDetail.textContent = h.detail ?? '';
+  hostInstall.hidden = h.installCommand === null;
+  hostInstallCommand.textContent = h.installCommand ?? '';
+  hostEnabled.checked = h.enabled;
+  if (document.activeElement !== hostBackend) hostBackend.value = h.choice;
+  hostRetry.hidden = !(h.enabled && (h.state === 'not-installed' || h.state === 'crashed' || h.state === 'mismatch'));
+  hostUseOwn.hidden = !h.offerOwn;
+  hostBackends.hidden = h.backends === null;
+  hostBackends.textContent = h.backends
+    ? `System service: ${h.backends.systemAvailable ? 'available' : 'not available'} (${h.backends.system}). ` +
+      `Own stack: ${h.backends.ownAvailable ? 'available' : 'not available'} (${h.backends.own}).`
+    : '';
+}
+
 function render(status: ConnectorStatus): void {
   version.textContent = status.version;
   if (lastInstance !== null && lastInstance !== status.instance)
@@ -192,6 +240,7 @@ function render(status: ConnectorStatus): void {
   );
   noPermissions.hidden = status.permissions.length > 0;
   logApdus.checked = status.logApdus;
+  renderHost(status.host);
   if (!status.usb) {
     addButton.disabled = true;
     addButton.title = 'This browser has no WebUSB: only the demo reader can be used.';
@@ -266,6 +315,21 @@ addButton.addEventListener('click', () => {
 
 demoSwitch.addEventListener('change', () => {
   call((s) => s.setDemoReader(demoSwitch.checked));
+});
+
+hostEnabled.addEventListener('change', () => {
+  call((s) => s.setHostEnabled(hostEnabled.checked));
+});
+
+hostBackend.addEventListener('change', () => {
+  call((s) => s.setHostBackend(hostBackend.value as HostBackendChoice));
+});
+
+hostRetry.addEventListener('click', () => call((s) => s.retryHost()));
+
+hostUseOwn.addEventListener('click', () => {
+  hostBackend.value = 'own';
+  call((s) => s.setHostBackend('own'));
 });
 
 logApdus.addEventListener('change', () => {

@@ -28,6 +28,28 @@ const hooks = {
   log() {
     return service.logs.entries();
   },
+  /** The host link as the window shows it (status().host): state, text, version, backend, install command. */
+  hostStatus() {
+    return service.status().host;
+  },
+  /** The host link's raw state (host-link.ts HostLinkState), e.g. { state: 'crashed', retryInMs }. */
+  hostLinkState() {
+    return service.hostLink?.state ?? null;
+  },
+  /** The window's host switch, backend choice and "Try again" (stored as the window stores them). */
+  setHostEnabled(on: boolean): Promise<void> {
+    return service.setHostEnabled(on);
+  },
+  setHostBackend(choice: 'auto' | 'system' | 'own'): Promise<void> {
+    return service.setHostBackend(choice);
+  },
+  retryHost(): void {
+    service.retryHost();
+  },
+  /** Every reader row of the window with where it comes from: [{ origin: 'browser' | 'demo' | 'system' | 'own', … }]. */
+  readerOrigins() {
+    return service.status().readers.map((r) => ({ origin: r.origin, names: r.readerNames, cards: r.cards }));
+  },
   /** A client extension disabled as a user would in chrome://extensions (the test build has "management"). */
   setExtensionEnabled(id: string, enabled: boolean): Promise<void> {
     return chrome.management.setEnabled(id, enabled);

@@ -10,6 +10,7 @@ import { LogBuffer } from '../../../src/connector/log.js';
 import { createPortPair } from '../../../src/protocol/port.js';
 import type { ConnectorStatus, PagePush, PageService } from '../../../src/connector/pages/messages.js';
 import { flush } from './fake-daemon.js';
+import { hostView } from '../../../src/connector/status-view.js';
 
 const ID = 'abcdefghijklmnopabcdefghijklmnop';
 
@@ -25,6 +26,7 @@ function status(n: number): ConnectorStatus {
     permissions: [],
     prompts: [],
     logApdus: false,
+    host: hostView({ state: 'off' }, false, 'auto', 0),
   };
 }
 
@@ -43,6 +45,9 @@ function backend(options: { permissions?: boolean } = {}) {
         ? Promise.reject(new Error('no reader "missing" is listed'))
         : Promise.resolve(void calls.push(`retry ${id}`)),
     setLogApdus: (on) => Promise.resolve(void calls.push(`apdus ${on}`)),
+    setHostEnabled: (on) => Promise.resolve(void calls.push(`host ${on}`)),
+    setHostBackend: (choice) => Promise.resolve(void calls.push(`backend ${choice}`)),
+    retryHost: () => void calls.push('retry host'),
     permissions:
       options.permissions === false
         ? null

@@ -3,7 +3,8 @@
  * the connected apps counted per client from the router's connections.
  */
 import { describe, expect, it } from 'vitest';
-import { appViews, readerView, slotView } from '../../../src/connector/status-view.js';
+import { appViews, hostReaderView, hostView, readerView, slotView } from '../../../src/connector/status-view.js';
+import { DEMO_READER_LABEL } from '../../../src/sim/demo.js';
 import { describeAtr, parseAtr } from '../../../src/ccid/atr.js';
 import {
   SCARD_STATE_EMPTY,
@@ -99,5 +100,144 @@ describe('appViews', () => {
       { id: 'unknown', name: 'x'.repeat(128), connections: 1 },
     ]);
     expect(appViews([])).toEqual([]);
+  });
+});
+
+describe('where readers come from', () => {
+  const entry = (label: string, simulated: boolean): ReaderEntry => ({
+    id: 'r1',
+    label,
+    vendorId: 0x08e6,
+    productId: 0x3437,
+    simulated,
+    state: 'ready',
+    readerNames: ['Gemalto PC Twin Reader 00 00'],
+  });
+
+  it('the demo reader, a USB reader of this browser, and the names clients see for them', () => {
+    expect(readerView(entry(DEMO_READER_LABEL, true), () => undefined).origin).toBe('demo');
+    const usb = readerView(
+      entry('Gemalto GemPC Twin', false),
+      () => undefined,
+      () => 'Gemalto PC Twin Reader 01 00',
+    );
+    expect(usb.origin).toBe('browser');
+    expect(usb.readerNames).toEqual(['Gemalto PC Twin Reader 01 00']);
+    expect(usb.slots[0]!.name).toBe('Gemalto PC Twin Reader 01 00');
+  });
+
+  it("a host's reader: from its system service or its own stack, with its card", () => {
+    const states = new Map([['R 00 00', { state: SCARD_STATE_PRESENT, atr: ATR }]]);
+    const sys = hostReaderView('R 00 00', 'system', (n) => states.get(n));
+    expect(sys).toMatchObject({ id: 'host:R 00 00', origin: 'system', usbId: '', state: 'ready', cards: [true] });
+    expect(sys.slots[0]!.atr).toBe('3B 8A 80 01 48 65 6C 6C 6F 20 63 61 72 64 7E');
+    expect(hostReaderView('R 00 00', 'own', () => undefined)).toMatchObject({ origin: 'own', cards: [false] });
+  });
+});
+
+describe('hostView', () => {
+  const backends = {
+    system: { available: false, detail: 'pcscd is not running' },
+    own: { available: true, detail: 'own stack, 1 reader' },
+  };
+
+  it('off, starting, unavailable', () => {
+    expect(hostView({ state: 'off' }, false, 'auto', 0)).toMatchObject({
+      state: 'off',
+      enabled: false,
+      text: 'Host: off (readers of this browser only).',
+    });
+    expect(hostView({ state: 'starting', attempt: 1 }, true, 'auto', 0).text).toBe('Host: starting…');
+    expect(hostView({ state: 'starting', attempt: 3 }, true, 'auto', 0).text).toBe('Host: starting (attempt 3)…');
+    expect(hostView({ state: 'unavailable', message: 'no API' }, true, 'auto', 0)).toMatchObject({
+      state: 'unavailable',
+      detail: 'no API',
+    });
+  });
+
+  it('not installed: the one command that installs it', () => {
+    const v = hostView(
+      {
+        state: 'not-installed',
+        message: 'Specified native messaging host not found.',
+        command: 'smart-card-host install',
+      },
+      true,
+      'auto',
+      0,
+    );
+    expect(v.text).toBe('Host not installed: run `smart-card-host install`');
+    expect(v.installCommand).toBe('smart-card-host install');
+    expect(v.detail).toMatch(/Try again/);
+  });
+
+  it('connected: version, platform and the backend serving', () => {
+    const v = hostView(
+      { state: 'connected', version: '0.2.0', platform: 'linux-x64', backend: 'own', ...backends },
+      true,
+      'auto',
+      0,
+    );
+    expect(v).toMatchObject({ state: 'connected', version: '0.2.0', platform: 'linux-x64', backend: 'own' });
+    expect(v.text).toBe('Host 0.2.0 on linux-x64: connected, readers from its own stack.');
+    expect(v.backends).toEqual({
+      system: 'pcscd is not running',
+      own: 'own stack, 1 reader',
+      systemAvailable: false,
+      ownAvailable: true,
+    });
+    expect(v.offerOwn).toBe(false);
+  });
+
+  it('system service not running: says so and offers the own stack (only when there is one)', () => {
+    const v = hostView(
+      { state: 'connected', version: '0.2.0', platform: 'linux-x64', backend: null, ...backends },
+      true,
+      'system',
+      0,
+    );
+    expect(v.state).toBe('no-backend');
+    expect(v.text).toBe("Host 0.2.0: the system's smart card service is not running.");
+    expect(v.detail).toBe('pcscd is not running');
+    expect(v.offerOwn).toBe(true);
+    const noOwn = hostView(
+      {
+        state: 'connected',
+        version: '0.2.0',
+        platform: 'linux-x64',
+        backend: null,
+        system: backends.system,
+        own: { available: false, detail: 'node-usb is missing' },
+      },
+      true,
+      'system',
+      0,
+    );
+    expect(noOwn.offerOwn).toBe(false);
+  });
+
+  it('crashed: retrying in N s, counted from now', () => {
+    const v = hostView(
+      { state: 'crashed', message: 'Native host has exited.', retryInMs: 4000, retryAt: 10_000, failures: 3 },
+      true,
+      'auto',
+      7_500,
+    );
+    expect(v).toMatchObject({ state: 'crashed', retryInS: 3, retryAt: 10_000, detail: 'Native host has exited.' });
+    expect(v.text).toBe('Host stopped: starting it again in 3 s.');
+  });
+
+  it('version mismatch: the message says which side to update', () => {
+    const v = hostView(
+      { state: 'mismatch', message: 'update the connector', hostProtocol: 2, hostVersion: '3.0.0' },
+      true,
+      'auto',
+      0,
+    );
+    expect(v).toMatchObject({
+      state: 'mismatch',
+      text: 'Host 3.0.0: version mismatch.',
+      detail: 'update the connector',
+    });
   });
 });

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { CcidReader } from '../../../src/ccid/reader.js';
 import { createSimulatedReader, helloWorldCardT1, type SimulatedReader } from '../../../src/sim/index.js';
-import { combinePcsc } from '../../../src/pcsc/combined.js';
+import { combinePcsc, createReaderNameRegistry } from '../../../src/pcsc/combined.js';
 import type { PcscApi } from '../../../src/pcsc/api.js';
 import {
   INFINITE,
@@ -170,6 +170,46 @@ describe('combinePcsc: readers', () => {
     expect((await pcsc.SCardListReaders(hContext)).readers).toEqual([RENAMED, NAME]);
     const { hCard } = await shared(pcsc, hContext, RENAMED);
     expect((await pcsc.SCardStatus(hCard)).szReaderName).toBe(RENAMED);
+  });
+
+  it('a shared name registry: two combinators name a reader alike whatever order they saw the readers in', async () => {
+    const a = await side();
+    const b = await side();
+    const names = createReaderNameRegistry();
+    // The first combinator sees the host's reader before the worker's: the worker's is the one renamed.
+    const first = combinePcsc([{ id: 'host', client: b.daemon.connect() }], { names });
+    cleanups.push(() => first.close());
+    const h1 = (await first.SCardEstablishContext(SCARD_SCOPE_SYSTEM)).hContext;
+    expect((await first.SCardListReaders(h1)).readers).toEqual([NAME]);
+    first.add({ id: 'worker', client: a.daemon.connect() });
+    expect((await first.SCardListReaders(h1)).readers).toEqual([NAME, RENAMED]);
+    // A second one sees both at once, worker first: with its own registry the worker's would keep NAME; shared, not.
+    const second = combinePcsc(
+      [
+        { id: 'worker', client: a.daemon.connect() },
+        { id: 'host', client: b.daemon.connect() },
+      ],
+      { names },
+    );
+    cleanups.push(() => second.close());
+    const h2 = (await second.SCardEstablishContext(SCARD_SCOPE_SYSTEM)).hContext;
+    expect((await second.SCardListReaders(h2)).readers).toEqual([RENAMED, NAME]);
+    expect(second.readerNames()).toEqual([
+      { name: RENAMED, service: 'worker', raw: NAME },
+      { name: NAME, service: 'host', raw: NAME },
+    ]);
+    const { hCard } = await shared(second, h2, RENAMED);
+    expect((await second.SCardStatus(hCard)).szReaderName).toBe(RENAMED);
+    await second.SCardDisconnect(hCard, SCARD_LEAVE_CARD);
+    // Once no combinator lists the host's reader, its name is free: a later one gives it to the worker's reader.
+    await first.remove('host');
+    await second.remove('host');
+    await first.close();
+    await second.close();
+    const third = combinePcsc([{ id: 'worker', client: a.daemon.connect() }], { names });
+    cleanups.push(() => third.close());
+    const h3 = (await third.SCardEstablishContext(SCARD_SCOPE_SYSTEM)).hContext;
+    expect((await third.SCardListReaders(h3)).readers).toEqual([NAME]);
   });
 
   it('answers SCARD_E_NO_READERS_AVAILABLE for an empty union, and without any service', async () => {
