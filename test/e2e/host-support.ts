@@ -7,8 +7,11 @@ import { CONNECTOR_ID, until } from './harness.js';
 
 /** The demo reader as the worker's daemon names it. */
 export const DEMO_READER = 'Gemalto PC Twin Reader 00 00';
-/** SELECT of the master file without Le: vicc answers 90 00 (with Le it crashes building the FCI). */
-export const SELECT_MF = '00a40000023f00';
+/**
+ * SELECT of the master file asking for no response data (P2 = 0C, ISO/IEC 7816-4 §11.1.1): vicc answers 90 00. With
+ * P2 = 00 (return the FCI), with or without Le, Debian's vicc crashes building the FCI and the card is gone.
+ */
+export const SELECT_MF = '00a4000c023f00';
 
 export type Outcome = { ok: true; value: unknown } | { ok: false; name: string; message: string };
 
