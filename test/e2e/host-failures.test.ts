@@ -53,8 +53,24 @@ const WORKS = `
 
 const CHALLENGE = /^[0-9a-f]{16}9000$/;
 
+/**
+ * The vicc reader is listed again and a fresh connection to its card works. After pcscd restarts, the reader is back
+ * before vicc has reconnected to vpcd (it retries every 200 ms): until then the card is absent, so this polls.
+ */
 async function worksAgain(client: Page): Promise<void> {
   await waitForReaders(client, [VPCD_READER], 60_000);
+  let last: unknown;
+  await until(
+    async () => {
+      const r = await inClient(client, WORKS);
+      last = r;
+      return r.ok;
+    },
+    'a fresh connection to the vicc card to work',
+    30_000,
+  ).catch((e: unknown) => {
+    throw new Error(`${(e as Error).message}: ${JSON.stringify(last)}`);
+  });
   await expect(inClient(client, WORKS)).resolves.toEqual({ ok: true, value: '9000' });
 }
 
