@@ -64,7 +64,7 @@ function floor(s: Spec): { id: string; name: string } {
 }
 
 /** Runs a client to its end without blocking this process (our server answers it from here). */
-function runClient(cmd: string, args: string[], socket: string): Promise<number> {
+export function runClient(cmd: string, args: string[], socket: string): Promise<number> {
   return new Promise((done, fail) => {
     const child = spawn(cmd, args, {
       env: { ...process.env, PCSCLITE_CSOCK_NAME: socket },
@@ -102,7 +102,7 @@ function why(anchorDir: string): { ours?: string; native?: string; py?: string }
   return r;
 }
 
-async function startNative(dir: string, driver: string): Promise<{ socket: string; child: ChildProcess }> {
+export async function startNative(dir: string, driver: string): Promise<{ socket: string; child: ChildProcess }> {
   const run = join(dir, 'native-run');
   const conf = join(dir, 'conf.d');
   mkdirSync(run, { recursive: true });

@@ -7,9 +7,10 @@
  * Native pcsc-lite (../shared/anchors/native-pcscd/run.sh) runs in the same command, so "ours / native" ratios are
  * taken on the same machine at the same time; absolute figures drift between runs and machines, ratios much less.
  *
- * BENCH_SKIP_CHROMIUM=1, BENCH_SKIP_NATIVE=1 and BENCH_SKIP_HOST=1 leave those parts out (said so in the table).
- * `--only PART[,PART…]` runs just those parts (in-process, chromium, sizes, native, host-socket, growth), e.g.
- * `node dist/node/bench.js --only host-socket` (no build of the extensions needed; see bench/README.md).
+ * BENCH_SKIP_CHROMIUM=1, BENCH_SKIP_NATIVE=1, BENCH_SKIP_HOST=1 and BENCH_SKIP_HOST_LINK=1 leave those parts out (said
+ * so in the table). `--only PART[,PART…]` runs just those parts (in-process, chromium, sizes, native, host-socket,
+ * host-link, growth), e.g. `node dist/node/bench.js --only host-socket` (no build of the extensions needed; see
+ * bench/README.md). `host-link` measures the native-messaging link with its own native pcscd figure in the same run.
  * `growth` (bench/growth.ts) adds no rows: it draws the growth series into bench/results/*.svg (BENCH_GROWTH_RUNS).
  * A figure may name its floor (`floorId`) and carry a goal: the table's last column is "ours / floor (or limit)".
  */
@@ -19,6 +20,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromiumFigures } from './chromium.js';
 import { growthSeries } from './growth.js';
+import { hostLinkFigures } from './host-link.js';
 import { hostSocketFigures } from './host-socket.js';
 import { inProcessFigures } from './inprocess.js';
 import { RUNS, type Figure } from './measure.js';
@@ -44,7 +46,7 @@ function goalText(f: Figure, of: 'floor' | 'native' | 'limit', ratio: number): s
 }
 
 function ratioText(f: Figure): string {
-  if (f.nativeId === undefined) return '';
+  if (f.nativeId === undefined || f.median === null) return '';
   if (f.ratio === null || f.ratio === undefined) return 'no native figure';
   return `${f.ratio.toFixed(2)}×${goalText(f, 'native', f.ratio)}`;
 }
@@ -55,7 +57,7 @@ function floorText(f: Figure): string {
   return `${f.floorRatio.toFixed(2)}×${goalText(f, f.goal?.of === 'limit' ? 'limit' : 'floor', f.floorRatio)}`;
 }
 
-const PARTS = ['in-process', 'chromium', 'sizes', 'native', 'host-socket', 'growth'] as const;
+const PARTS = ['in-process', 'chromium', 'sizes', 'native', 'host-socket', 'host-link', 'growth'] as const;
 type Part = (typeof PARTS)[number];
 
 /** The parts `--only a,b` (or `--only=a,b`) asks for; every part without the flag. */
@@ -142,6 +144,21 @@ async function main(): Promise<void> {
   } else {
     log('smart-card-host pcscd socket vs native pcscd (C client and pyscard through each)…');
     figures.push(...(await hostSocketFigures(ROOT)));
+  }
+
+  if (!parts.has('host-link')) {
+    // left out by --only: no row
+  } else if (process.env.BENCH_SKIP_HOST_LINK) {
+    figures.push({
+      id: 'host-link',
+      name: 'connector ↔ smart-card-host native-messaging link figures',
+      unit: 'us',
+      median: null,
+      note: 'skipped (BENCH_SKIP_HOST_LINK)',
+    });
+  } else {
+    log('connector → native messaging → smart-card-host → native pcscd, against native pcscd and bare hops…');
+    figures.push(...(await hostLinkFigures(ROOT)));
   }
 
   if (parts.has('growth')) {

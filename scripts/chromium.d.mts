@@ -16,7 +16,12 @@ export declare function launchWithExtensions(options: {
   extensions: string[];
   headless?: boolean;
   userDataDir?: string;
+  env?: Record<string, string>;
 }): Promise<LaunchedChromium>;
+export declare function registerNativeHost(
+  userDataDir: string,
+  host: { name: string; path: string; allowedOrigins: string[]; description?: string },
+): string;
 export declare function waitForWorker(
   context: BrowserContext,
   extensionId: string,

@@ -4,7 +4,7 @@
  * chromium.d.mts gives its types.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,8 +49,10 @@ export function ensureChromium() {
 }
 
 /**
- * Launches Chromium with the given unpacked extension folders in a fresh temporary profile.
- * @param {{ extensions: string[], headless?: boolean, userDataDir?: string }} options
+ * Launches Chromium with the given unpacked extension folders in a fresh temporary profile (or in `userDataDir`, which
+ * the caller then owns and removes). `env` is Chromium's environment, and so that of the native messaging hosts it
+ * starts (default: this process's).
+ * @param {{ extensions: string[], headless?: boolean, userDataDir?: string, env?: Record<string, string> }} options
  */
 export async function launchWithExtensions(options) {
   const userDataDir = options.userDataDir ?? mkdtempSync(join(tmpdir(), 'scc-chromium-'));
@@ -60,6 +62,7 @@ export async function launchWithExtensions(options) {
     headless: options.headless ?? true,
     args: [`--disable-extensions-except=${list}`, `--load-extension=${list}`, ...CHROMIUM_FLAGS],
     viewport: { width: 900, height: 700 },
+    ...(options.env ? { env: options.env } : {}),
   });
   return {
     context,
@@ -69,6 +72,28 @@ export async function launchWithExtensions(options) {
       if (!options.userDataDir) rmSync(userDataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Registers a native messaging host in a Chromium profile, as Chromium looks it up first on Linux:
+ * `<user-data-dir>/NativeMessagingHosts/NAME.json` (then /etc/chromium/native-messaging-hosts/, which tests leave
+ * alone). `path` must be absolute and executable. Returns the manifest's path.
+ * @param {string} userDataDir
+ * @param {{ name: string, path: string, allowedOrigins: string[], description?: string }} host
+ */
+export function registerNativeHost(userDataDir, host) {
+  const dir = join(userDataDir, 'NativeMessagingHosts');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${host.name}.json`);
+  const manifest = {
+    name: host.name,
+    description: host.description ?? host.name,
+    path: host.path,
+    type: 'stdio',
+    allowed_origins: host.allowedOrigins,
+  };
+  writeFileSync(file, `${JSON.stringify(manifest, null, 2)}\n`);
+  return file;
 }
 
 /**

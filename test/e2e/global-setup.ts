@@ -1,7 +1,7 @@
 /**
  * Global setup of the end-to-end suites: Chromium must be there (scripts/ensure-chromium.sh installs Debian's package
- * when running as root, else fails with what to do), and so must the extension builds (`npm test` makes them first;
- * a bare `npx vitest run` gets them built here).
+ * when running as root, else fails with what to do), and so must the extension builds and the host's (`npm test` makes
+ * the extensions first; a bare `npx vitest run` gets them built here).
  */
 import { execSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -24,5 +24,9 @@ export default function setup(): void {
     )
   ) {
     execSync('npm run --silent build:e2e', { cwd: ROOT, stdio: 'inherit' });
+  }
+  // smart-card-host, which the host suites (test/e2e/host*.test.ts) register in their profiles as a native host.
+  if (!existsSync(join(ROOT, 'dist', 'host', 'cli.js'))) {
+    execSync('npm run --silent build:host', { cwd: ROOT, stdio: 'inherit' });
   }
 }

@@ -37,13 +37,21 @@ export interface Rig {
 /**
  * Launches Chromium with the connector (the release build, or the test build with its hooks) and the clients.
  * `approve`: client ids allowed before the test starts (default PRE_APPROVED; [] for the consent tests), written to the
- * connector's storage as the user's "Allow" would be.
+ * connector's storage as the user's "Allow" would be. `userDataDir`: a profile prepared by the test (a native host
+ * registered in it), which the test removes; `env`: Chromium's environment, inherited by the native hosts it starts.
  */
-export async function launchRig(options: { connector: 'release' | 'test'; approve?: readonly string[] }): Promise<Rig> {
+export async function launchRig(options: {
+  connector: 'release' | 'test';
+  approve?: readonly string[];
+  userDataDir?: string;
+  env?: Record<string, string>;
+}): Promise<Rig> {
   ensureChromium();
   const connector = options.connector === 'test' ? DIST.connectorTest : DIST.connector;
   const browser = await launchWithExtensions({
     extensions: [connector, DIST.helloWorld, DIST.testClient, TEST_CLIENT_B_DIST],
+    ...(options.userDataDir !== undefined ? { userDataDir: options.userDataDir } : {}),
+    ...(options.env !== undefined ? { env: options.env } : {}),
   });
   try {
     const worker = await waitForWorker(browser.context, CONNECTOR_ID);
