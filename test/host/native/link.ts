@@ -2,29 +2,11 @@
  * The browser's end of a native messaging link, for tests: spawns the built host (or a launcher) with pipes, writes
  * Chrome's frames to its stdin, reads frames from its stdout (which must carry nothing else) and keeps its stderr.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { FrameDecoder, encodeFrame } from '../../../src/host/native/framing.js';
 import { MAX_NATIVE_MESSAGE_TO_HOST } from '../../../src/protocol/native.js';
 
-export const ROOT = join(import.meta.dirname, '..', '..', '..');
-
-/**
- * Builds the host as `npm run build:host` does, into a fresh folder dist/PREFIX-XXXXXX: not dist/host, which
- * test/host/cli.test.ts rebuilds meanwhile, and one per run, so concurrent runs never empty each other's build (under
- * the checkout, so the bundle finds node-usb and koffi in node_modules). Returns its cli.js and the folder to remove.
- */
-export function buildHost(prefix: string): { cli: string; outDir: string } {
-  mkdirSync(join(ROOT, 'dist'), { recursive: true });
-  const outDir = mkdtempSync(join(ROOT, 'dist', `${prefix}-`));
-  execFileSync('npx', ['vite', 'build', '-c', 'vite.host.config.ts', '--outDir', outDir, '--emptyOutDir'], {
-    cwd: ROOT,
-    stdio: 'pipe',
-    timeout: 120_000,
-  });
-  return { cli: join(outDir, 'cli.js'), outDir };
-}
+export { ROOT, buildHost } from '../support/host-process.js';
 
 export interface Received {
   v: number;
