@@ -17,6 +17,7 @@ import {
   SCARD_PROTOCOL_T1,
   SCARD_SCOPE_SYSTEM,
   SCARD_SHARE_EXCLUSIVE,
+  SCARD_SHARE_SHARED,
   type Connection,
 } from '../../../client-lib/src/index.js';
 import { flush } from './fake-daemon.js';
@@ -101,6 +102,34 @@ describe('ConnectorService with permissions', () => {
     expect(service.status().prompts.map((p) => p.id)).toEqual([A]);
     await permissions.answer(A, 'allow');
     await expect(again).resolves.toBe(0x80100003);
+    c.close();
+  });
+
+  it('shows who holds each reader in the status, live, and End revokes the holder, freeing the reader', async () => {
+    const { service, permissions, open } = make();
+    await service.start();
+    await service.setDemoReader(true);
+    const pushed: unknown[] = [];
+    service.onChange((s) => pushed.push(s.readers[0]?.slots[0]?.holders));
+    const c = await open('Holding app');
+    const ctxP = c.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
+    await flush();
+    await permissions.answer(A, 'allow');
+    const { hContext } = await ctxP;
+    const { readers } = await c.SCardListReaders(hContext, null);
+    const { hCard } = await c.SCardConnect(hContext, readers[0]!, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
+    await c.SCardBeginTransaction(hCard);
+    await flush();
+    const holders = () => service.status().readers.find((r) => r.origin === 'demo')?.slots[0]?.holders;
+    expect(holders()).toEqual([{ id: A, name: 'Holding app', handles: 1, transaction: true, exclusive: false }]);
+    // The transaction raised no reader event, yet the window was told (the daemon's holder feed).
+    expect(pushed).toContainEqual([{ id: A, name: 'Holding app', handles: 1, transaction: true, exclusive: false }]);
+
+    await expect(service.endHold(A)).resolves.toMatch(/^Ended: aaaa.* lost access/);
+    await flush(30);
+    expect(holders()).toEqual([]);
+    expect(service.status().permissions.map((p) => p.id)).toEqual([]);
+    expect(service.router.stats.daemonClients).toBe(0);
     c.close();
   });
 });
