@@ -365,9 +365,9 @@ export class ConnectorService {
     }
     const n = await this.router.revoke((s) => (s.id ?? s.origin) === id);
     this.#log('info', `${id}: its hold on the readers was ended from the window (${n} connection(s))`);
-    return grant
-      ? `Ended: ${id}'s calls were cut; it is allowed by ${grant.source === 'policy' ? 'your administrator' : 'default'} and may connect again.`
-      : `Ended: ${id}'s calls were cut.`;
+    if (!grant) return `Ended: ${id}'s calls were cut.`;
+    const by = grant.source === 'policy' ? 'your administrator' : 'default';
+    return `Ended: ${id}'s calls were cut; it is allowed by ${by} and may connect again.`;
   }
 
   // -------------------------------------------------------------------------------------------------------------------

@@ -185,9 +185,12 @@ export class PcscDaemon {
               exclusive: false,
             };
             h.handles++;
-            if (slot.lockId !== 0 && slot.lockId === hCard) h.transaction = true;
-            // rContext->contexts is -1 while the reader's only handle is an exclusive one.
-            if (slot.contexts === SHARING_EXCLUSIVE) h.exclusive = true;
+            // rContext->contexts is -1 while the reader's only handle is an exclusive one; that handle holds the lock
+            // implicitly (RFLockSharing in SCardConnect, count 1): a transaction is one more count above it.
+            const exclusive = slot.contexts === SHARING_EXCLUSIVE;
+            if (slot.lockId !== 0 && slot.lockId === hCard && slot.lockCount > (exclusive ? 1 : 0))
+              h.transaction = true;
+            if (exclusive) h.exclusive = true;
             byGroup.set(client.group, h);
           }
         }

@@ -57,8 +57,8 @@ export interface SlotView {
   /** Protocols the card offers, from its ATR ("T=1"). */
   protocols: string | null;
   /**
-   * The apps holding this reader (card handles, its transaction, exclusive access), for the worker's own readers; absent
-   * for the host's readers, whose holders the connector cannot see.
+   * The apps holding this reader (card handles, its transaction, exclusive access), for the worker's own readers;
+   * absent for the host's readers, whose holders the connector cannot see.
    */
   holders?: HolderView[];
 }

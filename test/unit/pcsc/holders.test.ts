@@ -70,6 +70,8 @@ describe('who holds each reader', () => {
     const a = daemon.connect({ name: 'A', group: 'app-a' });
     const ca = (await a.SCardEstablishContext(SCARD_SCOPE_SYSTEM)).hContext;
     const h = (await a.SCardConnect(ca, name, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_T1)).hCard;
+    // Exclusive alone is no transaction (though the handle holds the reader's lock implicitly, as in pcscd).
+    expect(daemon.holders()[0]!.holders).toEqual([{ group: 'app-a', handles: 1, transaction: false, exclusive: true }]);
     await a.SCardBeginTransaction(h);
     expect(daemon.holders()[0]!.holders).toEqual([{ group: 'app-a', handles: 1, transaction: true, exclusive: true }]);
     await a.close();
