@@ -25,6 +25,8 @@ export interface PageBackend {
   setHostEnabled(on: boolean): Promise<void>;
   setHostBackend(choice: HostBackendChoice): Promise<void>;
   retryHost(): void;
+  /** Ends an app's hold on the readers (revoking it); resolves with the text for the window. */
+  endHold(id: string): Promise<string>;
   readonly permissions: Pick<Permissions, 'answer' | 'revoke'> | null;
   readonly logs: {
     entries(): LogEntry[];
@@ -147,6 +149,7 @@ export class PageServer {
           await permissions().revoke(string('revoke', 'clientId', clientId));
           return 'Done: the app will be asked again on its next call.';
         }),
+      endHold: (clientId: string) => run('endHold', () => b.endHold(string('endHold', 'clientId', clientId))),
       setLogApdus: (on: boolean) =>
         run('setLogApdus', async () => {
           await b.setLogApdus(boolean('setLogApdus', 'on', on));

@@ -17,7 +17,7 @@ import { ConnectorRouter } from './router.js';
 import type { PortLike } from '../protocol/port.js';
 import { ReaderWatcher } from './reader-watcher.js';
 import { PageServer } from './page-server.js';
-import { appViews, hostReaderView, hostView, readerView } from './status-view.js';
+import { appViews, holderViews, hostReaderView, hostView, readerView } from './status-view.js';
 import { CombinedDaemon, HOST_SERVICE, WORKER_SERVICE, type CombinedClient } from './combined-daemon.js';
 import { HostLink, type HostLinkTimers } from './host-link.js';
 import { HOST_BACKEND_CHOICES, type HostBackend, type HostBackendChoice } from '../protocol/native.js';
@@ -266,6 +266,8 @@ export class ConnectorService {
     });
     this.pages = new PageServer(this, { log: logFrom('service') });
     this.devices.onChange(() => this.#changed());
+    // A hold taken or given up changes no reader state clients see (a transaction raises no event): told apart.
+    this.daemon.onHoldersChange(() => this.#changed());
     // Who is connected comes from the router's own sessions (one per client port).
     this.router.onConnectionsChange(() => this.#connectionsChanged());
     if (permissions) {
@@ -347,6 +349,25 @@ export class ConnectorService {
       for (const p of permissions.pending) if (!connected.has(p.id)) permissions.dismiss(p.id, 'gone');
     }
     this.#changed();
+  }
+
+  /**
+   * The window's "End" under a reader: the app's hold ends now. An app the user allowed is revoked (permissions.ts,
+   * onRevoke: its daemon clients close, releasing its handles, its transaction and its exclusive access; its next call
+   * asks again). An app allowed by policy or built in cannot be revoked: its daemon clients are closed all the same,
+   * which ends the hold; its next call is allowed again.
+   */
+  async endHold(id: string): Promise<string> {
+    const grant = this.permissions?.list().find((p) => p.id === id);
+    if (grant?.source === 'user' && this.permissions) {
+      await this.permissions.revoke(id);
+      return `Ended: ${id} lost access; it will be asked again on its next call.`;
+    }
+    const n = await this.router.revoke((s) => (s.id ?? s.origin) === id);
+    this.#log('info', `${id}: its hold on the readers was ended from the window (${n} connection(s))`);
+    if (!grant) return `Ended: ${id}'s calls were cut.`;
+    const by = grant.source === 'policy' ? 'your administrator' : 'default';
+    return `Ended: ${id}'s calls were cut; it is allowed by ${by} and may connect again.`;
   }
 
   // -------------------------------------------------------------------------------------------------------------------
@@ -467,7 +488,17 @@ export class ConnectorService {
     const workerNames = new Map<string, string>();
     for (const r of listed) if (r.service === WORKER_SERVICE) workerNames.set(r.raw, r.name);
     const state = (name: string) => this.readerWatcher.state(name);
-    const usbReaders = this.devices.entries.map((e) => readerView(e, state, (n) => workerNames.get(n) ?? n));
+    // Who holds each of the worker's readers (the host's readers' holders are not known here).
+    const names = new Map<string, string>();
+    for (const c of connections) {
+      const id = c.sender.id ?? c.sender.origin;
+      if (id !== undefined && c.name !== '' && !names.has(id)) names.set(id, c.name);
+    }
+    const permissions = this.permissions?.list() ?? [];
+    for (const p of permissions) if (p.name !== '') names.set(p.id, p.name);
+    const held = new Map(this.daemon.holders().map((r) => [r.reader, r.holders]));
+    const holders = (n: string) => holderViews(held.get(n) ?? [], (id) => names.get(id));
+    const usbReaders = this.devices.entries.map((e) => readerView(e, state, (n) => workerNames.get(n) ?? n, holders));
     const hostReaders = listed
       .filter((r) => r.service === HOST_SERVICE)
       .map((r) => hostReaderView(r.name, this.#hostBackend, state));
@@ -479,7 +510,7 @@ export class ConnectorService {
       readers: [...usbReaders, ...hostReaders],
       apps: appViews(connections),
       connectedApps: connections.length,
-      permissions: this.permissions?.list() ?? [],
+      permissions,
       prompts: this.permissions?.pending ?? [],
       logApdus: this.#logApdus,
       host: hostView(

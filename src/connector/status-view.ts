@@ -5,7 +5,8 @@
 import { describeAtr, parseAtr } from '../ccid/atr.js';
 import { SCARD_STATE_EXCLUSIVE, SCARD_STATE_INUSE, SCARD_STATE_MUTE, SCARD_STATE_PRESENT } from '../pcsc/constants.js';
 import type { ReaderEntry } from '../usb/device-manager.js';
-import type { AppView, HostView, ReaderOrigin, ReaderView, SlotView } from './pages/messages.js';
+import type { AppView, HolderView, HostView, ReaderOrigin, ReaderView, SlotView } from './pages/messages.js';
+import type { ReaderHolder } from '../pcsc/index.js';
 import type { ReaderState } from './reader-watcher.js';
 import type { HostLinkState } from './host-link.js';
 import type { HostBackend, HostBackendChoice } from '../protocol/native.js';
@@ -17,7 +18,7 @@ const hexBytes = (b: Uint8Array) => toHex(b);
 const hex4 = (n: number) => hexNumber(n, 4);
 
 /** One PC/SC reader as the daemon last reported it (nothing known: no card). */
-export function slotView(name: string, s: ReaderState | undefined): SlotView {
+export function slotView(name: string, s: ReaderState | undefined, holders?: HolderView[]): SlotView {
   const state = s?.state ?? 0;
   const card = (state & SCARD_STATE_PRESENT) !== 0;
   let atrInfo: string | null = null;
@@ -41,7 +42,29 @@ export function slotView(name: string, s: ReaderState | undefined): SlotView {
     atr: atr ? hexBytes(atr) : null,
     atrInfo,
     protocols,
+    ...(holders !== undefined ? { holders } : {}),
   };
+}
+
+/**
+ * The daemon's holders of one reader (PcscDaemon.holders, by client group: the extension id, else the origin) for the
+ * window, with each app's name as `nameOf` knows it, cleaned (sanitize.ts); the ones holding the transaction or
+ * exclusive access first, as they are the ones others wait for.
+ */
+export function holderViews(
+  holders: readonly ReaderHolder[],
+  nameOf: (id: string) => string | undefined,
+): HolderView[] {
+  const rank = (h: ReaderHolder) => (h.transaction || h.exclusive ? 0 : 1);
+  return [...holders]
+    .sort((a, b) => rank(a) - rank(b))
+    .map((h) => ({
+      id: h.group,
+      name: cleanName(nameOf(h.group) ?? ''),
+      handles: h.handles,
+      transaction: h.transaction,
+      exclusive: h.exclusive,
+    }));
 }
 
 /**
@@ -52,6 +75,7 @@ export function readerView(
   e: ReaderEntry,
   state: (name: string) => ReaderState | undefined,
   name: (daemonName: string) => string = (n) => n,
+  holders?: (daemonName: string) => HolderView[],
 ): ReaderView {
   const names = e.readerNames.map(name);
   return {
@@ -64,7 +88,7 @@ export function readerView(
     reason: e.reason ?? null,
     readerNames: names,
     cards: names.map((n) => ((state(n)?.state ?? 0) & SCARD_STATE_PRESENT) !== 0),
-    slots: names.map((n) => slotView(n, state(n))),
+    slots: e.readerNames.map((raw, i) => slotView(names[i]!, state(names[i]!), holders?.(raw))),
   };
 }
 

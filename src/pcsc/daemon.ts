@@ -50,7 +50,14 @@ import { closeReader, onReaderRemoved } from './ifd-wrapper.js';
 import { Notifier } from './notifier.js';
 import { ReaderFactory } from './reader-factory.js';
 import type { ReaderSlot, ReaderSlotHooks } from './reader-slot.js';
-import { evaluatePass, findReader, isPnpName, type PassEntry, type ReaderSnapshot } from './status-change.js';
+import {
+  SHARING_EXCLUSIVE,
+  evaluatePass,
+  findReader,
+  isPnpName,
+  type PassEntry,
+  type ReaderSnapshot,
+} from './status-change.js';
 import { REAL_TIMERS, type Timers } from './timers.js';
 import { Winscard } from './winscard.js';
 import { hexNumber } from '../util/hex.js';
@@ -87,6 +94,24 @@ export interface PublishedReaderState extends ReaderSnapshot {
   readonly cardProtocol: number;
 }
 
+/** One client group's hold on one reader (PcscDaemon.holders). */
+export interface ReaderHolder {
+  /** The client group (in the connector: the extension id, else the page's origin). */
+  readonly group: string;
+  /** Card handles its clients have on the reader. */
+  readonly handles: number;
+  /** One of them holds the reader's transaction (SCardBeginTransaction's lock). */
+  readonly transaction: boolean;
+  /** One of them is connected SCARD_SHARE_EXCLUSIVE. */
+  readonly exclusive: boolean;
+}
+
+/** Who holds a listed reader, by client group (groups with no handle on it are left out). */
+export interface ReaderHolders {
+  readonly reader: string;
+  readonly holders: readonly ReaderHolder[];
+}
+
 export interface PcscClient extends PcscApi {
   readonly id: string;
   /** The client goes away (pcscd MSGCleanupClient): its waiters are unregistered, handles disconnected, lock holder reset. */
@@ -118,6 +143,9 @@ export class PcscDaemon {
   readonly #unsubscribe = new Map<IfdReader, () => void>();
   #clientCounter = 0;
   #stopped = false;
+  readonly #holderListeners = new Set<() => void>();
+  #holdersScheduled = false;
+  #holdersKey = '';
 
   /**
    * What the daemon holds right now: clients, contexts, card handles, and callers waiting (GetStatusChange waiters
@@ -138,12 +166,81 @@ export class PcscDaemon {
     };
   }
 
+  /**
+   * Who holds each listed reader, by client group: card handles, the transaction, exclusive access. A read-only
+   * snapshot for the connector's window (pcscd has none: its clients cannot see each other), so the user can see which
+   * app makes the others wait, and end its hold.
+   */
+  holders(): ReaderHolders[] {
+    return this.#readers.slots.map((slot) => {
+      const byGroup = new Map<string, { group: string; handles: number; transaction: boolean; exclusive: boolean }>();
+      for (const client of this.#clients) {
+        for (const ctx of client.contexts.values()) {
+          for (const hCard of ctx.handles.keys()) {
+            if (!slot.handles.has(hCard)) continue;
+            const h = byGroup.get(client.group) ?? {
+              group: client.group,
+              handles: 0,
+              transaction: false,
+              exclusive: false,
+            };
+            h.handles++;
+            // rContext->contexts is -1 while the reader's only handle is an exclusive one; that handle holds the lock
+            // implicitly (RFLockSharing in SCardConnect, count 1): a transaction is one more count above it.
+            const exclusive = slot.contexts === SHARING_EXCLUSIVE;
+            if (slot.lockId !== 0 && slot.lockId === hCard && slot.lockCount > (exclusive ? 1 : 0))
+              h.transaction = true;
+            if (exclusive) h.exclusive = true;
+            byGroup.set(client.group, h);
+          }
+        }
+      }
+      return { reader: slot.name, holders: [...byGroup.values()] };
+    });
+  }
+
+  /**
+   * `listener` runs (asynchronously, once per burst of calls) when `holders()` changed: a handle connected or gone, a
+   * transaction begun or ended, an exclusive connection made or given up, a reader added or removed. Returns the
+   * unsubscribe function. A listener that throws is logged, not propagated.
+   */
+  onHoldersChange(listener: () => void): () => void {
+    if (this.#holderListeners.size === 0) this.#holdersKey = JSON.stringify(this.holders());
+    this.#holderListeners.add(listener);
+    return () => this.#holderListeners.delete(listener);
+  }
+
+  #touching<T>(call: Promise<T>): Promise<T> {
+    return call.finally(() => this.#touchHolders());
+  }
+
+  /** After any call that may change who holds what: compares the snapshot once the burst is over, tells on a change. */
+  #touchHolders(): void {
+    if (this.#holderListeners.size === 0 || this.#holdersScheduled) return;
+    this.#holdersScheduled = true;
+    void Promise.resolve().then(() => {
+      this.#holdersScheduled = false;
+      const key = JSON.stringify(this.holders());
+      if (key === this.#holdersKey) return;
+      this.#holdersKey = key;
+      for (const l of [...this.#holderListeners]) {
+        try {
+          l();
+        } catch (e) {
+          this.#log('error', `holders listener failed: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+    });
+  }
+
   constructor(options: DaemonOptions = {}) {
     this.#contextLimitScope = options.contextLimitScope ?? 'daemon';
     this.#log = options.log ?? (() => undefined);
     this.#ids = new HandleAllocator(options.random);
     this.#server = new Winscard(this.#readers, this.#ids, this.#log);
     this.#timers = options.timers ?? REAL_TIMERS;
+    // Card removal and reader removal release handles and locks without a call of the holder.
+    this.#events.subscribe(() => this.#touchHolders());
     this.#hooks = {
       signalClients: () => this.#events.notify(),
       powerOffGraceMs: options.powerOffGraceMs ?? PCSCLITE_POWER_OFF_GRACE_PERIOD_MS,
@@ -237,7 +334,11 @@ export class PcscDaemon {
   }
 
   /** MSGCleanupClient for every context of the client. */
-  async closeClient(client: ClientState): Promise<void> {
+  closeClient(client: ClientState): Promise<void> {
+    return this.#touching(this.#closeClientImpl(client));
+  }
+
+  async #closeClientImpl(client: ClientState): Promise<void> {
     if (client.closed) return;
     client.closed = true;
     this.#clients.delete(client);
@@ -365,7 +466,11 @@ export class PcscDaemon {
     return { hContext };
   }
 
-  async releaseContext(client: ClientState, hContext: number): Promise<void> {
+  releaseContext(client: ClientState, hContext: number): Promise<void> {
+    return this.#touching(this.#releaseContextImpl(client, hContext));
+  }
+
+  async #releaseContextImpl(client: ClientState, hContext: number): Promise<void> {
     const ctx = this.#context(client, hContext);
     await ctx.queue.run(async () => {
       this.#context(client, hContext);
@@ -420,7 +525,17 @@ export class PcscDaemon {
     });
   }
 
-  async connectCard(
+  connectCard(
+    client: ClientState,
+    hContext: number,
+    szReader: string,
+    dwShareMode: number,
+    dwPreferredProtocols: number,
+  ): Promise<{ hCard: number; dwActiveProtocol: number }> {
+    return this.#touching(this.#connectCardImpl(client, hContext, szReader, dwShareMode, dwPreferredProtocols));
+  }
+
+  async #connectCardImpl(
     client: ClientState,
     hContext: number,
     szReader: string,
@@ -481,7 +596,17 @@ export class PcscDaemon {
       );
   }
 
-  async reconnect(
+  reconnect(
+    client: ClientState,
+    hCard: number,
+    share: number,
+    preferred: number,
+    init: number,
+  ): Promise<{ dwActiveProtocol: number }> {
+    return this.#touching(this.#reconnectImpl(client, hCard, share, preferred, init));
+  }
+
+  async #reconnectImpl(
     client: ClientState,
     hCard: number,
     share: number,
@@ -495,7 +620,11 @@ export class PcscDaemon {
     return { dwActiveProtocol };
   }
 
-  async disconnect(client: ClientState, hCard: number, disposition: number): Promise<void> {
+  disconnect(client: ClientState, hCard: number, disposition: number): Promise<void> {
+    return this.#touching(this.#disconnectImpl(client, hCard, disposition));
+  }
+
+  async #disconnectImpl(client: ClientState, hCard: number, disposition: number): Promise<void> {
     const ctx = this.#handleContext(client, hCard);
     await ctx.queue.run(async () => {
       this.#stillOwned(client, ctx, hCard >>> 0);
@@ -504,14 +633,22 @@ export class PcscDaemon {
     });
   }
 
-  async beginTransaction(client: ClientState, hCard: number): Promise<void> {
+  beginTransaction(client: ClientState, hCard: number): Promise<void> {
+    return this.#touching(this.#beginTransactionImpl(client, hCard));
+  }
+
+  async #beginTransactionImpl(client: ClientState, hCard: number): Promise<void> {
     const ctx = this.#handleContext(client, hCard);
     await this.#retryOnSharingViolation(client, ctx, hCard >>> 0, async () =>
       this.#server.beginTransaction(hCard >>> 0),
     );
   }
 
-  async endTransaction(client: ClientState, hCard: number, disposition: number): Promise<void> {
+  endTransaction(client: ClientState, hCard: number, disposition: number): Promise<void> {
+    return this.#touching(this.#endTransactionImpl(client, hCard, disposition));
+  }
+
+  async #endTransactionImpl(client: ClientState, hCard: number, disposition: number): Promise<void> {
     const d = disposition >>> 0;
     // winscard_clnt.c looks the handle up; winscard.c then checks the disposition before RFReaderInfoById.
     const ctx = this.#handleContext(client, hCard);

@@ -5,6 +5,8 @@ export {
   type DaemonOptions,
   type DaemonStats,
   type PublishedReaderState,
+  type ReaderHolder,
+  type ReaderHolders,
 } from './daemon.js';
 export { PcscError, isPcscError } from './errors.js';
 export type { Timers as DaemonTimers } from './timers.js';

@@ -56,6 +56,34 @@ export interface SlotView {
   atrInfo: string | null;
   /** Protocols the card offers, from its ATR ("T=1"). */
   protocols: string | null;
+  /**
+   * The apps holding this reader (card handles, its transaction, exclusive access), for the worker's own readers;
+   * absent for the host's readers, whose holders the connector cannot see.
+   */
+  holders?: HolderView[];
+}
+
+/** One app's hold on a reader (status-view.ts holderViews). */
+export interface HolderView {
+  /** The extension id (else the page's origin): the identity, shown first. */
+  id: string;
+  /** Its name, cleaned (sanitize.ts); '' when unknown. */
+  name: string;
+  /** Its card handles on the reader. */
+  handles: number;
+  /** It holds the reader's transaction (others wait until it ends). */
+  transaction: boolean;
+  /** It is connected exclusively (others cannot connect). */
+  exclusive: boolean;
+}
+
+/** A hold in words: "3 handles, transaction, exclusive". */
+export function holderSummary(h: HolderView): string {
+  return [
+    `${h.handles} ${h.handles === 1 ? 'handle' : 'handles'}`,
+    ...(h.transaction ? ['transaction'] : []),
+    ...(h.exclusive ? ['exclusive'] : []),
+  ].join(', ');
 }
 
 export interface AppView {
@@ -133,6 +161,11 @@ export interface PageService {
   answerPrompt(clientId: string, decision: Decision): Promise<string>;
   /** Revoke an allowed app, or unblock a blocked one: its next call asks again. */
   revoke(clientId: string): Promise<string>;
+  /**
+   * Ends an app's hold on the readers (the window's "End" under a reader): its access is revoked as by `revoke` (its
+   * daemon clients close: handles, transactions and exclusive access released), so waiting apps go on.
+   */
+  endHold(clientId: string): Promise<string>;
   setLogApdus(on: boolean): Promise<string>;
   /** The host link's switch (stored). */
   setHostEnabled(on: boolean): Promise<string>;

@@ -11,7 +11,9 @@ import { boundEntries, exportText, formatEntry, LOG_LEVELS, type LogEntry } from
 import { LICENCE_TEXT, PROJECT_URL } from '../about.js';
 import {
   ORIGIN_TEXT,
+  holderSummary,
   type AppPermissionView,
+  type HolderView,
   type ConnectorStatus,
   type HostView,
   type PagePush,
@@ -135,6 +137,13 @@ function renderReader(r: ReaderView): HTMLLIElement {
       if (slot.atrInfo) row('ATR decoded', slot.atrInfo, 'atr-info');
       li.append(dl);
     }
+    for (const slot of r.slots ?? []) {
+      if (!slot.holders || slot.holders.length === 0) continue;
+      const list = el('ul', { className: 'holders' });
+      list.dataset['reader'] = slot.name;
+      list.append(...slot.holders.map((h) => renderHolder(h, r.slots.length > 1 ? slot.name : null)));
+      li.append(list);
+    }
   }
   if (r.state === 'failed') {
     const retry = el('button', { text: 'Try again' });
@@ -142,6 +151,66 @@ function renderReader(r: ReaderView): HTMLLIElement {
     retry.addEventListener('click', () => call((s) => s.retry(r.id)));
     li.append(retry);
   }
+  return li;
+}
+
+/**
+ * The app whose "End" was pressed once: the second step asks for confirmation in the page (no confirm() dialog, which
+ * another extension's window could cover). Kept here so that a re-render while asking keeps asking.
+ */
+let armedEnd: string | null = null;
+
+/**
+ * One app holding a reader: "held by <id> (<name>): 3 handles, transaction, exclusive", the id first, the name isolated
+ * (<bdi>), with "End": a first press asks to confirm, the second revokes the app (its hold ends, waiting apps go on).
+ */
+function renderHolder(h: HolderView, slotName: string | null): HTMLLIElement {
+  const li = el('li', { className: 'holder' });
+  li.dataset['appId'] = h.id;
+  li.dataset['transaction'] = String(h.transaction);
+  li.dataset['exclusive'] = String(h.exclusive);
+  li.append(
+    `${slotName !== null ? `${slotName}: ` : ''}held by `,
+    el('span', { className: 'app-id mono', text: h.id }),
+  );
+  if (h.name) li.append(' (', el('bdi', { className: 'app-name', text: h.name }), ')');
+  li.append(el('span', { className: 'holder-summary', text: `: ${holderSummary(h)}` }), ' ');
+  const end = el('button', { text: 'End' });
+  end.type = 'button';
+  end.setAttribute('aria-label', `End the hold of ${h.id}`);
+  const confirmEnd = el('button', { text: 'Confirm: end' });
+  confirmEnd.type = 'button';
+  confirmEnd.setAttribute('aria-label', `Confirm: end the hold of ${h.id}`);
+  const cancel = el('button', { text: 'Cancel' });
+  cancel.type = 'button';
+  cancel.setAttribute('aria-label', `Do not end the hold of ${h.id}`);
+  const note = el('span', {
+    className: 'hint',
+    text: ' Ends its access to every reader: its calls fail and it is asked again on its next call. ',
+  });
+  const show = (armed: boolean) => {
+    end.hidden = armed;
+    confirmEnd.hidden = !armed;
+    cancel.hidden = !armed;
+    note.hidden = !armed;
+  };
+  show(armedEnd === h.id);
+  end.addEventListener('click', () => {
+    armedEnd = h.id;
+    show(true);
+    confirmEnd.focus();
+  });
+  cancel.addEventListener('click', () => {
+    armedEnd = null;
+    show(false);
+    end.focus();
+  });
+  confirmEnd.addEventListener('click', () => {
+    armedEnd = null;
+    show(false);
+    call((s) => s.endHold(h.id));
+  });
+  li.append(end, note, confirmEnd, cancel);
   return li;
 }
 

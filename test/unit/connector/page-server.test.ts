@@ -48,6 +48,7 @@ function backend(options: { permissions?: boolean } = {}) {
     setHostEnabled: (on) => Promise.resolve(void calls.push(`host ${on}`)),
     setHostBackend: (choice) => Promise.resolve(void calls.push(`backend ${choice}`)),
     retryHost: () => void calls.push('retry host'),
+    endHold: (id) => Promise.resolve(`ended ${calls.push(`end ${id}`) && id}`),
     permissions:
       options.permissions === false
         ? null
@@ -103,6 +104,7 @@ describe('PageServer', () => {
     await expect(remote.answerPrompt(ID, 'allow')).resolves.toBe('Allowed.');
     await expect(remote.answerPrompt(ID, 'block')).resolves.toBe('Blocked.');
     await expect(remote.revoke(ID)).resolves.toBe('Done: the app will be asked again on its next call.');
+    await expect(remote.endHold(ID)).resolves.toBe(`ended ${ID}`);
     await expect(remote.setLogApdus(true)).resolves.toBe('APDU logging is on.');
     expect(b.calls).toEqual([
       'demo true',
@@ -111,6 +113,7 @@ describe('PageServer', () => {
       `answer ${ID} allow`,
       `answer ${ID} block`,
       `revoke ${ID}`,
+      `end ${ID}`,
       'apdus true',
     ]);
   });
@@ -124,6 +127,7 @@ describe('PageServer', () => {
     await expect(call['retry']!(7)).rejects.toThrow('retry needs readerId: a string (got number)');
     await expect(call['answerPrompt']!(ID, 'maybe')).rejects.toThrow('answerPrompt needs decision: "allow" or "block"');
     await expect(call['revoke']!({ evil: '<b>' })).rejects.toThrow('revoke needs clientId: a string (got object)');
+    await expect(call['endHold']!(['x'])).rejects.toThrow('endHold needs clientId: a string (got object)');
     await expect(call['setLogApdus']!()).rejects.toThrow('setLogApdus needs on: a boolean (got undefined)');
     await expect(remote.retry('missing')).rejects.toThrow('no reader "missing" is listed');
     expect(b.calls).toEqual([]);

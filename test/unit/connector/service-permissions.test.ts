@@ -17,6 +17,7 @@ import {
   SCARD_PROTOCOL_T1,
   SCARD_SCOPE_SYSTEM,
   SCARD_SHARE_EXCLUSIVE,
+  SCARD_SHARE_SHARED,
   type Connection,
 } from '../../../client-lib/src/index.js';
 import { flush } from './fake-daemon.js';
@@ -27,11 +28,15 @@ afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await Promise.resolve(f()).catch(() => undefined);
 });
 
-function make() {
+function make(knownClients?: Record<string, string>) {
   let grants: StoredGrants = {};
   const store: GrantStore = { load: () => Promise.resolve(grants), save: (g) => Promise.resolve(void (grants = g)) };
   const prompts: PromptRequest[] = [];
-  const permissions = new Permissions({ store, openPrompt: (r) => void prompts.push(r) });
+  const permissions = new Permissions({
+    store,
+    openPrompt: (r) => void prompts.push(r),
+    ...(knownClients ? { knownClients } : {}),
+  });
   const service = new ConnectorService({ usb: null, version: '9.9.9', permissions });
   cleanup.push(() => service.shutdown());
   const open = (name: string): Promise<Connection> =>
@@ -101,6 +106,56 @@ describe('ConnectorService with permissions', () => {
     expect(service.status().prompts.map((p) => p.id)).toEqual([A]);
     await permissions.answer(A, 'allow');
     await expect(again).resolves.toBe(0x80100003);
+    c.close();
+  });
+
+  it('shows who holds each reader in the status, live, and End revokes the holder, freeing the reader', async () => {
+    const { service, permissions, open } = make();
+    await service.start();
+    await service.setDemoReader(true);
+    const pushed: unknown[] = [];
+    service.onChange((s) => pushed.push(s.readers[0]?.slots[0]?.holders));
+    const c = await open('Holding app');
+    const ctxP = c.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
+    await flush();
+    await permissions.answer(A, 'allow');
+    const { hContext } = await ctxP;
+    const { readers } = await c.SCardListReaders(hContext, null);
+    const { hCard } = await c.SCardConnect(hContext, readers[0]!, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
+    await c.SCardBeginTransaction(hCard);
+    await flush();
+    const holders = () => service.status().readers.find((r) => r.origin === 'demo')?.slots[0]?.holders;
+    expect(holders()).toEqual([{ id: A, name: 'Holding app', handles: 1, transaction: true, exclusive: false }]);
+    // The transaction raised no reader event, yet the window was told (the daemon's holder feed).
+    expect(pushed).toContainEqual([{ id: A, name: 'Holding app', handles: 1, transaction: true, exclusive: false }]);
+
+    await expect(service.endHold(A)).resolves.toMatch(/^Ended: aaaa.* lost access/);
+    await flush(30);
+    expect(holders()).toEqual([]);
+    expect(service.status().permissions.map((p) => p.id)).toEqual([]);
+    expect(service.router.stats.daemonClients).toBe(0);
+    c.close();
+  });
+
+  it('End on an app allowed built in closes its clients (the hold ends) without revoking what cannot be revoked', async () => {
+    const { service, open } = make({ [A]: 'Built-in app' });
+    await service.start();
+    await service.setDemoReader(true);
+    const c = await open('Built-in app');
+    const { hContext } = await c.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
+    const { readers } = await c.SCardListReaders(hContext, null);
+    const { hCard } = await c.SCardConnect(hContext, readers[0]!, SCARD_SHARE_EXCLUSIVE, SCARD_PROTOCOL_T1);
+    await flush();
+    const holders = () => service.status().readers.find((r) => r.origin === 'demo')?.slots[0]?.holders;
+    expect(holders()).toEqual([{ id: A, name: 'Built-in app', handles: 1, transaction: false, exclusive: true }]);
+    await expect(service.endHold(A)).resolves.toBe(
+      `Ended: ${A}'s calls were cut; it is allowed by default and may connect again.`,
+    );
+    expect(holders()).toEqual([]);
+    expect(service.router.stats.daemonClients).toBe(0);
+    // Still allowed: its next call goes through without a prompt, and its old handle is gone.
+    await expect(c.SCardStatus(hCard).catch((e: { code?: number }) => e.code)).resolves.toBe(0x80100003);
+    expect(service.status().prompts).toEqual([]);
     c.close();
   });
 });

@@ -3,7 +3,15 @@
  * the connected apps counted per client from the router's connections.
  */
 import { describe, expect, it } from 'vitest';
-import { appViews, hostReaderView, hostView, readerView, slotView } from '../../../src/connector/status-view.js';
+import {
+  appViews,
+  holderViews,
+  hostReaderView,
+  hostView,
+  readerView,
+  slotView,
+} from '../../../src/connector/status-view.js';
+import { holderSummary } from '../../../src/connector/pages/messages.js';
 import { DEMO_READER_LABEL } from '../../../src/sim/demo.js';
 import { describeAtr, parseAtr } from '../../../src/ccid/atr.js';
 import {
@@ -239,5 +247,55 @@ describe('hostView', () => {
       text: 'Host 3.0.0: version mismatch.',
       detail: 'update the connector',
     });
+  });
+});
+
+describe('holders', () => {
+  const A = 'fhjfogpingjmigcfkipfiefoebccegbj';
+  const B = 'gcfbioddjpfnegbamejphmfbhcakhcki';
+  const held = [
+    { group: B, handles: 2, transaction: false, exclusive: false },
+    { group: A, handles: 3, transaction: true, exclusive: true },
+  ];
+
+  it('names each holder by id with its cleaned name, the one others wait for first', () => {
+    const names = new Map([[A, 'Evil\u202e app\n']]);
+    expect(holderViews(held, (id) => names.get(id))).toEqual([
+      { id: A, name: 'Evil app', handles: 3, transaction: true, exclusive: true },
+      { id: B, name: '', handles: 2, transaction: false, exclusive: false },
+    ]);
+    expect(holderViews([], () => 'x')).toEqual([]);
+  });
+
+  it('puts them in words: handles, transaction, exclusive', () => {
+    const [a, b] = holderViews(held, () => undefined);
+    expect(holderSummary(a!)).toBe('3 handles, transaction, exclusive');
+    expect(holderSummary(b!)).toBe('2 handles');
+    expect(holderSummary({ ...b!, handles: 1, transaction: true })).toBe('1 handle, transaction');
+  });
+
+  it("goes under each of the worker's readers by its daemon name, and nowhere on the host's", () => {
+    const entry: ReaderEntry = {
+      id: 'd1',
+      label: 'Demo',
+      vendorId: 0x8e6,
+      productId: 0x3437,
+      simulated: true,
+      state: 'ready',
+      readerNames: ['A 00 00', 'A 00 01'],
+    };
+    const byReader = new Map([['A 00 01', holderViews(held, () => undefined)]]);
+    const v = readerView(
+      entry,
+      () => undefined,
+      (n) => `${n} (renamed)`,
+      (n) => byReader.get(n) ?? [],
+    );
+    expect(v.slots.map((s) => [s.name, s.holders?.map((h) => h.id)])).toEqual([
+      ['A 00 00 (renamed)', []],
+      ['A 00 01 (renamed)', [A, B]],
+    ]);
+    expect(readerView(entry, () => undefined).slots[0]).not.toHaveProperty('holders');
+    expect(hostReaderView('Host R', 'system', () => undefined).slots[0]).not.toHaveProperty('holders');
   });
 });
