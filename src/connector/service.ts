@@ -15,7 +15,7 @@ import { LogBuffer, type LogLevel, type Redaction } from './log.js';
 import type { Permissions } from './permissions.js';
 import { ConnectorRouter } from './router.js';
 import type { PortLike } from '../protocol/port.js';
-import { ReaderWatcher } from './reader-watcher.js';
+import { ReaderWatcher } from '../protocol/reader-watcher.js';
 import { PageServer } from './page-server.js';
 import { appViews, holderViews, hostReaderView, hostView, readerView } from './status-view.js';
 import { CombinedDaemon, HOST_SERVICE, WORKER_SERVICE, type CombinedClient } from './combined-daemon.js';

@@ -7,7 +7,7 @@ import { SCARD_STATE_EXCLUSIVE, SCARD_STATE_INUSE, SCARD_STATE_MUTE, SCARD_STATE
 import type { ReaderEntry } from '../usb/device-manager.js';
 import type { AppView, HolderView, HostView, ReaderOrigin, ReaderView, SlotView } from './pages/messages.js';
 import type { ReaderHolder } from '../pcsc/index.js';
-import type { ReaderState } from './reader-watcher.js';
+import type { ReaderState } from '../protocol/reader-watcher.js';
 import type { HostLinkState } from './host-link.js';
 import type { HostBackend, HostBackendChoice } from '../protocol/native.js';
 import { DEMO_READER_LABEL } from '../sim/demo.js';

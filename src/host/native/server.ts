@@ -40,8 +40,7 @@ import {
   type HostBackendChoice,
   type HostBackendState,
 } from '../../protocol/native.js';
-// The connector's reader watcher is plain PC/SC over any PcscApi: the host publishes `readers` events the same way.
-import { ReaderWatcher } from '../../connector/reader-watcher.js';
+import { ReaderWatcher } from '../../protocol/reader-watcher.js';
 import type { HostLog } from '../readers/index.js';
 import type { Backend, BackendClient, BackendProvider } from './backends.js';
 

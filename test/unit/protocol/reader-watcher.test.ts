@@ -4,7 +4,7 @@
  * Also once against the real PcscDaemon with the demo reader, through the ConnectorService that composes them.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ReaderWatcher, type WatchedDaemon } from '../../../src/connector/reader-watcher.js';
+import { ReaderWatcher, type WatchedDaemon } from '../../../src/protocol/reader-watcher.js';
 import type { ReaderInfo } from '../../../src/protocol/codec.js';
 import type { ReaderStateIn, ReaderStateOut } from '../../../src/pcsc/api.js';
 import { PcscError } from '../../../src/pcsc/errors.js';
@@ -18,7 +18,7 @@ import {
   SCARD_STATE_PRESENT,
 } from '../../../src/pcsc/constants.js';
 import { ConnectorService } from '../../../src/connector/service.js';
-import { flush } from './fake-daemon.js';
+import { flush } from '../connector/fake-daemon.js';
 
 const ATR = Uint8Array.of(0x3b, 0x02, 0x14, 0x50);
 

@@ -1,8 +1,9 @@
 /**
  * Follows the daemon's readers as any PC/SC client would: SCardListReaders, then SCardGetStatusChange on every reader
  * and on `\\?PnP?\Notification` (pcsc-lite's reader-list change pseudo reader, whose dwCurrentState carries the
- * reader count in its high 16 bits). After each change it reports every reader's state and ATR; the service passes them
- * on as `readers` events to subscribed clients and as card presence to the connector's pages.
+ * reader count in its high 16 bits). After each change it reports every reader's state and ATR: the protocol's
+ * `readers` event, which the connector sends to its subscribed clients (and its pages show as card presence) and the
+ * native host to the connector.
  */
 import type { PcscApi } from '../pcsc/api.js';
 import {
@@ -13,8 +14,9 @@ import {
   SCARD_STATE_CHANGED,
 } from '../pcsc/constants.js';
 import { isPcscError } from '../pcsc/errors.js';
-import type { ReaderInfo } from '../protocol/codec.js';
-import type { LogLevel } from './log.js';
+import type { ReaderInfo } from './codec.js';
+
+type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 /** What the watcher needs of the daemon (PcscDaemon fits): one client of its own. */
 export interface WatchedDaemon {
@@ -82,7 +84,7 @@ export class ReaderWatcher {
 
   async #run(): Promise<void> {
     const client = this.#daemon.connect({ name: 'connector: reader watcher' });
-    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const pause = (ms: number) => new Promise<void>((r) => setTimeout(() => r(), ms));
     let hContext: number | undefined;
     while (!this.#stopping) {
       try {
