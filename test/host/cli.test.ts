@@ -6,11 +6,12 @@
  * pcsc_scan and opensc-tool are Debian packages (pcsc-tools, opensc): their tests skip only outside CI.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { cryptoShim, spawnVicc, VICC_PACKAGES, viccMissing } from './support/vicc.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'host', 'cli.js');
@@ -24,15 +25,12 @@ if (skipTools) {
   );
 }
 
-const VICC = '/usr/bin/vicc';
-const VICC_MODULE_PARENT = '/usr/lib/python3/site-packages/virtualsmartcard';
-const CRYPTODOME = '/usr/lib/python3/dist-packages/Cryptodome';
-const missingVicc = [VICC, VICC_MODULE_PARENT, CRYPTODOME, ...tools].filter((p) => !existsSync(p));
+const missingVicc = [...viccMissing(), ...missingTools];
 const skipVicc = missingVicc.length > 0 && !process.env.CI;
 if (skipVicc) {
   console.warn(
     `cli.test.ts: the vpcd test is skipped: ${missingVicc.join(', ')} missing ` +
-      '(apt-get install python3-virtualsmartcard python3-pycryptodome opensc)',
+      `(apt-get install ${VICC_PACKAGES} opensc)`,
   );
 }
 
@@ -193,12 +191,7 @@ describe('smart-card-host', () => {
     const port = (probe.address() as net.AddressInfo).port;
     await new Promise((r) => probe.close(r));
     const host = await start(['--vpcd', String(port), '--no-usb']);
-    const shim = mkdtempSync(join(dir, 'crypto-'));
-    symlinkSync(CRYPTODOME, join(shim, 'Crypto'));
-    const vicc = spawn('/usr/bin/python3', [VICC, '-t', 'iso7816', '-H', '127.0.0.1', '-P', String(port)], {
-      env: { ...process.env, PYTHONPATH: `${VICC_MODULE_PARENT}:${shim}` },
-      stdio: 'ignore',
-    });
+    const vicc = spawnVicc(port, cryptoShim(dir));
     running.push(vicc);
     await until(() => host.stderr().includes('Virtual PCD 00 00: card inserted'), 'vicc to connect');
     const env = { ...process.env, PCSCLITE_CSOCK_NAME: host.socket };

@@ -13,18 +13,8 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Spawned, buildClient, havePyscard, haveTool, run } from './rig.js';
-import {
-  ROOT,
-  VICC_ATR_SPACED,
-  buildHost,
-  freePort,
-  haveVicc,
-  killChild,
-  startHost,
-  startVicc,
-  type HostProcess,
-  type Vicc,
-} from './support/host-process.js';
+import { ROOT, buildHost, freePort, killChild, startHost, type HostProcess } from './support/host-process.js';
+import { VICC_ATR_SPACED, haveVicc, startVicc, type Vicc } from './support/vicc.js';
 
 const vicc = haveVicc('vicc-clients.test.ts');
 const withScan = vicc && haveTool('/usr/bin/pcsc_scan', 'pcsc-tools');

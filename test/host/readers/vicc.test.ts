@@ -3,18 +3,9 @@
  * connecting to our vpcd server, used through the daemon's SCard* API. Insertion when vicc connects, SELECT of the
  * master file, GET CHALLENGE, removal when vicc stops, insertion again when it comes back.
  *
- * Debian installs vicc's module one level too deep and ships pycryptodome as `Cryptodome` where vicc imports `Crypto`:
- * PYTHONPATH gets the module's parent and a folder holding a `Crypto` symlink (see host-platform notes).
- *
- * Debian's vicc (0.8) dies on any SELECT that asks for FCI/FCP, with or without Le: with P2 = 00 it builds the FCI and
- * crashes in TLVutils.bertlv_pack (`TypeError: sequence item 0: expected a bytes-like object, int found`). So the
- * SELECT of the master file here uses P2 = 0C (ISO 7816-4 §11.1.1: no response data), which vicc answers 90 00.
+ * Where Debian puts vicc, how it is started and its SELECT quirk: test/host/support/vicc.ts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   openPcsc,
   SCARD_LEAVE_CARD,
@@ -26,55 +17,29 @@ import {
   SCARD_STATE_PRESENT,
   type Pcsc,
 } from '../../../src/host/index.js';
+import { startVicc, VICC_ISO7816_ATR, VICC_PACKAGES, viccMissing, type Vicc } from '../support/vicc.js';
 
-const VICC = '/usr/bin/vicc';
-const VICC_MODULE_PARENT = '/usr/lib/python3/site-packages/virtualsmartcard';
-const CRYPTODOME = '/usr/lib/python3/dist-packages/Cryptodome';
-const missing = [VICC, VICC_MODULE_PARENT, CRYPTODOME].filter((p) => !existsSync(p));
+const missing = viccMissing();
 const skip = missing.length > 0 && !process.env.CI;
 if (skip) {
   console.warn(
-    `vicc.test.ts skipped: ${missing.join(', ')} not found ` +
-      '(apt-get install python3-virtualsmartcard python3-pycryptodome); ' +
+    `vicc.test.ts skipped: ${missing.join(', ')} not found (apt-get install ${VICC_PACKAGES}); ` +
       'in CI (CI set) this test runs and fails instead',
   );
 }
 
-const ISO7816_ATR = Uint8Array.of(0x3b, 0x95, 0x13, 0x81, 0x01, 0x80, 0x73, 0xff, 0x01, 0x00, 0x0b);
-
-const shim = skip ? '' : mkdtempSync(join(tmpdir(), 'vicc-crypto-'));
-if (!skip) symlinkSync(CRYPTODOME, join(shim, 'Crypto'));
-afterAll(() => {
-  if (shim !== '') rmSync(shim, { recursive: true, force: true });
-});
-
-const children: ChildProcess[] = [];
+const cards: Vicc[] = [];
 let pcsc: Pcsc | undefined;
 afterEach(async () => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const c of cards.splice(0)) if (c.child.exitCode === null) c.child.kill('SIGKILL');
   await pcsc?.close();
   pcsc = undefined;
 });
 
-function startVicc(port: number): ChildProcess {
-  const child = spawn('/usr/bin/python3', [VICC, '-t', 'iso7816', '-H', '127.0.0.1', '-P', String(port)], {
-    env: { ...process.env, PYTHONPATH: `${VICC_MODULE_PARENT}:${shim}` },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.on('exit', (code) => {
-    if (code !== 0 && code !== null) console.error(`vicc exited with ${code}: ${stderr}`);
-  });
-  children.push(child);
-  return child;
-}
-
-async function stopVicc(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  await exited;
+function card(port: number): Vicc {
+  const vicc = startVicc(port);
+  cards.push(vicc);
+  return vicc;
 }
 
 describe.skipIf(skip)('vpcd reader with the real vicc', () => {
@@ -96,9 +61,9 @@ describe.skipIf(skip)('vpcd reader with the real vicc', () => {
         return readerStates[0]!;
       };
 
-      let vicc = startVicc(port);
+      let vicc = card(port);
       const inserted = await waitFor(SCARD_STATE_EMPTY, SCARD_STATE_PRESENT);
-      expect(inserted.rgbAtr).toEqual(ISO7816_ATR);
+      expect(inserted.rgbAtr).toEqual(VICC_ISO7816_ATR);
 
       const { hCard, dwActiveProtocol } = await pcsc.SCardConnect(
         hContext,
@@ -117,13 +82,13 @@ describe.skipIf(skip)('vpcd reader with the real vicc', () => {
       expect(again.recvBuffer.subarray(0, 8)).not.toEqual(challenge.recvBuffer.subarray(0, 8));
       await pcsc.SCardDisconnect(hCard, SCARD_LEAVE_CARD);
 
-      await stopVicc(vicc);
+      await vicc.stop();
       await waitFor(inserted.dwEventState, SCARD_STATE_EMPTY);
 
-      vicc = startVicc(port);
+      vicc = card(port);
       const back = await waitFor(SCARD_STATE_EMPTY, SCARD_STATE_PRESENT);
-      expect(back.rgbAtr).toEqual(ISO7816_ATR);
-      await stopVicc(vicc);
+      expect(back.rgbAtr).toEqual(VICC_ISO7816_ATR);
+      await vicc.stop();
     },
   );
 });

@@ -3,38 +3,15 @@
  * command from outside with unmodified libpcsclite programs.
  *
  * `buildHost` builds into a folder of the caller's own under dist/ (not dist/host, which cli.test.ts rebuilds in
- * parallel; under the checkout, so the bundle still finds node-usb in node_modules).
- *
- * Debian's vicc needs its module's parent folder on PYTHONPATH and a `Crypto` symlink to pycryptodome's `Cryptodome`
- * (see /work/shared/reference/host-platform.md); `startVicc` makes both.
+ * parallel; under the checkout, so the bundle still finds node-usb in node_modules). Debian's vicc as the card:
+ * test/host/support/vicc.ts.
  */
 import { execFileSync, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const ROOT = join(import.meta.dirname, '..', '..', '..');
-
-const VICC = '/usr/bin/vicc';
-const VICC_MODULE_PARENT = '/usr/lib/python3/site-packages/virtualsmartcard';
-const CRYPTODOME = '/usr/lib/python3/dist-packages/Cryptodome';
-
-/** vicc's iso7816 card's ATR, as pcsc_scan prints it. */
-export const VICC_ATR_SPACED = '3B 95 13 81 01 80 73 FF 01 00 0B';
-
-/**
- * Whether vicc can run. Outside CI a missing piece skips (the reason printed); in CI the caller gets `true` and the
- * test then fails on what is missing.
- */
-export function haveVicc(what: string): boolean {
-  const missing = [VICC, VICC_MODULE_PARENT, CRYPTODOME].filter((p) => !existsSync(p));
-  if (missing.length === 0 || process.env.CI) return true;
-  console.warn(
-    `${what} skipped: ${missing.join(', ')} not found (apt-get install python3-virtualsmartcard python3-pycryptodome)`,
-  );
-  return false;
-}
 
 /**
  * Builds the host as `npm run build:host` does, into a fresh folder dist/PREFIX-XXXXXX (one per run: concurrent runs
@@ -115,35 +92,4 @@ export async function killChild(c: ChildProcess): Promise<void> {
   const gone = new Promise((r) => c.once('exit', r));
   c.kill('SIGKILL');
   await gone;
-}
-
-export interface Vicc {
-  child: ChildProcess;
-  /** SIGTERM and wait for the exit: the card leaves the reader. */
-  stop(): Promise<void>;
-}
-
-/** Starts Debian's vicc (iso7816 card) connecting to 127.0.0.1:port. */
-export function startVicc(port: number): Vicc {
-  const shim = mkdtempSync(join(tmpdir(), 'vicc-crypto-'));
-  symlinkSync(CRYPTODOME, join(shim, 'Crypto'));
-  const child = spawn('/usr/bin/python3', [VICC, '-t', 'iso7816', '-H', '127.0.0.1', '-P', String(port)], {
-    env: { ...process.env, PYTHONPATH: `${VICC_MODULE_PARENT}:${shim}` },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.once('exit', (code) => {
-    rmSync(shim, { recursive: true, force: true });
-    if (code !== 0 && code !== null) console.error(`vicc exited with ${code}: ${stderr}`);
-  });
-  return {
-    child,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const gone = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await gone;
-    },
-  };
 }

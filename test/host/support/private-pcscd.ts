@@ -10,19 +10,17 @@
  * Reused by the host tests and the browser end-to-end tests.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cryptoShim, spawnVicc as spawnViccProcess, VICC_PACKAGES, viccMissing } from './vicc.js';
 
 const VPCD_DRIVER = '/usr/lib/pcsc/drivers/serial/libifdvpcd.so';
-const VICC_MODULE_DIR = '/usr/lib/python3/site-packages/virtualsmartcard';
-const CRYPTODOME = '/usr/lib/python3/dist-packages/Cryptodome';
 
 /** The name pcscd gives the first vpcd reader (FRIENDLYNAME "Virtual PCD", slot 00 00). */
 export const VPCD_READER = 'Virtual PCD 00 00';
-/** ATR of vicc's iso7816 card. */
-export const VICC_ISO7816_ATR = Uint8Array.from([0x3b, 0x95, 0x13, 0x81, 0x01, 0x80, 0x73, 0xff, 0x01, 0x00, 0x0b]);
+export { VICC_ISO7816_ATR } from './vicc.js';
 
 /** Why the rig cannot run here (missing package, not Linux, no user namespaces), or null when it can. */
 export function privatePcscdUnavailable(): string | null {
@@ -30,8 +28,7 @@ export function privatePcscdUnavailable(): string | null {
   const missing: string[] = [];
   if (!existsSync('/usr/sbin/pcscd')) missing.push('pcscd');
   if (!existsSync(VPCD_DRIVER)) missing.push('vsmartcard-vpcd');
-  if (!existsSync('/usr/bin/vicc') || !existsSync(VICC_MODULE_DIR)) missing.push('python3-virtualsmartcard');
-  if (!existsSync(CRYPTODOME)) missing.push('python3-pycryptodome');
+  if (viccMissing().length) missing.push(VICC_PACKAGES);
   const libdirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu'];
   if (!libdirs.some((d) => existsSync(join(d, 'libpcsclite.so.1')))) {
     missing.push('libpcsclite1');
@@ -103,10 +100,7 @@ export async function startPrivatePcscd(): Promise<PrivatePcscd> {
   const port = await freePortPair();
   const conf = join(dir, 'reader.conf');
   writeFileSync(conf, `FRIENDLYNAME "Virtual PCD"\nDEVICENAME /dev/null:${port}\nLIBPATH ${VPCD_DRIVER}\n`);
-  // vicc imports `Crypto`, Debian ships `Cryptodome`: a folder with a symlink bridges the two.
-  const pylib = join(dir, 'pylib');
-  mkdirSync(pylib);
-  symlinkSync(CRYPTODOME, join(pylib, 'Crypto'));
+  const shim = cryptoShim(dir);
   const socketPath = join(run, 'pcscd.comm');
 
   let pcscd: ChildProcess | null = null;
@@ -140,10 +134,7 @@ export async function startPrivatePcscd(): Promise<PrivatePcscd> {
 
   const spawnVicc = (): void => {
     const log = openSync(join(dir, 'vicc.log'), 'a');
-    const child = spawn('/usr/bin/vicc', ['-t', 'iso7816', '-H', '127.0.0.1', '-P', String(port)], {
-      stdio: ['ignore', log, log],
-      env: { ...process.env, PYTHONPATH: `${VICC_MODULE_DIR}:${pylib}` },
-    });
+    const child = spawnViccProcess(port, shim, ['ignore', log, log]);
     closeSync(log);
     vicc = child;
     child.once('exit', () => {
