@@ -19,6 +19,7 @@ import type { HostLog, HostLogLevel } from './readers/types.js';
 import { VPCD_DEFAULT_PORT } from './readers/vpcd.js';
 import { PROFILES } from '../sim/index.js';
 import { installMain, nativeMain, nativeMode } from './native/command.js';
+import { walkArgs } from './argv.js';
 
 export const EXIT_OK = 0;
 /** A start-up or run-time failure. */
@@ -70,86 +71,74 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     logLevel: 'info',
     logApdus: false,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const name = eq > 0 ? arg.slice(0, eq) : arg;
-    const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const next = argv[i + 1];
-      if (next === undefined || (next.startsWith('-') && next !== '-')) throw new UsageError(`${name} needs a value`);
-      i++;
-      return next;
-    };
-    const flag = (): true => {
-      if (inline !== undefined) throw new UsageError(`${name} takes no value`);
-      return true;
-    };
-    switch (name) {
-      case '-h':
-      case '--help':
-        o.help = flag();
-        break;
-      case '-V':
-      case '--version':
-        o.version = flag();
-        break;
-      case '--demo':
-        o.demo = flag();
-        break;
-      case '--memcard':
-        // Only `--memcard=DIR` takes a directory: a bare `--memcard` never swallows the next argument.
-        if (inline !== undefined && inline === '') throw new UsageError('--memcard=DIR needs a directory');
-        o.memcard = inline ?? true;
-        break;
-      case '--no-usb':
-        o.usb = !flag();
-        break;
-      case '--log-apdus':
-        o.logApdus = flag();
-        break;
-      case '--sim': {
-        const v = value();
-        try {
-          o.sim.push(parseSimSpec(v));
-        } catch (e) {
-          throw new UsageError(`--sim: ${(e as Error).message}`);
+  walkArgs(
+    argv,
+    (message) => new UsageError(message),
+    ({ arg, name, inline, value, flag, optional }) => {
+      switch (name) {
+        case '-h':
+        case '--help':
+          o.help = flag();
+          break;
+        case '-V':
+        case '--version':
+          o.version = flag();
+          break;
+        case '--demo':
+          o.demo = flag();
+          break;
+        case '--memcard':
+          // Only `--memcard=DIR` takes a directory: a bare `--memcard` never swallows the next argument.
+          if (inline !== undefined && inline === '') throw new UsageError('--memcard=DIR needs a directory');
+          o.memcard = inline ?? true;
+          break;
+        case '--no-usb':
+          o.usb = !flag();
+          break;
+        case '--log-apdus':
+          o.logApdus = flag();
+          break;
+        case '--sim': {
+          const v = value();
+          try {
+            o.sim.push(parseSimSpec(v));
+          } catch (e) {
+            throw new UsageError(`--sim: ${(e as Error).message}`);
+          }
+          break;
         }
-        break;
-      }
-      case '--vpcd': {
-        // The port is optional: `--vpcd`, `--vpcd 35963`, `--vpcd=35963`.
-        if (inline !== undefined) o.vpcd = parsePort(inline, '--vpcd');
-        else if (argv[i + 1] !== undefined && /^\d+$/.test(argv[i + 1]!)) o.vpcd = parsePort(argv[++i]!, '--vpcd');
-        else o.vpcd = VPCD_DEFAULT_PORT;
-        break;
-      }
-      case '--socket': {
-        const v = value();
-        try {
-          checkSocketPath(v);
-        } catch (e) {
-          throw new UsageError(`--socket: ${(e as Error).message}`);
+        case '--vpcd': {
+          // The port is optional: `--vpcd`, `--vpcd 35963`, `--vpcd=35963`.
+          const port = inline ?? optional((next) => /^\d+$/.test(next));
+          o.vpcd = port === undefined ? VPCD_DEFAULT_PORT : parsePort(port, '--vpcd');
+          break;
         }
-        o.socket = v;
-        break;
+        case '--socket': {
+          const v = value();
+          try {
+            checkSocketPath(v);
+          } catch (e) {
+            throw new UsageError(`--socket: ${(e as Error).message}`);
+          }
+          o.socket = v;
+          break;
+        }
+        case '--log-level': {
+          const v = value();
+          if (!(LEVELS as readonly string[]).includes(v))
+            throw new UsageError(`--log-level: "${v}" is not one of ${LEVELS.join(', ')}`);
+          o.logLevel = v as HostLogLevel;
+          break;
+        }
+        default:
+          throw new UsageError(
+            arg.startsWith('-')
+              ? `unknown option ${name}`
+              : `unexpected argument "${arg}" (this program takes options only)`,
+          );
       }
-      case '--log-level': {
-        const v = value();
-        if (!(LEVELS as readonly string[]).includes(v))
-          throw new UsageError(`--log-level: "${v}" is not one of ${LEVELS.join(', ')}`);
-        o.logLevel = v as HostLogLevel;
-        break;
-      }
-      default:
-        throw new UsageError(
-          arg.startsWith('-')
-            ? `unknown option ${name}`
-            : `unexpected argument "${arg}" (this program takes options only)`,
-        );
-    }
-  }
+    },
+  );
   return o;
 }
 

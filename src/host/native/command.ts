@@ -16,6 +16,7 @@ import type { SimSpec } from '../readers/sim.js';
 import { CONNECTOR_ID, isExtensionId } from './connector-id.js';
 import { BROWSERS, InstallError, install, uninstall, type Browser } from './install.js';
 import { runNativeHost } from './main.js';
+import { walkArgs } from '../argv.js';
 
 /** What cli.ts's parseArgs gives (its CliOptions, the fields used here). */
 export interface ReaderCliOptions {
@@ -63,33 +64,26 @@ function take(
     extensionIds: [] as string[],
     rest: [] as string[],
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const name = eq > 0 ? arg.slice(0, eq) : arg;
-    const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
-    const value = (): string => {
-      if (inline !== undefined) return inline;
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith('-')) throw deps.usageError(`${name} needs a value`);
-      i++;
-      return next;
-    };
-    if (name === '--backend') {
-      const v = value();
-      if (!(HOST_BACKEND_CHOICES as readonly string[]).includes(v)) {
-        throw deps.usageError(`--backend: "${v}" is not one of ${HOST_BACKEND_CHOICES.join(', ')}`);
+  walkArgs(
+    argv,
+    (message) => deps.usageError(message),
+    ({ arg, name, value }) => {
+      if (name === '--backend') {
+        const v = value();
+        if (!(HOST_BACKEND_CHOICES as readonly string[]).includes(v)) {
+          throw deps.usageError(`--backend: "${v}" is not one of ${HOST_BACKEND_CHOICES.join(', ')}`);
+        }
+        out.backend = v as HostBackendChoice;
+        out.backendGiven = true;
+      } else if (name === '--extension-id') {
+        const v = value();
+        if (!isExtensionId(v)) throw deps.usageError(`--extension-id: "${v}" is not an extension id (32 letters a-p)`);
+        out.extensionIds.push(v);
+      } else if (!extra(name, value)) {
+        out.rest.push(arg);
       }
-      out.backend = v as HostBackendChoice;
-      out.backendGiven = true;
-    } else if (name === '--extension-id') {
-      const v = value();
-      if (!isExtensionId(v)) throw deps.usageError(`--extension-id: "${v}" is not an extension id (32 letters a-p)`);
-      out.extensionIds.push(v);
-    } else if (!extra(name, value)) {
-      out.rest.push(arg);
-    }
-  }
+    },
+  );
   return out;
 }
 
