@@ -67,6 +67,8 @@ const FLOOR_ID = extensionIdFromKey(
   (JSON.parse(readFileSync(join(FLOOR_DIR, 'manifest.json'), 'utf8')) as { key: string }).key,
 );
 const CHANNEL = 'bench-concurrency';
+/** A run's upper bound (not a timing: only so that a lost answer fails the part instead of hanging it). */
+const RUN_LIMIT_MS = 300_000;
 /** Client pages set up at the same time. */
 const SETUP_PARALLEL = 8;
 
@@ -192,7 +194,19 @@ async function oneRun(
   const results = pages.map((p) => p.evaluate(`globalThis.conc.result(${run})`) as Promise<PageReport>);
   const message = JSON.stringify({ run, kind, each });
   await Promise.all(starters.map((p) => p.evaluate(`globalThis.conc.start(${message})`)));
-  return Promise.all(results);
+  // A client that never finishes (a lost answer, a page that missed the start) must fail the part, not hang the bench.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`a ${kind} run of ${each} APDUs per client did not end in ${RUN_LIMIT_MS} ms`)),
+      RUN_LIMIT_MS,
+    );
+  });
+  try {
+    return await Promise.race([Promise.all(results), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function point(rig: Rig, plan: readonly PagePlan[], log: (s: string) => void): Promise<ChromiumConcurrencyPoint> {
