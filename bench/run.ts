@@ -7,17 +7,22 @@
  * Native pcsc-lite (../shared/anchors/native-pcscd/run.sh) runs in the same command, so "ours / native" ratios are
  * taken on the same machine at the same time; absolute figures drift between runs and machines, ratios much less.
  *
- * BENCH_SKIP_CHROMIUM=1, BENCH_SKIP_NATIVE=1, BENCH_SKIP_HOST=1 and BENCH_SKIP_HOST_LINK=1 leave those parts out (said
- * so in the table). `--only PART[,PART…]` runs just those parts (in-process, chromium, sizes, native, host-socket,
- * host-link, growth), e.g. `node dist/node/bench.js --only host-socket` (no build of the extensions needed; see
- * bench/README.md). `host-link` measures the native-messaging link with its own native pcscd figure in the same run.
- * `growth` (bench/growth.ts) adds no rows: it draws the growth series into bench/results/*.svg (BENCH_GROWTH_RUNS).
+ * BENCH_SKIP_CHROMIUM=1, BENCH_SKIP_NATIVE=1, BENCH_SKIP_HOST=1, BENCH_SKIP_HOST_LINK=1 and BENCH_SKIP_CHROMIUM_GROWTH=1
+ * leave those parts out (said so in the table). `--only PART[,PART…]` runs just those parts (in-process, chromium,
+ * sizes, native, host-socket, host-link, growth, chromium-growth), e.g. `node dist/node/bench.js --only host-socket`
+ * (no build of the extensions needed; see bench/README.md). `host-link` measures the native-messaging link with its own
+ * native pcscd figure in the same run. `growth` (bench/growth.ts) adds no rows: it draws the growth series into
+ * bench/results/*.svg (BENCH_GROWTH_RUNS). `chromium-growth` (bench/chromium-concurrency.ts) adds no rows either: it
+ * draws the Chromium concurrency series into bench/results/chromium-concurrency-*.svg and puts its points in the results
+ * JSON (`series.chromiumConcurrency`).
  * A figure may name its floor (`floorId`) and carry a goal: the table's last column is "ours / floor (or limit)".
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { chromiumConcurrency } from './chromium-concurrency.js';
+import { chromiumConcurrencyCharts } from './chromium-concurrency-series.js';
 import { chromiumFigures } from './chromium.js';
 import { growthSeries } from './growth.js';
 import { hostLinkFigures } from './host-link.js';
@@ -57,7 +62,16 @@ function floorText(f: Figure): string {
   return `${f.floorRatio.toFixed(2)}×${goalText(f, f.goal?.of === 'limit' ? 'limit' : 'floor', f.floorRatio)}`;
 }
 
-const PARTS = ['in-process', 'chromium', 'sizes', 'native', 'host-socket', 'host-link', 'growth'] as const;
+const PARTS = [
+  'in-process',
+  'chromium',
+  'sizes',
+  'native',
+  'host-socket',
+  'host-link',
+  'growth',
+  'chromium-growth',
+] as const;
 type Part = (typeof PARTS)[number];
 
 /** The parts `--only a,b` (or `--only=a,b`) asks for; every part without the flag. */
@@ -77,6 +91,8 @@ async function main(): Promise<void> {
   const parts = selectedParts(process.argv.slice(2));
   const started = new Date();
   const figures: Figure[] = [];
+  /** Growth series measured in this run, by name, written beside the figures in the results JSON. */
+  const series: Record<string, unknown> = {};
   const log = (s: string) => console.error(`[bench] ${s}`);
 
   if (parts.has('in-process')) {
@@ -167,6 +183,37 @@ async function main(): Promise<void> {
     await growthSeries(resolve(ROOT, 'bench', 'results'), log);
   }
 
+  if (!parts.has('chromium-growth')) {
+    // left out by --only: no row
+  } else if (process.env.BENCH_SKIP_CHROMIUM_GROWTH) {
+    figures.push({
+      id: 'chromium-growth',
+      name: 'Chromium concurrency series',
+      unit: 'us',
+      median: null,
+      note: 'skipped (BENCH_SKIP_CHROMIUM_GROWTH)',
+    });
+  } else {
+    // Issue 14's growth series through Chromium: charts (SVG) in bench/results/ and the points in the results JSON.
+    log('growth series (Chromium): 1, 10 and 100 concurrent client connections, and the port-echo floor…');
+    try {
+      const results = await chromiumConcurrency(log);
+      series.chromiumConcurrency = results;
+      const dir = resolve(ROOT, 'bench', 'results');
+      mkdirSync(dir, { recursive: true });
+      for (const [file, svg] of Object.entries(chromiumConcurrencyCharts(results)))
+        writeFileSync(resolve(dir, file), svg);
+    } catch (e) {
+      figures.push({
+        id: 'chromium-growth',
+        name: 'Chromium concurrency series',
+        unit: 'us',
+        median: null,
+        note: `failed: ${(e as Error).message.split('\n')[0]}`,
+      });
+    }
+  }
+
   const byId = new Map(figures.map((f) => [f.id, f]));
   for (const f of figures) {
     if (f.nativeId === undefined || f.ratio !== undefined) continue; // a part may pair its runs itself (host-socket)
@@ -202,7 +249,7 @@ async function main(): Promise<void> {
   writeFileSync(
     out,
     JSON.stringify(
-      { date: started.toISOString(), node: process.version, cpus: cpus().length, runs: RUNS, figures },
+      { date: started.toISOString(), node: process.version, cpus: cpus().length, runs: RUNS, figures, series },
       null,
       2,
     ),
