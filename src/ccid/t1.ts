@@ -23,7 +23,7 @@
  */
 import { DriverError, IFD } from '../ifd/errors.js';
 import type { EdcKind } from './edc.js';
-import { decodeBlock, describeBlock, encodeBlock, MAX_INF, type T1Block } from './t1-block.js';
+import { decodeBlockInPlace, describeBlock, encodeBlock, MAX_INF, type T1Block } from './t1-block.js';
 
 /** One block out to the card, one block back (a PC_to_RDR_XfrBlock at TPDU level). */
 export interface T1Link {
@@ -307,7 +307,8 @@ export class T1Protocol {
       this.status = 'needs-resynch';
       throw e;
     }
-    const decoded = decodeBlock(reply, this.edc);
+    // The INF of an I-block stays a view into the reply: runCommand copies it into the answer (concat).
+    const decoded = decodeBlockInPlace(reply, this.edc);
     if (!decoded.ok) return { valid: false, edcError: decoded.edcError, reason: decoded.reason };
     // §11.3.2.1: a reply whose NAD is not ours with SAD/DAD swapped is not meant for us: an invalid block.
     if (decoded.nad !== this.replyNad) {

@@ -5,7 +5,7 @@
  * `1 0 0 N(R) error(4)`, S-block `1 1 response type(5)`. LEN 0xFF is reserved (§11.3.2.3).
  */
 
-import { freshBytes } from '../fresh-bytes.js';
+import { freshBytes } from '../../util/fresh-bytes.js';
 import { edcLength, edcMatches, writeEdc, type EdcKind } from './edc.js';
 
 /** PCB of an I-block (§11.3.2.2): N(S) in bit 7, more-data bit M in bit 6. */

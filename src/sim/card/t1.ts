@@ -13,7 +13,7 @@
  * - NAD (§11.3.2.1): the answer swaps the received NAD's nibbles (SAD ↔ DAD).
  */
 
-import { copyOfBytes, freshBytes } from '../fresh-bytes.js';
+import { copyOfBytes, freshBytes } from '../../util/fresh-bytes.js';
 import type { ResponseApdu } from './apdu.js';
 import { SW } from './apdu.js';
 import type { CardApplications } from './applets.js';

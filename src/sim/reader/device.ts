@@ -7,7 +7,7 @@
  * driver's transferIn resolves in the next microtask. `latencyMs` delays every response (the slot is busy meanwhile).
  */
 import type { SimCard } from '../card-interface.js';
-import { copyOfBytes, freshBytes } from '../fresh-bytes.js';
+import { copyOfBytes, freshBytes } from '../../util/fresh-bytes.js';
 import {
   CLASS_REQUEST,
   COMMAND_STATUS,

@@ -1,12 +1,12 @@
 /**
- * New zero-filled byte arrays for the simulator's per-message buffers (CCID messages, T=1 frames), carved from shared
- * slabs instead of allocated one by one.
+ * New zero-filled byte arrays for per-message buffers (CCID messages and T=1 blocks, in the driver and in the
+ * simulator), carved from shared slabs instead of allocated one by one.
  *
  * Why: a `new Uint8Array(n)` of more than 64 bytes gets its own off-heap ArrayBuffer in V8 (an allocation, a backing
  * store to track and later sweep), and a smaller one, kept on the JavaScript heap, has to be moved out of it the first
  * time its `.buffer` is taken (a DataView for a WebUSB transfer result needs it). A 65,000-byte ECHO through T=1
- * chaining makes about 1,500 such arrays on the simulator's side alone; their allocation and collection were the
- * largest single cost of the T=1 floor's profile (bench/README.md).
+ * chaining made about 1,500 such arrays on the simulator's side and 1,000 on the driver's; their allocation and
+ * collection were the largest single cost of its profile (bench/README.md).
  *
  * What the caller gets is the same as with `new Uint8Array(n)`: n zero bytes nobody else sees or writes. A slab is
  * never reused: its unused tail is handed out, and a fresh slab replaces it when it is full; the old one is freed by
