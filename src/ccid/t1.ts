@@ -385,19 +385,19 @@ export class T1Protocol {
       return lastR;
     };
 
+    // What to send when the reply did not move things forward; undefined = give up and resynchronise.
+    const retry = (next: () => Uint8Array, problem: string): Uint8Array | undefined => {
+      this.lastError = problem;
+      if (++failures > T1_MAX_RETRIES) return undefined;
+      this.counters.retransmissions++;
+      return next();
+    };
+    // Rules 7.1 and 7.2: after our R-block, repeat it; otherwise ask for the expected I-block with an R-block.
+    const recover = (edcError: boolean) => () => lastR ?? rBlock(edcError ? 'edc' : 'other');
+
     let out = iBlock();
     for (;;) {
       const rx = await this.exchange(out);
-
-      // What to send when the reply did not move things forward; undefined = give up and resynchronise.
-      const retry = (next: () => Uint8Array, problem: string): Uint8Array | undefined => {
-        this.lastError = problem;
-        if (++failures > T1_MAX_RETRIES) return undefined;
-        this.counters.retransmissions++;
-        return next();
-      };
-      // Rules 7.1 and 7.2: after our R-block, repeat it; otherwise ask for the expected I-block with an R-block.
-      const recover = (edcError: boolean) => () => lastR ?? rBlock(edcError ? 'edc' : 'other');
 
       let next: Uint8Array | undefined;
       if (!rx.valid) {
