@@ -378,7 +378,9 @@ export class T1Protocol {
       chunk = Math.min(this.currentIfsc, apdu.length - offset);
       more = offset + chunk < apdu.length;
       lastR = undefined;
-      return this.encode({ type: 'I', ns: this.ns, more, inf: apdu.subarray(offset, offset + chunk) });
+      // A whole short APDU goes as it is: a subarray of a short array V8 keeps on its heap would move it off the heap.
+      const inf = offset === 0 && chunk === apdu.length ? apdu : apdu.subarray(offset, offset + chunk);
+      return this.encode({ type: 'I', ns: this.ns, more, inf });
     };
     const rBlock = (error: 'none' | 'edc' | 'other'): Uint8Array => {
       lastR = this.encode({ type: 'R', nr: this.nr, error });

@@ -196,8 +196,13 @@ export class T1CardSession {
     const dataEnd = Math.min(end, data.length);
     let o = 3;
     if (out.offset < dataEnd) {
-      frame.set(data.subarray(out.offset, dataEnd), o);
-      o += dataEnd - out.offset;
+      if (dataEnd - out.offset > 64) {
+        frame.set(data.subarray(out.offset, dataEnd), o);
+        o += dataEnd - out.offset;
+      } else {
+        // Short answers byte by byte: a subarray of a short array V8 keeps on its heap would move it off the heap.
+        for (let i = out.offset; i < dataEnd; i++) frame[o++] = data[i]!;
+      }
     }
     for (let i = Math.max(out.offset, data.length); i < end; i++) frame[o++] = i === data.length ? sw >>> 8 : sw & 0xff;
     out.offset = end;
