@@ -29,9 +29,28 @@ export function lrc(bytes: Uint8Array): number {
 // (bench/README.md) showed the iterator loops and the per-block subarray and EDC arrays among its costs.
 function lrcOf(bytes: Uint8Array, end: number): number {
   let x = 0;
-  for (let i = 0; i < end; i++) x ^= bytes[i]!;
+  let i = 0;
+  if (end >= WORDWISE_FROM) {
+    // A long block (an I-block of a chain) is folded four bytes at a time: the exclusive-or of the bytes is that of the
+    // four bytes of the exclusive-or of their 32-bit words, whatever the byte order. The words start at the first
+    // 4-aligned byte; the bytes before and after them are taken one by one. (An array this long is never one V8 keeps
+    // on its heap, so taking its buffer copies nothing.)
+    const offset = bytes.byteOffset;
+    const head = (4 - (offset & 3)) & 3;
+    for (; i < head; i++) x ^= bytes[i]!;
+    const count = (end - head) >>> 2;
+    const words = new Int32Array(bytes.buffer, offset + head, count);
+    let w = 0;
+    for (let k = 0; k < count; k++) w ^= words[k]!;
+    x ^= (w ^ (w >>> 8) ^ (w >>> 16) ^ (w >>> 24)) & 0xff;
+    i = head + count * 4;
+  }
+  for (; i < end; i++) x ^= bytes[i]!;
   return x;
 }
+
+/** Blocks from this length on have their LRC computed by words (about twice as fast on a 258-byte block). */
+const WORDWISE_FROM = 128;
 
 function crcOf(bytes: Uint8Array, end: number): number {
   let crc = 0xffff;

@@ -32,6 +32,7 @@ import {
   messageTypeName,
 } from './constants.js';
 import { DriverError, IFD, type IfdCode } from '../ifd/errors.js';
+import { freshBytes } from '../util/fresh-bytes.js';
 import { hexByte } from '../util/hex.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -51,7 +52,7 @@ function header(type: number, slot: number, seq: number, dataLength: number, b7:
   if (dataLength > MAX_DW_LENGTH) {
     throw new DriverError(IFD.COMMUNICATION_ERROR, `${dataLength} bytes of abData do not fit dwLength`);
   }
-  const msg = new Uint8Array(CCID_HEADER_SIZE + dataLength);
+  const msg = freshBytes(CCID_HEADER_SIZE + dataLength);
   msg[0] = type;
   msg[1] = dataLength & 0xff;
   msg[2] = (dataLength >>> 8) & 0xff;

@@ -10,6 +10,7 @@
  * 1..254) is a programming error and throws a RangeError naming the problem.
  */
 import { checkEdc, edcLength, writeEdc, type EdcKind } from './edc.js';
+import { freshBytes } from '../util/fresh-bytes.js';
 import { hexByte } from '../util/hex.js';
 
 /** Information block: carries application data; N(S) alternates 0/1, M set when more blocks of the chain follow. */
@@ -110,7 +111,7 @@ export function encodeBlock(block: T1Block, options: { nad?: number; edc: EdcKin
   }
   const inf = infOf(block);
   // One array for the whole block, its EDC written in place (the profile of T=1 chaining, bench/README.md).
-  const out = new Uint8Array(3 + inf.length + edcLength(options.edc));
+  const out = freshBytes(3 + inf.length + edcLength(options.edc));
   out[0] = nad;
   out[1] = pcbOf(block);
   out[2] = inf.length;
@@ -125,6 +126,18 @@ function invalid(reason: string, edcError = false): T1DecodeResult {
 
 /** Reads one received block. Never throws; see the module comment for what counts as invalid. */
 export function decodeBlock(bytes: Uint8Array, edc: EdcKind): T1DecodeResult {
+  return decode(bytes, edc, true);
+}
+
+/**
+ * Like decodeBlock, but an I-block's INF is a view into `bytes`, not a copy: for a caller that copies it anyway before
+ * `bytes` can change (the T=1 protocol gathers a chained answer's INF fields into one array), one array less per block.
+ */
+export function decodeBlockInPlace(bytes: Uint8Array, edc: EdcKind): T1DecodeResult {
+  return decode(bytes, edc, false);
+}
+
+function decode(bytes: Uint8Array, edc: EdcKind, copyInf: boolean): T1DecodeResult {
   const edcLen = edcLength(edc);
   if (bytes.length < 3 + edcLen) {
     return invalid(`block of ${bytes.length} bytes is shorter than prologue and ${edc.toUpperCase()} (${3 + edcLen})`);
@@ -138,7 +151,7 @@ export function decodeBlock(bytes: Uint8Array, edc: EdcKind): T1DecodeResult {
     return invalid(`LEN says ${len} INF bytes but the block holds ${bytes.length - 3 - edcLen}`);
   }
   if (!checkEdc(bytes, edc)) return invalid(`${edc.toUpperCase()} mismatch`, true);
-  const inf = bytes.slice(3, 3 + len);
+  const inf = copyInf ? bytes.slice(3, 3 + len) : bytes.subarray(3, 3 + len);
 
   if ((pcb & 0x80) === 0) {
     // I-block: 0 N(S) M 0 0 0 0 0; b5..b1 are reserved for future use.

@@ -23,7 +23,7 @@
  */
 import { DriverError, IFD } from '../ifd/errors.js';
 import type { EdcKind } from './edc.js';
-import { decodeBlock, describeBlock, encodeBlock, MAX_INF, type T1Block } from './t1-block.js';
+import { decodeBlockInPlace, describeBlock, encodeBlock, MAX_INF, type T1Block } from './t1-block.js';
 
 /** One block out to the card, one block back (a PC_to_RDR_XfrBlock at TPDU level). */
 export interface T1Link {
@@ -307,7 +307,8 @@ export class T1Protocol {
       this.status = 'needs-resynch';
       throw e;
     }
-    const decoded = decodeBlock(reply, this.edc);
+    // The INF of an I-block stays a view into the reply: runCommand copies it into the answer (concat).
+    const decoded = decodeBlockInPlace(reply, this.edc);
     if (!decoded.ok) return { valid: false, edcError: decoded.edcError, reason: decoded.reason };
     // §11.3.2.1: a reply whose NAD is not ours with SAD/DAD swapped is not meant for us: an invalid block.
     if (decoded.nad !== this.replyNad) {
@@ -377,26 +378,28 @@ export class T1Protocol {
       chunk = Math.min(this.currentIfsc, apdu.length - offset);
       more = offset + chunk < apdu.length;
       lastR = undefined;
-      return this.encode({ type: 'I', ns: this.ns, more, inf: apdu.subarray(offset, offset + chunk) });
+      // A whole short APDU goes as it is: a subarray of a short array V8 keeps on its heap would move it off the heap.
+      const inf = offset === 0 && chunk === apdu.length ? apdu : apdu.subarray(offset, offset + chunk);
+      return this.encode({ type: 'I', ns: this.ns, more, inf });
     };
     const rBlock = (error: 'none' | 'edc' | 'other'): Uint8Array => {
       lastR = this.encode({ type: 'R', nr: this.nr, error });
       return lastR;
     };
 
+    // What to send when the reply did not move things forward; undefined = give up and resynchronise.
+    const retry = (next: () => Uint8Array, problem: string): Uint8Array | undefined => {
+      this.lastError = problem;
+      if (++failures > T1_MAX_RETRIES) return undefined;
+      this.counters.retransmissions++;
+      return next();
+    };
+    // Rules 7.1 and 7.2: after our R-block, repeat it; otherwise ask for the expected I-block with an R-block.
+    const recover = (edcError: boolean) => () => lastR ?? rBlock(edcError ? 'edc' : 'other');
+
     let out = iBlock();
     for (;;) {
       const rx = await this.exchange(out);
-
-      // What to send when the reply did not move things forward; undefined = give up and resynchronise.
-      const retry = (next: () => Uint8Array, problem: string): Uint8Array | undefined => {
-        this.lastError = problem;
-        if (++failures > T1_MAX_RETRIES) return undefined;
-        this.counters.retransmissions++;
-        return next();
-      };
-      // Rules 7.1 and 7.2: after our R-block, repeat it; otherwise ask for the expected I-block with an R-block.
-      const recover = (edcError: boolean) => () => lastR ?? rBlock(edcError ? 'edc' : 'other');
 
       let next: Uint8Array | undefined;
       if (!rx.valid) {

@@ -312,7 +312,10 @@ export class CcidTransport implements ClassRequestChannel {
     if (!(timeoutMs > 0)) {
       throw new DriverError(IFD.COMMUNICATION_ERROR, `command timeout ${timeoutMs} ms: a positive number is required`);
     }
-    await this.acquireSlot(slot);
+    // A free slot is taken at once, without a queued ticket; the command still goes on a turn later, as when its
+    // ticket is granted at once (a call made just before the reader goes away fails rather than reaching the reader).
+    if (this.takeFreeSlot(slot)) await Promise.resolve();
+    else await this.acquireSlot(slot);
     let releaseAfter: Promise<void> | undefined;
     try {
       this.checkUsable();
@@ -442,6 +445,18 @@ export class CcidTransport implements ClassRequestChannel {
   // -------------------------------------------------------------------------------------------------------------
   // Internals: slot scheduling
   // -------------------------------------------------------------------------------------------------------------
+
+  /**
+   * Takes the slot when nothing is queued before it and the bMaxCCIDBusySlots limit allows: what dispatchSlots would do
+   * at once for a ticket queued now, without the ticket and its promise (the path of every command on an idle slot).
+   */
+  private takeFreeSlot(slot: number): boolean {
+    if (this.slotQueue.length !== 0 || this.busySlots.has(slot) || this.busySlots.size >= this.maxBusySlots) {
+      return false;
+    }
+    this.busySlots.add(slot);
+    return true;
+  }
 
   private acquireSlot(slot: number): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -608,13 +623,39 @@ export class CcidTransport implements ClassRequestChannel {
     if (this.waiters.get(k) === w) this.waiters.delete(k);
   }
 
-  private async write(msg: Uint8Array): Promise<void> {
+  /**
+   * One bulk-OUT message. The first transfer is made here without an async function around it (a turn and a promise
+   * less per message); a stall or a short write goes on in writeAgain, as the loop there always did.
+   */
+  private write(msg: Uint8Array): Promise<void> {
+    let sent: Promise<USBOutTransferResult>;
+    try {
+      sent = this.device.transferOut(this.info.bulkOut, msg as Uint8Array<ArrayBuffer>);
+    } catch (e) {
+      return Promise.reject(this.transferError(e, messageTypeName(msg[0]!)));
+    }
+    return sent.then(
+      (result) => {
+        if (result.status !== 'ok' || result.bytesWritten !== msg.length) return this.writeAgain(msg, result);
+      },
+      (e: unknown) => {
+        throw this.transferError(e, messageTypeName(msg[0]!));
+      },
+    );
+  }
+
+  /** What follows a first transfer that was not written whole: `first` is its result. */
+  private async writeAgain(msg: Uint8Array, first: USBOutTransferResult): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       let result: USBOutTransferResult;
-      try {
-        result = await this.device.transferOut(this.info.bulkOut, msg as Uint8Array<ArrayBuffer>);
-      } catch (e) {
-        throw this.transferError(e, messageTypeName(msg[0]!));
+      if (attempt === 0) {
+        result = first;
+      } else {
+        try {
+          result = await this.device.transferOut(this.info.bulkOut, msg as Uint8Array<ArrayBuffer>);
+        } catch (e) {
+          throw this.transferError(e, messageTypeName(msg[0]!));
+        }
       }
       if (result.status === 'stall' && attempt === 0) {
         this.log('warn', `bulk-OUT stalled on ${messageTypeName(msg[0]!)}: clearing the halt and sending again`);

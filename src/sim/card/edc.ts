@@ -17,7 +17,22 @@ export function edcLength(kind: EdcKind): 1 | 2 {
 /** LRC over bytes[start, end). */
 export function lrc(bytes: Uint8Array, start = 0, end = bytes.length): number {
   let x = 0;
-  for (let i = start; i < end; i++) x ^= bytes[i]!;
+  let i = start;
+  if (end - start >= 128 && end <= bytes.length) {
+    // Long frames (chained I-blocks) by 32-bit words: XOR is bitwise, so the four bytes of the XOR of the words XORed
+    // together give the XOR of their bytes, in either byte order. Bytes before the first 4-aligned one and after the
+    // last whole word go one by one.
+    const base = bytes.byteOffset;
+    const head = Math.min(end, start + ((4 - ((base + start) & 3)) & 3));
+    for (; i < head; i++) x ^= bytes[i]!;
+    const count = (end - i) >>> 2;
+    const words = new Int32Array(bytes.buffer, base + i, count);
+    let w = 0;
+    for (let k = 0; k < count; k++) w ^= words[k]!;
+    x ^= (w ^ (w >>> 8) ^ (w >>> 16) ^ (w >>> 24)) & 0xff;
+    i += count * 4;
+  }
+  for (; i < end; i++) x ^= bytes[i]!;
   return x;
 }
 

@@ -5,6 +5,7 @@
  * `1 0 0 N(R) error(4)`, S-block `1 1 response type(5)`. LEN 0xFF is reserved (§11.3.2.3).
  */
 
+import { freshBytes } from '../../util/fresh-bytes.js';
 import { edcLength, edcMatches, writeEdc, type EdcKind } from './edc.js';
 
 /** PCB of an I-block (§11.3.2.2): N(S) in bit 7, more-data bit M in bit 6. */
@@ -71,7 +72,7 @@ export function readFrame(bytes: Uint8Array, edc: EdcKind): FrameReading {
  * lets the chaining code copy response bytes straight into the frame.
  */
 export function openFrame(nad: number, pcb: number, len: number, edc: EdcKind): Uint8Array {
-  const frame = new Uint8Array(3 + len + edcLength(edc));
+  const frame = freshBytes(3 + len + edcLength(edc));
   frame[0] = nad;
   frame[1] = pcb;
   frame[2] = len;

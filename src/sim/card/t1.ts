@@ -13,6 +13,7 @@
  * - NAD (§11.3.2.1): the answer swaps the received NAD's nibbles (SAD ↔ DAD).
  */
 
+import { copyOfBytes, freshBytes } from '../../util/fresh-bytes.js';
 import type { ResponseApdu } from './apdu.js';
 import { SW } from './apdu.js';
 import type { CardApplications } from './applets.js';
@@ -139,7 +140,7 @@ export class T1CardSession {
     const nr = (pcb >>> 4) & 1;
     const acknowledges = (pcb & 0x0f) === 0 && nr === this.ns;
     if (this.outgoing !== null && acknowledges) return this.nextAnswerBlock();
-    if (this.lastSent !== null) return this.emit(this.lastSent.slice());
+    if (this.lastSent !== null) return this.emit(this.lastSent);
     return this.errorBlock(R_ERROR.OTHER);
   }
 
@@ -195,8 +196,13 @@ export class T1CardSession {
     const dataEnd = Math.min(end, data.length);
     let o = 3;
     if (out.offset < dataEnd) {
-      frame.set(data.subarray(out.offset, dataEnd), o);
-      o += dataEnd - out.offset;
+      if (dataEnd - out.offset > 64) {
+        frame.set(data.subarray(out.offset, dataEnd), o);
+        o += dataEnd - out.offset;
+      } else {
+        // Short answers byte by byte: a subarray of a short array V8 keeps on its heap would move it off the heap.
+        for (let i = out.offset; i < dataEnd; i++) frame[o++] = data[i]!;
+      }
     }
     for (let i = Math.max(out.offset, data.length); i < end; i++) frame[o++] = i === data.length ? sw >>> 8 : sw & 0xff;
     out.offset = end;
@@ -218,7 +224,7 @@ export class T1CardSession {
       if (this.rxLength === 0 && inf.length >= 7 && inf[4] === 0) {
         capacity = Math.max(capacity, Math.min(MAX_APDU_LENGTH, 9 + ((inf[5]! << 8) | inf[6]!)));
       }
-      const next = new Uint8Array(capacity);
+      const next = freshBytes(capacity);
       next.set(this.rx.subarray(0, this.rxLength));
       this.rx = next;
     }
@@ -240,17 +246,22 @@ export class T1CardSession {
   }
 
   private send(frame: Uint8Array): Uint8Array {
-    this.lastSent = frame.slice();
+    this.lastSent = frame;
     return this.emit(frame);
   }
 
-  /** The garbled-EDC fault applies to what goes on the wire, never to the remembered block. */
+  /**
+   * What goes on the wire: a copy of the frame, so that neither the garbled-EDC fault (which applies to the wire,
+   * never to the remembered block) nor the receiver can change the block kept for retransmission. The copy is a
+   * fresh-bytes one: this runs for every block (bench/README.md, the T=1 ECHO's profile).
+   */
   private emit(frame: Uint8Array): Uint8Array {
+    const wire = copyOfBytes(frame);
     if (this.faults.garbleT1Edc > 0) {
       this.faults.garbleT1Edc--;
-      const last = frame.length - 1;
-      frame[last] = frame[last]! ^ 0x01;
+      const last = wire.length - 1;
+      wire[last] = wire[last]! ^ 0x01;
     }
-    return frame;
+    return wire;
   }
 }

@@ -7,6 +7,7 @@
  * driver's transferIn resolves in the next microtask. `latencyMs` delays every response (the slot is busy meanwhile).
  */
 import type { SimCard } from '../card-interface.js';
+import { copyOfBytes, freshBytes } from '../../util/fresh-bytes.js';
 import {
   CLASS_REQUEST,
   COMMAND_STATUS,
@@ -29,7 +30,7 @@ import {
   type FunctionLayout,
 } from './descriptors.js';
 import { FaultPlan, applyResponseFaults, type EndpointName, type FaultSpec } from './faults.js';
-import { InEndpoint, type InResult } from './in-endpoint.js';
+import { InEndpoint } from './in-endpoint.js';
 import { Keypad } from './keypad.js';
 import { PROFILES, isProfileId, type ProfileId, type ReaderProfile } from './profiles.js';
 import { Slot, type Command, type EscapeHandler, type Outcome } from './slot.js';
@@ -59,6 +60,7 @@ const badEndpoint = () =>
 
 function bytesOf(data: BufferSource | undefined): Uint8Array {
   if (data === undefined) return new Uint8Array(0);
+  if (data instanceof Uint8Array) return data;
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
@@ -79,7 +81,7 @@ export function encodeResponse(
   byte9: number,
   data: Uint8Array,
 ): Uint8Array {
-  const out = new Uint8Array(HEADER_LENGTH + data.length);
+  const out = freshBytes(HEADER_LENGTH + data.length);
   out[0] = type;
   out[1] = data.length & 0xff;
   out[2] = (data.length >>> 8) & 0xff;
@@ -421,33 +423,44 @@ export class SimulatedReader implements USBDevice {
 
   // --- Bulk and interrupt pipes ------------------------------------------------------------------------------------
 
-  async transferIn(endpointNumber: number, length: number): Promise<USBInTransferResult> {
-    this.requireOpen();
-    const name = this.endpointName('in', endpointNumber);
-    if (name === null || !this.claimed) throw badEndpoint();
-    if (!Number.isInteger(length) || length < 0) throw new TypeError(`transfer length ${length} is not a byte count`);
-    if (this.halted.has(name)) return stallIn();
-    if (this.armedStalls.delete(name)) {
-      this.halted.add(name);
-      return stallIn();
+  // transferIn and transferOut are not async functions: a zero-latency transfer settles with the endpoint queue's own
+  // promise (or an already resolved one) instead of wrapping it in another, one promise and turn less per message.
+  // Every error still comes as a rejected promise, never as a synchronous throw, as from an async function.
+
+  transferIn(endpointNumber: number, length: number): Promise<USBInTransferResult> {
+    try {
+      this.requireOpen();
+      const name = this.endpointName('in', endpointNumber);
+      if (name === null || !this.claimed) throw badEndpoint();
+      if (!Number.isInteger(length) || length < 0) throw new TypeError(`transfer length ${length} is not a byte count`);
+      if (this.halted.has(name)) return Promise.resolve(stallIn());
+      if (this.armedStalls.delete(name)) {
+        this.halted.add(name);
+        return Promise.resolve(stallIn());
+      }
+      const queue = name === 'bulk-in' ? this.bulkIn : this.interruptIn;
+      return queue.take(length);
+    } catch (e) {
+      return Promise.reject(e);
     }
-    const queue = name === 'bulk-in' ? this.bulkIn : this.interruptIn;
-    const r: InResult = await queue.take(length);
-    return r;
   }
 
-  async transferOut(endpointNumber: number, data: BufferSource): Promise<USBOutTransferResult> {
-    this.requireOpen();
-    const name = this.endpointName('out', endpointNumber);
-    if (name === null || !this.claimed) throw badEndpoint();
-    if (this.halted.has(name)) return stallOut();
-    if (this.armedStalls.delete(name)) {
-      this.halted.add(name);
-      return stallOut();
+  transferOut(endpointNumber: number, data: BufferSource): Promise<USBOutTransferResult> {
+    try {
+      this.requireOpen();
+      const name = this.endpointName('out', endpointNumber);
+      if (name === null || !this.claimed) throw badEndpoint();
+      if (this.halted.has(name)) return Promise.resolve(stallOut());
+      if (this.armedStalls.delete(name)) {
+        this.halted.add(name);
+        return Promise.resolve(stallOut());
+      }
+      const bytes = bytesOf(data);
+      this.receiveCommand(bytes);
+      return Promise.resolve(okOut(bytes.length));
+    } catch (e) {
+      return Promise.reject(e);
     }
-    const bytes = bytesOf(data);
-    this.receiveCommand(bytes);
-    return okOut(bytes.length);
   }
 
   /** One bulk-OUT transfer = one PC_to_RDR message (CCID 1.1 §6.1). */
@@ -461,8 +474,7 @@ export class SimulatedReader implements USBDevice {
       this.emit(index, type, slotIndex, seq, failure(FIELD_OFFSET.dwLength));
       return;
     }
-    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-    const dwLength = view.getUint32(1, true);
+    const dwLength = (raw[1]! | (raw[2]! << 8) | (raw[3]! << 16) | (raw[4]! << 24)) >>> 0;
     if (dwLength !== raw.length - HEADER_LENGTH || raw.length > this.profile.ccid.dwMaxCCIDMessageLength) {
       this.emit(index, type, slotIndex, seq, failure(FIELD_OFFSET.dwLength));
       return;
@@ -481,7 +493,7 @@ export class SimulatedReader implements USBDevice {
       b8: raw[8]!,
       b9: raw[9]!,
       // Our own copy: the caller may reuse its buffer while a chained APDU is being collected.
-      data: raw.slice(HEADER_LENGTH),
+      data: copyOfBytes(raw, HEADER_LENGTH),
     };
     if (type === PC_TO_RDR.Abort) {
       this.cancels.get(slotIndex)?.(SLOT_ERROR.CMD_ABORTED);
@@ -535,11 +547,21 @@ export class SimulatedReader implements USBDevice {
     const icc = this.slots[slotIndex]?.iccStatus ?? ICC_STATUS.ABSENT;
     const responseType = responseTypeFor(commandType);
     const final = encodeResponse(responseType, slotIndex, seq, (o.commandStatus << 6) | icc, o.error, o.byte9, o.data);
+    const fired = this.faults.take(index, commandType);
+    if (
+      fired.length === 0 &&
+      o.timeExtensions.length === 0 &&
+      this.profile.quirks?.zlpBeforeResponseTo?.includes(commandType) !== true
+    ) {
+      // The common case, without the packet list below: the response alone.
+      this.lastResponse = final;
+      this.bulkIn.push(final);
+      return;
+    }
     const timeExtension = (m: number) =>
       encodeResponse(responseType, slotIndex, seq, (COMMAND_STATUS.TIME_EXTENSION << 6) | icc, m, 0, new Uint8Array(0));
     const packets: Uint8Array[] = o.timeExtensions.map(timeExtension);
     if (this.profile.quirks?.zlpBeforeResponseTo?.includes(commandType)) packets.push(new Uint8Array(0));
-    const fired = this.faults.take(index, commandType);
     packets.push(...applyResponseFaults(final, fired, timeExtension, this.lastResponse));
     this.lastResponse = final;
     for (const p of packets) this.bulkIn.push(p);

@@ -83,6 +83,7 @@ export class FaultPlan {
   /** @internal The faults that fire on the response to this command (removed from the plan, logged). */
   take(commandIndex: number, messageType: number): ResponseFaultSpec[] {
     const fired: ResponseFaultSpec[] = [];
+    if (this.planned.length === 0) return fired;
     this.planned = this.planned.filter((p) => {
       const t = p.spec.target ?? { on: 'next-response' };
       const hit =

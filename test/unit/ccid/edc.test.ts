@@ -16,6 +16,23 @@ describe('lrc', () => {
     expect(lrc(h('0F F0 FF'))).toBe(0x00);
   });
 
+  it('is the XOR of every byte for long blocks too (taken by words), at every offset in their buffer', () => {
+    const buffer = new ArrayBuffer(512);
+    const all = new Uint8Array(buffer);
+    for (let i = 0; i < all.length; i++) all[i] = (i * 131 + 7) & 0xff;
+    for (let offset = 0; offset < 8; offset++) {
+      for (const length of [127, 128, 129, 130, 131, 258, 259, 500]) {
+        const block = new Uint8Array(buffer, offset, length);
+        let x = 0;
+        for (const b of block) x ^= b;
+        expect(lrc(block)).toBe(x);
+        const flipped = block.slice();
+        flipped[length >> 1]! ^= 0x10;
+        expect(lrc(flipped)).toBe(x ^ 0x10);
+      }
+    }
+  });
+
   // Blocks from ANSSI-FR/Open-ISO7816-Stack tests/reader_tests_apdu_t1.c (ISO 7816-3 Annex A examples).
   it.each([
     ['00 00 0F 00 A4 04 00 0A 45 75 74 77 74 75 36 41 70 70', 0xe0],

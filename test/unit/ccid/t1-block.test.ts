@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { appendEdc } from '../../../src/ccid/edc.js';
-import { decodeBlock, describeBlock, encodeBlock, type T1Block } from '../../../src/ccid/t1-block.js';
+import {
+  decodeBlock,
+  decodeBlockInPlace,
+  describeBlock,
+  encodeBlock,
+  type T1Block,
+} from '../../../src/ccid/t1-block.js';
 
 const h = (s: string): Uint8Array =>
   Uint8Array.from(
@@ -144,6 +150,18 @@ describe('decodeBlock', () => {
     const r = decodeBlock(bytes, 'lrc');
     bytes[3] = 0;
     expect(r.ok && r.block.type === 'I' && Array.from(r.block.inf)).toEqual([0x90, 0x00]);
+  });
+
+  it('in place: the same verdicts, an I-block INF a view into the input', () => {
+    const bytes = lrcBlock('00 40 02 90 00');
+    expect(decodeBlockInPlace(bytes, 'lrc')).toEqual(decodeBlock(bytes, 'lrc'));
+    const r = decodeBlockInPlace(bytes, 'lrc');
+    bytes[3] = 0x61;
+    expect(r.ok && r.block.type === 'I' && Array.from(r.block.inf)).toEqual([0x61, 0x00]);
+    const bad = lrcBlock('00 00 02 90 00');
+    bad[5] = bad[5]! ^ 1;
+    expect(decodeBlockInPlace(bad, 'lrc')).toEqual(decodeBlock(bad, 'lrc'));
+    expect(decodeBlockInPlace(bad, 'lrc').ok).toBe(false);
   });
 });
 

@@ -9,6 +9,22 @@ describe('T=1 epilogue (ISO 7816-3 §11.4.4)', () => {
     expect(lrc(Uint8Array.of(0x00, 0xe3, 0x01, 0x09))).toBe(0xeb);
   });
 
+  it('LRC of a long frame (taken by words) is still the exclusive-or of its bytes, at any offset and range', () => {
+    const buffer = new ArrayBuffer(512);
+    const all = new Uint8Array(buffer);
+    for (let i = 0; i < all.length; i++) all[i] = (i * 97 + 3) & 0xff;
+    for (let offset = 0; offset < 8; offset++) {
+      for (const length of [128, 129, 131, 258, 260, 500]) {
+        const frame = new Uint8Array(buffer, offset, length);
+        for (const start of [0, 1, 2, 3]) {
+          let x = 0;
+          for (let i = start; i < length; i++) x ^= frame[i]!;
+          expect(lrc(frame, start, length)).toBe(x);
+        }
+      }
+    }
+  });
+
   it('CRC is the reflected x^16+x^12+x^5+1 from FFFF without final xor (check value of "123456789" is 6F91)', () => {
     expect(crc16(ascii('123456789'))).toBe(0x6f91);
     expect(crc16(new Uint8Array(0))).toBe(0xffff);
