@@ -6,7 +6,7 @@
  * after `npm run build && npm run build:e2e`; see bench/README.md, "Chromium messaging: where the time goes per hop":
  *
  *   node dist/node/profile-chromium.js [--apdus 500] [--runs 5] [--rounds 1]
- *       [--dist DIR]... [--profile OUT_DIR] [--trace OUT_DIR] [--window]
+ *       [--dist DIR]... [--profile OUT_DIR] [--trace OUT_DIR] [--window] [--cpu N]
  *
  * `--dist DIR` (repeatable): a `dist` folder holding connector/, hello-world-app/ and test-client/ (default this
  * checkout's). With two, each round launches one browser per folder, one after the other, so old and new builds are
@@ -18,8 +18,12 @@
  * .cpuprofile files are written to OUT_DIR and summarised per source file through the bundles' source maps.
  * `--trace OUT_DIR`: the same loops under CDP `Tracing` (categories below); summarised per process and thread as CPU
  * time per call.
+ * `--cpu N`: after the timed runs, N more loops of each kind in alternation, each with the CPU time of every thread of
+ * every process of this browser (Linux /proc/…/task/…/schedstat) read before and after: CPU µs per call. On a shared
+ * machine this is the figure to compare (wall time there is mostly other programs' turn on the cores). It is not the
+ * latency: on an idle machine the page, the browser process and the worker overlap a little on different cores.
  */
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { SourceMap } from 'node:module';
 import { join, resolve } from 'node:path';
 import type { CDPSession, Page } from 'playwright-core';
@@ -45,10 +49,20 @@ interface Args {
   profile: string | undefined;
   trace: string | undefined;
   window: boolean;
+  cpu: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { apdus: 500, runs: 5, rounds: 1, dists: [], profile: undefined, trace: undefined, window: false };
+  const a: Args = {
+    apdus: 500,
+    runs: 5,
+    rounds: 1,
+    dists: [],
+    profile: undefined,
+    trace: undefined,
+    window: false,
+    cpu: 0,
+  };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     if (k === '--window') {
@@ -63,6 +77,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--dist') a.dists.push(resolve(v));
     else if (k === '--profile') a.profile = resolve(v);
     else if (k === '--trace') a.trace = resolve(v);
+    else if (k === '--cpu') a.cpu = Number(v);
     else throw new Error(`unknown argument ${k}`);
     i++;
   }
@@ -142,6 +157,27 @@ async function attach(cdp: CDPSession, targetId: string) {
   };
 }
 
+/** Source files → the hop of the path they belong to (the first match wins). */
+const HOPS: [RegExp, string][] = [
+  [/^\(idle\)$/, '(idle)'],
+  [/^\(native\)$|^\(program\)$/, 'Chrome: port messaging, bindings, tasks (native, not JS)'],
+  [/^\(garbage collector\)$/, 'garbage collection'],
+  [/^client-lib\//, 'client library (client-lib/src)'],
+  [/^src\/protocol\//, 'protocol codec and checks (src/protocol)'],
+  [
+    /^src\/connector\/(combined-daemon)\.ts$|^src\/pcsc\/combined\.ts$/,
+    'combinator (combined-daemon.ts, pcsc/combined.ts)',
+  ],
+  [
+    /^src\/connector\/|^src\/util\/(sanitize|redact)\.ts$/,
+    'connector: router, consent, log (src/connector, sanitize, redact)',
+  ],
+  [/^src\/pcsc\//, 'daemon (src/pcsc)'],
+  [/^src\/(ccid|ifd)\//, 'CCID driver (src/ccid)'],
+  [/^src\/(sim|usb)\//, 'demo reader: simulated GemPC Twin and card, its USB (src/sim, src/usb)'],
+  [/^chrome-extension:/, 'floor worker (worker.js)'],
+];
+
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
@@ -199,7 +235,15 @@ function summariseProfile(profile: CpuProfile, dist: string, calls: number, titl
     byFn.set(`${fn} — ${file}`, (byFn.get(`${fn} — ${file}`) ?? 0) + t);
   }
   const per = (t: number) => (t / calls).toFixed(1).padStart(7);
+  const byHop = new Map<string, number>();
+  for (const [file, t] of byFile) {
+    const hop = HOPS.find(([re]) => re.test(file))?.[1] ?? 'other';
+    byHop.set(hop, (byHop.get(hop) ?? 0) + t);
+  }
   const lines = [`${title}: ${(total / calls).toFixed(1)} µs busy per call (not idle), ${calls} calls`];
+  lines.push('  by hop (self µs/call, share of busy):');
+  for (const [k, t] of [...byHop].sort((a, b) => b[1] - a[1]))
+    if (k !== '(idle)') lines.push(`   ${per(t)}  ${((100 * t) / total).toFixed(0).padStart(3)} %  ${k}`);
   lines.push('  by file (self µs/call):');
   for (const [k, t] of [...byFile].sort((a, b) => b[1] - a[1]).slice(0, 25)) lines.push(`   ${per(t)}  ${k}`);
   lines.push('  top functions (self µs/call):');
@@ -256,11 +300,80 @@ function summariseTrace(events: TraceEvent[], calls: number): string {
   return lines.join('\n');
 }
 
-async function traced(cdp: CDPSession, run: () => Promise<unknown>): Promise<TraceEvent[]> {
+/** The browser's main process: the one whose command line names this profile. */
+function browserPid(userDataDir: string): number {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
+      if (cmd.includes(`--user-data-dir=${userDataDir}`) && !cmd.some((a) => a.startsWith('--type='))) return Number(d);
+    } catch {
+      /* gone */
+    }
+  }
+  throw new Error('the browser process was not found in /proc');
+}
+
+/**
+ * CPU time (ns) of every thread of the browser and all its descendants (Linux /proc/<pid>/task/<tid>/schedstat), by
+ * process type and thread name ("renderer/ServiceWorker t", "browser/CrBrowserMain", …).
+ */
+function treeCpuNs(root: number): Map<string, number> {
+  const parent = new Map<number, number>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      /* gone */
+    }
+  }
+  const inTree = (pid: number): boolean => {
+    for (let p = pid, n = 0; p > 1 && n < 50; p = parent.get(p) ?? 0, n++) if (p === root) return true;
+    return false;
+  };
+  const out = new Map<string, number>();
+  for (const pid of parent.keys()) {
+    if (!inTree(pid)) continue;
+    try {
+      // Renderers rewrite their command line (one string, spaces): the type is found either way.
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      let type = /--type=([\w-]+)/.exec(cmd)?.[1] ?? 'browser';
+      const tids = readdirSync(`/proc/${pid}/task`);
+      const comms = tids.map((tid) => readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim());
+      // The workers' processes (the connector's, the floor's) apart from the client page's.
+      if (type === 'renderer' && comms.includes('ServiceWorker t')) type = 'worker renderer';
+      for (const tid of tids) {
+        const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+        const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+        const key = `${type}/${comm}`;
+        out.set(key, (out.get(key) ?? 0) + ns);
+      }
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/** after − before, per key, in µs per call. */
+function cpuDelta(before: Map<string, number>, after: Map<string, number>, calls: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [k, v] of after) out.set(k, (v - (before.get(k) ?? 0)) / 1000 / calls);
+  return out;
+}
+const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+
+async function traced(
+  cdp: CDPSession,
+  run: () => Promise<unknown>,
+  categories = TRACE_CATEGORIES,
+): Promise<TraceEvent[]> {
   const events: TraceEvent[] = [];
   const onData = (e: { value: object[] }) => events.push(...(e.value as TraceEvent[]));
   cdp.on('Tracing.dataCollected', onData);
-  await cdp.send('Tracing.start', { categories: TRACE_CATEGORIES, transferMode: 'ReportEvents' });
+  await cdp.send('Tracing.start', { categories, transferMode: 'ReportEvents' });
   await run();
   const done = new Promise<void>((r) => cdp.once('Tracing.tracingComplete', () => r()));
   await cdp.send('Tracing.end');
@@ -269,7 +382,11 @@ async function traced(cdp: CDPSession, run: () => Promise<unknown>): Promise<Tra
   return events;
 }
 
-async function oneLaunch(dist: string, args: Args, label: string): Promise<{ ours: number[]; floor: number[] }> {
+async function oneLaunch(
+  dist: string,
+  args: Args,
+  label: string,
+): Promise<{ ours: number[]; floor: number[]; oursCpu: number[]; floorCpu: number[] }> {
   const browser = await launchWithExtensions({
     extensions: [join(dist, 'connector'), join(dist, 'hello-world-app'), join(dist, 'test-client'), FLOOR_DIR],
   });
@@ -289,6 +406,33 @@ async function oneLaunch(dist: string, args: Args, label: string): Promise<{ our
     for (let r = 0; r < args.runs; r++) {
       ours.push(await loop(page, 'one', args.apdus));
       floor.push(await loop(page, 'echoOne', args.apdus));
+    }
+    const oursCpu: number[] = [];
+    const floorCpu: number[] = [];
+    if (args.cpu > 0) {
+      // Every process of this browser (not the harness): what one call costs in CPU, whoever else uses the cores.
+      const root = browserPid(browser.userDataDir);
+      const threads: Record<'one' | 'echoOne', Map<string, number[]>> = { one: new Map(), echoOne: new Map() };
+      const cpuOf = async (which: 'one' | 'echoOne') => {
+        const t0 = treeCpuNs(root);
+        await loop(page, which, args.apdus);
+        const d = cpuDelta(t0, treeCpuNs(root), args.apdus);
+        for (const [k, v] of d) threads[which].set(k, [...(threads[which].get(k) ?? []), v]);
+        return sum(d);
+      };
+      for (let r = 0; r < args.cpu; r++) {
+        oursCpu.push(await cpuOf('one'));
+        floorCpu.push(await cpuOf('echoOne'));
+      }
+      const lines = [`${label} CPU µs per call by process type / thread (median of ${args.cpu}): ours | floor`];
+      const keys = [...new Set([...threads.one.keys(), ...threads.echoOne.keys()])];
+      const med = (k: string, w: 'one' | 'echoOne') => median(threads[w].get(k) ?? [0]);
+      keys.sort((x, y) => med(y, 'one') + med(y, 'echoOne') - med(x, 'one') - med(x, 'echoOne'));
+      for (const k of keys) {
+        if (med(k, 'one') < 2 && med(k, 'echoOne') < 2) continue;
+        lines.push(`  ${med(k, 'one').toFixed(0).padStart(6)} | ${med(k, 'echoOne').toFixed(0).padStart(6)}  ${k}`);
+      }
+      console.log(lines.join('\n'));
     }
     if (args.profile || args.trace) {
       const cdp = await browser.context.newCDPSession(page);
@@ -343,7 +487,7 @@ async function oneLaunch(dist: string, args: Args, label: string): Promise<{ our
       }
       await cdp.detach();
     }
-    return { ours, floor };
+    return { ours, floor, oursCpu, floorCpu };
   } finally {
     await browser.close();
   }
@@ -354,27 +498,36 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const ratios: number[][] = args.dists.map(() => []);
+  const cpuRatios: number[][] = args.dists.map(() => []);
+  const fixed = (xs: number[], d = 0) => xs.map((x) => x.toFixed(d)).join(' ');
   for (let round = 0; round < args.rounds; round++) {
     for (const [i, dist] of args.dists.entries()) {
       const label = args.dists.length > 1 ? `${String.fromCharCode(65 + i)}${round}` : `run${round}`;
-      const { ours, floor } = await oneLaunch(
-        dist,
-        round === 0 ? args : { ...args, profile: undefined, trace: undefined },
-        label,
-      );
+      const once = round === 0 ? args : { ...args, profile: undefined, trace: undefined };
+      const { ours, floor, oursCpu, floorCpu } = await oneLaunch(dist, once, label);
       const perRun = ours.map((o, k) => o / floor[k]!);
       ratios[i]!.push(...perRun);
       console.log(
-        `${label} ${dist}: ours ${ours.map((x) => x.toFixed(0)).join(' ')} µs; floor ${floor.map((x) => x.toFixed(0)).join(' ')} µs; ` +
-          `ours/floor per run ${perRun.map((x) => x.toFixed(2)).join(' ')} (median ${median(perRun).toFixed(2)})`,
+        `${label} ${dist}: wall ours ${fixed(ours)} µs; floor ${fixed(floor)} µs; ` +
+          `ours/floor ${fixed(perRun, 2)} (median ${median(perRun).toFixed(2)})`,
       );
+      if (oursCpu.length > 0) {
+        const cpu = oursCpu.map((o, k) => o / floorCpu[k]!);
+        cpuRatios[i]!.push(...cpu);
+        console.log(
+          `${label} ${dist}: CPU ours ${fixed(oursCpu)} µs/call; floor ${fixed(floorCpu)} µs/call; ` +
+            `ours/floor ${fixed(cpu, 2)} (median ${median(cpu).toFixed(2)})`,
+        );
+      }
     }
   }
   if (args.dists.length > 1)
-    for (const [i, dist] of args.dists.entries())
+    for (const [i, dist] of args.dists.entries()) {
+      const c = cpuRatios[i]!.length > 0 ? `; CPU ${median(cpuRatios[i]!).toFixed(2)}` : '';
       console.log(
-        `${String.fromCharCode(65 + i)} ${dist}: median ours/floor over all runs ${median(ratios[i]!).toFixed(2)}`,
+        `${String.fromCharCode(65 + i)} ${dist}: median ours/floor: wall ${median(ratios[i]!).toFixed(2)}${c}`,
       );
+    }
 }
 
 main().catch((e: unknown) => {
