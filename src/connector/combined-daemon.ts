@@ -66,12 +66,19 @@ export class CombinedDaemon implements RouterDaemon {
       })();
       return closed;
     };
-    // The combinator's methods, bound (it keeps its state in private fields), plus close() for client death.
+    // The combinator's methods, bound (it keeps its state in private fields), plus close() for client death. Each
+    // method is bound once, not at every call the router makes.
+    const bound = new Map<PropertyKey, { method: unknown; bound: unknown }>();
     return new Proxy(combined, {
       get(target, prop) {
         if (prop === 'close') return close;
         const v: unknown = Reflect.get(target, prop, target);
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        if (typeof v !== 'function') return v;
+        const known = bound.get(prop);
+        if (known?.method === v) return known.bound;
+        const b = (v as (...a: unknown[]) => unknown).bind(target);
+        bound.set(prop, { method: v, bound: b });
+        return b;
       },
     });
   }

@@ -137,13 +137,19 @@ export function boundEntries(entries: readonly LogEntry[], capacity = DEFAULT_LO
  * How many log entries one sender (an extension id) may write: a token bucket per sender, `burst` entries at once and
  * `perSecond` more each second. What goes over is counted, and said once the sender is under its limit again, so one
  * extension's flood of malformed messages or connections cannot push every other entry out of the buffer.
+ *
+ * The count is said at most once per `reportMs`: a sender that keeps calling at its limit gets a token now and then,
+ * and saying the count at each one (then "too many" again at its next entry) wrote two lines of quota notices around
+ * every entry it was allowed, twice its own rate, in the buffer and as warnings on the console. Entries allowed
+ * meanwhile are written; the count goes on until it is said.
  */
 export class LogQuota {
-  readonly #buckets = new Map<string, { tokens: number; at: number; held: number }>();
+  readonly #buckets = new Map<string, { tokens: number; at: number; held: number; saidAt: number }>();
   constructor(
     readonly burst: number,
     readonly perSecond: number,
     private readonly now: () => number = Date.now,
+    readonly reportMs = 1000,
   ) {}
 
   /**
@@ -155,18 +161,21 @@ export class LogQuota {
     let b = this.#buckets.get(key);
     if (!b) {
       if (this.#buckets.size >= 10_000) this.#prune(t);
-      b = { tokens: this.burst, at: t, held: 0 };
+      b = { tokens: this.burst, at: t, held: 0, saidAt: t };
       this.#buckets.set(key, b);
     }
     b.tokens = Math.min(this.burst, b.tokens + ((t - b.at) / 1000) * this.perSecond);
     b.at = t;
     if (b.tokens >= 1) {
       b.tokens -= 1;
+      if (b.held > 0 && t - b.saidAt < this.reportMs) return { ok: true, held: 0 };
       const held = b.held;
       b.held = 0;
       return { ok: true, held };
     }
     b.held++;
+    // From the first entry held back, the count waits `reportMs` before it is said.
+    if (b.held === 1) b.saidAt = t;
     return { ok: false, first: b.held === 1 };
   }
 

@@ -233,17 +233,21 @@ export class ConnectorRouter {
     this.allowedLog = new LogQuota(ALLOWED_LOG.burst, ALLOWED_LOG.perSecond, options.now);
   }
 
-  /** @internal A line about one sender, within its log quota (what goes over is counted and said later). */
-  logFor(sender: SenderInfo, allowed: boolean, level: LogLevel, message: string): void {
+  /**
+   * @internal A line about one sender, within its log quota (what goes over is counted and said later). `message` may
+   * be a function making the line: it is called only when the line is written (a call log line over the quota costs
+   * nothing to build).
+   */
+  logFor(sender: SenderInfo, allowed: boolean, level: LogLevel, message: string | (() => string)): void {
     const key = sender.id ?? sender.origin ?? 'unknown';
-    const who = sender.id ? `extension ${sender.id}` : sender.origin ? `origin ${quoteUntrusted(sender.origin)}` : key;
     const t = (allowed ? this.allowedLog : this.strangerLog).take(key);
     if (!t.ok) {
-      if (t.first) this.log('warn', `${who}: too many log entries; its further entries are counted, not logged`);
+      if (t.first)
+        this.log('warn', `${whoIs(sender, key)}: too many log entries; its further entries are counted, not logged`);
       return;
     }
-    if (t.held > 0) this.log('warn', `${who}: ${t.held} log entries were held back (too many)`);
-    this.log(level, message);
+    if (t.held > 0) this.log('warn', `${whoIs(sender, key)}: ${t.held} log entries were held back (too many)`);
+    this.log(level, typeof message === 'string' ? message : message());
   }
 
   /** @internal */
@@ -563,32 +567,35 @@ export class ConnectorRouter {
    */
   private logCall(session: Session, call: DecodedCall, ran: boolean, value: unknown, error: unknown): void {
     try {
-      const r = this.redaction();
-      const spec = specOf(call.fn);
-      const apduAt = spec.args.findIndex((a) => a.carries === 'apdu');
-      const apdu = apduAt >= 0 ? bytesOf(call.args[apduAt]) : new Uint8Array(0);
-      const details: string[] = [];
-      spec.args.forEach((a, i) => {
-        if (a.log !== undefined) details.push(describeValue(a, a.log, call.args[i], r, apdu));
-      });
-      const out = (value ?? {}) as Record<string, unknown>;
-      if (!error) {
-        for (const [key, v] of Object.entries(spec.result.fields ?? {})) {
-          if (v.log !== undefined) details.push(describeValue(v, v.log, out[key], r, apdu));
-        }
-      }
-      const code =
-        error === undefined
-          ? 'SCARD_S_SUCCESS'
-          : error instanceof PcscError
-            ? errorName(error.code)
-            : 'SCARD_F_INTERNAL_ERROR';
       const level = !ran ? 'warn' : 'info';
-      const line = `${session.who}: ${call.fn} → ${code}${details.length ? ` (${details.join(', ')})` : ''}`;
-      this.logFor(session.sender, session.allowed, level, line);
+      this.logFor(session.sender, session.allowed, level, () => this.callLine(session, call, value, error));
     } catch {
       /* logging must not break a call */
     }
+  }
+
+  private callLine(session: Session, call: DecodedCall, value: unknown, error: unknown): string {
+    const r = this.redaction();
+    const spec = specOf(call.fn);
+    const apduAt = spec.args.findIndex((a) => a.carries === 'apdu');
+    const apdu = apduAt >= 0 ? bytesOf(call.args[apduAt]) : new Uint8Array(0);
+    const details: string[] = [];
+    spec.args.forEach((a, i) => {
+      if (a.log !== undefined) details.push(describeValue(a, a.log, call.args[i], r, apdu));
+    });
+    const out = (value ?? {}) as Record<string, unknown>;
+    if (!error) {
+      for (const [key, v] of Object.entries(spec.result.fields ?? {})) {
+        if (v.log !== undefined) details.push(describeValue(v, v.log, out[key], r, apdu));
+      }
+    }
+    const code =
+      error === undefined
+        ? 'SCARD_S_SUCCESS'
+        : error instanceof PcscError
+          ? errorName(error.code)
+          : 'SCARD_F_INTERNAL_ERROR';
+    return `${session.who}: ${call.fn} → ${code}${details.length ? ` (${details.join(', ')})` : ''}`;
   }
 
   // -------------------------------------------------------------------------------------------------------------------
@@ -634,6 +641,11 @@ export class ConnectorRouter {
     }
     return session.client;
   }
+}
+
+/** "extension <id>" or "origin "<origin>"" for the quota's lines. */
+function whoIs(sender: SenderInfo, key: string): string {
+  return sender.id ? `extension ${sender.id}` : sender.origin ? `origin ${quoteUntrusted(sender.origin)}` : key;
 }
 
 function bytesOf(v: unknown): Uint8Array {

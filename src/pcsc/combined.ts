@@ -334,15 +334,19 @@ class Combined implements CombinedPcsc {
     );
   }
 
-  /** Races a service call with the service's removal; SCARD_E_NO_SERVICE from it removes the service. */
-  async #via<T>(service: Service, call: () => Promise<T>, what: string): Promise<T> {
-    if (service.removed) throw new PcscError(SCARD_E_READER_UNAVAILABLE, `${what}: service "${service.label}" left`);
+  /**
+   * Races a service call with the service's removal; SCARD_E_NO_SERVICE from it removes the service. `what` names the
+   * call in errors (a function: built only when an error needs it, not on every transmit).
+   */
+  async #via<T>(service: Service, call: () => Promise<T>, what: string | (() => string)): Promise<T> {
+    const name = (): string => (typeof what === 'string' ? what : what());
+    if (service.removed) throw new PcscError(SCARD_E_READER_UNAVAILABLE, `${name()}: service "${service.label}" left`);
     const p = call();
     p.catch(() => undefined);
     let tell: () => void = () => undefined;
     const gone = new Promise<never>((_, reject) => {
-      const detail = `${what}: service "${service.label}" left during the call`;
-      tell = () => reject(new PcscError(SCARD_E_READER_UNAVAILABLE, detail));
+      tell = () =>
+        reject(new PcscError(SCARD_E_READER_UNAVAILABLE, `${name()}: service "${service.label}" left during the call`));
     });
     gone.catch(() => undefined);
     service.onGone.add(tell);
@@ -351,7 +355,7 @@ class Combined implements CombinedPcsc {
     } catch (e) {
       if (isPcscError(e, SCARD_E_NO_SERVICE)) {
         void this.#detach(service, 'stopped answering (SCARD_E_NO_SERVICE)');
-        throw new PcscError(SCARD_E_READER_UNAVAILABLE, `${what}: service "${service.label}" is gone`, { cause: e });
+        throw new PcscError(SCARD_E_READER_UNAVAILABLE, `${name()}: service "${service.label}" is gone`, { cause: e });
       }
       throw e;
     } finally {
@@ -598,7 +602,12 @@ class Combined implements CombinedPcsc {
       const detail = `card handle ${hex(hCard)}: reader "${h.readerName}" was removed (its service left)`;
       throw new PcscError(SCARD_E_INVALID_VALUE, detail);
     }
-    return this.#via(h.service, () => call(h.service.client, h.serviceHandle), `${fn} on "${h.readerName}"`);
+    const reader = h.readerName;
+    return this.#via(
+      h.service,
+      () => call(h.service.client, h.serviceHandle),
+      () => `${fn} on "${reader}"`,
+    );
   }
 
   SCardReconnect(

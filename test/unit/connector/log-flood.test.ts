@@ -71,6 +71,37 @@ describe('log floods', () => {
     expect(q.take('a').ok).toBe(false);
   });
 
+  it('a sender going on at its limit: its entries at the steady rate, the quota notices at most once a second', () => {
+    let t = 0;
+    const q = new LogQuota(10, 100, () => t);
+    let written = 0;
+    let said = 0;
+    let notices = 0;
+    let held = 0;
+    for (let i = 0; i < 5000; i++) {
+      t += 1; // one entry a millisecond for 5 s: ten times its rate
+      const r = q.take('a');
+      if (r.ok) {
+        written++;
+        if (r.held > 0) notices++;
+        said += r.held;
+      } else {
+        held++;
+        if (r.first) notices++;
+      }
+    }
+    // The burst, then 100 a second: the entries keep coming at the steady rate.
+    expect(written).toBeGreaterThanOrEqual(500);
+    expect(written).toBeLessThanOrEqual(512);
+    // "too many" and "N held back": one of each a second, not two around each entry written.
+    expect(notices).toBeLessThanOrEqual(10);
+    expect(notices).toBeGreaterThanOrEqual(8);
+    // Every entry held back is counted: what was said and what is still to be said.
+    t += 1000;
+    const last = q.take('a');
+    expect(last.ok && said + last.held).toBe(held);
+  });
+
   it('a never-allowed sender flooding malformed messages writes a bounded number of entries', async () => {
     const logs: string[] = [];
     const router = new ConnectorRouter({

@@ -20,6 +20,15 @@ describe('codec', () => {
     expect(() => hexToBytes('0')).toThrow(ProtocolError);
   });
 
+  it('every byte value goes to hex and back, in either case', () => {
+    const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+    const hex = bytesToHex(all);
+    expect(hex).toBe(Array.from(all, (b) => b.toString(16).padStart(2, '0')).join(''));
+    expect(hexToBytes(hex)).toEqual(all);
+    expect(hexToBytes(hex.toUpperCase())).toEqual(all);
+    expect(() => hexToBytes('0g')).toThrow(ProtocolError);
+  });
+
   it('builds the documented call shape, options as null', () => {
     expect(encodeCall(7, 'SCardTransmit', [5, { dwProtocol: 2 }, Uint8Array.of(0, 0xa4)])).toEqual({
       v: 1,

@@ -72,4 +72,14 @@ describe('quoteUntrusted and escapeUnsafe (log text)', () => {
     expect(quoteUntrusted('y'.repeat(300), 10)).toBe(`"${'y'.repeat(9)}…"`);
     expect(escapeUnsafe('a\rb\u0007')).toBe('a\\rb\\u0007');
   });
+
+  it('leaves plain text alone: printable ASCII, "→" and "…" are never unsafe (its fast path)', () => {
+    const plain = [...Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(0x20 + i)), '→', '…'];
+    for (const c of plain) expect(hasUnsafeCharacters(c)).toBe(false);
+    const line = `client "x" (abc): SCardTransmit → SCARD_S_SUCCESS (${plain.join('')})`;
+    expect(escapeUnsafe(line)).toBe(line);
+    // One unsafe character anywhere still gets the whole line escaped.
+    expect(escapeUnsafe(`${line}\u0000`)).toBe(`${line}\\u0000`);
+    expect(escapeUnsafe(`→${RLO}…\n`)).toBe('→\\u202e…\\n');
+  });
 });
