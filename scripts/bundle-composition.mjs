@@ -115,7 +115,9 @@ function main(argv) {
     }
     if (bytes.length > top) {
       const rest = bytes.slice(top).reduce((s, [, n]) => s + n, 0);
-      console.log(`  ${rest.toString().padStart(8)}  ${((100 * rest) / total).toFixed(1).padStart(5)} %  (${bytes.length - top} more)`);
+      console.log(
+        `  ${rest.toString().padStart(8)}  ${((100 * rest) / total).toFixed(1).padStart(5)} %  (${bytes.length - top} more)`,
+      );
     }
   }
   if (json) console.log(JSON.stringify(out, null, 2));
