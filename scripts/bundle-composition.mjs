@@ -12,6 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { relative, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const B64_VALUE = new Int8Array(128).fill(-1);
@@ -64,12 +65,12 @@ export function decodeMappings(mappings) {
   return lines;
 }
 
-/** Bytes (UTF-8) per source path of `file`, from `file.map` beside it. */
-export function composition(file) {
+/** Bytes (UTF-8) per source path (relative to `root`) of `file`, from `file.map` beside it, largest first. */
+export function composition(file, root = process.cwd()) {
   const code = readFileSync(file);
   const map = JSON.parse(readFileSync(`${file}.map`, 'utf8'));
   const base = resolve(dirname(file), map.sourceRoot ?? '');
-  const names = map.sources.map((s) => relative(process.cwd(), resolve(base, s)));
+  const names = map.sources.map((s) => relative(root, resolve(base, s)));
   const decoded = decodeMappings(map.mappings);
   const bytes = new Map();
   const add = (key, n) => bytes.set(key, (bytes.get(key) ?? 0) + n);
@@ -116,12 +117,16 @@ function main(argv) {
     if (bytes.length > top) {
       const rest = bytes.slice(top).reduce((s, [, n]) => s + n, 0);
       console.log(
-        `  ${rest.toString().padStart(8)}  ${((100 * rest) / total).toFixed(1).padStart(5)} %  (${bytes.length - top} more)`,
+        `  ${rest.toString().padStart(8)}  ${((100 * rest) / total).toFixed(1).padStart(5)} %  ` +
+          `(${bytes.length - top} more)`,
       );
     }
   }
   if (json) console.log(JSON.stringify(out, null, 2));
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('bundle-composition.mjs'))
+// Run as a script (not when bundled into dist/node/bench.js, whose import.meta.url is the bundle's).
+const self = fileURLToPath(import.meta.url);
+if (self.endsWith('bundle-composition.mjs') && process.argv[1] && self === resolve(process.argv[1])) {
   main(process.argv.slice(2));
+}

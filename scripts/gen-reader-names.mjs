@@ -19,7 +19,7 @@
  *   the table, chosen here greedily by the bytes they save). No name contains '|' or a mark (checked here).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The characters that stand for words: printable ASCII that no reader name uses, nor a hex or base-36 digit. */
@@ -134,4 +134,4 @@ ${pieces.join(' +\n')};
   console.log(`wrote ${target}: ${entries.length} readers, ${packed.length} characters packed`);
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main(process.argv.slice(2));
+if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) main(process.argv.slice(2));
