@@ -19,6 +19,9 @@ export default defineConfig({
     // Minified, with the source map beside it (issue 14: the client library ≤ 25 KB).
     minify: true,
     sourcemap: true,
+    // Vite leaves whitespace in an ES library (its minifier's codegen off, to keep the /* @__PURE__ */ annotations a
+    // bundler downstream tree-shakes by); rolldown's codegen keeps those annotations anyway, so whitespace goes too.
+    rolldownOptions: { output: { minify: { codegen: true } } },
     lib: {
       entry: resolve(here, 'client-lib/src/index.ts'),
       formats: ['es'],

@@ -30,7 +30,7 @@ import { hostSocketFigures } from './host-socket.js';
 import { inProcessFigures } from './inprocess.js';
 import { RUNS, type Figure } from './measure.js';
 import { nativeFigures } from './native.js';
-import { sizeFigures } from './sizes.js';
+import { compositionLines, sizeFigures } from './sizes.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -128,6 +128,8 @@ async function main(): Promise<void> {
   if (parts.has('sizes')) {
     log('built sizes…');
     figures.push(...sizeFigures(ROOT));
+    // Where the bytes go (bench/README.md, "Bundle sizes: where the bytes go"): relative to the working directory.
+    for (const line of compositionLines(ROOT)) log(line);
   }
 
   if (!parts.has('native')) {

@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Figure } from './measure.js';
+import { composition } from '../scripts/bundle-composition.mjs';
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -69,4 +70,22 @@ export function sizeFigures(root: string): Figure[] {
     });
   }
   return out;
+}
+
+/**
+ * Where the bytes of the two bundles with a size goal go (scripts/bundle-composition.mjs, from their source maps): the
+ * `top` largest source modules of each, as lines to print beside the table. A bundle not built gives no lines.
+ */
+export function compositionLines(root: string, top = 10): string[] {
+  const lines: string[] = [];
+  for (const file of ['dist/connector/background.js', 'dist/client-lib/index.js']) {
+    const abs = resolve(root, file);
+    if (!existsSync(abs) || !existsSync(`${abs}.map`)) continue;
+    const { total, bytes } = composition(abs, root);
+    lines.push(`${file}: ${total.toLocaleString('en')} B; largest sources:`);
+    for (const [name, n] of bytes.slice(0, top)) {
+      lines.push(`  ${n.toLocaleString('en').padStart(7)} B  ${((100 * n) / total).toFixed(1).padStart(4)} %  ${name}`);
+    }
+  }
+  return lines;
 }

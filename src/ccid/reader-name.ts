@@ -8,7 +8,45 @@
  * is the daemon's job (pcscd's RFSetReaderName): `src/pcsc/reader-name.ts`.
  */
 import { hexNumber } from '../util/hex.js';
-import { LIBCCID_READER_NAMES } from './reader-names.js';
+import { LIBCCID_READER_NAMES_PACKED, READER_WORD_MARKS, READER_WORDS } from './reader-names.js';
+
+/**
+ * Expands the packed table of reader-names.ts (format: scripts/gen-reader-names.mjs) into VID << 16 | PID → name:
+ * the word marks (none is '!', '|', a digit or a lowercase letter) are replaced first, then each '|'-separated record is `[!VVVV]PPPP` + a base-36 digit k + the rest
+ * of the name, which starts with the previous name's first k characters.
+ */
+export function unpackReaderNames(
+  packed: string,
+  words: readonly string[] = READER_WORDS,
+  marks: string = READER_WORD_MARKS,
+): Map<number, string> {
+  const names = new Map<number, string>();
+  if (packed === '') return names;
+  const text = packed.replace(/[^!|0-9a-z]/g, (c) => {
+    const i = marks.indexOf(c);
+    return i === -1 ? c : (words[i] as string);
+  });
+  let vendor = 0;
+  let previous = '';
+  for (let record of text.split('|')) {
+    if (record[0] === '!') {
+      vendor = Number.parseInt(record.slice(1, 5), 16);
+      record = record.slice(5);
+    }
+    const name = previous.slice(0, Number.parseInt(record.charAt(4), 36)) + record.slice(5);
+    names.set(((vendor << 16) | Number.parseInt(record.slice(0, 4), 16)) >>> 0, name);
+    previous = name;
+  }
+  return names;
+}
+
+let readerNames: ReadonlyMap<number, string> | undefined;
+
+/** libccid's reader names, VID << 16 | PID → name: unpacked at the first call (not at worker start), then kept. */
+export function libccidReaderNames(): ReadonlyMap<number, string> {
+  readerNames ??= unpackReaderNames(LIBCCID_READER_NAMES_PACKED);
+  return readerNames;
+}
 
 /** A C string ends at its first NUL: keep what a C reader of the USB string would see. */
 function cString(s: string | undefined): string {
@@ -42,7 +80,7 @@ function isUint(n: number | undefined, max: number): n is number {
 /** libccid's name for a VID:PID (what pcscd shows through libccid's Info.plist), if libccid lists the reader. */
 export function libccidReaderName(vendorId: number, productId: number): string | undefined {
   if (!isUint(vendorId, 0xffff) || !isUint(productId, 0xffff)) return undefined;
-  return LIBCCID_READER_NAMES.get(((vendorId << 16) | productId) >>> 0);
+  return libccidReaderNames().get(((vendorId << 16) | productId) >>> 0);
 }
 
 /**

@@ -9,7 +9,8 @@
  */
 import { helloWorldCardT1 } from './card/profiles.js';
 import type { SimCard } from './card-interface.js';
-import { createSimulatedReader, type SimulatedReader, type SimulatedReaderOptions } from './reader/device.js';
+import { SimulatedReader, type SimulatedReaderOptions } from './reader/device.js';
+import { GEMPC_TWIN } from './reader/profiles.js';
 
 /** What the readers list shows for the demo reader. */
 export const DEMO_READER_LABEL = 'Demo reader (simulated)';
@@ -33,7 +34,8 @@ export interface DemoReader {
  * 00 00 00 00 answers "Hello world!").
  */
 export function createDemoReader(options: SimulatedReaderOptions = {}): DemoReader {
-  const device = createSimulatedReader('gempc-twin', options);
+  // The profile itself rather than createSimulatedReader('gempc-twin'), whose lookup by id keeps every profile.
+  const device = new SimulatedReader(GEMPC_TWIN, options);
   device.insertCard(helloWorldCardT1());
   return {
     device,

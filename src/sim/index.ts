@@ -20,6 +20,7 @@ export {
   type ReaderQuirks,
   type CcidDescriptorFields,
 } from './reader/profiles.js';
+export { UNPLUGGABLE, isUnpluggable, type UnpluggableDevice } from './reader/unpluggable.js';
 export { Keypad, type KeypadEntry } from './reader/keypad.js';
 export { FaultPlan, type FaultSpec, type FaultTarget, type EndpointName, type FiredFault } from './reader/faults.js';
 export type { EscapeHandler } from './reader/slot.js';

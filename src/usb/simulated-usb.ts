@@ -3,7 +3,7 @@
  * tests and test builds give the device manager instead of `navigator.usb`, since the browser can never see a real or
  * emulated USB device on the build and test machines. The demo reader itself is the simulator's (src/sim/demo.ts).
  */
-import { SimulatedCompositeDevice, SimulatedReader } from '../sim/index.js';
+import { isUnpluggable } from '../sim/index.js';
 import type { UsbConnectionEventLike, UsbConnectionListener, UsbLike } from './device-manager.js';
 
 type ListenerLike = UsbConnectionListener | { handleEvent(event: UsbConnectionEventLike): void };
@@ -34,7 +34,7 @@ export class SimulatedUsb implements UsbLike {
    */
   plug(device: USBDevice, options: { granted?: boolean } = {}): void {
     if (this.#devices.has(device)) return;
-    if (device instanceof SimulatedReader || device instanceof SimulatedCompositeDevice) {
+    if (isUnpluggable(device)) {
       if (device.unplugged) throw new Error('this simulated reader was unplugged: create a new one to plug in again');
       device.onunplug = () => this.#gone(device);
     }
@@ -45,8 +45,7 @@ export class SimulatedUsb implements UsbLike {
 
   /** Pulls a device out (for a SimulatedReader, the same as its own `unplug()`). */
   unplug(device: USBDevice): void {
-    const simulated = device instanceof SimulatedReader || device instanceof SimulatedCompositeDevice;
-    if (simulated && this.#devices.has(device)) {
+    if (isUnpluggable(device) && this.#devices.has(device)) {
       device.unplug(); // calls onunplug → #gone
       return;
     }

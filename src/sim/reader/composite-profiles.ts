@@ -5,11 +5,14 @@
 import { hidDescriptor, type CompositeProfile } from './composite.js';
 import type { CcidDescriptorFields, ReaderProfile } from './profiles.js';
 
+// Marked pure for the bundler: a bundle that uses none of these profiles (the connector's worker) leaves them out.
+/* @__NO_SIDE_EFFECTS__ */
 function descriptor(fields: Omit<CcidDescriptorFields, 'bLength' | 'bDescriptorType'>): CcidDescriptorFields {
   return { bLength: 0x36, bDescriptorType: 0x21, ...fields };
 }
 
 /** The per-function fields of a ReaderProfile; the device-level ones come from the CompositeProfile. */
+/* @__NO_SIDE_EFFECTS__ */
 function ccidFunction(
   id: string,
   source: string,

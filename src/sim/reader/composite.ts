@@ -12,6 +12,7 @@
 import { DESCRIPTOR_TYPE, STRING_INDEX, encodeInterfaceBlock, encodeString, wrapConfiguration } from './descriptors.js';
 import { SimulatedReader, type SimulatedReaderOptions } from './device.js';
 import type { ReaderProfile } from './profiles.js';
+import { UNPLUGGABLE, type UnpluggableDevice } from './unpluggable.js';
 
 /** A CCID function of the composite device. */
 export interface CompositeCcidFunction {
@@ -55,16 +56,19 @@ function domError(name: string, message: string): DOMException {
 }
 
 /** A HID class descriptor (USB HID 1.11 §6.2.1): bcdHID 1.11, no country, one report descriptor of `reportLength`. */
+// Marked pure for the bundler: a bundle that uses none of these profiles (the connector's worker) leaves them out.
+/* @__NO_SIDE_EFFECTS__ */
 export function hidDescriptor(reportLength: number): Uint8Array {
   return Uint8Array.of(9, 0x21, 0x11, 0x01, 0, 1, 0x22, reportLength & 0xff, reportLength >> 8);
 }
 
-export class SimulatedCompositeDevice implements USBDevice {
+export class SimulatedCompositeDevice implements UnpluggableDevice {
   readonly profile: CompositeProfile;
   /** The CCID functions, in interface order: insert cards, inject faults, unplug through them. */
   readonly readers: readonly SimulatedReader[];
   /** Called once when the device is unplugged (for a fake `navigator.usb` to fire 'disconnect'). */
   onunplug: (() => void) | null = null;
+  readonly [UNPLUGGABLE] = true as const;
 
   readonly usbVersionMajor = 2;
   readonly usbVersionMinor = 0;

@@ -35,6 +35,7 @@ import { Keypad } from './keypad.js';
 import { PROFILES, isProfileId, type ProfileId, type ReaderProfile } from './profiles.js';
 import { Slot, type Command, type EscapeHandler, type Outcome } from './slot.js';
 import { IccdFunction } from './iccd.js';
+import { UNPLUGGABLE, type UnpluggableDevice } from './unpluggable.js';
 
 export interface SimulatedReaderOptions {
   /** Delay before each response, in ms (0 = zero latency, the default). */
@@ -96,13 +97,14 @@ export function encodeResponse(
   return out;
 }
 
-export class SimulatedReader implements USBDevice {
+export class SimulatedReader implements UnpluggableDevice {
   readonly profile: ReaderProfile;
   readonly keypad = new Keypad();
   /** The fault plan: pending faults, the log of fired ones and their count (`faults.injected`). */
   readonly faults = new FaultPlan();
   /** Called once when the reader is unplugged (for a fake `navigator.usb` to fire 'disconnect'). */
   onunplug: (() => void) | null = null;
+  readonly [UNPLUGGABLE] = true as const;
 
   readonly usbVersionMajor = 2;
   readonly usbVersionMinor = 0;

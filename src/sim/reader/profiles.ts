@@ -77,6 +77,8 @@ export interface ReaderProfile {
   quirks?: ReaderQuirks;
 }
 
+// Marked pure for the bundler: a bundle that uses none of these profiles (the connector's worker) leaves them out.
+/* @__NO_SIDE_EFFECTS__ */
 function descriptor(fields: Omit<CcidDescriptorFields, 'bLength' | 'bDescriptorType'>): CcidDescriptorFields {
   return { bLength: 0x36, bDescriptorType: 0x21, ...fields };
 }
@@ -94,8 +96,11 @@ const ALCOR_DATA_RATES = [
   231250, 318280,
 ] as const;
 
-/** TPDU, T=0/T=1, 1 slot: Gemalto GemPC Twin 08E6:3437. */
-const gempcTwin: ReaderProfile = {
+/**
+ * TPDU, T=0/T=1, 1 slot: Gemalto GemPC Twin 08E6:3437. Exported on its own for the demo reader, so that a bundle with
+ * only the demo reader (the connector's worker) leaves the other profiles out.
+ */
+export const GEMPC_TWIN: ReaderProfile = {
   id: 'gempc-twin',
   source: 'LudovicRousseau/CCID readers/GemPCTwin.txt',
   vendorId: 0x08e6,
@@ -504,7 +509,7 @@ export type ProfileId =
   | 'character-level';
 
 export const PROFILES: Readonly<Record<ProfileId, ReaderProfile>> = {
-  'gempc-twin': gempcTwin,
+  'gempc-twin': GEMPC_TWIN,
   'short-apdu': shortApdu,
   'extended-apdu': extendedApdu,
   'two-slot': twoSlot,

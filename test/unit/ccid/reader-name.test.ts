@@ -1,6 +1,14 @@
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { friendlyName, libccidReaderName } from '../../../src/ccid/reader-name.js';
-import { LIBCCID_READER_NAMES } from '../../../src/ccid/reader-names.js';
+import {
+  friendlyName,
+  libccidReaderName,
+  libccidReaderNames,
+  unpackReaderNames,
+} from '../../../src/ccid/reader-name.js';
+import { LIBCCID_READER_COUNT, READER_WORD_MARKS } from '../../../src/ccid/reader-names.js';
+import { packReaderNames, parseSupportedReaders } from '../../../scripts/gen-reader-names.mjs';
 
 describe('friendlyName', () => {
   it('joins iManufacturer and iProduct with a space', () => {
@@ -24,8 +32,8 @@ describe('friendlyName', () => {
   });
 
   it('holds every reader libccid lists, each with a name a C string can carry', () => {
-    expect(LIBCCID_READER_NAMES.size).toBeGreaterThan(600);
-    for (const [key, name] of LIBCCID_READER_NAMES) {
+    expect(libccidReaderNames().size).toBeGreaterThan(600);
+    for (const [key, name] of libccidReaderNames()) {
       expect(key >>> 0).toBe(key);
       expect(name).toMatch(/^[\x20-\x7e]+$/);
       expect(name.length).toBeLessThan(121);
@@ -44,5 +52,60 @@ describe('friendlyName', () => {
       'CCID reader 1A2B:003C',
     );
     expect(friendlyName({})).toBe('CCID reader');
+  });
+});
+
+describe('the packed libccid table', () => {
+  const listing = (names: ReadonlyMap<number, string>): string =>
+    [...names]
+      .sort(([a], [b]) => a - b)
+      .map(([key, name]) => `${key.toString(16).padStart(8, '0')} ${name}\n`)
+      .join('');
+
+  it('gives every VID:PID the name the Map literal gave before the packing (libccid 5de6a96, 642 readers)', () => {
+    // SHA-256 of "vvvvpppp name\n" lines, sorted, taken from the table as the unpacked Map literal it was until the
+    // packed encoding (issue 14). Regenerating from a newer supported_readers.txt changes it: review, then update.
+    const names = libccidReaderNames();
+    expect(names.size).toBe(LIBCCID_READER_COUNT);
+    expect(names.size).toBe(642);
+    expect(createHash('sha256').update(listing(names)).digest('hex')).toBe(
+      '4e902c4e3e384e2bfb33fad2289f39895b204f16780fae4f0144f82933fd1f0f',
+    );
+    expect(libccidReaderName(0x03eb, 0x6004)).toBe('ATMEL AT91SO CCID Smart Card Reader');
+    expect(libccidReaderName(0x08e6, 0x3437)).toBe('Gemalto PC Twin Reader');
+    expect(libccidReaderName(0xc1a6, 0x0131)).toBe('AvestUA AvestKey');
+  });
+
+  it('is unpacked once and kept', () => {
+    expect(libccidReaderNames()).toBe(libccidReaderNames());
+  });
+
+  it('unpacks whatever the generator packs: any names, any keys, vendors and shared starts', () => {
+    const nameChar = fc.constantFrom(..." #&()+,-./0123456789ABCDEFGHIJKLMNOPRSTUVWXYZ_abcdefghijklmnoprstuvwxyz@'");
+    const name = fc.oneof(
+      fc.string({ unit: nameChar, minLength: 1, maxLength: 120 }),
+      fc.constantFrom('Gemalto PC Twin Reader', 'Gemalto USB Shell Token V2', 'Smart Card Reader Reader USB', 'ACS'),
+    );
+    const entries = fc.uniqueArray(fc.tuple(fc.integer({ min: 0, max: 0xffffffff }), name), {
+      maxLength: 60,
+      selector: ([key]) => key,
+    });
+    fc.assert(
+      fc.property(entries, (list) => {
+        const sorted = [...list].sort(([a], [b]) => a - b);
+        const { packed, words } = packReaderNames(sorted);
+        expect(words.length).toBeLessThanOrEqual(READER_WORD_MARKS.length);
+        expect([...unpackReaderNames(packed, words)]).toEqual(sorted);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('keeps the first of two lines for one VID:PID and refuses a name the packing reserves characters of', () => {
+    const entries = parseSupportedReaders('# comment\n0x08E6:0x3437:First name\n0x08E6:0x3437:Second\n');
+    expect(entries).toEqual([[0x08e63437, 'First name']]);
+    expect(() => packReaderNames([[1, 'a|b']])).toThrow(/reserves/);
+    expect(() => packReaderNames([[1, 'a*b']])).toThrow(/reserves/);
+    expect(() => parseSupportedReaders('0x08E6:3437:name\n')).toThrow(/0xVVVV:0xPPPP:name/);
   });
 });
