@@ -311,15 +311,21 @@ export class ConnectorService {
   start(): Promise<void> {
     this.#started ??= (async () => {
       const devicesReady = this.devices.start();
+      // The grants (a first call's authorization needs them) and the settings are read at once, side by side: each
+      // read is a round trip to the browser process, and a woken worker's first call waits for the grants.
+      const grantsRead = this.permissions?.load();
       let demo = false;
       try {
-        demo = (await this.#settings.get(DEMO_SETTING)) === true;
-        this.#logApdus = (await this.#settings.get(LOG_APDUS_SETTING)) === true;
-        this.#host = hostSettings(await this.#settings.get(HOST_SETTING));
+        const [demoOn, logApdus, host] = await Promise.all(
+          [DEMO_SETTING, LOG_APDUS_SETTING, HOST_SETTING].map((key) => this.#settings.get(key)),
+        );
+        demo = demoOn === true;
+        this.#logApdus = logApdus === true;
+        this.#host = hostSettings(host);
       } catch (e) {
         this.#log('warn', `could not read the settings: ${String(e)}`);
       }
-      if (this.permissions) await this.permissions.reload();
+      await grantsRead;
       void this.readerWatcher.start();
       if (this.hostLink) {
         this.hostLink.setBackend(this.#host.backend);
@@ -539,6 +545,9 @@ export class ConnectorService {
   }
 
   #changed(): void {
+    // Nobody to tell (no page open, no listener): the status is not built. A page gets it when it attaches; building
+    // it for nothing was most of the worker's start-up work (the app list's localeCompare loads ICU's collator).
+    if (this.pages.pages === 0 && this.#listeners.size === 0) return;
     const status = this.status();
     this.pages.publish(status);
     for (const l of [...this.#listeners]) {
