@@ -16,7 +16,14 @@ import { performance } from 'node:perf_hooks';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { CDPSession, Page } from 'playwright-core';
 import { CONNECTOR_ID, DIST, ensureChromium, launchWithExtensions, waitForWorker } from '../scripts/chromium.mjs';
-import { openTestClient, preApprove, PRE_APPROVED, type Rig } from '../test/e2e/harness.js';
+import {
+  openConnectorPage,
+  openTestClient,
+  preApprove,
+  PRE_APPROVED,
+  turnDemoOn,
+  type Rig,
+} from '../test/e2e/harness.js';
 import { FLOOR_DIR, firstContext, firstEcho } from './chromium.js';
 import { summarise } from './measure.js';
 
@@ -54,6 +61,10 @@ async function launch(connectorDir: string): Promise<{ rig: Rig; client: Page }>
   const worker = await waitForWorker(browser.context, CONNECTOR_ID);
   await preApprove(worker, PRE_APPROVED);
   const rig = { browser, context: browser.context, worker, close: () => browser.close() };
+  // As bench/chromium.ts leaves it before its restarts: the demo reader on (stored, so each new worker plugs it in).
+  const page = await openConnectorPage(rig);
+  await turnDemoOn(page);
+  await page.close();
   const client = await openTestClient(rig);
   await firstContext(client, true);
   await firstEcho(client);

@@ -103,4 +103,43 @@ describe('CombinedDaemon', () => {
     expect(host.daemon.stats().handles).toBe(0);
     expect(worker.daemon.stats().clients).toBe(before);
   });
+
+  it('during the initial scan: context calls go through, reader calls wait for it in order, passive ones unhurried', async () => {
+    const daemon = new PcscDaemon({ powerOffGraceMs: 20 });
+    cleanup.push(() => daemon.shutdown());
+    const combined = new CombinedDaemon(daemon);
+    let finish!: () => void;
+    const needed: string[] = [];
+    combined.initialScan(new Promise<void>((r) => (finish = r)), () => needed.push('needed'));
+    const watcher = combined.connect({ name: 'watcher' }, { passive: true });
+    const client = combined.connect({ name: 'app' });
+    cleanup.push(() => watcher.close(), () => client.close());
+    const { hContext: w } = await watcher.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
+    const watcherList = watcher.SCardListReaders(w, null);
+    expect(needed).toEqual([]);
+    // EstablishContext is answered while the scan runs.
+    const { hContext } = await client.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
+    const order: string[] = [];
+    const list = client.SCardListReaders(hContext, null).then((r) => (order.push('list'), r));
+    expect(needed).toEqual(['needed']);
+    // A context call behind a waiting one waits too: the release must not overtake the list.
+    const release = client.SCardReleaseContext(hContext).then(() => order.push('release'));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(order).toEqual([]);
+    // The scan brings a reader: both lists, asked before it ended, hold it.
+    const sim = createSimulatedReader('gempc-twin');
+    const reader = await CcidReader.open(sim, { timeoutScale: 0.01 });
+    cleanup.push(() => reader.close());
+    await daemon.addReader(reader);
+    finish();
+    await expect(list).resolves.toEqual({ readers: [NAME] });
+    await release;
+    expect(order).toEqual(['list', 'release']);
+    await expect(watcherList).resolves.toEqual({ readers: [NAME] });
+    const asked = needed.length;
+    // After the scan, calls go straight through.
+    const { hContext: h2 } = await client.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
+    await expect(client.SCardListReaders(h2, null)).resolves.toEqual({ readers: [NAME] });
+    expect(needed.length).toBe(asked);
+  });
 });

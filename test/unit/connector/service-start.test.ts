@@ -138,4 +138,39 @@ describe('ConnectorService start-up', () => {
     expect(seen.at(-1)).toBe(false);
     expect(service.status().demoReader).toBe(false);
   });
+
+  it("answers SCardEstablishContext before the demo reader's put-off set-up, and a reader list waits for it", async () => {
+    const slow = slowSettings({ demoReader: true });
+    const { service, open, grants } = make(slow.store);
+    const started = service.start();
+    grants.resolve({ [A]: { decision: 'allow', name: 'Reader app', at: 1 } });
+    slow.release();
+    const c = await open('Reader app');
+    const { hContext } = await c.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
+    // The set-up is put off (up to 100 ms) until a call needs the readers: not plugged in yet.
+    expect(service.demoReader).toBeNull();
+    // Asked now (and, behind it, a release that must not overtake it): the demo reader is listed.
+    const list = c.SCardListReaders(hContext, null);
+    const release = c.SCardReleaseContext(hContext);
+    await expect(list).resolves.toEqual({ readers: ['Gemalto PC Twin Reader 00 00'] });
+    await release;
+    await started;
+    expect(service.demoReaderOn).toBe(true);
+    c.close();
+  });
+
+  it('a demo switch made during the start-up is applied after the put-off set-up (the last switch wins)', async () => {
+    const settings = new MemorySettings();
+    await settings.set('demoReader', true);
+    const { service, grants } = make(settings);
+    grants.resolve({});
+    const started = service.start();
+    await flush();
+    const off = service.setDemoReader(false);
+    await started;
+    await off;
+    expect(service.demoReaderOn).toBe(false);
+    expect(service.demoReader).toBeNull();
+    await expect(settings.get('demoReader')).resolves.toBe(false);
+  });
 });
