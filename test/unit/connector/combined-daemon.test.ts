@@ -113,7 +113,10 @@ describe('CombinedDaemon', () => {
     combined.initialScan(new Promise<void>((r) => (finish = r)), () => needed.push('needed'));
     const watcher = combined.connect({ name: 'watcher' }, { passive: true });
     const client = combined.connect({ name: 'app' });
-    cleanup.push(() => watcher.close(), () => client.close());
+    cleanup.push(
+      () => watcher.close(),
+      () => client.close(),
+    );
     const { hContext: w } = await watcher.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
     const watcherList = watcher.SCardListReaders(w, null);
     expect(needed).toEqual([]);
