@@ -321,9 +321,10 @@ export class ConnectorService {
       // wait for it, as pcscd answers once its initial scan is done; SCardEstablishContext does not (combined-daemon.ts).
       let scanned!: () => void;
       const scan = new Promise<void>((resolve) => (scanned = resolve));
-      // The demo reader's set-up is the start's longest work (~10 ms of the worker's thread on a fast machine, a
-      // simulated reader and card powered up through the CCID driver): put off until a client's call needs the
-      // readers, or DEMO_DEFER_MS, so that a woken worker's first SCardEstablishContext is not queued behind it.
+      // The demo reader's set-up is the start's longest work (a simulated reader and card powered up through the CCID
+      // driver, one run of microtasks: a fifth of the worker's sampled CPU to its first answer, bench/README.md): put
+      // off until a client's call needs the readers, or DEMO_DEFER_MS, so a woken worker's first SCardEstablishContext
+      // is not queued behind it.
       let demoNow!: () => void;
       const demoGo = new Promise<void>((resolve) => (demoNow = resolve));
       this.#demoNow = demoNow;
