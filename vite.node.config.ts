@@ -19,6 +19,7 @@ export default defineConfig({
         'host-serve': 'bench/host-serve.ts',
         'profile-t1': 'bench/profile-t1.ts',
         'profile-chromium': 'bench/profile-chromium.ts',
+        'profile-cold': 'bench/profile-cold.ts',
       },
       // scripts/chromium.mjs finds the project from its own location: it must stay where it is, not be inlined.
       external: (id: string) => /(^|\/)scripts\/chromium\.mjs$/.test(id) || id === 'playwright-core',

@@ -34,14 +34,14 @@ const APDUS_PER_RUN = Number(process.env.BENCH_CHROMIUM_APDUS ?? 500);
 const LAUNCHES = Number(process.env.BENCH_LAUNCHES ?? 3);
 
 /** bench/floor-extension: no build step; its id is fixed by the "key" of its manifest.json. */
-const FLOOR_DIR = join(ROOT, 'bench', 'floor-extension');
+export const FLOOR_DIR = join(ROOT, 'bench', 'floor-extension');
 const FLOOR_ID = 'nboiopfalhfbplbadojhiiomnfamhiif';
 
 /**
  * In the client page: connect to the floor extension and return once a first message comes back (its worker is up),
  * with the ms it took. Leaves the port in globalThis.floor: { port, echo(message) }.
  */
-function firstEcho(page: Page): Promise<number> {
+export function firstEcho(page: Page): Promise<number> {
   return page.evaluate(
     `(async () => {
       const g = globalThis;
@@ -88,7 +88,7 @@ async function launch(): Promise<Rig> {
 }
 
 /** In the client page: connect (or reconnect) and retry SCardEstablishContext until it is answered; ms it took. */
-function firstContext(page: Page, fresh: boolean): Promise<number> {
+export function firstContext(page: Page, fresh: boolean): Promise<number> {
   return page.evaluate(
     `(async () => {
       const g = globalThis;

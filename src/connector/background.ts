@@ -137,16 +137,20 @@ chrome.runtime.onConnect.addListener((port) => {
 });
 
 // Requests waiting for the user's answer are counted on the toolbar button (they are listed in its window).
-function showPendingBadge(): void {
+/** The count this worker put on the button; null until it first did (a previous worker may have left one). */
+let badge: number | null = null;
+function showPendingBadge(reset = false): void {
   const n = permissions.pending.length;
+  // Setting the badge to what it shows is skipped; so is clearing it during the start-up (below).
+  if (n === badge || (badge === null && n === 0 && !reset)) return;
+  badge = n;
   void chrome.action.setBadgeText({ text: n > 0 ? String(n) : '' }).catch(() => {});
   if (n > 0) void chrome.action.setBadgeBackgroundColor({ color: '#b00020' }).catch(() => {});
   void chrome.action
     .setTitle({ title: n > 0 ? `Smart card readers: ${n} app(s) waiting for your answer` : 'Smart card readers' })
     .catch(() => {});
 }
-permissions.onChange(showPendingBadge);
-showPendingBadge();
+permissions.onChange(() => showPendingBadge());
 
 // The toolbar button opens the readers page.
 chrome.action.onClicked.addListener(() => {
@@ -155,3 +159,8 @@ chrome.action.onClicked.addListener(() => {
 
 // USB hot-plug listeners go on now, synchronously (inside start(), before its first await).
 export const started = service.start().catch((e: unknown) => console.error('[connector] start failed', e));
+
+// A count a previous worker left on the button is cleared once the start-up is over, not during it: chrome.action's
+// first use sets up its bindings (~10 ms of the worker's thread), which a woken worker's first call would wait behind.
+const BADGE_RESET_DELAY_MS = 500;
+void started.then(() => setTimeout(() => showPendingBadge(true), BADGE_RESET_DELAY_MS));

@@ -214,6 +214,14 @@ export class Permissions {
     this.#changed();
   }
 
+  /**
+   * The stored grants as read once at start (shared with the first check(), which needs them: one storage read, begun
+   * as early as the caller likes). reload() reads them again.
+   */
+  load(): Promise<void> {
+    return this.#grantsRead();
+  }
+
   #ensureLoaded(): Promise<void> {
     this.#loaded ??= Promise.all([this.#grantsRead(), this.#policyRead]).then(() => {});
     return this.#loaded;

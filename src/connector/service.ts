@@ -98,6 +98,10 @@ export interface HostSettings {
 }
 
 const DEMO_SETTING = 'demoReader';
+/** How long the start puts the demo reader's set-up off when no call needs the readers before (start()). */
+const DEMO_DEFER_MS = 100;
+/** The longest a call waits for the initial reader scan (start()). */
+const SCAN_WAIT_MAX_MS = 5_000;
 const LOG_APDUS_SETTING = 'logApdus';
 export const HOST_SETTING = 'hostLink';
 /**
@@ -177,6 +181,8 @@ export class ConnectorService {
   /** Serialises demo switching so quick toggles cannot interleave. */
   #demoQueue: Promise<void> = Promise.resolve();
   #started: Promise<void> | undefined;
+  /** Starts the start's put-off demo reader set-up now (a call needs the readers; shutdown). */
+  #demoNow: () => void = () => {};
   #host: HostSettings = { ...DEFAULT_HOST_SETTINGS };
   /** The clock of the host link's timers (the window's "retrying in N s"). */
   readonly #now: () => number;
@@ -250,8 +256,9 @@ export class ConnectorService {
           }
         : {}),
     });
+    // The watcher starts with the service: its first reader list waits for the initial scan without hurrying it.
     const watched = {
-      connect: (info?: { name?: string }) => (this.#watcherClient = this.pcsc.connect(info)),
+      connect: (info?: { name?: string }) => (this.#watcherClient = this.pcsc.connect(info, { passive: true })),
     };
     this.readerWatcher = new ReaderWatcher(watched, {
       log: logFrom('service'),
@@ -310,22 +317,54 @@ export class ConnectorService {
    */
   start(): Promise<void> {
     this.#started ??= (async () => {
+      // Until the initial reader scan is done (granted devices opened, the demo reader back), calls that need readers
+      // wait for it, as pcscd answers once its initial scan is done; SCardEstablishContext does not (combined-daemon.ts).
+      let scanned!: () => void;
+      const scan = new Promise<void>((resolve) => (scanned = resolve));
+      // The demo reader's set-up is the start's longest work (a simulated reader and card powered up through the CCID
+      // driver, one run of microtasks: a fifth of the worker's sampled CPU to its first answer, bench/README.md): put
+      // off until a client's call needs the readers, or DEMO_DEFER_MS, so a woken worker's first SCardEstablishContext
+      // is not queued behind it.
+      let demoNow!: () => void;
+      const demoGo = new Promise<void>((resolve) => (demoNow = resolve));
+      this.#demoNow = demoNow;
+      // No call waits for a scan stuck on a device (a USB open that never ends) longer than SCAN_WAIT_MAX_MS.
+      let capTimer: ReturnType<typeof setTimeout> | undefined;
+      const capped = Promise.race([scan, new Promise<void>((r) => (capTimer = setTimeout(r, SCAN_WAIT_MAX_MS)))]);
+      void capped.then(() => clearTimeout(capTimer));
+      this.pcsc.initialScan(capped, demoNow);
       const devicesReady = this.devices.start();
+      // The grants (a first call's authorization needs them) and the settings are read at once, side by side: each
+      // read is a round trip to the browser process, and a woken worker's first call waits for the grants.
+      const grantsRead = this.permissions?.load();
       let demo = false;
       try {
-        demo = (await this.#settings.get(DEMO_SETTING)) === true;
-        this.#logApdus = (await this.#settings.get(LOG_APDUS_SETTING)) === true;
-        this.#host = hostSettings(await this.#settings.get(HOST_SETTING));
+        const [demoOn, logApdus, host] = await Promise.all(
+          [DEMO_SETTING, LOG_APDUS_SETTING, HOST_SETTING].map((key) => this.#settings.get(key)),
+        );
+        demo = demoOn === true;
+        this.#logApdus = logApdus === true;
+        this.#host = hostSettings(host);
       } catch (e) {
         this.#log('warn', `could not read the settings: ${String(e)}`);
       }
-      if (this.permissions) await this.permissions.reload();
+      await grantsRead;
       void this.readerWatcher.start();
       if (this.hostLink) {
         this.hostLink.setBackend(this.#host.backend);
         this.hostLink.setEnabled(this.#host.enabled);
       }
-      await Promise.all([devicesReady, demo ? this.setDemoReader(true, { persist: false }) : Promise.resolve()]);
+      const demoTimer = setTimeout(demoNow, DEMO_DEFER_MS);
+      void demoGo.then(() => clearTimeout(demoTimer));
+      try {
+        await Promise.all([
+          devicesReady,
+          demo ? this.setDemoReader(true, { persist: false, after: demoGo }) : Promise.resolve(),
+        ]);
+      } finally {
+        demoNow();
+        scanned();
+      }
     })();
     return this.#started;
   }
@@ -382,9 +421,13 @@ export class ConnectorService {
     return this.#demo;
   }
 
-  /** Plugs the demo reader in or unplugs it; remembered across worker restarts unless `persist` is false. */
-  setDemoReader(on: boolean, options: { persist?: boolean } = {}): Promise<void> {
+  /**
+   * Plugs the demo reader in or unplugs it; remembered across worker restarts unless `persist` is false. `after`: the
+   * switch waits for it in the queue (the start's put-off set-up; later switches queue behind it).
+   */
+  setDemoReader(on: boolean, options: { persist?: boolean; after?: Promise<void> } = {}): Promise<void> {
     const run = async () => {
+      if (options.after) await options.after;
       if (options.persist !== false) {
         await this.#settings
           .set(DEMO_SETTING, on)
@@ -539,6 +582,9 @@ export class ConnectorService {
   }
 
   #changed(): void {
+    // Nobody to tell (no page open, no listener): the status is not built. A page gets it when it attaches; building
+    // it for nothing was most of the worker's start-up work (the app list's localeCompare loads ICU's collator).
+    if (this.pages.pages === 0 && this.#listeners.size === 0) return;
     const status = this.status();
     this.pages.publish(status);
     for (const l of [...this.#listeners]) {
@@ -551,6 +597,7 @@ export class ConnectorService {
   }
 
   async shutdown(): Promise<void> {
+    this.#demoNow();
     this.hostLink?.dispose();
     this.readerWatcher.stop();
     // Its combined client answers its wait at once (the daemon's shutdown alone would leave it waiting on no service).

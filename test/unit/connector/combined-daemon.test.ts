@@ -7,7 +7,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CombinedDaemon } from '../../../src/connector/combined-daemon.js';
 import {
   PcscDaemon,
+  INFINITE,
   PcscError,
+  PNP_NOTIFICATION_READER_NAME,
+  SCARD_E_CANCELLED,
   SCARD_E_INVALID_VALUE,
   SCARD_PROTOCOL_T1,
   SCARD_SCOPE_SYSTEM,
@@ -102,5 +105,75 @@ describe('CombinedDaemon', () => {
     expect(host.daemon.stats().contexts).toBe(0);
     expect(host.daemon.stats().handles).toBe(0);
     expect(worker.daemon.stats().clients).toBe(before);
+  });
+
+  it('during the initial scan: context calls go through, reader calls wait for it in order, passive ones unhurried', async () => {
+    const daemon = new PcscDaemon({ powerOffGraceMs: 20 });
+    cleanup.push(() => daemon.shutdown());
+    const combined = new CombinedDaemon(daemon);
+    let finish!: () => void;
+    const needed: string[] = [];
+    combined.initialScan(new Promise<void>((r) => (finish = r)), () => needed.push('needed'));
+    const watcher = combined.connect({ name: 'watcher' }, { passive: true });
+    const client = combined.connect({ name: 'app' });
+    cleanup.push(
+      () => watcher.close(),
+      () => client.close(),
+    );
+    const { hContext: w } = await watcher.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
+    const watcherList = watcher.SCardListReaders(w, null);
+    expect(needed).toEqual([]);
+    // EstablishContext is answered while the scan runs.
+    const { hContext } = await client.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
+    const order: string[] = [];
+    const list = client.SCardListReaders(hContext, null).then((r) => (order.push('list'), r));
+    expect(needed).toEqual(['needed']);
+    // A context call behind a waiting one waits too: the release must not overtake the list.
+    const release = client.SCardReleaseContext(hContext).then(() => order.push('release'));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(order).toEqual([]);
+    // The scan brings a reader: both lists, asked before it ended, hold it.
+    const sim = createSimulatedReader('gempc-twin');
+    const reader = await CcidReader.open(sim, { timeoutScale: 0.01 });
+    cleanup.push(() => reader.close());
+    await daemon.addReader(reader);
+    finish();
+    await expect(list).resolves.toEqual({ readers: [NAME] });
+    await release;
+    expect(order).toEqual(['list', 'release']);
+    await expect(watcherList).resolves.toEqual({ readers: [NAME] });
+    const asked = needed.length;
+    // After the scan, calls go straight through.
+    const { hContext: h2 } = await client.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
+    await expect(client.SCardListReaders(h2, null)).resolves.toEqual({ readers: [NAME] });
+    expect(needed.length).toBe(asked);
+  });
+
+  it('a call waiting for a change after the initial scan does not hold back the calls queued behind it', async () => {
+    const daemon = new PcscDaemon({ powerOffGraceMs: 20 });
+    cleanup.push(() => daemon.shutdown());
+    const combined = new CombinedDaemon(daemon);
+    let finish!: () => void;
+    combined.initialScan(new Promise<void>((r) => (finish = r)), () => {});
+    const client = combined.connect({ name: 'app' });
+    cleanup.push(() => client.close());
+    const { hContext } = await client.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
+    // Another context of the same client (pcsc-lite serialises the calls of one context, not of a client).
+    const { hContext: other } = await client.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
+    const sim = createSimulatedReader('gempc-twin');
+    const reader = await CcidReader.open(sim, { timeoutScale: 0.01 });
+    cleanup.push(() => reader.close());
+    await daemon.addReader(reader);
+    // Queued during the scan: a wait for a reader to come or go (none will), then a reader list.
+    const wait = client
+      .SCardGetStatusChange(hContext, INFINITE, [{ szReader: PNP_NOTIFICATION_READER_NAME, dwCurrentState: 0 }])
+      .catch((e: unknown) => e);
+    const list = client.SCardListReaders(other, null);
+    finish();
+    await expect(list).resolves.toEqual({ readers: [NAME] });
+    await client.SCardCancel(hContext);
+    const e = await wait;
+    expect(e).toBeInstanceOf(PcscError);
+    expect((e as PcscError).code).toBe(SCARD_E_CANCELLED);
   });
 });
