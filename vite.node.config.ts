@@ -18,6 +18,7 @@ export default defineConfig({
         bench: 'bench/run.ts',
         'host-serve': 'bench/host-serve.ts',
         'profile-t1': 'bench/profile-t1.ts',
+        'host-pipe': 'bench/host-pipe.ts',
       },
       // scripts/chromium.mjs finds the project from its own location: it must stay where it is, not be inlined.
       external: (id: string) => /(^|\/)scripts\/chromium\.mjs$/.test(id) || id === 'playwright-core',
