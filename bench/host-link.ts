@@ -22,7 +22,9 @@
  * Profiling (bench/README.md, "The host link: where the time goes per hop"): with `BENCH_HOST_LINK_PROFILE=DIR` the
  * host runs under `node --cpu-prof --cpu-prof-dir=DIR` (a wrapper registered for this profile only, in place of the
  * installed launcher), and the last round's "ours" is profiled in the connector's worker and the client page through
- * CDP's Profiler: DIR gets `connector-worker.cpuprofile`, `client-page.cpuprofile` and the host's `CPU.*.cpuprofile`.
+ * CDP's Profiler: DIR gets `connector-worker.cpuprofile`, `client-page.cpuprofile` and the host's `CPU.*.cpuprofile`;
+ * the floor's hops of that round likewise (`floor-relay-worker.cpuprofile`, `floor-client-page.cpuprofile`, and each
+ * echo host's `echo-PID.cpuprofile`), so every hop has its counterpart.
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
@@ -336,9 +338,12 @@ export async function hostLinkFigures(root: string): Promise<Figure[]> {
     const relayId = writeRelayExtension(relayDir);
     // Chromium runs the host's "path" with no arguments but the origin: a wrapper names Node and the script.
     const echo = join(dir, 'echo-host.sh');
+    // Profiling: every echo host under --cpu-prof as well (its files are named echo-*.cpuprofile).
+    const echoFlags =
+      PROFILE_DIR === undefined ? '' : `--cpu-prof --cpu-prof-dir='${PROFILE_DIR}' --cpu-prof-name=echo-\${$}.cpuprofile `;
     writeFileSync(
       echo,
-      `#!/bin/sh\nexec '${process.execPath}' '${join(root, 'bench', 'native-echo-host.mjs')}' "$@"\n`,
+      `#!/bin/sh\nexec '${process.execPath}' ${echoFlags}'${join(root, 'bench', 'native-echo-host.mjs')}' "$@"\n`,
     );
     chmodSync(echo, 0o755);
     registerNativeHost(profile, {
@@ -381,7 +386,19 @@ export async function hostLinkFigures(root: string): Promise<Figure[]> {
 
     for (let round = -1; round < RUNS; round++) {
       const native = await runClient(client, [String(NATIVE_PER_RUN), '0'], pcscd.socket);
+      // Profiling: the floor's hops too (the client page and the relay's worker), so each hop compares with its own.
+      const floorProfiling =
+        PROFILE_DIR !== undefined && round === RUNS - 1
+          ? await rig.context.newCDPSession(page).then(async (cdp) => ({
+              page: await profilePage(cdp),
+              worker: await profileWorker(cdp, relayId),
+            }))
+          : undefined;
       const hops = await timeHops(page, relayId);
+      if (floorProfiling !== undefined && PROFILE_DIR !== undefined) {
+        await floorProfiling.worker.stop(join(PROFILE_DIR, 'floor-relay-worker.cpuprofile'));
+        await floorProfiling.page.stop(join(PROFILE_DIR, 'floor-client-page.cpuprofile'));
+      }
       const relay = await waitForWorker(rig.context, relayId);
       const nm = (await relay.evaluate(
         ([perRun, call]) =>
