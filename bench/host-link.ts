@@ -340,7 +340,9 @@ export async function hostLinkFigures(root: string): Promise<Figure[]> {
     const echo = join(dir, 'echo-host.sh');
     // Profiling: every echo host under --cpu-prof as well (its files are named echo-*.cpuprofile).
     const echoFlags =
-      PROFILE_DIR === undefined ? '' : `--cpu-prof --cpu-prof-dir='${PROFILE_DIR}' --cpu-prof-name=echo-\${$}.cpuprofile `;
+      PROFILE_DIR === undefined
+        ? ''
+        : `--cpu-prof --cpu-prof-dir='${PROFILE_DIR}' --cpu-prof-name=echo-\${$}.cpuprofile `;
     writeFileSync(
       echo,
       `#!/bin/sh\nexec '${process.execPath}' ${echoFlags}'${join(root, 'bench', 'native-echo-host.mjs')}' "$@"\n`,

@@ -207,7 +207,9 @@ async function main(): Promise<void> {
   clis.forEach((c, i) => console.log(`host#${i}: ${c}`));
   for (const [k, v] of Object.entries(samples)) {
     const s = summarise(v);
-    console.log(`${k}: median ${s.median.toFixed(2)} (min ${s.min.toFixed(2)}, max ${s.max.toFixed(2)}, ${v.length} runs)`);
+    console.log(
+      `${k}: median ${s.median.toFixed(2)} (min ${s.min.toFixed(2)}, max ${s.max.toFixed(2)}, ${v.length} runs)`,
+    );
   }
 }
 
