@@ -20,6 +20,7 @@ export default defineConfig({
         'profile-t1': 'bench/profile-t1.ts',
         'profile-chromium': 'bench/profile-chromium.ts',
         'profile-cold': 'bench/profile-cold.ts',
+        'host-pipe': 'bench/host-pipe.ts',
       },
       // scripts/chromium.mjs finds the project from its own location: it must stay where it is, not be inlined.
       external: (id: string) => /(^|\/)scripts\/chromium\.mjs$/.test(id) || id === 'playwright-core',

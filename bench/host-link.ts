@@ -18,13 +18,20 @@
  *
  * Needs root (unshare for the private pcscd), gcc, libpcsclite-dev, pcscd, Chromium and the builds (`npm run build`,
  * `npm run build:e2e`, `npm run build:host`); what is missing is said in the table, with no number.
+ *
+ * Profiling (bench/README.md, "The host link: where the time goes per hop"): with `BENCH_HOST_LINK_PROFILE=DIR` the
+ * host runs under `node --cpu-prof --cpu-prof-dir=DIR` (a wrapper registered for this profile only, in place of the
+ * installed launcher), and the last round's "ours" is profiled in the connector's worker and the client page through
+ * CDP's Profiler: DIR gets `connector-worker.cpuprofile`, `client-page.cpuprofile` and the host's `CPU.*.cpuprofile`;
+ * the floor's hops of that round likewise (`floor-relay-worker.cpuprofile`, `floor-client-page.cpuprofile`, and each
+ * echo host's `echo-PID.cpuprofile`), so every hop has its counterpart.
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Page } from 'playwright-core';
+import type { CDPSession, Page } from 'playwright-core';
 import {
   CONNECTOR_ID,
   DIST,
@@ -34,11 +41,14 @@ import {
   waitForWorker,
 } from '../scripts/chromium.mjs';
 import { openTestClient, preApprove, PRE_APPROVED, type Rig } from '../test/e2e/harness.js';
-import { hostBuildMissing, installHost } from '../test/e2e/native-host.js';
+import { HOST_CLI, hostBuildMissing, installHost } from '../test/e2e/native-host.js';
+import { NATIVE_HOST_NAME } from '../src/protocol/native.js';
 import { runClient, startNative } from './host-socket.js';
 import { RUNS, summarise, type Figure } from './measure.js';
 
 const PER_RUN = Number(process.env.BENCH_HOST_LINK_APDUS ?? 500);
+/** A directory for CPU profiles of every hop of the last round's "ours" (see the module comment), or undefined. */
+const PROFILE_DIR = process.env.BENCH_HOST_LINK_PROFILE ? resolve(process.env.BENCH_HOST_LINK_PROFILE) : undefined;
 const NATIVE_PER_RUN = 2000;
 const ECHO_HOST_NAME = 'org.smart_card_connector.bench_echo';
 /** The anchor's reader, as pcscd names it (FRIENDLYNAME "Memory Card Reader", slot 00 00). */
@@ -180,6 +190,62 @@ function timeOurs(page: Page): Promise<number> {
   ) as Promise<number>;
 }
 
+/** CDP's Profiler on one target: started now, `stop()` writes the profile to `file`. */
+interface Profiling {
+  stop(file: string): Promise<void>;
+}
+
+/** Profiles the page behind `session` (sampling every 100 µs). */
+async function profilePage(session: CDPSession): Promise<Profiling> {
+  await session.send('Profiler.enable');
+  await session.send('Profiler.setSamplingInterval', { interval: 100 });
+  await session.send('Profiler.start');
+  return {
+    async stop(file) {
+      const { profile } = await session.send('Profiler.stop');
+      writeFileSync(file, JSON.stringify(profile));
+    },
+  };
+}
+
+/**
+ * Profiles an extension's service worker: Playwright opens CDP sessions on pages only, so the page's session attaches to
+ * the worker's target (unflattened) and speaks to it through Target.sendMessageToTarget.
+ */
+async function profileWorker(session: CDPSession, extensionId: string): Promise<Profiling> {
+  const { targetInfos } = await session.send('Target.getTargets');
+  const target = targetInfos.find(
+    (t) => t.type === 'service_worker' && t.url.startsWith(`chrome-extension://${extensionId}/`),
+  );
+  if (!target) throw new Error(`no service worker target for ${extensionId}`);
+  const { sessionId } = await session.send('Target.attachToTarget', { targetId: target.targetId, flatten: false });
+  let next = 1;
+  const waiting = new Map<number, (m: { result?: unknown; error?: unknown }) => void>();
+  session.on('Target.receivedMessageFromTarget', (e) => {
+    if (e.sessionId !== sessionId) return;
+    const m = JSON.parse(e.message) as { id?: number; result?: unknown; error?: unknown };
+    if (m.id !== undefined) waiting.get(m.id)?.(m);
+  });
+  const send = async (method: string, params: object = {}): Promise<unknown> => {
+    const id = next++;
+    const answer = new Promise<{ result?: unknown; error?: unknown }>((r) => waiting.set(id, r));
+    await session.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id, method, params }) });
+    const m = await answer;
+    if (m.error !== undefined) throw new Error(`${method}: ${JSON.stringify(m.error)}`);
+    return m.result;
+  };
+  await send('Profiler.enable');
+  await send('Profiler.setSamplingInterval', { interval: 100 });
+  await send('Profiler.start');
+  return {
+    async stop(file) {
+      const { profile } = (await send('Profiler.stop')) as { profile: unknown };
+      writeFileSync(file, JSON.stringify(profile));
+      await session.send('Target.detachFromTarget', { sessionId });
+    },
+  };
+}
+
 function figureSkeletons(): Record<keyof typeof HOST_LINK_IDS, Figure> {
   return {
     ours: {
@@ -272,9 +338,14 @@ export async function hostLinkFigures(root: string): Promise<Figure[]> {
     const relayId = writeRelayExtension(relayDir);
     // Chromium runs the host's "path" with no arguments but the origin: a wrapper names Node and the script.
     const echo = join(dir, 'echo-host.sh');
+    // Profiling: every echo host under --cpu-prof as well (its files are named echo-*.cpuprofile).
+    const echoFlags =
+      PROFILE_DIR === undefined
+        ? ''
+        : `--cpu-prof --cpu-prof-dir='${PROFILE_DIR}' --cpu-prof-name=echo-\${$}.cpuprofile `;
     writeFileSync(
       echo,
-      `#!/bin/sh\nexec '${process.execPath}' '${join(root, 'bench', 'native-echo-host.mjs')}' "$@"\n`,
+      `#!/bin/sh\nexec '${process.execPath}' ${echoFlags}'${join(root, 'bench', 'native-echo-host.mjs')}' "$@"\n`,
     );
     chmodSync(echo, 0o755);
     registerNativeHost(profile, {
@@ -283,6 +354,22 @@ export async function hostLinkFigures(root: string): Promise<Figure[]> {
       allowedOrigins: [`chrome-extension://${relayId}/`],
     });
     if (noHost === null) installHost(profile);
+    if (noHost === null && PROFILE_DIR !== undefined) {
+      // The host under --cpu-prof (Node refuses it in NODE_OPTIONS): a wrapper in place of the installed launcher.
+      mkdirSync(PROFILE_DIR, { recursive: true });
+      const wrapper = join(dir, 'host-profiled.sh');
+      writeFileSync(
+        wrapper,
+        `#!/bin/sh\nexec '${process.execPath}' --cpu-prof --cpu-prof-dir='${PROFILE_DIR}' '${HOST_CLI}' ` +
+          '--native-messaging "$@"\n',
+      );
+      chmodSync(wrapper, 0o755);
+      registerNativeHost(profile, {
+        name: NATIVE_HOST_NAME,
+        path: wrapper,
+        allowedOrigins: [`chrome-extension://${CONNECTOR_ID}/`],
+      });
+    }
 
     const browser = await launchWithExtensions({
       extensions: [DIST.connector, DIST.testClient, relayDir],
@@ -301,7 +388,19 @@ export async function hostLinkFigures(root: string): Promise<Figure[]> {
 
     for (let round = -1; round < RUNS; round++) {
       const native = await runClient(client, [String(NATIVE_PER_RUN), '0'], pcscd.socket);
+      // Profiling: the floor's hops too (the client page and the relay's worker), so each hop compares with its own.
+      const floorProfiling =
+        PROFILE_DIR !== undefined && round === RUNS - 1
+          ? await rig.context.newCDPSession(page).then(async (cdp) => ({
+              page: await profilePage(cdp),
+              worker: await profileWorker(cdp, relayId),
+            }))
+          : undefined;
       const hops = await timeHops(page, relayId);
+      if (floorProfiling !== undefined && PROFILE_DIR !== undefined) {
+        await floorProfiling.worker.stop(join(PROFILE_DIR, 'floor-relay-worker.cpuprofile'));
+        await floorProfiling.page.stop(join(PROFILE_DIR, 'floor-client-page.cpuprofile'));
+      }
       const relay = await waitForWorker(rig.context, relayId);
       const nm = (await relay.evaluate(
         ([perRun, call]) =>
@@ -311,7 +410,18 @@ export async function hostLinkFigures(root: string): Promise<Figure[]> {
           ),
         [PER_RUN, CALL] as const,
       )) as number;
+      const profiling =
+        noHost === null && PROFILE_DIR !== undefined && round === RUNS - 1
+          ? await rig.context.newCDPSession(page).then(async (cdp) => ({
+              page: await profilePage(cdp),
+              worker: await profileWorker(cdp, CONNECTOR_ID),
+            }))
+          : undefined;
       const ours = noHost === null ? await timeOurs(page) : null;
+      if (profiling !== undefined && PROFILE_DIR !== undefined) {
+        await profiling.worker.stop(join(PROFILE_DIR, 'connector-worker.cpuprofile'));
+        await profiling.page.stop(join(PROFILE_DIR, 'client-page.cpuprofile'));
+      }
       if (round < 0) continue; // warm-up round
       samples.native.push(native);
       samples.hops.push(hops);

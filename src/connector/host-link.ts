@@ -414,15 +414,21 @@ export class HostLink {
       const why = e instanceof Error ? e.message : String(e);
       this.#failed(s, `the host's PC/SC service stopped answering (${why})`, true);
     };
+    // Each method's wrapper is made once, not at every call the combinator makes through it.
+    const wrapped = new Map<PropertyKey, { method: unknown; wrapper: unknown }>();
     return new Proxy(connection, {
       get(target, prop) {
         const v: unknown = Reflect.get(target, prop, target);
         if (typeof v !== 'function') return v;
-        return (...args: unknown[]): unknown => {
+        const known = wrapped.get(prop);
+        if (known?.method === v) return known.wrapper;
+        const wrapper = (...args: unknown[]): unknown => {
           const r: unknown = (v as (...a: unknown[]) => unknown).apply(target, args);
           if (r instanceof Promise) r.catch(onError);
           return r;
         };
+        wrapped.set(prop, { method: v, wrapper });
+        return wrapper;
       },
     });
   }

@@ -39,12 +39,13 @@ export function encodeFrame(
   limit: number = MAX_NATIVE_MESSAGE_TO_BROWSER,
   littleEndian: boolean = NATIVE_LITTLE_ENDIAN,
 ): Buffer {
-  const body = Buffer.from(json, 'utf8');
-  if (body.length > limit) throw new FrameTooLargeError(body.length, limit);
-  const frame = Buffer.allocUnsafe(4 + body.length);
-  if (littleEndian) frame.writeUInt32LE(body.length, 0);
-  else frame.writeUInt32BE(body.length, 0);
-  body.copy(frame, 4);
+  // The JSON is written straight after the length: one buffer, no intermediate copy of the body.
+  const length = Buffer.byteLength(json, 'utf8');
+  if (length > limit) throw new FrameTooLargeError(length, limit);
+  const frame = Buffer.allocUnsafe(4 + length);
+  if (littleEndian) frame.writeUInt32LE(length, 0);
+  else frame.writeUInt32BE(length, 0);
+  frame.write(json, 4, 'utf8');
   return frame;
 }
 

@@ -136,6 +136,8 @@ interface CardEntry {
 }
 
 const U32_MAX = 0xffffffff;
+/** Spare receive buffers kept per SystemPcsc: as many as calls may be inside the library at once, in practice. */
+const MAX_SPARE_BUFFERS = 4;
 
 function u32(name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > U32_MAX) {
@@ -190,6 +192,22 @@ export function openSystemPcsc(options: SystemPcscOptions = {}): SystemPcsc {
   let closed = false;
   const poolSize = options.threadPoolSize ?? defaultThreadPoolSize();
   const maxWaits = waitLimit(poolSize);
+
+  /**
+   * Receive buffers of the default size (MAX_BUFFER_SIZE_EXTENDED), kept between calls: a fresh 64 KiB per APDU
+   * (allocated, zeroed, then collected) cost as much CPU as koffi's call into the library itself (bench/README.md, "The
+   * host link: where the time goes per hop"). A buffer is taken by one call at a time and comes back only after a
+   * successful call, with the part the library said it filled zeroed again: spare buffers hold no card data, and a
+   * later call's answer is cut to the length the library gives for that call. A failed call's buffer is dropped.
+   */
+  const spare: Uint8Array[] = [];
+  const receiveBuffer = (size: number): Uint8Array =>
+    (size === MAX_BUFFER_SIZE_EXTENDED ? spare.pop() : undefined) ?? new Uint8Array(size);
+  const giveBack = (buf: Uint8Array, used: number): void => {
+    if (buf.length !== MAX_BUFFER_SIZE_EXTENDED || spare.length >= MAX_SPARE_BUFFERS) return;
+    buf.fill(0, 0, used);
+    spare.push(buf);
+  };
 
   const library = (): WinscardLibrary => {
     if (closed) throw new PcscError(SCARD_E_NO_SERVICE, 'this system PC/SC connection is closed');
@@ -523,13 +541,16 @@ export function openSystemPcsc(options: SystemPcscOptions = {}): SystemPcsc {
       const size = opts?.recvLength === undefined ? MAX_BUFFER_SIZE_EXTENDED : u32('recvLength', opts.recvLength);
       const l = library();
       return e.mainQueue.run(async () => {
-        const recv = new Uint8Array(size);
+        const recv = receiveBuffer(size);
         const returned = [0];
         const rv = await callAsync(l.SCardControl, c.native, code, send, send.length, recv, size, returned);
         if (rv !== SCARD_S_SUCCESS) {
           fail(rv, 'SCardControl', rv === SCARD_E_INSUFFICIENT_BUFFER ? { needed: Number(returned[0]) } : {});
         }
-        return { output: Uint8Array.from(recv.subarray(0, Math.min(Number(returned[0]), size))) };
+        const n = Math.min(Number(returned[0]), size);
+        const output = recv.slice(0, n);
+        giveBack(recv, n);
+        return { output };
       });
     },
 
@@ -580,7 +601,7 @@ export function openSystemPcsc(options: SystemPcscOptions = {}): SystemPcsc {
         throw new PcscError(SCARD_E_INVALID_VALUE, 'ioSendPci.dwProtocol must be SCARD_PROTOCOL_T0, _T1 or _RAW');
       }
       return e.mainQueue.run(async () => {
-        const recv = new Uint8Array(size);
+        const recv = receiveBuffer(size);
         const len = [size];
         // pioRecvPci stays NULL: pcsc-lite 1.9.9 fills it with the IFD's protocol number (1 for T=1), not a
         // SCARD_PROTOCOL_* value; like the in-process daemon, we answer with the protocol sent.
@@ -588,10 +609,10 @@ export function openSystemPcsc(options: SystemPcscOptions = {}): SystemPcsc {
         if (rv !== SCARD_S_SUCCESS) {
           fail(rv, 'SCardTransmit', rv === SCARD_E_INSUFFICIENT_BUFFER ? { needed: Number(len[0]) } : {});
         }
-        return {
-          recvPci: { dwProtocol: protocol },
-          recvBuffer: Uint8Array.from(recv.subarray(0, Math.min(Number(len[0]), size))),
-        };
+        const n = Math.min(Number(len[0]), size);
+        const recvBuffer = recv.slice(0, n);
+        giveBack(recv, n);
+        return { recvPci: { dwProtocol: protocol }, recvBuffer };
       });
     },
 

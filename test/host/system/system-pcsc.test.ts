@@ -136,6 +136,31 @@ describe.skipIf(skip)('system PC/SC through koffi (private pcscd + vpcd + vicc)'
     expect((await rejection(pcsc.SCardStatus(hCard))).code).toBe(SCARD_E_INVALID_HANDLE);
   });
 
+  it('keeps every answer to its own call while receive buffers are reused (in turn and at once)', async () => {
+    const { hCard } = await pcsc.SCardConnect(hContext, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
+    const T1 = { dwProtocol: SCARD_PROTOCOL_T1 };
+    // A 10-byte answer, then a 2-byte one in the same buffer: nothing of the first shows in the second.
+    const first = await pcsc.SCardTransmit(hCard, T1, GET_CHALLENGE);
+    expect(first.recvBuffer.length).toBe(10);
+    const sel = await pcsc.SCardTransmit(hCard, T1, SELECT_MF);
+    expect(hex(sel.recvBuffer)).toBe('9000');
+    // A caller's answer is its own copy: a later call does not change it.
+    const kept = hex(first.recvBuffer);
+    // Calls on two contexts at once each get their own buffer and their own (random) challenge.
+    const other = await pcsc.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
+    const card2 = await pcsc.SCardConnect(other.hContext, reader, SCARD_SHARE_SHARED, SCARD_PROTOCOL_T1);
+    const both = await Promise.all([
+      pcsc.SCardTransmit(hCard, T1, GET_CHALLENGE),
+      pcsc.SCardTransmit(card2.hCard, T1, GET_CHALLENGE),
+    ]);
+    for (const r of both) expect(hex(r.recvBuffer.subarray(8))).toBe('9000');
+    expect(hex(both[0].recvBuffer)).not.toBe(hex(both[1].recvBuffer));
+    expect(hex(first.recvBuffer)).toBe(kept);
+    await pcsc.SCardDisconnect(card2.hCard, SCARD_LEAVE_CARD);
+    await pcsc.SCardReleaseContext(other.hContext);
+    await pcsc.SCardDisconnect(hCard, SCARD_LEAVE_CARD);
+  });
+
   it('connects with T=0 as the system decides, and transmits with the T=0 PCI when it is granted', async () => {
     // The card's ATR offers T=1 only (TD1 = 81); vpcd/pcscd decide whether T=0 alone is granted.
     let granted: { hCard: number; dwActiveProtocol: number } | null = null;
