@@ -8,6 +8,7 @@ import {
   openPcsc,
   PcscError,
   SCARD_E_NO_SERVICE,
+  SCARD_E_UNKNOWN_READER,
   SCARD_PROTOCOL_T0,
   SCARD_PROTOCOL_T1,
   SCARD_SCOPE_SYSTEM,
@@ -134,10 +135,18 @@ describe('openPcsc', () => {
     device.insertCard(helloWorldCardT1());
     const back = await wait(out.dwEventState);
     expect(back.dwEventState & SCARD_STATE_PRESENT).toBe(SCARD_STATE_PRESENT);
+    // The wait starts while the reader is there, and is let run until it blocks (its path is promise turns only)
+    // before the unplug: a call that began after the daemon had dropped the reader would rightly get
+    // SCARD_E_UNKNOWN_READER instead (pcsc-lite checks the names when the call starts).
+    const waiting = wait(back.dwEventState);
+    await new Promise((resolve) => setImmediate(resolve));
     device.unplug();
-    const gone = await wait(back.dwEventState);
+    const gone = await waiting;
     expect(gone.dwEventState & SCARD_STATE_UNKNOWN).toBe(SCARD_STATE_UNKNOWN);
     expect(pcsc.daemon.readerNames).toEqual([]);
+    await expect(wait(gone.dwEventState)).rejects.toSatisfy(
+      (e: unknown) => e instanceof PcscError && e.code === SCARD_E_UNKNOWN_READER,
+    );
   });
 
   it('close() ends the client and the daemon; later calls fail with SCARD_E_NO_SERVICE', async () => {
