@@ -20,20 +20,16 @@
  * The floor, from the same clients in the same pages, run for run in alternation: each client also has its own port to
  * bench/floor-extension, whose worker only echoes, and echoes the client library's SCardTransmit call message instead.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Page } from 'playwright-core';
 import {
   CONNECTOR_ID,
   DIST,
-  ROOT,
   ensureChromium,
   extensionUrl,
   launchWithExtensions,
   waitForWorker,
 } from '../scripts/chromium.mjs';
-import { extensionIdFromKey } from '../scripts/extension-id.mjs';
 import { FAIR_READER_HANDLES } from '../src/pcsc/daemon.js';
 import {
   TEST_CLIENT_B_DIST,
@@ -54,6 +50,7 @@ import {
   type PageReport,
   type RunFigures,
 } from './chromium-concurrency-series.js';
+import { FLOOR_DIR, FLOOR_ID } from './chromium.js';
 import { RUNS } from './measure.js';
 
 export const CHROMIUM_CLIENT_COUNTS = [1, 10, 100];
@@ -61,11 +58,6 @@ const TOTAL_APDUS = Number(process.env.BENCH_CHROMIUM_CONC_APDUS ?? 1000);
 const MAX_PAGES = Number(process.env.BENCH_CHROMIUM_CONC_PAGES ?? 100);
 const CONC_RUNS = Number(process.env.BENCH_GROWTH_RUNS ?? RUNS);
 
-const FLOOR_DIR = join(ROOT, 'bench', 'floor-extension');
-/** bench/floor-extension's id, from the "key" of its manifest (as Chrome derives it). */
-const FLOOR_ID = extensionIdFromKey(
-  (JSON.parse(readFileSync(join(FLOOR_DIR, 'manifest.json'), 'utf8')) as { key: string }).key,
-);
 const CHANNEL = 'bench-concurrency';
 /** A run's upper bound (not a timing: only so that a lost answer fails the part instead of hanging it). */
 const RUN_LIMIT_MS = 300_000;

@@ -18,6 +18,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Page } from 'playwright-core';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONNECTOR_ID, DIST, ROOT, ensureChromium, launchWithExtensions, waitForWorker } from '../scripts/chromium.mjs';
 import {
@@ -28,14 +29,17 @@ import {
   turnDemoOn,
   type Rig,
 } from '../test/e2e/harness.js';
+import { extensionIdFromKey } from '../scripts/extension-id.mjs';
 import { RUNS, summarise, type Figure } from './measure.js';
 
 const APDUS_PER_RUN = Number(process.env.BENCH_CHROMIUM_APDUS ?? 500);
 const LAUNCHES = Number(process.env.BENCH_LAUNCHES ?? 3);
 
-/** bench/floor-extension: no build step; its id is fixed by the "key" of its manifest.json. */
+/** bench/floor-extension: no build step; its id is fixed by the "key" of its manifest.json (as Chrome derives it). */
 export const FLOOR_DIR = join(ROOT, 'bench', 'floor-extension');
-const FLOOR_ID = 'nboiopfalhfbplbadojhiiomnfamhiif';
+export const FLOOR_ID = extensionIdFromKey(
+  (JSON.parse(readFileSync(join(FLOOR_DIR, 'manifest.json'), 'utf8')) as { key: string }).key,
+);
 
 /**
  * In the client page: connect to the floor extension and return once a first message comes back (its worker is up),
@@ -109,6 +113,24 @@ export function firstContext(page: Page, fresh: boolean): Promise<number> {
   ) as Promise<number>;
 }
 
+/**
+ * Page-script statements for a client page holding the client library as `g.lib` and a connection as `c`: a context,
+ * a shared handle on the first reader (`hCard`, `hContext`), `one()` making one 8-byte GET CHALLENGE and checking its
+ * answer, and `call`, the client library's SCardTransmit call message as it goes on the port
+ * (src/protocol/codec.ts encodeCall), which the floor echoes.
+ */
+export const GET_CHALLENGE_SETUP = `
+      const { hContext } = await c.SCardEstablishContext(g.lib.SCARD_SCOPE_SYSTEM);
+      const { readers } = await c.SCardListReaders(hContext, null);
+      const { hCard, dwActiveProtocol } = await c.SCardConnect(hContext, readers[0], g.lib.SCARD_SHARE_SHARED, g.lib.SCARD_PROTOCOL_T1);
+      const pci = { dwProtocol: dwActiveProtocol };
+      const apdu = Uint8Array.of(0x00, 0x84, 0x00, 0x00, 0x08);
+      const one = async () => {
+        const r = (await c.SCardTransmit(hCard, pci, apdu)).recvBuffer;
+        if (r.length !== 10 || r[8] !== 0x90 || r[9] !== 0x00) throw new Error('bad GET CHALLENGE answer');
+      };
+      const call = { v: 1, kind: 'call', id: 0, fn: 'SCardTransmit', args: [hCard, pci, '0084000008'] };`;
+
 async function messagingFigures(rig: Rig): Promise<Figure[]> {
   const connector = await openConnectorPage(rig);
   await turnDemoOn(connector);
@@ -124,18 +146,7 @@ async function messagingFigures(rig: Rig): Promise<Figure[]> {
   const { ours, floor } = (await client.evaluate(
     `(async () => {
       const g = globalThis;
-      const c = g.c;
-      const { hContext } = await c.SCardEstablishContext(g.lib.SCARD_SCOPE_SYSTEM);
-      const { readers } = await c.SCardListReaders(hContext, null);
-      const { hCard, dwActiveProtocol } = await c.SCardConnect(hContext, readers[0], g.lib.SCARD_SHARE_SHARED, g.lib.SCARD_PROTOCOL_T1);
-      const pci = { dwProtocol: dwActiveProtocol };
-      const apdu = Uint8Array.of(0x00, 0x84, 0x00, 0x00, 0x08);
-      const one = async () => {
-        const r = (await c.SCardTransmit(hCard, pci, apdu)).recvBuffer;
-        if (r.length !== 10 || r[8] !== 0x90 || r[9] !== 0x00) throw new Error('bad GET CHALLENGE answer');
-      };
-      // The client library's SCardTransmit call message, as it goes on the port (src/protocol/codec.ts encodeCall).
-      const call = { v: 1, kind: 'call', id: 0, fn: 'SCardTransmit', args: [hCard, { dwProtocol: dwActiveProtocol }, '0084000008'] };
+      const c = g.c;${GET_CHALLENGE_SETUP}
       const echoOne = async () => {
         call.id += 1;
         const m = await g.floor.echo(call);

@@ -36,9 +36,8 @@ import {
   TEST_CLIENT_ID,
   turnDemoOn,
 } from '../test/e2e/harness.js';
+import { FLOOR_DIR, FLOOR_ID, GET_CHALLENGE_SETUP } from './chromium.js';
 
-const FLOOR_DIR = join(ROOT, 'bench', 'floor-extension');
-const FLOOR_ID = 'nboiopfalhfbplbadojhiiomnfamhiif';
 const TRACE_CATEGORIES = 'devtools.timeline,v8,toplevel,ipc,mojom,disabled-by-default-devtools.timeline';
 
 interface Args {
@@ -99,21 +98,12 @@ async function setUp(page: Page): Promise<void> {
           await new Promise((r) => setTimeout(r, 20));
         }
       }
-      const c = g.c;
-      const { hContext } = await c.SCardEstablishContext(g.lib.SCARD_SCOPE_SYSTEM);
-      const { readers } = await c.SCardListReaders(hContext, null);
-      const { hCard, dwActiveProtocol } = await c.SCardConnect(hContext, readers[0], g.lib.SCARD_SHARE_SHARED, g.lib.SCARD_PROTOCOL_T1);
-      const pci = { dwProtocol: dwActiveProtocol };
-      const apdu = Uint8Array.of(0x00, 0x84, 0x00, 0x00, 0x08);
-      g.one = async () => {
-        const r = (await c.SCardTransmit(hCard, pci, apdu)).recvBuffer;
-        if (r.length !== 10 || r[8] !== 0x90 || r[9] !== 0x00) throw new Error('bad GET CHALLENGE answer');
-      };
+      const c = g.c;${GET_CHALLENGE_SETUP}
+      g.one = one;
       const port = chrome.runtime.connect(${JSON.stringify(FLOOR_ID)}, { name: 'floor' });
       let pending = null;
       port.onMessage.addListener((m) => { const p = pending; pending = null; p?.(m); });
       const echo = (m) => new Promise((resolve) => { pending = resolve; port.postMessage(m); });
-      const call = { v: 1, kind: 'call', id: 0, fn: 'SCardTransmit', args: [hCard, { dwProtocol: dwActiveProtocol }, '0084000008'] };
       g.echoOne = async () => {
         call.id += 1;
         const m = await echo(call);
