@@ -11,9 +11,8 @@ import {
   type PromptRequest,
   type StoredGrants,
 } from '../../../src/connector/permissions.js';
-import { createPortPair } from '../../../src/protocol/port.js';
+import { openClient } from './open-client.js';
 import {
-  connect,
   SCARD_PROTOCOL_T1,
   SCARD_SCOPE_SYSTEM,
   SCARD_SHARE_EXCLUSIVE,
@@ -39,16 +38,7 @@ function make(knownClients?: Record<string, string>) {
   });
   const service = new ConnectorService({ usb: null, version: '9.9.9', permissions });
   cleanup.push(() => service.shutdown());
-  const open = (name: string): Promise<Connection> =>
-    connect('connector', {
-      name,
-      pingIntervalMs: 0,
-      port: () => {
-        const [client, server] = createPortPair(name);
-        service.attachClient(server, { id: A });
-        return client;
-      },
-    });
+  const open = (name: string): Promise<Connection> => openClient(service, A, name);
   return { service, permissions, prompts, open };
 }
 

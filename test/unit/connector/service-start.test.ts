@@ -7,8 +7,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectorService, MemorySettings, type SettingsStore } from '../../../src/connector/service.js';
 import { Permissions, type PromptRequest, type StoredGrants } from '../../../src/connector/permissions.js';
-import { createPortPair } from '../../../src/protocol/port.js';
-import { connect, SCARD_SCOPE_SYSTEM, type Connection } from '../../../client-lib/src/index.js';
+import { openClient } from './open-client.js';
+import { SCARD_SCOPE_SYSTEM, type Connection } from '../../../client-lib/src/index.js';
 import { PcscError } from '../../../src/pcsc/errors.js';
 import { SCARD_W_SECURITY_VIOLATION } from '../../../src/pcsc/constants.js';
 import { flush } from './fake-daemon.js';
@@ -56,16 +56,7 @@ function make(settings: SettingsStore) {
   });
   const service = new ConnectorService({ usb: null, version: '9.9.9', permissions, settings });
   cleanup.push(() => service.shutdown());
-  const open = (name: string): Promise<Connection> =>
-    connect('connector', {
-      name,
-      pingIntervalMs: 0,
-      port: () => {
-        const [client, server] = createPortPair(name);
-        service.attachClient(server, { id: A });
-        return client;
-      },
-    });
+  const open = (name: string): Promise<Connection> => openClient(service, A, name);
   return { service, permissions, prompts, open, grants, loads: () => loads };
 }
 
