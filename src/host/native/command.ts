@@ -11,25 +11,15 @@
  */
 import { realpathSync } from 'node:fs';
 import { HOST_BACKEND_CHOICES, type HostBackendChoice } from '../../protocol/native.js';
+import type { CliOptions } from '../cli.js';
 import type { HostLog, HostLogLevel } from '../readers/index.js';
-import type { SimSpec } from '../readers/sim.js';
 import { CONNECTOR_ID, isExtensionId } from './connector-id.js';
 import { BROWSERS, InstallError, install, uninstall, type Browser } from './install.js';
 import { runNativeHost } from './main.js';
 import { walkArgs } from '../argv.js';
 
-/** What cli.ts's parseArgs gives (its CliOptions, the fields used here). */
-export interface ReaderCliOptions {
-  help: boolean;
-  version: boolean;
-  demo: boolean;
-  sim: SimSpec[];
-  vpcd: number | undefined;
-  usb: boolean;
-  socket: string | undefined;
-  logLevel: HostLogLevel;
-  logApdus: boolean;
-}
+/** What cli.ts's parseArgs gives (a type only: cli.ts runs as the program when imported). */
+export type ReaderCliOptions = Omit<CliOptions, 'memcard'>;
 
 export interface CliDeps {
   parseArgs(argv: readonly string[]): ReaderCliOptions;
