@@ -4,6 +4,7 @@
  * path, what was expected and what came (described by type and length, never echoed); `guard` turns it into the
  * `ProtocolError` callers see, and anything else thrown on the way into one too.
  */
+import { hexDigitsToBytes, toHex } from '../util/hex.js';
 import { MAX_REQUEST_ID, MAX_WIRE_BYTES, MAX_WIRE_MESSAGE, MAX_WIRE_STRING, type Hex } from './messages.js';
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -134,19 +135,9 @@ export function requestId(v: unknown, path: string): number {
 // ---------------------------------------------------------------------------------------------------------------------
 // Bytes as hex
 
-const HEX_DIGITS = '0123456789abcdef';
-/** Byte → its two lowercase digits (an indexed loop over a table: no iterator, one concatenation per byte). */
-const BYTE_HEX = Array.from({ length: 256 }, (_, b) => HEX_DIGITS[b >> 4]! + HEX_DIGITS[b & 15]!);
-
+/** Bytes as wire hex: lower case, no separator (src/util/hex.ts formats all hex). */
 export function bytesToHex(bytes: Uint8Array): Hex {
-  let out = '';
-  for (let i = 0; i < bytes.length; i++) out += BYTE_HEX[bytes[i]!]!;
-  return out;
-}
-
-/** Value of a hex digit's char code (0-9, a-f, A-F; what HEX_RE lets through). */
-function nibble(c: number): number {
-  return c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57;
+  return toHex(bytes, '', 'lower');
 }
 
 const HEX_RE = /^[0-9a-fA-F]*$/;
@@ -162,9 +153,7 @@ export function hexIn(v: unknown, path: string, maxBytes: number = MAX_WIRE_BYTE
     throw new Invalid(`${path}: ${Math.ceil(v.length / 2)} bytes exceed the limit of ${maxBytes}`);
   if (v.length % 2 !== 0) throw new Invalid(`${path}: hex string of odd length ${v.length}`);
   if (!HEX_RE.test(v)) throw new Invalid(`${path}: not a hex string (only 0-9, a-f, A-F; no spaces or prefix)`);
-  const out = new Uint8Array(v.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = (nibble(v.charCodeAt(2 * i)) << 4) | nibble(v.charCodeAt(2 * i + 1));
-  return out;
+  return hexDigitsToBytes(v);
 }
 
 /** Accepts what a caller may reasonably hand in as bytes: Uint8Array, any ArrayBufferView, ArrayBuffer. */
