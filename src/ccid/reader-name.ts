@@ -12,8 +12,9 @@ import { LIBCCID_READER_NAMES_PACKED, READER_WORD_MARKS, READER_WORDS } from './
 
 /**
  * Expands the packed table of reader-names.ts (format: scripts/gen-reader-names.mjs) into VID << 16 | PID → name:
- * the word marks (none is '!', '|', a digit or a lowercase letter) are replaced first, then each '|'-separated record is `[!VVVV]PPPP` + a base-36 digit k + the rest
- * of the name, which starts with the previous name's first k characters.
+ * the word marks (none is '!', '|', a digit or a lowercase letter) are replaced first, then each '|'-separated record
+ * is `[!VVVV]PPPP` + a base-36 digit k + the rest of the name, which starts with the previous name's first k
+ * characters.
  */
 export function unpackReaderNames(
   packed: string,
