@@ -98,6 +98,16 @@ export function checkObject(
   return v;
 }
 
+/**
+ * True when `v` has exactly `fields`, as `checkObject` wants them (each an own field, no other own enumerable key): the
+ * same test without an error to build, for the decoders' quick paths (a false sends them to the checked path).
+ */
+export function hasExactly(v: Record<string, unknown>, fields: readonly string[]): boolean {
+  for (const k of fields) if (!Object.prototype.hasOwnProperty.call(v, k)) return false;
+  for (const k in v) if (Object.prototype.hasOwnProperty.call(v, k) && !fields.includes(k)) return false;
+  return true;
+}
+
 export function at(path: string, key: string): string {
   return path ? `${path}.${key}` : key;
 }

@@ -30,6 +30,7 @@ import {
   describe,
   fail,
   guard,
+  hasExactly,
   hexIn,
   hexToBytes,
   isPlainObject,
@@ -96,8 +97,39 @@ function envelope(
   return { o: raw, kind, id };
 }
 
+const CALL_FIELDS = ['v', 'kind', 'id', 'fn', 'args'];
+
+/**
+ * A well-formed call, nearly every message a client sends, decoded without what only a bad one needs (closures for the
+ * error's request id, a field path for each argument): `undefined`, or a throw, for anything else, which the checked
+ * decoder then takes apart to name the first problem. It accepts only what the checked decoder accepts and gives the
+ * same call (test/property/protocol.property.test.ts holds the two together).
+ */
+function quickCall(raw: unknown): DecodedCall | undefined {
+  if (!isPlainObject(raw) || raw.v !== PROTOCOL_VERSION || raw.kind !== 'call' || !hasExactly(raw, CALL_FIELDS))
+    return undefined;
+  const { id, fn, args } = raw;
+  if (!isRequestId(id) || !isFunctionName(fn) || !Array.isArray(args)) return undefined;
+  const spec = specOf(fn).args;
+  if (args.length !== spec.length) return undefined;
+  const out: unknown[] = [];
+  for (let i = 0; i < spec.length; i++) out.push(spec[i]!.decode(args[i], ''));
+  return { kind: 'call', id, fn, args: out };
+}
+
 /** Decodes and checks a message from a client. Throws only ProtocolError. */
 export function decodeClientMessage(raw: unknown): DecodedClientMessage {
+  let call: DecodedCall | undefined;
+  try {
+    call = quickCall(raw);
+  } catch {
+    call = undefined;
+  }
+  return call ?? checkedClientMessage(raw);
+}
+
+/** @internal decodeClientMessage without its quick path (the property test compares them). */
+export function checkedClientMessage(raw: unknown): DecodedClientMessage {
   return guard(undefined, () => {
     const env = envelope(raw, CLIENT_MESSAGE_KINDS);
     return guard(env.id, () => {
@@ -125,6 +157,17 @@ export function decodeClientMessage(raw: unknown): DecodedClientMessage {
 
 /** Builds a call message from API-form arguments (as given to PcscApi). Throws ProtocolError for a bad argument. */
 export function encodeCall(id: number, fn: FunctionName, args: readonly unknown[]): CallMessage {
+  // The quick path, as in decodeClientMessage: no field paths for errors; a throw goes the checked way to be named.
+  try {
+    const spec = specOf(fn).args;
+    if (args.length <= spec.length) {
+      const wire: unknown[] = [];
+      for (let i = 0; i < spec.length; i++) wire.push(spec[i]!.encode(args[i], ''));
+      return { v: 1, kind: 'call', id, fn, args: wire } as CallMessage;
+    }
+  } catch {
+    /* named below */
+  }
   return guard(id, () => {
     const spec = specOf(fn);
     if (args.length > spec.args.length) {
@@ -181,6 +224,11 @@ export function errorToWire(e: unknown): WireError {
 
 /** A successful result; the value (API form) is checked and converted. Throws ProtocolError if it does not fit. */
 export function encodeOkResult(id: number, fn: FunctionName, value: unknown): ResultMessage {
+  try {
+    return { v: 1, kind: 'result', id, ok: true, value: specOf(fn).result.encode(value, '') };
+  } catch {
+    /* the checked encoder below names the problem */
+  }
   return guard(id, () => ({
     v: 1,
     kind: 'result',
@@ -239,8 +287,25 @@ export type DecodedConnectorMessage =
   | { kind: 'event'; event: { type: 'readers'; readers: ReaderInfo[] } }
   | { kind: 'error'; id?: number; message: string };
 
+const OK_RESULT_FIELDS = ['v', 'kind', 'id', 'ok', 'value'];
+
 /** Decodes and checks a message from the connector. Throws only ProtocolError. */
 export function decodeConnectorMessage(raw: unknown): DecodedConnectorMessage {
+  // The quick path for a successful result (nearly every message), as quickCall: anything else is checked below.
+  try {
+    if (isPlainObject(raw) && raw.v === PROTOCOL_VERSION && raw.kind === 'result' && raw.ok === true) {
+      const id = raw.id;
+      if (isRequestId(id) && hasExactly(raw, OK_RESULT_FIELDS))
+        return { kind: 'result', id, ok: true, value: raw.value };
+    }
+  } catch {
+    /* a value read threw (an in-process hostile object): the checked path says so */
+  }
+  return checkedConnectorMessage(raw);
+}
+
+/** @internal decodeConnectorMessage without its quick path (the property test compares them). */
+export function checkedConnectorMessage(raw: unknown): DecodedConnectorMessage {
   return guard(undefined, () => {
     const env = envelope(raw, CONNECTOR_MESSAGE_KINDS);
     return guard(env.id, (): DecodedConnectorMessage => {
@@ -305,5 +370,10 @@ function wireToError(o: Record<string, unknown>): PcscError {
 
 /** Converts a successful result's wire value into the API form for `fn`. Throws only ProtocolError. */
 export function decodeResultValue(fn: FunctionName, value: unknown, id?: number): unknown {
+  try {
+    return specOf(fn).result.decode(value, '');
+  } catch {
+    /* the checked decode below names the problem */
+  }
   return guard(id, () => specOf(fn).result.decode(value, 'value'));
 }

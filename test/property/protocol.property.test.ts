@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   ProtocolError,
+  checkedClientMessage,
+  checkedConnectorMessage,
   decodeClientMessage,
   decodeConnectorMessage,
   decodeResultValue,
@@ -173,6 +175,66 @@ describe('protocol properties', () => {
         });
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it('the quick paths accept exactly what the checked decoders accept, with the same result or the same error', () => {
+    const outcome = (run: () => unknown): unknown => {
+      try {
+        return { value: run() };
+      } catch (e) {
+        return { error: e instanceof ProtocolError ? [e.message, e.id] : e };
+      }
+    };
+    const okCall = fc
+      .constantFrom(...FUNCTION_NAMES)
+      .chain((fn) =>
+        fc.tuple(
+          fc.constant(fn),
+          fc.array(wireArg, { minLength: FUNCTIONS[fn].length, maxLength: FUNCTIONS[fn].length }),
+        ),
+      )
+      .map(([fn, args]) => ({ v: 1, kind: 'call', id: 3, fn, args }) as Record<string, unknown>);
+    const transmit = fc
+      .tuple(u32, fc.record({ dwProtocol: u32 }), hex, fc.option(u32))
+      .map((args) => ({ v: 1, kind: 'call', id: 9, fn: 'SCardTransmit', args }) as Record<string, unknown>);
+    const result = fc
+      .tuple(fc.nat(), json)
+      .map(([id, value]) => ({ v: 1, kind: 'result', id, ok: true, value }) as Record<string, unknown>);
+    // Valid messages and their near misses: one field changed or dropped, or one more.
+    const mutated = (base: fc.Arbitrary<Record<string, unknown>>) =>
+      fc
+        .tuple(base, fc.constantFrom('v', 'kind', 'id', 'fn', 'args', 'ok', 'value', 'extra'), json, fc.nat(2))
+        .map(([m, key, value, how]) => {
+          const out = { ...m };
+          if (how === 0) out[key] = value;
+          else if (how === 1) delete out[key];
+          return out;
+        });
+    const inherited = Object.assign(Object.create({ v: 1 }) as Record<string, unknown>, {
+      kind: 'call',
+      id: 1,
+      fn: 'SCardCancel',
+      args: [1],
+    });
+    const hidden = Object.defineProperty({ v: 1, kind: 'call', id: 1, fn: 'SCardCancel', args: [1] }, 'extra', {
+      value: 1,
+      enumerable: false,
+    });
+    const clientSide = fc.oneof(okCall, transmit, mutated(okCall), mutated(transmit), anyMessage);
+    fc.assert(
+      fc.property(clientSide, (m) => {
+        expect(outcome(() => decodeClientMessage(m))).toEqual(outcome(() => checkedClientMessage(m)));
+      }),
+      { numRuns: 3000 },
+    );
+    for (const m of [inherited, hidden])
+      expect(outcome(() => decodeClientMessage(m))).toEqual(outcome(() => checkedClientMessage(m)));
+    fc.assert(
+      fc.property(fc.oneof(result, mutated(result), anyMessage), (m) => {
+        expect(outcome(() => decodeConnectorMessage(m))).toEqual(outcome(() => checkedConnectorMessage(m)));
+      }),
+      { numRuns: 3000 },
     );
   });
 
