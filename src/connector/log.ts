@@ -26,6 +26,13 @@ export interface LogEntry {
   message: string;
 }
 
+/**
+ * A message, or a function making it: the call log's lines (router.ts) are kept unbuilt, as what they need, and built
+ * (at most once) when something reads them: the window watching the log, the export. A busy app's calls then cost no
+ * text that nobody reads.
+ */
+export type LogText = string | (() => string);
+
 export const DEFAULT_LOG_CAPACITY = 2000;
 /**
  * Entries of these sources are kept in a ring of their own (DECISIONS_CAPACITY), so a flood of other entries (a hostile
@@ -54,15 +61,25 @@ export class LogBuffer {
     this.capacity = capacity;
   }
 
-  add(level: LogLevel, source: string, message: string): LogEntry {
-    const cut =
-      message.length > MAX_LOG_MESSAGE
-        ? `${message.slice(0, MAX_LOG_MESSAGE)}… (${message.length} characters)`
-        : message;
-    // One entry is one line: a line break (or a bidirectional override) inside a message, from whatever untrusted text
-    // it quotes, is written as an escape, so it cannot forge a line of its own in the window or the export.
-    const text = escapeUnsafe(cut);
-    const entry: LogEntry = { seq: this.#next++, time: this.now(), level, source: escapeUnsafe(source), message: text };
+  add(level: LogLevel, source: string, message: LogText): LogEntry {
+    const seq = this.#next++;
+    const time = this.now();
+    const from = escapeUnsafe(source);
+    let entry: LogEntry;
+    if (typeof message === 'string') entry = { seq, time, level, source: from, message: entryText(message) };
+    else {
+      // Built on first read, then kept: what JSON (the window's port), a spread or a test reads is the same string.
+      let text: string | undefined;
+      entry = {
+        seq,
+        time,
+        level,
+        source: from,
+        get message(): string {
+          return (text ??= entryText(built(message)));
+        },
+      };
+    }
     const ring = KEPT_SOURCES.has(source) ? this.#kept : this.#entries;
     ring.push(entry);
     if (ring.length > (ring === this.#kept ? DECISIONS_CAPACITY : this.capacity)) {
@@ -118,6 +135,30 @@ export class LogBuffer {
   onEntry(listener: (entry: LogEntry) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+}
+
+/** A message as an entry keeps it: cut to MAX_LOG_MESSAGE, unsafe characters escaped. */
+function entryText(message: string): string {
+  const cut =
+    message.length > MAX_LOG_MESSAGE ? `${message.slice(0, MAX_LOG_MESSAGE)}… (${message.length} characters)` : message;
+  // One entry is one line: a line break (or a bidirectional override) inside a message, from whatever untrusted text
+  // it quotes, is written as an escape, so it cannot forge a line of its own in the window or the export.
+  return escapeUnsafe(cut);
+}
+
+/** A message built late must not throw at its reader (the window, the export): a failure is said in its place. */
+function built(make: () => string): string {
+  try {
+    return String(make());
+  } catch (e) {
+    let why = 'unknown error';
+    try {
+      why = String(e);
+    } catch {
+      /* keep the generic text */
+    }
+    return `(this log line could not be written: ${why})`;
   }
 }
 

@@ -26,7 +26,7 @@ import {
   type DecodedCall,
   type ReaderInfo,
 } from '../protocol/codec.js';
-import { invoke, specOf, type Value } from '../protocol/functions.js';
+import { invoke, specOf, type FunctionName, type Value } from '../protocol/functions.js';
 import type { EventMessage } from '../protocol/messages.js';
 import type { PortLike } from '../protocol/port.js';
 import {
@@ -67,6 +67,11 @@ export interface RouterOptions {
   /** The connector's version, sent in every pong. */
   version: string;
   log?: (level: LogLevel, message: string) => void;
+  /**
+   * Where the call log's lines go unbuilt (log.ts `LogText`): `line()` makes the text when something reads it (the
+   * service's log buffer keeps it until its window or its export asks). Absent: they go to `log`, built at once.
+   */
+  logLine?: (level: LogLevel, line: () => string) => void;
   /**
    * Decides whether a port's sender may use the daemon: on its first call or subscription, and again after `revoke`.
    * Default: everyone may. Throwing or rejecting denies; `{ allowed: false, message }` denies with that message (the
@@ -217,9 +222,9 @@ class Session {
 export class ConnectorRouter {
   private readonly sessions = new Set<Session>();
   private readonly opts: Required<
-    Omit<RouterOptions, 'authorize' | 'log' | 'redaction' | 'logCalls' | 'now' | 'knownAllowed'>
+    Omit<RouterOptions, 'authorize' | 'log' | 'logLine' | 'redaction' | 'logCalls' | 'now' | 'knownAllowed'>
   > &
-    Pick<RouterOptions, 'authorize' | 'log' | 'redaction' | 'logCalls' | 'now' | 'knownAllowed'>;
+    Pick<RouterOptions, 'authorize' | 'log' | 'logLine' | 'redaction' | 'logCalls' | 'now' | 'knownAllowed'>;
   private readersEvent: EventMessage | null = null;
   private nextLabel = 1;
   private readonly strangerLog: LogQuota;
@@ -233,21 +238,22 @@ export class ConnectorRouter {
     this.allowedLog = new LogQuota(ALLOWED_LOG.burst, ALLOWED_LOG.perSecond, options.now);
   }
 
-  /**
-   * @internal A line about one sender, within its log quota (what goes over is counted and said later). `message` may
-   * be a function making the line: it is called only when the line is written (a call log line over the quota costs
-   * nothing to build).
-   */
-  logFor(sender: SenderInfo, allowed: boolean, level: LogLevel, message: string | (() => string)): void {
+  /** @internal A line about one sender, within its log quota (what goes over is counted and said later). */
+  logFor(sender: SenderInfo, allowed: boolean, level: LogLevel, message: string): void {
+    if (this.admit(sender, allowed)) this.log(level, message);
+  }
+
+  /** May one more line about `sender` be written (its log quota)? What goes over is counted, and said later. */
+  private admit(sender: SenderInfo, allowed: boolean): boolean {
     const key = sender.id ?? sender.origin ?? 'unknown';
     const t = (allowed ? this.allowedLog : this.strangerLog).take(key);
     if (!t.ok) {
       if (t.first)
         this.log('warn', `${whoIs(sender, key)}: too many log entries; its further entries are counted, not logged`);
-      return;
+      return false;
     }
     if (t.held > 0) this.log('warn', `${whoIs(sender, key)}: ${t.held} log entries were held back (too many)`);
-    this.log(level, typeof message === 'string' ? message : message());
+    return true;
   }
 
   /** @internal */
@@ -561,41 +567,17 @@ export class ConnectorRouter {
     this.answer(session, call.id, answer);
   }
 
-  /**
-   * "client "X" (id): SCardTransmit → SCARD_S_SUCCESS (APDU (5 bytes), response (14 bytes))": the arguments and (on
-   * success) the outputs the function table marks for the log, bytes redacted per log.ts by what they carry.
-   */
+  /** A call's line in the log, within its client's quota (over it, nothing of the line is made). */
   private logCall(session: Session, call: DecodedCall, ran: boolean, value: unknown, error: unknown): void {
     try {
       const level = !ran ? 'warn' : 'info';
-      this.logFor(session.sender, session.allowed, level, () => this.callLine(session, call, value, error));
+      if (!this.admit(session.sender, session.allowed)) return;
+      const line = callLine(session.who, call, value, error, this.redaction());
+      if (this.opts.logLine) this.opts.logLine(level, line);
+      else this.log(level, line());
     } catch {
       /* logging must not break a call */
     }
-  }
-
-  private callLine(session: Session, call: DecodedCall, value: unknown, error: unknown): string {
-    const r = this.redaction();
-    const spec = specOf(call.fn);
-    const apduAt = spec.args.findIndex((a) => a.carries === 'apdu');
-    const apdu = apduAt >= 0 ? bytesOf(call.args[apduAt]) : new Uint8Array(0);
-    const details: string[] = [];
-    spec.args.forEach((a, i) => {
-      if (a.log !== undefined) details.push(describeValue(a, a.log, call.args[i], r, apdu));
-    });
-    const out = (value ?? {}) as Record<string, unknown>;
-    if (!error) {
-      for (const [key, v] of Object.entries(spec.result.fields ?? {})) {
-        if (v.log !== undefined) details.push(describeValue(v, v.log, out[key], r, apdu));
-      }
-    }
-    const code =
-      error === undefined
-        ? 'SCARD_S_SUCCESS'
-        : error instanceof PcscError
-          ? errorName(error.code)
-          : 'SCARD_F_INTERNAL_ERROR';
-    return `${session.who}: ${call.fn} → ${code}${details.length ? ` (${details.join(', ')})` : ''}`;
   }
 
   // -------------------------------------------------------------------------------------------------------------------
@@ -643,6 +625,68 @@ export class ConnectorRouter {
   }
 }
 
+/** Which values of a function the call log shows (the table's `log` marks), worked out once per function. */
+interface LogPlan {
+  /** Argument positions and their values. */
+  args: [number, Value & { log: string }][];
+  /** Result fields (shown on success). */
+  fields: [string, Value & { log: string }][];
+  /** The position of the command APDU, if any (a response is shown as its answer). */
+  apduAt: number;
+}
+const logPlans = new Map<FunctionName, LogPlan>();
+
+function logPlan(fn: FunctionName): LogPlan {
+  let plan = logPlans.get(fn);
+  if (!plan) {
+    const spec = specOf(fn);
+    const args: LogPlan['args'] = [];
+    spec.args.forEach((a, i) => {
+      if (a.log !== undefined) args.push([i, a as Value & { log: string }]);
+    });
+    const fields: LogPlan['fields'] = [];
+    for (const [key, v] of Object.entries(spec.result.fields ?? {}))
+      if (v.log !== undefined) fields.push([key, v as Value & { log: string }]);
+    plan = { args, fields, apduAt: spec.args.findIndex((a) => a.carries === 'apdu') };
+    logPlans.set(fn, plan);
+  }
+  return plan;
+}
+
+/**
+ * "client "X" (id): SCardTransmit → SCARD_S_SUCCESS (APDU (5 bytes), response (14 bytes))": the arguments and (on
+ * success) the outputs the function table marks for the log, bytes redacted per log.ts by what they carry. Returned as
+ * a function making the line when it is read (log.ts `LogText`); what it needs is taken now, under the redaction in
+ * force now. With APDU logging off that is the bytes' lengths only: no client bytes (a PIN) wait in the log for the line
+ * to be read. With it on the line is made at once, the bytes going into it as log.ts allows and no further.
+ */
+function callLine(who: string, call: DecodedCall, value: unknown, error: unknown, r: Redaction): () => string {
+  const plan = logPlan(call.fn);
+  // [value, what describeValue shows of it]: bytes as their length when APDU logging is off.
+  const shown: [Value & { log: string }, unknown][] = [];
+  const keep = (v: Value, x: unknown): unknown => (v.kind === 'hex' && !r.apdus ? bytesOf(x).length : x);
+  for (const [i, a] of plan.args) shown.push([a, keep(a, call.args[i])]);
+  if (!error && plan.fields.length > 0) {
+    const out = (value ?? {}) as Record<string, unknown>;
+    for (const [key, v] of plan.fields) shown.push([v, keep(v, out[key])]);
+  }
+  const code = error === undefined ? 'ok' : error instanceof PcscError ? error.code : 'internal';
+  const fn = call.fn;
+  const make = (apdu: Uint8Array): string => {
+    const name = code === 'ok' ? 'SCARD_S_SUCCESS' : code === 'internal' ? 'SCARD_F_INTERNAL_ERROR' : errorName(code);
+    const details = shown.map(([v, x]) => describeValue(v, v.log, x, r, apdu));
+    return `${who}: ${fn} → ${name}${details.length ? ` (${details.join(', ')})` : ''}`;
+  };
+  if (r.apdus) {
+    const line = make(plan.apduAt >= 0 ? bytesOf(call.args[plan.apduAt]) : NO_BYTES);
+    return () => line;
+  }
+  // Nothing here holds the call's bytes: only their lengths.
+  return () => make(NO_BYTES);
+}
+
+const NO_BYTES = new Uint8Array(0);
+
 /** "extension <id>" or "origin "<origin>"" for the quota's lines. */
 function whoIs(sender: SenderInfo, key: string): string {
   return sender.id ? `extension ${sender.id}` : sender.origin ? `origin ${quoteUntrusted(sender.origin)}` : key;
@@ -652,12 +696,18 @@ function bytesOf(v: unknown): Uint8Array {
   return v instanceof Uint8Array ? v : new Uint8Array(0);
 }
 
-/** One logged value: a string quoted, a number in hex after its label, bytes as their `carries` allows (log.ts). */
+/**
+ * One logged value: a string quoted, a number in hex after its label, bytes as their `carries` allows (log.ts). Bytes
+ * given as a number are their length (kept so with APDU logging off, callLine): shown as log.ts shows any bytes then,
+ * "APDU (5 bytes)", "response (2 bytes)", "<label> (n bytes)".
+ */
 function describeValue(value: Value, label: string, v: unknown, r: Redaction, apdu: Uint8Array): string {
   switch (value.kind) {
     case 'string':
       return quoteUntrusted(String(v), 128);
     case 'hex':
+      if (typeof v === 'number')
+        return lengthOnly(value.carries === 'apdu' ? 'APDU' : value.carries === 'response' ? 'response' : label, v);
       switch (value.carries) {
         case 'apdu':
           return describeCommandApdu(bytesOf(v), r);

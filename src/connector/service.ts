@@ -69,6 +69,10 @@ export interface ConnectorServiceOptions {
   /** Random when absent. */
   instance?: string;
   settings?: SettingsStore;
+  /**
+   * An echo of every log line (background.ts: warnings and errors to the console), except the call log's info lines:
+   * those stay unbuilt in the log buffer until something reads them (log.ts `LogText`).
+   */
   log?: UsbLog;
   /** Makes the demo reader (default: createDemoReader from src/sim/demo.ts). */
   createDemoReader?: () => DemoReader;
@@ -245,6 +249,15 @@ export class ConnectorService {
       instance: this.instance,
       version: this.version,
       log: logFrom('router'),
+      logLine: (level, line) => {
+        this.logs.add(level, 'router', line);
+        if (level === 'info' || level === 'debug') return;
+        try {
+          echo(level, `router: ${line()}`);
+        } catch {
+          /* a failing console must not break anything */
+        }
+      },
       redaction: () => this.redaction,
       ...(permissions
         ? {

@@ -16,6 +16,30 @@ const OFF = { apdus: false };
 const ON = { apdus: true };
 
 describe('LogBuffer', () => {
+  it('builds a message given as a function only when it is read, once, cut and escaped like any other', () => {
+    const log = new LogBuffer(10, () => 7);
+    let made = 0;
+    const entry = log.add('info', 'router', () => {
+      made++;
+      return `line\nforged ${'x'.repeat(3000)}`;
+    });
+    expect(made).toBe(0);
+    const text = entry.message;
+    expect(made).toBe(1);
+    expect(text.startsWith('line\\nforged xxx')).toBe(true);
+    expect(text).toMatch(/… \(3012 characters\)$/);
+    expect(JSON.parse(JSON.stringify(log.entries()))).toEqual([
+      { seq: 1, time: 7, level: 'info', source: 'router', message: text },
+    ]);
+    expect({ ...entry }).toEqual({ seq: 1, time: 7, level: 'info', source: 'router', message: text });
+    expect(made).toBe(1);
+    // A maker that throws leaves a line saying so, not an exception at the reader.
+    const bad = log.add('warn', 'router', () => {
+      throw new Error('boom');
+    });
+    expect(bad.message).toBe('(this log line could not be written: Error: boom)');
+  });
+
   it('keeps the newest entries up to its capacity, with timestamps, levels and sources', () => {
     let t = 0;
     const log = new LogBuffer(3, () => ++t);

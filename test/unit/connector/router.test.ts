@@ -494,6 +494,37 @@ describe('ConnectorRouter: consent and the call log', () => {
   });
 });
 
+describe('ConnectorRouter: the call log built when read', () => {
+  it('hands logLine each call line unbuilt, under the redaction of the call: lengths only while APDU logging was off', async () => {
+    let apdus = false;
+    const lines: { level: string; line: () => string }[] = [];
+    const { router, logs } = make({
+      redaction: () => ({ apdus }),
+      logLine: (level, line) => lines.push({ level, line }),
+    });
+    const conn = await attachClient(router, { name: 'Lazy app' }, { id: 'app-z' });
+    const { hContext } = await conn.SCardEstablishContext(0);
+    const { hCard } = await conn.SCardConnect(hContext, READERS[0]!, 2, 3);
+    await conn.SCardTransmit(hCard, { dwProtocol: 2 }, Uint8Array.of(0, 0x20, 0, 0x80, 4, 0x31, 0x32, 0x33, 0x34));
+    apdus = true;
+    await conn.SCardTransmit(hCard, { dwProtocol: 2 }, Uint8Array.of(0, 0, 0, 0));
+    await conn.SCardTransmit(hCard, { dwProtocol: 2 }, Uint8Array.of(0, 0x20, 0, 0x80, 4, 0x31, 0x32, 0x33, 0x34));
+    apdus = false;
+    await expect(conn.SCardIsValidContext(0x7777)).rejects.toBeDefined();
+    // Nothing of the call log went to `log`; the lines are read only now, after the switch changed twice.
+    expect(logs.filter((l) => l.includes('client "Lazy app"'))).toEqual([]);
+    expect(lines.map((l) => `${l.level} ${l.line()}`)).toEqual([
+      'info client "Lazy app" (app-z): SCardEstablishContext → SCARD_S_SUCCESS',
+      `info client "Lazy app" (app-z): SCardConnect → SCARD_S_SUCCESS ("${READERS[0]}")`,
+      'info client "Lazy app" (app-z): SCardTransmit → SCARD_S_SUCCESS (APDU (9 bytes), response (11 bytes))',
+      'info client "Lazy app" (app-z): SCardTransmit → SCARD_S_SUCCESS (APDU (4 bytes): 00 00 00 00, response (14 bytes): 48 65 6C 6C 6F 20 77 6F 72 6C 64 21 90 00)',
+      'info client "Lazy app" (app-z): SCardTransmit → SCARD_S_SUCCESS (APDU (9 bytes): 00 20 00 80 [PIN data redacted: 5 bytes], response (11 bytes): [data redacted: 9 bytes] 90 00)',
+      'info client "Lazy app" (app-z): SCardIsValidContext → SCARD_E_INVALID_HANDLE',
+    ]);
+    conn.close();
+  });
+});
+
 describe('ConnectorRouter: connections per sender', () => {
   it('refuses a sender past maxPortsPerSender connections with an error, serves it again once one closes, and never limits other senders', async () => {
     const { router } = make({ maxPortsPerSender: 3 });
