@@ -163,6 +163,11 @@ class Session {
   closed = false;
   client: RouterDaemonClient | null = null;
   #authorized: Promise<Authorization> | null = null;
+  /**
+   * The decision once it is in (and not forgotten since): a call then goes on at once, without waiting a turn on the
+   * settled promise, which every call of a busy app did.
+   */
+  decided: Authorization | null = null;
   /** Bumped by revoke: a decision asked before it must not be applied after it. */
   epoch = 0;
 
@@ -181,20 +186,27 @@ class Session {
 
   /** Asked on the first call (not on attach: a port that only pings never prompts the user). */
   get authorized(): Promise<Authorization> {
-    this.#authorized ??= (async () => {
-      if (!this.authorize) return { ok: true, message: '' };
+    if (this.#authorized) return this.#authorized;
+    const epoch = this.epoch;
+    const decided = (d: Authorization): Authorization => {
+      // A decision asked before a revoke is not kept after it (the call that asked still checks the epoch itself).
+      if (epoch === this.epoch) this.decided = d;
+      return d;
+    };
+    this.#authorized = (async () => {
+      if (!this.authorize) return decided({ ok: true, message: '' });
       try {
         const r = await this.authorize(this.sender, this.port.name ?? '');
         if (r === true || (typeof r === 'object' && r !== null && r.allowed === true)) {
           this.allowed = true;
-          return { ok: true, message: '' };
+          return decided({ ok: true, message: '' });
         }
         const message =
           typeof r === 'object' && r !== null && typeof r.message === 'string' && r.message ? r.message : DENIED_DETAIL;
-        return { ok: false, message };
+        return decided({ ok: false, message });
       } catch (e) {
         this.router.log('warn', `${this.label}: authorization failed (${String(e)}); denying`);
-        return { ok: false, message: DENIED_DETAIL };
+        return decided({ ok: false, message: DENIED_DETAIL });
       }
     })();
     return this.#authorized;
@@ -203,6 +215,7 @@ class Session {
   /** Forgets the decision: the next call asks again. */
   resetAuthorization(): void {
     this.#authorized = null;
+    this.decided = null;
     this.allowed = !this.authorize;
     this.epoch++;
   }
@@ -545,7 +558,8 @@ export class ConnectorRouter {
     let ran = false;
     try {
       const epoch = session.epoch;
-      const auth = await session.authorized;
+      // Once decided, at once (the call starts in the message's own turn, as it did after a turn on the promise).
+      const auth = session.decided ?? (await session.authorized);
       if (session.closed) return;
       if (!auth.ok) throw new PcscError(SCARD_W_SECURITY_VIOLATION, auth.message);
       if (epoch !== session.epoch)
