@@ -336,31 +336,47 @@ class Combined implements CombinedPcsc {
 
   /**
    * Races a service call with the service's removal; SCARD_E_NO_SERVICE from it removes the service. `what` names the
-   * call in errors (a function: built only when an error needs it, not on every transmit).
+   * call in errors (a function: built only when an error needs it, not on every transmit). One promise per call, settled
+   * by whichever comes first (no race of two promises, no async function around it: every transmit comes through here).
    */
-  async #via<T>(service: Service, call: () => Promise<T>, what: string | (() => string)): Promise<T> {
+  #via<T>(service: Service, call: () => Promise<T>, what: string | (() => string)): Promise<T> {
     const name = (): string => (typeof what === 'string' ? what : what());
-    if (service.removed) throw new PcscError(SCARD_E_READER_UNAVAILABLE, `${name()}: service "${service.label}" left`);
-    const p = call();
-    p.catch(() => undefined);
-    let tell: () => void = () => undefined;
-    const gone = new Promise<never>((_, reject) => {
-      tell = () =>
-        reject(new PcscError(SCARD_E_READER_UNAVAILABLE, `${name()}: service "${service.label}" left during the call`));
-    });
-    gone.catch(() => undefined);
-    service.onGone.add(tell);
+    if (service.removed)
+      return Promise.reject(new PcscError(SCARD_E_READER_UNAVAILABLE, `${name()}: service "${service.label}" left`));
+    let p: Promise<T>;
     try {
-      return await Promise.race([p, gone]);
+      p = call();
     } catch (e) {
-      if (isPcscError(e, SCARD_E_NO_SERVICE)) {
-        void this.#detach(service, 'stopped answering (SCARD_E_NO_SERVICE)');
-        throw new PcscError(SCARD_E_READER_UNAVAILABLE, `${name()}: service "${service.label}" is gone`, { cause: e });
-      }
-      throw e;
-    } finally {
-      service.onGone.delete(tell);
+      return Promise.reject(e);
     }
+    return new Promise<T>((resolve, reject) => {
+      let done = false;
+      const tell = (): void => {
+        if (done) return;
+        done = true;
+        reject(new PcscError(SCARD_E_READER_UNAVAILABLE, `${name()}: service "${service.label}" left during the call`));
+      };
+      service.onGone.add(tell);
+      p.then(
+        (value) => {
+          service.onGone.delete(tell);
+          if (done) return;
+          done = true;
+          resolve(value);
+        },
+        (e: unknown) => {
+          service.onGone.delete(tell);
+          if (done) return;
+          done = true;
+          if (isPcscError(e, SCARD_E_NO_SERVICE)) {
+            void this.#detach(service, 'stopped answering (SCARD_E_NO_SERVICE)');
+            reject(
+              new PcscError(SCARD_E_READER_UNAVAILABLE, `${name()}: service "${service.label}" is gone`, { cause: e }),
+            );
+          } else reject(e);
+        },
+      );
+    });
   }
 
   // -----------------------------------------------------------------------------------------------------------------
@@ -596,11 +612,16 @@ class Combined implements CombinedPcsc {
   }
 
   /** A call on a card handle, routed to its service; a removed service's handle answers INVALID_VALUE (see above). */
-  async #onHandle<T>(hCard: number, fn: string, call: (client: PcscApi, h: number) => Promise<T>): Promise<T> {
-    const h = this.#handle(hCard);
+  #onHandle<T>(hCard: number, fn: string, call: (client: PcscApi, h: number) => Promise<T>): Promise<T> {
+    let h: CardHandle;
+    try {
+      h = this.#handle(hCard);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     if (h.service.removed) {
       const detail = `card handle ${hex(hCard)}: reader "${h.readerName}" was removed (its service left)`;
-      throw new PcscError(SCARD_E_INVALID_VALUE, detail);
+      return Promise.reject(new PcscError(SCARD_E_INVALID_VALUE, detail));
     }
     const reader = h.readerName;
     return this.#via(
