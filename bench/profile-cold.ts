@@ -6,6 +6,7 @@
  * `npm run build:node`; see bench/README.md, "Worker cold start: where the time goes":
  *
  *   node dist/node/profile-cold.js trace [--light] [--connector DIR] [--out FILE]   one traced restart, its breakdown
+ *       [--categories CAT,CAT]   more trace categories (e.g. disabled-by-default-v8.runtime_stats), kept in FILE
  *   node dist/node/profile-cold.js ab DIR_A DIR_B [ROUNDS]                A/B: ours/floor of two connector builds
  *
  * `ab` alternates the two builds (DIR: a built dist/connector) round by round, each round a fresh Chromium with the
@@ -89,7 +90,7 @@ async function floorRestart(cdp: CDPSession, client: Page): Promise<number> {
   return performance.now() - t0;
 }
 
-async function trace(connectorDir: string, out: string, light: boolean): Promise<void> {
+async function trace(connectorDir: string, out: string, light: boolean, extra: string[] = []): Promise<void> {
   const { rig, client } = await launch(connectorDir);
   try {
     const cdp = await rig.context.newCDPSession(client);
@@ -100,7 +101,10 @@ async function trace(connectorDir: string, out: string, light: boolean): Promise
     const events: TraceEvent[] = [];
     // The sampling profiler and the compile events slow the start a lot (the first sample waits for source positions):
     // --light leaves them out, for the phases' real proportions.
-    const categories = CATEGORIES.split(',').filter((c) => !light || !c.startsWith('disabled-by-default'));
+    const categories = [
+      ...CATEGORIES.split(',').filter((c) => !light || !c.startsWith('disabled-by-default')),
+      ...extra,
+    ];
     browserCdp.on('Tracing.dataCollected', (e) => {
       events.push(...(e.value as unknown as TraceEvent[]));
     });
@@ -126,9 +130,13 @@ function analyse(events: TraceEvent[]): void {
   if (!stop || !answered) throw new Error('the page marks are not in the trace');
   const rel = (ts: number) => ((ts - stop.ts) / 1000).toFixed(1);
   const script = `chrome-extension://${CONNECTOR_ID}/background.js`;
-  // The worker's thread: where V8 compiled the connector's script after the stop.
+  // The worker's thread: where V8 compiled the connector's script after the stop (v8.compile for a classic worker,
+  // whose args say how much code cache it consumed; v8.compileModule for a module worker).
   const compile = events.find(
-    (e) => e.name === 'v8.compileModule' && e.ts > stop.ts && JSON.stringify(e.args ?? {}).includes(script),
+    (e) =>
+      (e.name === 'v8.compileModule' || e.name === 'v8.compile') &&
+      e.ts > stop.ts &&
+      JSON.stringify(e.args ?? {}).includes(script),
   );
   if (!compile) throw new Error('no compile of the connector script after the stop');
   const { pid, tid } = compile;
@@ -158,7 +166,12 @@ function analyse(events: TraceEvent[]): void {
   );
   for (const e of [...browserSide, ...milestones].sort((a, b) => a.ts - b.ts)) {
     const data = (e.args?.data ?? {}) as Record<string, unknown>;
-    const what = [data.url, typeof e.args?.body_size === 'number' ? `body ${e.args.body_size} B` : '']
+    const what = [
+      data.url,
+      typeof e.args?.body_size === 'number' ? `body ${e.args.body_size} B` : '',
+      typeof e.args?.meta_data_size === 'number' ? `code cache ${e.args.meta_data_size} B` : '',
+      typeof data.consumedCacheSize === 'number' ? `code cache consumed ${data.consumedCacheSize} B` : '',
+    ]
       .filter((x) => x)
       .join(' ');
     const where = e.pid !== pid ? 'browser ' : e.tid === tid ? 'worker  ' : 'renderer';
@@ -347,7 +360,12 @@ async function main(): Promise<void> {
   };
   MAP_DIR = opt('--connector') ?? DIST.connector;
   if (mode === 'trace')
-    await trace(opt('--connector') ?? DIST.connector, opt('--out') ?? '/tmp/cold-start.json', rest.includes('--light'));
+    await trace(
+      opt('--connector') ?? DIST.connector,
+      opt('--out') ?? '/tmp/cold-start.json',
+      rest.includes('--light'),
+      opt('--categories')?.split(',') ?? [],
+    );
   else if (mode === 'analyse' && rest[0])
     analyse((JSON.parse(readFileSync(rest[0], 'utf8')) as { traceEvents: TraceEvent[] }).traceEvents);
   else if (mode === 'ab' && rest.length >= 2) await ab(rest.slice(0, 2), Number(rest[2] ?? 3));
