@@ -459,7 +459,9 @@ async function abLaunch(dirs: string[], rounds: number): Promise<void> {
       }
     }
   }
-  dirs.forEach((dir, d) => console.log(`${String.fromCharCode(65 + d)} ${dir}: median launch ${median(ms[d]!).toFixed(0)} ms`));
+  dirs.forEach((dir, d) =>
+    console.log(`${String.fromCharCode(65 + d)} ${dir}: median launch ${median(ms[d]!).toFixed(0)} ms`),
+  );
 }
 
 async function main(): Promise<void> {
