@@ -6,7 +6,10 @@
  * `npm run build:node`; see bench/README.md, "Worker cold start: where the time goes":
  *
  *   node dist/node/profile-cold.js trace [--light] [--connector DIR] [--out FILE]   one traced restart, its breakdown
+ *       [--categories CAT,CAT]   more trace categories (e.g. disabled-by-default-v8.runtime_stats), kept in FILE
  *   node dist/node/profile-cold.js ab DIR_A DIR_B [ROUNDS]                A/B: ours/floor of two connector builds
+ *   node dist/node/profile-cold.js ab-cpu DIR_A DIR_B [ROUNDS]            A/B: the worker thread's CPU, from traces
+ *   node dist/node/profile-cold.js ab-launch DIR_A DIR_B [ROUNDS]         A/B: launch → first answered call
  *
  * `ab` alternates the two builds (DIR: a built dist/connector) round by round, each round a fresh Chromium with the
  * floor extension, and in it BENCH_RUNS (default 7) restarts of the connector alternating with the floor's; it prints
@@ -50,6 +53,8 @@ interface TraceEvent {
   ph: string;
   ts: number;
   dur?: number;
+  /** Thread time of a complete ('X') slice: on-CPU µs. */
+  tdur?: number;
   pid: number;
   tid: number;
   id?: string;
@@ -89,33 +94,116 @@ async function floorRestart(cdp: CDPSession, client: Page): Promise<number> {
   return performance.now() - t0;
 }
 
-async function trace(connectorDir: string, out: string, light: boolean): Promise<void> {
+/** One restart with Chrome's tracing on the browser target (every process); its events and wall time. */
+async function tracedRestart(
+  rig: Rig,
+  cdp: CDPSession,
+  client: Page,
+  categories: string[],
+): Promise<{ events: TraceEvent[]; ms: number }> {
+  const browserCdp = await rig.context.browser()!.newBrowserCDPSession();
+  const events: TraceEvent[] = [];
+  browserCdp.on('Tracing.dataCollected', (e) => {
+    events.push(...(e.value as unknown as TraceEvent[]));
+  });
+  const done = new Promise<void>((resolve) => browserCdp.once('Tracing.tracingComplete', () => resolve()));
+  await browserCdp.send('Tracing.start', { traceConfig: { includedCategories: categories } } as never);
+  const ms = await restart(cdp, client);
+  await new Promise((r) => setTimeout(r, 300));
+  await browserCdp.send('Tracing.end');
+  await done;
+  await browserCdp.detach();
+  return { events, ms };
+}
+
+async function trace(connectorDir: string, out: string, light: boolean, extra: string[] = []): Promise<void> {
   const { rig, client } = await launch(connectorDir);
   try {
     const cdp = await rig.context.newCDPSession(client);
     await cdp.send('ServiceWorker.enable');
     // Two untraced restarts first: the code cache of a restarted worker is what a real idle restart sees.
     for (let i = 0; i < 2; i++) await restart(cdp, client);
-    const browserCdp = await rig.context.browser()!.newBrowserCDPSession();
-    const events: TraceEvent[] = [];
     // The sampling profiler and the compile events slow the start a lot (the first sample waits for source positions):
     // --light leaves them out, for the phases' real proportions.
-    const categories = CATEGORIES.split(',').filter((c) => !light || !c.startsWith('disabled-by-default'));
-    browserCdp.on('Tracing.dataCollected', (e) => {
-      events.push(...(e.value as unknown as TraceEvent[]));
-    });
-    const done = new Promise<void>((resolve) => browserCdp.once('Tracing.tracingComplete', () => resolve()));
-    await browserCdp.send('Tracing.start', { traceConfig: { includedCategories: categories } } as never);
-    const ms = await restart(cdp, client);
-    await new Promise((r) => setTimeout(r, 300));
-    await browserCdp.send('Tracing.end');
-    await done;
+    const categories = [
+      ...CATEGORIES.split(',').filter((c) => !light || !c.startsWith('disabled-by-default')),
+      ...extra,
+    ];
+    const { events, ms } = await tracedRestart(rig, cdp, client, categories);
     writeFileSync(out, JSON.stringify({ traceEvents: events }));
     console.log(`restart → first answered SCardEstablishContext: ${ms.toFixed(1)} ms; trace: ${out}`);
     analyse(events);
   } finally {
     await rig.close();
   }
+}
+
+/**
+ * The connector worker thread's on-CPU time from the stop to the answer in the page, µs: the thread durations (`tdur`)
+ * of its outermost trace slices. Unlike wall time it does not count the thread waiting for a core, so it compares
+ * builds on a loaded machine; it leaves out the browser's and the page's share (the same for both builds).
+ */
+function workerCpu(events: TraceEvent[]): number | null {
+  const stop = events.find((e) => e.name === 'cold:stop' && e.cat.includes('user_timing'));
+  const answered = events.find((e) => e.name === 'cold:answered' && e.cat.includes('user_timing'));
+  const script = `chrome-extension://${CONNECTOR_ID}/background.js`;
+  const compile = events.find(
+    (e) =>
+      (e.name === 'v8.compileModule' || e.name === 'v8.compile') &&
+      stop &&
+      e.ts > stop.ts &&
+      JSON.stringify(e.args ?? {}).includes(script),
+  );
+  if (!stop || !answered || !compile) return null;
+  const slices = events
+    .filter((e) => e.pid === compile.pid && e.tid === compile.tid && e.ph === 'X' && e.ts > stop.ts)
+    .filter((e) => e.ts < answered.ts)
+    .sort((a, b) => a.ts - b.ts || (b.dur ?? 0) - (a.dur ?? 0));
+  let end = 0;
+  let cpu = 0;
+  for (const e of slices) {
+    if (e.ts < end) continue;
+    end = e.ts + (e.dur ?? 0);
+    cpu += e.tdur ?? 0;
+  }
+  return cpu;
+}
+
+/**
+ * A/B by the worker thread's CPU (workerCpu): each round launches each build in turn and traces `runs` restarts
+ * (after two untraced ones); prints each round's median and the median of those per build.
+ */
+async function abCpu(dirs: string[], rounds: number): Promise<void> {
+  const runs = Number(process.env.BENCH_RUNS ?? 5);
+  const categories = CATEGORIES.split(',').filter((c) => !c.startsWith('disabled-by-default'));
+  const medians: number[][] = dirs.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    for (let d = 0; d < dirs.length; d++) {
+      const { rig, client } = await launch(dirs[d]!);
+      try {
+        const cdp = await rig.context.newCDPSession(client);
+        await cdp.send('ServiceWorker.enable');
+        for (let i = 0; i < 2; i++) await restart(cdp, client);
+        const cpus: number[] = [];
+        for (let r = 0; r < runs; r++) {
+          const cpu = workerCpu((await tracedRestart(rig, cdp, client, categories)).events);
+          if (cpu !== null) cpus.push(cpu / 1000);
+        }
+        medians[d]!.push(median(cpus));
+        console.log(
+          `round ${round + 1} ${String.fromCharCode(65 + d)}: worker on CPU ${cpus.map((c) => c.toFixed(1)).join(' ')} ms`,
+        );
+      } finally {
+        await rig.close();
+      }
+    }
+  }
+  dirs.forEach((dir, d) =>
+    console.log(
+      `${String.fromCharCode(65 + d)} ${dir}: median worker CPU stop → answer ${median(medians[d]!).toFixed(1)} ms ` +
+        `(rounds ${medians[d]!.map((r) => r.toFixed(1)).join(' ')})`,
+    ),
+  );
 }
 
 /** The connector worker's thread in the trace, what it did from the stop to the answer, and its CPU profile. */
@@ -126,14 +214,19 @@ function analyse(events: TraceEvent[]): void {
   if (!stop || !answered) throw new Error('the page marks are not in the trace');
   const rel = (ts: number) => ((ts - stop.ts) / 1000).toFixed(1);
   const script = `chrome-extension://${CONNECTOR_ID}/background.js`;
-  // The worker's thread: where V8 compiled the connector's script after the stop.
+  // The worker's thread: where V8 compiled the connector's script after the stop (v8.compile for a classic worker,
+  // whose args say how much code cache it consumed; v8.compileModule for a module worker).
   const compile = events.find(
-    (e) => e.name === 'v8.compileModule' && e.ts > stop.ts && JSON.stringify(e.args ?? {}).includes(script),
+    (e) =>
+      (e.name === 'v8.compileModule' || e.name === 'v8.compile') &&
+      e.ts > stop.ts &&
+      JSON.stringify(e.args ?? {}).includes(script),
   );
   if (!compile) throw new Error('no compile of the connector script after the stop');
   const { pid, tid } = compile;
   console.log(
-    `\nstop at 0 ms; answered in the page at ${rel(answered.ts)} ms; the worker thread: pid ${pid}, tid ${tid}`,
+    `\nstop at 0 ms; answered in the page at ${rel(answered.ts)} ms; the worker thread: pid ${pid}, tid ${tid}, ` +
+      `on CPU ${(workerCpu(events)! / 1000).toFixed(1)} ms up to the answer`,
   );
   // The browser's side of the start (the worker's version, its script reads) and the worker's own milestones.
   const browserSide = events.filter(
@@ -158,7 +251,12 @@ function analyse(events: TraceEvent[]): void {
   );
   for (const e of [...browserSide, ...milestones].sort((a, b) => a.ts - b.ts)) {
     const data = (e.args?.data ?? {}) as Record<string, unknown>;
-    const what = [data.url, typeof e.args?.body_size === 'number' ? `body ${e.args.body_size} B` : '']
+    const what = [
+      data.url,
+      typeof e.args?.body_size === 'number' ? `body ${e.args.body_size} B` : '',
+      typeof e.args?.meta_data_size === 'number' ? `code cache ${e.args.meta_data_size} B` : '',
+      typeof data.consumedCacheSize === 'number' ? `code cache consumed ${data.consumedCacheSize} B` : '',
+    ]
       .filter((x) => x)
       .join(' ');
     const where = e.pid !== pid ? 'browser ' : e.tid === tid ? 'worker  ' : 'renderer';
@@ -338,6 +436,34 @@ async function ab(dirs: string[], rounds: number): Promise<void> {
   );
 }
 
+/**
+ * A/B of the launch figure (bench/chromium.ts's cold-start-launch): launching Chromium with the build, the e2e test
+ * client and the floor extension until the client page's first answered SCardEstablishContext, alternating the builds.
+ * A fresh profile each time, so the worker's first start is its install run (no code cache yet).
+ */
+async function abLaunch(dirs: string[], rounds: number): Promise<void> {
+  const ms: number[][] = dirs.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    for (let d = 0; d < dirs.length; d++) {
+      const t0 = performance.now();
+      const browser = await launchWithExtensions({ extensions: [dirs[d]!, DIST.testClient, FLOOR_DIR] });
+      try {
+        const worker = await waitForWorker(browser.context, CONNECTOR_ID);
+        await preApprove(worker, PRE_APPROVED);
+        const rig = { browser, context: browser.context, worker, close: () => browser.close() };
+        await firstContext(await openTestClient(rig), true);
+        ms[d]!.push(performance.now() - t0);
+        console.log(`round ${round + 1} ${String.fromCharCode(65 + d)}: ${ms[d]!.at(-1)!.toFixed(0)} ms`);
+      } finally {
+        await browser.close();
+      }
+    }
+  }
+  dirs.forEach((dir, d) =>
+    console.log(`${String.fromCharCode(65 + d)} ${dir}: median launch ${median(ms[d]!).toFixed(0)} ms`),
+  );
+}
+
 async function main(): Promise<void> {
   ensureChromium();
   const [mode, ...rest] = process.argv.slice(2);
@@ -347,11 +473,21 @@ async function main(): Promise<void> {
   };
   MAP_DIR = opt('--connector') ?? DIST.connector;
   if (mode === 'trace')
-    await trace(opt('--connector') ?? DIST.connector, opt('--out') ?? '/tmp/cold-start.json', rest.includes('--light'));
+    await trace(
+      opt('--connector') ?? DIST.connector,
+      opt('--out') ?? '/tmp/cold-start.json',
+      rest.includes('--light'),
+      opt('--categories')?.split(',') ?? [],
+    );
   else if (mode === 'analyse' && rest[0])
     analyse((JSON.parse(readFileSync(rest[0], 'utf8')) as { traceEvents: TraceEvent[] }).traceEvents);
   else if (mode === 'ab' && rest.length >= 2) await ab(rest.slice(0, 2), Number(rest[2] ?? 3));
-  else throw new Error('usage: profile-cold.js trace [--connector DIR] [--out FILE] | ab DIR_A DIR_B [ROUNDS]');
+  else if (mode === 'ab-cpu' && rest.length >= 2) await abCpu(rest.slice(0, 2), Number(rest[2] ?? 3));
+  else if (mode === 'ab-launch' && rest.length >= 2) await abLaunch(rest.slice(0, 2), Number(rest[2] ?? 3));
+  else
+    throw new Error(
+      'usage: profile-cold.js trace [--connector DIR] [--out FILE] | ab|ab-cpu|ab-launch DIR_A DIR_B [ROUNDS]',
+    );
 }
 
 main().catch((e: unknown) => {

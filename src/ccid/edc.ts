@@ -53,21 +53,29 @@ function lrcOf(bytes: Uint8Array, end: number): number {
 const WORDWISE_FROM = 128;
 
 function crcOf(bytes: Uint8Array, end: number): number {
+  const table = crcTable();
   let crc = 0xffff;
-  for (let i = 0; i < end; i++) crc = (crc >>> 8) ^ CRC_TABLE[(crc ^ bytes[i]!) & 0xff]!;
+  for (let i = 0; i < end; i++) crc = (crc >>> 8) ^ table[(crc ^ bytes[i]!) & 0xff]!;
   return crc;
 }
 
-/** Reflected CRC-16 table for polynomial 0x8408, computed once rather than copied from anywhere. */
-const CRC_TABLE: Uint16Array = (() => {
+/**
+ * Reflected CRC-16 table for polynomial 0x8408, computed rather than copied from anywhere, on the first CRC: at module
+ * load its 2,048 loop turns ran at every start of the connector's worker (issue 14), where T=1 cards almost all use
+ * LRC (ISO 7816-3 §11.4.4: CRC only when the ATR's TCi says so).
+ */
+let crcTableMemo: Uint16Array | undefined;
+function crcTable(): Uint16Array {
+  if (crcTableMemo) return crcTableMemo;
   const table = new Uint16Array(256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x8408 : c >>> 1;
     table[n] = c;
   }
+  crcTableMemo = table;
   return table;
-})();
+}
 
 /** CRC-16 as libccid computes it for T=1: reflected 0x8408, preset 0xFFFF, no final XOR. Returns 0..0xFFFF. */
 export function crc16(bytes: Uint8Array): number {

@@ -102,7 +102,7 @@ export interface HostSettings {
 }
 
 const DEMO_SETTING = 'demoReader';
-/** How long the start puts the demo reader's set-up off when no call needs the readers before (start()). */
+/** How long the start puts the demo reader's set-up and the host link off when no call needs the readers before. */
 const DEMO_DEFER_MS = 100;
 /** The longest a call waits for the initial reader scan (start()). */
 const SCAN_WAIT_MAX_MS = 5_000;
@@ -185,7 +185,7 @@ export class ConnectorService {
   /** Serialises demo switching so quick toggles cannot interleave. */
   #demoQueue: Promise<void> = Promise.resolve();
   #started: Promise<void> | undefined;
-  /** Starts the start's put-off demo reader set-up now (a call needs the readers; shutdown). */
+  /** Starts what the start put off (the demo reader's set-up, the host link): a call needs the readers; shutdown. */
   #demoNow: () => void = () => {};
   #host: HostSettings = { ...DEFAULT_HOST_SETTINGS };
   /** The clock of the host link's timers (the window's "retrying in N s"). */
@@ -194,6 +194,8 @@ export class ConnectorService {
   #hostBackend: HostBackend | null = null;
   /** The reader watcher's combined client (its reader names are the ones the window shows). */
   #watcherClient: CombinedClient | undefined;
+  /** The window's host switch was used: the start's put-off link start (start()) must not undo it. */
+  #hostSwitched = false;
   /** Serialises host service changes (a quick crash and restart must not add before the removal finished). */
   #hostQueue: Promise<void> = Promise.resolve();
 
@@ -340,12 +342,20 @@ export class ConnectorService {
       // is not queued behind it.
       let demoNow!: () => void;
       const demoGo = new Promise<void>((resolve) => (demoNow = resolve));
-      this.#demoNow = demoNow;
+      // The host link's start is put off the same way (its connectNative: the bindings set up, a host process started,
+      // a millisecond or more of the worker's thread), but not by the start's own end, which ends the demo's wait.
+      let hostNow!: () => void;
+      const hostGo = new Promise<void>((resolve) => (hostNow = resolve));
+      const needed = (): void => {
+        demoNow();
+        hostNow();
+      };
+      this.#demoNow = needed;
       // No call waits for a scan stuck on a device (a USB open that never ends) longer than SCAN_WAIT_MAX_MS.
       let capTimer: ReturnType<typeof setTimeout> | undefined;
       const capped = Promise.race([scan, new Promise<void>((r) => (capTimer = setTimeout(r, SCAN_WAIT_MAX_MS)))]);
       void capped.then(() => clearTimeout(capTimer));
-      this.pcsc.initialScan(capped, demoNow);
+      this.pcsc.initialScan(capped, needed);
       const devicesReady = this.devices.start();
       // The grants (a first call's authorization needs them) and the settings are read at once, side by side: each
       // read is a round trip to the browser process, and a woken worker's first call waits for the grants.
@@ -364,11 +374,17 @@ export class ConnectorService {
       await grantsRead;
       void this.readerWatcher.start();
       if (this.hostLink) {
-        this.hostLink.setBackend(this.#host.backend);
-        this.hostLink.setEnabled(this.#host.enabled);
+        // A woken worker answers its first SCardEstablishContext before the host link starts; the host's readers were
+        // never awaited by the initial scan (they come once the host says hello). The window's switch, if used before,
+        // has the last word.
+        const link = this.hostLink;
+        link.setBackend(this.#host.backend);
+        void hostGo.then(() => {
+          if (!this.#hostSwitched) link.setEnabled(this.#host.enabled);
+        });
       }
-      const demoTimer = setTimeout(demoNow, DEMO_DEFER_MS);
-      void demoGo.then(() => clearTimeout(demoTimer));
+      const deferTimer = setTimeout(needed, DEMO_DEFER_MS);
+      void hostGo.then(() => clearTimeout(deferTimer));
       try {
         await Promise.all([
           devicesReady,
@@ -507,6 +523,7 @@ export class ConnectorService {
   /** The window's host switch: starts or stops the link; stored. */
   async setHostEnabled(on: boolean): Promise<void> {
     this.#host = { ...this.#host, enabled: on };
+    this.#hostSwitched = true;
     this.#log('info', `host link ${on ? 'on' : 'off'}`);
     this.hostLink?.setEnabled(on);
     this.#changed();

@@ -97,7 +97,16 @@ const SCRIPTS = [
   'Bopomofo',
   'Cherokee',
 ] as const;
-const SCRIPT_RES = SCRIPTS.map((name) => [name, new RegExp(`\\p{Script=${name}}`, 'u')] as const);
+/**
+ * One Unicode-property pattern per script, made on the first name checked: sixteen `\p{Script=…}` classes cost about a
+ * millisecond to build, which the connector's worker would otherwise pay at every start (issue 14) for a check that
+ * only names in the window and the prompt need.
+ */
+let scriptRes: ReadonlyArray<readonly [string, RegExp]> | undefined;
+function scriptPatterns(): ReadonlyArray<readonly [string, RegExp]> {
+  scriptRes ??= SCRIPTS.map((name) => [name, new RegExp(`\\p{Script=${name}}`, 'u')] as const);
+  return scriptRes;
+}
 
 /** UTS #39 §5.2 "highly restrictive": the sets of scripts that may be mixed in one name. */
 const ALLOWED_MIXES: ReadonlyArray<ReadonlySet<string>> = [
@@ -111,7 +120,7 @@ export function scriptsOf(text: string): Set<string> {
   const out = new Set<string>();
   for (const c of text) {
     if (!/\p{L}/u.test(c) || /[\p{Script=Common}\p{Script=Inherited}]/u.test(c)) continue;
-    const hit = SCRIPT_RES.find(([, re]) => re.test(c));
+    const hit = scriptPatterns().find(([, re]) => re.test(c));
     out.add(hit ? hit[0] : 'Other');
   }
   return out;

@@ -36,20 +36,25 @@ export function lrc(bytes: Uint8Array, start = 0, end = bytes.length): number {
   return x;
 }
 
-const CRC_TABLE: Uint16Array = (() => {
+/** Made on the first CRC, not at module load: the connector's worker loads the simulator at every start (issue 14). */
+let crcTableMemo: Uint16Array | undefined;
+function crcTable(): Uint16Array {
+  if (crcTableMemo) return crcTableMemo;
   const table = new Uint16Array(256);
   for (let n = 0; n < 256; n++) {
     let v = n;
     for (let bit = 0; bit < 8; bit++) v = v & 1 ? (v >>> 1) ^ 0x8408 : v >>> 1;
     table[n] = v;
   }
+  crcTableMemo = table;
   return table;
-})();
+}
 
 /** CRC over bytes[start, end), as a 16-bit number (sent high byte first). */
 export function crc16(bytes: Uint8Array, start = 0, end = bytes.length): number {
+  const table = crcTable();
   let v = 0xffff;
-  for (let i = start; i < end; i++) v = (v >>> 8) ^ CRC_TABLE[(v ^ bytes[i]!) & 0xff]!;
+  for (let i = start; i < end; i++) v = (v >>> 8) ^ table[(v ^ bytes[i]!) & 0xff]!;
   return v;
 }
 

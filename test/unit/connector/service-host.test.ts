@@ -162,4 +162,32 @@ describe('ConnectorService with the host', () => {
     expect(second.native.connects).toBe(0);
     expect(second.service.status().host).toMatchObject({ state: 'off', enabled: false, choice: 'system' });
   });
+
+  it("answers SCardEstablishContext before the host link's put-off start; a reader list starts it", async () => {
+    const { service, native, client } = await make();
+    await service.start();
+    const app = await client();
+    const { hContext } = await app.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
+    // Put off (up to 100 ms) until a call needs the readers, as the demo reader's set-up: no connectNative yet.
+    expect(native.connects).toBe(0);
+    await app.SCardListReaders(hContext, null).catch(() => undefined);
+    await until(() => service.status().host.state === 'connected', 'connected after the reader list');
+    expect(native.connects).toBe(1);
+  });
+
+  it("the window's switch used while the start puts the host off has the last word", async () => {
+    const { service, native, client } = await make();
+    // start() is over once the settings are read (no demo reader to wait for); the link's start is still put off.
+    await service.start();
+    await service.setHostEnabled(false);
+    // A call that needs the readers ends the start's wait (as its timer would); the link must stay as the switch left it.
+    const app = await client();
+    const { hContext } = await app.SCardEstablishContext(SCARD_SCOPE_SYSTEM);
+    await app.SCardListReaders(hContext, null).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(service.status().host).toMatchObject({ state: 'off', enabled: false });
+    expect(native.connects).toBeLessThanOrEqual(1);
+    await service.setHostEnabled(true);
+    await until(() => service.status().host.state === 'connected', 'connected once switched on');
+  });
 });
