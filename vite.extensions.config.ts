@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
+import { privateMembersPlugin } from './scripts/private-members.mjs';
 
 /**
  * Builds the two Chrome extensions, each into a folder Chrome loads unpacked. One config, switched by `--mode`:
@@ -105,7 +106,8 @@ export default defineConfig(({ mode }) => {
     base: '/',
     publicDir: false,
     logLevel: 'warn',
-    plugins: [manifestPlugin(target)],
+    // TypeScript `private` members renamed in every chunk (issue 14; scripts/private-members.mjs says which are safe).
+    plugins: [manifestPlugin(target), privateMembersPlugin()],
     build: {
       outDir: resolve(here, target.outDir),
       emptyOutDir: true,
