@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { build, defineConfig, type Plugin } from 'vite';
+import { privateMembersPlugin } from './scripts/private-members.mjs';
 
 /**
  * Builds the two Chrome extensions, each into a folder Chrome loads unpacked. One config, switched by `--mode`:
@@ -121,6 +122,8 @@ function classicWorkerPlugin(target: Target, entry: string): Plugin {
         base: '/',
         publicDir: false,
         logLevel: 'warn',
+        // The same renaming of private members as the pages' chunks (a configFile-less build has no plugins of its own).
+        plugins: [privateMembersPlugin()],
         build: {
           outDir: resolve(here, target.outDir),
           emptyOutDir: false,
@@ -148,8 +151,10 @@ export default defineConfig(({ mode }) => {
     base: '/',
     publicDir: false,
     logLevel: 'warn',
+    // TypeScript `private` members renamed in every chunk (issue 14; scripts/private-members.mjs says which are safe).
     plugins: [
       manifestPlugin(target),
+      privateMembersPlugin(),
       ...(target.classicWorker ? [classicWorkerPlugin(target, target.classicWorker)] : []),
     ],
     build: {

@@ -117,25 +117,8 @@ export const CCID_COMMAND_STATUS_SHIFT = 6;
 // bError slot error register (CCID 1.1 §6.2.6, Table 6.2-2)
 // ---------------------------------------------------------------------------------------------------------------
 
-export const CCID_ERR = {
-  CMD_ABORTED: 0xff,
-  ICC_MUTE: 0xfe,
-  XFR_PARITY_ERROR: 0xfd,
-  XFR_OVERRUN: 0xfc,
-  HW_ERROR: 0xfb,
-  BAD_ATR_TS: 0xf8,
-  BAD_ATR_TCK: 0xf7,
-  ICC_PROTOCOL_NOT_SUPPORTED: 0xf6,
-  ICC_CLASS_NOT_SUPPORTED: 0xf5,
-  PROCEDURE_BYTE_CONFLICT: 0xf4,
-  DEACTIVATED_PROTOCOL: 0xf3,
-  BUSY_WITH_AUTO_SEQUENCE: 0xf2,
-  PIN_TIMEOUT: 0xf0,
-  PIN_CANCELLED: 0xef,
-  CMD_SLOT_BUSY: 0xe0,
-  /** bError 0 with a failed command: the reader does not support the command. */
-  CMD_NOT_SUPPORTED: 0x00,
-} as const;
+import * as CCID_ERR from './ccid-err.js';
+export { CCID_ERR };
 
 // ---------------------------------------------------------------------------------------------------------------
 // Class descriptor fields (CCID 1.1 §5.1) — dwFeatures names as libccid's ccid.h where it has them
@@ -176,18 +159,8 @@ export const CCID_CLASS_USB_WAKE_UP = 0x00100000;
  * wLevelParameter of PC_to_RDR_XfrBlock and bChainParameter of RDR_to_PC_DataBlock for short/extended APDU level
  * readers (CCID 1.1 §6.1.4 and §6.2.1).
  */
-export const CHAIN = {
-  /** The command/response APDU begins and ends with this message. */
-  BEGIN_AND_END: 0x00,
-  /** Begins with this message and continues in the next. */
-  BEGIN: 0x01,
-  /** Continues a previous message and ends with this one. */
-  END: 0x02,
-  /** Continues a previous message and continues in the next. */
-  CONTINUE: 0x03,
-  /** Empty abData: the host asks for the next part of the response APDU. */
-  EMPTY_NEXT: 0x10,
-} as const;
+import * as CHAIN from './chain.js';
+export { CHAIN };
 
 /** bFunction of PC_to_RDR_Mechanical (CCID 1.1 §6.1.12). */
 export const MECHANICAL_FUNCTION = {
@@ -202,14 +175,8 @@ export const MECHANICAL_FUNCTION = {
 // Class-specific requests (CCID 1.1 §5.3)
 // ---------------------------------------------------------------------------------------------------------------
 
-export const CLASS_REQUEST = {
-  /** Host → interface, wValue = bSeq << 8 | bSlot (CCID 1.1 §5.3.1). bmRequestType 0x21. */
-  ABORT: 0x01,
-  /** Interface → host, dwClockFrequency[] in kHz (CCID 1.1 §5.3.2). bmRequestType 0xA1. */
-  GET_CLOCK_FREQUENCIES: 0x02,
-  /** Interface → host, dwDataRate[] in bps (CCID 1.1 §5.3.3). bmRequestType 0xA1. */
-  GET_DATA_RATES: 0x03,
-} as const;
+import * as CLASS_REQUEST from './class-request.js';
+export { CLASS_REQUEST };
 
 // ---------------------------------------------------------------------------------------------------------------
 // Standard USB descriptor types (USB 2.0 §9.4, Table 9-5)

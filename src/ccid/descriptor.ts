@@ -88,6 +88,12 @@ function malformed(reason: string): DriverError {
   return new DriverError(IFD.COMMUNICATION_ERROR, `malformed USB configuration descriptor: ${reason}`);
 }
 
+/** "interface 0 (alternate 0) declares 3 endpoints but 2 follow": one text for the three places that find it. */
+function endpointCountMismatch(iface: UsbInterfaceDescriptor, following: string): string {
+  const where = `interface ${iface.interfaceNumber} (alternate ${iface.alternateSetting})`;
+  return `${where} declares ${iface.numEndpoints} endpoints but ${following} follow`;
+}
+
 const ENDPOINT_TYPES: readonly UsbEndpointType[] = ['control', 'isochronous', 'bulk', 'interrupt'];
 
 /**
@@ -159,9 +165,7 @@ export function parseConfigurationDescriptor(bytes: Uint8Array): UsbConfiguratio
     i++;
     if (type === USB_DT_INTERFACE) {
       if (current && current.endpoints.length !== current.numEndpoints) {
-        throw malformed(
-          `interface ${current.interfaceNumber} (alternate ${current.alternateSetting}) declares ${current.numEndpoints} endpoints but ${current.endpoints.length} follow`,
-        );
+        throw malformed(endpointCountMismatch(current, String(current.endpoints.length)));
       }
       if (len < 9) throw malformed(`the interface descriptor at offset ${pos} has bLength ${len}, below 9`);
       current = {
@@ -181,9 +185,7 @@ export function parseConfigurationDescriptor(bytes: Uint8Array): UsbConfiguratio
       if (!current) throw malformed(`an endpoint descriptor at offset ${pos} comes before any interface descriptor`);
       if (len < 7) throw malformed(`the endpoint descriptor at offset ${pos} has bLength ${len}, below 7`);
       if (current.endpoints.length >= current.numEndpoints) {
-        throw malformed(
-          `interface ${current.interfaceNumber} (alternate ${current.alternateSetting}) declares ${current.numEndpoints} endpoints but more follow`,
-        );
+        throw malformed(endpointCountMismatch(current, 'more'));
       }
       const address = bytes[pos + 2]!;
       const endpoint: UsbEndpointDescriptor = {
@@ -207,9 +209,7 @@ export function parseConfigurationDescriptor(bytes: Uint8Array): UsbConfiguratio
     }
   }
   if (current && current.endpoints.length !== current.numEndpoints) {
-    throw malformed(
-      `interface ${current.interfaceNumber} (alternate ${current.alternateSetting}) declares ${current.numEndpoints} endpoints but ${current.endpoints.length} follow`,
-    );
+    throw malformed(endpointCountMismatch(current, String(current.endpoints.length)));
   }
   return config;
 }

@@ -30,14 +30,8 @@ import { DriverError, IFD } from '../ifd/errors.js';
 
 export type IccdVersion = 'A' | 'B';
 
-export const ICCD_REQUEST = {
-  ICC_POWER_ON: 0x62,
-  ICC_POWER_OFF: 0x63,
-  XFR_BLOCK: 0x65,
-  DATA_BLOCK: 0x6f,
-  GET_ICC_STATUS_A: 0xa0,
-  SLOT_STATUS_B: 0x81,
-} as const;
+import * as ICCD_REQUEST from './iccd-request.js';
+export { ICCD_REQUEST };
 
 /** Version A bStatusByte bits (ISO/IEC 7816-12 §7; libccid CmdGetSlotStatus). */
 const A_BUSY = 0x40;

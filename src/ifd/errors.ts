@@ -6,27 +6,9 @@
  * would return (e.g. IFD_NO_SUCH_DEVICE → SCARD_E_READER_UNAVAILABLE, IFD_ICC_NOT_PRESENT → SCARD_E_NO_SMARTCARD).
  */
 
-/** IFD handler return codes, with pcsc-lite's exact names and values (`ifdhandler.h`). */
-export const IFD = {
-  SUCCESS: 0,
-  ERROR_TAG: 600,
-  ERROR_SET_FAILURE: 601,
-  ERROR_VALUE_READ_ONLY: 602,
-  ERROR_PTS_FAILURE: 605,
-  ERROR_NOT_SUPPORTED: 606,
-  PROTOCOL_NOT_SUPPORTED: 607,
-  ERROR_POWER_ACTION: 608,
-  ERROR_SWALLOW: 609,
-  ERROR_EJECT: 610,
-  ERROR_CONFISCATE: 611,
-  COMMUNICATION_ERROR: 612,
-  RESPONSE_TIMEOUT: 613,
-  NOT_SUPPORTED: 614,
-  ICC_PRESENT: 615,
-  ICC_NOT_PRESENT: 616,
-  NO_SUCH_DEVICE: 617,
-  ERROR_INSUFFICIENT_BUFFER: 618,
-} as const;
+/** IFD handler return codes, with pcsc-lite's exact names and values (`ifdhandler.h`), as `IFD.X`. */
+import * as IFD from './codes.js';
+export { IFD };
 
 export type IfdCode = (typeof IFD)[keyof typeof IFD];
 

@@ -65,6 +65,11 @@ function fail(code: number, detail: string): never {
   throw new PcscError(code, detail);
 }
 
+/** The SCARD_E_SHARING_VIOLATION detail of every call another handle's transaction blocks (one text, nine places). */
+function heldElsewhere(reader: string): string {
+  return `another handle holds a transaction on "${reader}"`;
+}
+
 function check(code: number, detail: string): void {
   if (code !== SCARD_S_SUCCESS) fail(code, detail);
 }
@@ -309,7 +314,7 @@ export class Winscard {
     }
     const slot = this.slotOf(hCard);
     check(slot.checkReaderStatus(), `reader "${slot.name}" is in error`);
-    check(slot.checkSharing(hCard), `another handle holds a transaction on "${slot.name}"`);
+    check(slot.checkSharing(hCard), heldElsewhere(slot.name));
     if (initialization === SCARD_RESET_CARD || initialization === SCARD_UNPOWER_CARD) {
       slot.setEventState('reset');
       const r = await this.#repower(slot, initialization);
@@ -373,7 +378,7 @@ export class Winscard {
     }
     const rv = slot.unlockAllSharing(hCard);
     if (rv === SCARD_E_SHARING_VIOLATION && disposition !== SCARD_LEAVE_CARD) {
-      fail(SCARD_E_SHARING_VIOLATION, `another handle holds a transaction on "${slot.name}"`);
+      fail(SCARD_E_SHARING_VIOLATION, heldElsewhere(slot.name));
     }
     if (disposition === SCARD_RESET_CARD || disposition === SCARD_UNPOWER_CARD) {
       slot.setEventState('reset');
@@ -419,7 +424,7 @@ export class Winscard {
     const slot = this.slotOf(hCard);
     check(slot.checkReaderStatus(), `reader "${slot.name}" is in error`);
     this.#checkEvent(slot, hCard);
-    check(slot.lockSharing(hCard), `another handle holds a transaction on "${slot.name}"`);
+    check(slot.lockSharing(hCard), heldElsewhere(slot.name));
   }
 
   #checkEvent(slot: ReaderSlot, hCard: number): void {
@@ -448,10 +453,7 @@ export class Winscard {
     const slot = this.slotOf(hCard);
     this.#checkEvent(slot, hCard);
     if (disposition !== SCARD_LEAVE_CARD && slot.lockId !== 0 && slot.lockId !== hCard) {
-      fail(
-        SCARD_E_SHARING_VIOLATION,
-        `another handle holds a transaction on "${slot.name}": it cannot be ended with a disposition`,
-      );
+      fail(SCARD_E_SHARING_VIOLATION, `${heldElsewhere(slot.name)}: it cannot be ended with a disposition`);
     }
     let rv: number = SCARD_S_SUCCESS;
     let detail = '';
@@ -482,7 +484,7 @@ export class Winscard {
   /** winscard.c SCardStatus (one attempt). The caller gives the reader name recorded at connection. */
   status(hCard: number, readerName: string): StatusResult {
     const slot = this.slotOf(hCard);
-    check(slot.checkSharing(hCard), `another handle holds a transaction on "${slot.name}"`);
+    check(slot.checkSharing(hCard), heldElsewhere(slot.name));
     if (slot.atr.length > MAX_ATR_SIZE) fail(SCARD_F_INTERNAL_ERROR, `ATR of ${slot.atr.length} bytes`);
     this.#checkEvent(slot, hCard);
     check(slot.checkReaderStatus(), `reader "${slot.name}" is in error`);
@@ -499,7 +501,7 @@ export class Winscard {
     // winscard.c's `dwRxLength < 2` check never fires through pcscd: winscard_svc.c passes its own 64 KiB buffer and
     // compares the response with the client's buffer afterwards (below).
     const slot = this.slotOf(hCard);
-    check(slot.checkSharing(hCard), `another handle holds a transaction on "${slot.name}"`);
+    check(slot.checkSharing(hCard), heldElsewhere(slot.name));
     check(slot.checkReaderStatus(), `reader "${slot.name}" is in error`);
     this.#checkEvent(slot, hCard);
     if (pciProtocol !== SCARD_PROTOCOL_RAW && slot.readerState & SCARD_ABSENT)
@@ -540,7 +542,7 @@ export class Winscard {
   /** winscard.c SCardControl + winscard_svc.c's receive-buffer check. */
   async control(hCard: number, code: number, input: Uint8Array, recvLength: number | undefined): Promise<Uint8Array> {
     const slot = this.slotOf(hCard);
-    check(slot.checkSharing(hCard), `another handle holds a transaction on "${slot.name}"`);
+    check(slot.checkSharing(hCard), heldElsewhere(slot.name));
     // winscard.c's "no input → SCARD_E_INVALID_PARAMETER" applies to IFD handler v2 drivers only; a v3 driver (libccid,
     // and every IfdSlot) gets the empty input (CM_IOCTL_GET_FEATURE_REQUEST is usually sent without any).
     check(slot.checkReaderStatus(), `reader "${slot.name}" is in error`);
@@ -562,7 +564,7 @@ export class Winscard {
   /** winscard.c SCardGetAttrib, with pcscd's FRIENDLY_NAME / SYSTEM_NAME fallback (ANSI variants: pcscd is built without UNICODE). */
   getAttrib(hCard: number, attrId: number, bufferLength: number | undefined): Uint8Array {
     const slot = this.slotOf(hCard);
-    check(slot.checkSharing(hCard), `another handle holds a transaction on "${slot.name}"`);
+    check(slot.checkSharing(hCard), heldElsewhere(slot.name));
     check(slot.checkReaderStatus(), `reader "${slot.name}" is in error`);
     this.#checkEvent(slot, hCard);
     const r = slot.ifd.getCapabilities(attrId);
@@ -593,7 +595,7 @@ export class Winscard {
   /** winscard.c SCardSetAttrib. */
   async setAttrib(hCard: number, attrId: number, value: Uint8Array): Promise<void> {
     const slot = this.slotOf(hCard);
-    check(slot.checkSharing(hCard), `another handle holds a transaction on "${slot.name}"`);
+    check(slot.checkSharing(hCard), heldElsewhere(slot.name));
     check(slot.checkReaderStatus(), `reader "${slot.name}" is in error`);
     this.#checkEvent(slot, hCard);
     const r = await slot.ifd.setCapabilities(attrId, value);

@@ -3,24 +3,8 @@
  */
 
 /** Status words the simulated card uses (ISO/IEC 7816-4 §5.1.3, table 5–6). */
-export const SW = {
-  OK: 0x9000,
-  /** 61xx: xx more bytes available with GET RESPONSE (T=0 only here). */
-  BYTES_AVAILABLE: 0x6100,
-  /** 63Cx: verification failed, x tries left. */
-  VERIFY_FAILED: 0x63c0,
-  WRONG_LENGTH: 0x6700,
-  /** 6983: authentication method blocked. */
-  AUTH_BLOCKED: 0x6983,
-  /** 6985: conditions of use not satisfied (GET RESPONSE with nothing to get). */
-  CONDITIONS_NOT_SATISFIED: 0x6985,
-  FILE_NOT_FOUND: 0x6a82,
-  INCORRECT_P1P2: 0x6a86,
-  /** 6Cxx: wrong Le, xx is the exact length (T=0 only here). */
-  WRONG_LE: 0x6c00,
-  INS_NOT_SUPPORTED: 0x6d00,
-  CLA_NOT_SUPPORTED: 0x6e00,
-} as const;
+import * as SW from './sw.js';
+export { SW };
 
 /** A command APDU (§5.1). Ne = 0 means the command has no Le field. */
 export interface CommandApdu {

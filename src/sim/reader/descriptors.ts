@@ -4,14 +4,8 @@
  */
 import type { CcidDescriptorFields, ReaderProfile } from './profiles.js';
 
-export const DESCRIPTOR_TYPE = {
-  DEVICE: 1,
-  CONFIGURATION: 2,
-  STRING: 3,
-  INTERFACE: 4,
-  ENDPOINT: 5,
-  CCID: 0x21,
-} as const;
+import * as DESCRIPTOR_TYPE from './descriptor-type.js';
+export { DESCRIPTOR_TYPE };
 
 /** Endpoint numbers of the simulated CCID interface (direction bit not included, as WebUSB takes them). */
 export const ENDPOINT = { BULK_OUT: 1, BULK_IN: 2, INTERRUPT_IN: 3 } as const;

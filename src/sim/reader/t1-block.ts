@@ -4,20 +4,8 @@
  */
 export type T1Edc = 'lrc' | 'crc';
 
-export const PCB = {
-  /** R-block base; bit 5 = N(R), bits 1–2 = error (§11.3.2.2). */
-  R: 0x80,
-  R_EDC_ERROR: 0x01,
-  R_OTHER_ERROR: 0x02,
-  S_RESYNCH_REQUEST: 0xc0,
-  S_RESYNCH_RESPONSE: 0xe0,
-  S_IFS_REQUEST: 0xc1,
-  S_IFS_RESPONSE: 0xe1,
-  S_ABORT_REQUEST: 0xc2,
-  S_ABORT_RESPONSE: 0xe2,
-  S_WTX_REQUEST: 0xc3,
-  S_WTX_RESPONSE: 0xe3,
-} as const;
+import * as PCB from './pcb.js';
+export { PCB };
 
 export function lrc(bytes: Uint8Array, end = bytes.length): number {
   let x = 0;

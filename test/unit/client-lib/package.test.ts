@@ -15,6 +15,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Connection, PROTOCOL_VERSION } from '../../../client-lib/src/index.js';
+import { pinnedExports, serialiseExports } from './pinned-exports.js';
 
 /**
  * What an extension author gets from `npm run build`: dist/client-lib/, the npm package @smart-card-connector/client
@@ -71,6 +72,11 @@ describe('the built client library', () => {
     expect(lib['SCARD_E_NO_SMARTCARD']).toBe(0x8010000c);
     expect(lib['SCARD_PROTOCOL_T1']).toBe(2);
     expect(lib['SCARD_CTL_CODE']).toBeTypeOf('function');
+  });
+
+  it('exports exactly the pinned API (names, values, group key order) of exports.json', async () => {
+    const lib = (await import(join(dist, 'index.js'))) as object;
+    expect(serialiseExports(lib)).toBe(pinnedExports());
   });
 
   it('carries declarations a TypeScript consumer compiles against (and that catch misuse)', () => {
