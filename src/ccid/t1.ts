@@ -293,20 +293,38 @@ export class T1Protocol {
    * removed) propagates at once, and since the card may have seen our block, the next call resynchronises first.
    */
   private async exchange(block: Uint8Array): Promise<Reception> {
+    let reply: Uint8Array;
+    try {
+      reply = await this.send(block);
+    } catch (e) {
+      return this.linkFailed(e);
+    }
+    return this.received(reply);
+  }
+
+  /**
+   * The first half of `exchange`, for runCommand's loop to await the link itself (an async function and a turn less
+   * per block; bench/README.md, the T=1 ECHO): the block goes out with the pending WTX grant.
+   */
+  private send(block: Uint8Array): Promise<Uint8Array> {
     const wtx = this.wtx;
     this.wtx = 1; // a WTX grant covers only the block that answers it (§11.6.2, rule 3)
     this.counters.exchanges++;
-    let reply: Uint8Array;
-    try {
-      reply = await this.link.exchange(block, wtx);
-    } catch (e) {
-      if (e instanceof T1ReceiveError) {
-        // libccid treats anything but a parity error as fatal; a BWT time-out is recoverable per rule 7.1.
-        return { valid: false, edcError: e.kind === 'parity', reason: e.message };
-      }
-      this.status = 'needs-resynch';
-      throw e;
+    return this.link.exchange(block, wtx);
+  }
+
+  /** What a link error means: a reception problem to recover from, or the end of the call. */
+  private linkFailed(e: unknown): Reception {
+    if (e instanceof T1ReceiveError) {
+      // libccid treats anything but a parity error as fatal; a BWT time-out is recoverable per rule 7.1.
+      return { valid: false, edcError: e.kind === 'parity', reason: e.message };
     }
+    this.status = 'needs-resynch';
+    throw e;
+  }
+
+  /** The card's reply, checked. */
+  private received(reply: Uint8Array): Reception {
     // The INF of an I-block stays a view into the reply: runCommand copies it into the answer (concat).
     const decoded = decodeBlockInPlace(reply, this.edc);
     if (!decoded.ok) return { valid: false, edcError: decoded.edcError, reason: decoded.reason };
@@ -399,7 +417,15 @@ export class T1Protocol {
 
     let out = iBlock();
     for (;;) {
-      const rx = await this.exchange(out);
+      // this.exchange(out), with the link awaited here (see send).
+      let rx: Reception | undefined;
+      let reply: Uint8Array | undefined;
+      try {
+        reply = await this.send(out);
+      } catch (e) {
+        rx = this.linkFailed(e);
+      }
+      rx ??= this.received(reply!);
 
       let next: Uint8Array | undefined;
       if (!rx.valid) {

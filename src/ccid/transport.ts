@@ -150,6 +150,8 @@ export class CcidTransport implements ClassRequestChannel {
   private readonly busySlots = new Set<number>();
   private readonly slotQueue: SlotTicket[] = [];
   private bulkPumpRunning = false;
+  /** Consecutive bulk-IN stalls in the pump's current run. */
+  private bulkStalls = 0;
   private failure: DriverError | undefined;
   private currentState: TransportState = 'open';
 
@@ -503,15 +505,31 @@ export class CcidTransport implements ClassRequestChannel {
         settled: false,
       };
       this.addWaiter(waiter);
-      this.write(msg).then(
-        () => {
-          if (!waiter.settled) this.armTimer(waiter, timeoutMs);
+      const written = (): void => {
+        if (!waiter.settled) this.armTimer(waiter, timeoutMs);
+      };
+      const failed = (e: unknown): void => {
+        if (waiter.settled) return;
+        this.settle(waiter);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      };
+      // The first bulk-OUT transfer is made and checked here rather than through write(): one promise and one turn
+      // less per message (bench/README.md, the T=1 ECHO). A stall or a short write goes on in writeAgain, as there.
+      let sent: Promise<USBOutTransferResult>;
+      try {
+        sent = this.device.transferOut(this.info.bulkOut, msg as Uint8Array<ArrayBuffer>);
+      } catch (e) {
+        // A transfer that throws instead of rejecting still fails the command a turn later, as a rejection would.
+        const err = this.transferError(e, messageTypeName(msg[0]!));
+        void Promise.resolve().then(() => failed(err));
+        return;
+      }
+      sent.then(
+        (result) => {
+          if (result.status === 'ok' && result.bytesWritten === msg.length) written();
+          else this.writeAgain(msg, result).then(written, failed);
         },
-        (e: unknown) => {
-          if (waiter.settled) return;
-          this.settle(waiter);
-          reject(e instanceof Error ? e : new Error(String(e)));
-        },
+        (e: unknown) => failed(this.transferError(e, messageTypeName(msg[0]!))),
       );
     });
   }
@@ -737,61 +755,102 @@ export class CcidTransport implements ClassRequestChannel {
   private ensureBulkPump(): void {
     if (this.bulkPumpRunning || this.currentState !== 'open') return;
     this.bulkPumpRunning = true;
-    void this.runBulkPump();
+    this.bulkStalls = 0;
+    this.readBulk();
   }
 
-  /** The only reader of bulk-IN: one transferIn at a time, for as long as someone waits for a response. */
-  private async runBulkPump(): Promise<void> {
-    let stalls = 0;
-    try {
-      while (this.currentState === 'open' && this.waiters.size > 0) {
-        let result: USBInTransferResult;
-        try {
-          result = await this.device.transferIn(this.info.bulkIn, this.bulkReadLength);
-        } catch (e) {
-          if (this.currentState !== 'open') return;
-          if (this.usbErrors(e) === 'timed-out') continue;
-          const err = this.transferError(e, 'reading a response');
-          if (this.currentState === 'open') this.failWaiters(err);
-          continue;
-        }
-        if (this.currentState !== 'open') return;
-        if (result.status === 'stall') {
-          // libccid clears a halted endpoint and reads again; a reader that keeps stalling fails the commands.
-          if (++stalls > MAX_CONSECUTIVE_STALLS) {
-            this.failWaiters(
-              new DriverError(IFD.COMMUNICATION_ERROR, 'the reader keeps stalling its bulk-IN endpoint'),
-            );
-            stalls = 0;
-            continue;
-          }
-          this.log('warn', 'bulk-IN stalled: clearing the halt and reading again');
-          try {
-            await this.device.clearHalt('in', this.info.bulkIn);
-          } catch (e) {
-            const err = this.transferError(e, 'clearing the bulk-IN halt');
-            if (this.currentState === 'open') this.failWaiters(err);
-          }
-          continue;
-        }
-        stalls = 0;
-        if (result.status === 'babble') {
-          // The reader sent more than a whole message: that response is lost, and nothing says whose it was.
-          this.failWaiters(
-            new DriverError(
-              IFD.COMMUNICATION_ERROR,
-              'the reader sent more data than a response may hold (USB babble); the response was lost',
-            ),
-          );
-          continue;
-        }
-        const d = result.data;
-        this.handleBulk(d ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : new Uint8Array(0));
-      }
-    } finally {
-      this.bulkPumpRunning = false;
-      if (this.currentState === 'open' && this.waiters.size > 0) this.ensureBulkPump();
+  /**
+   * The only reader of bulk-IN: one transferIn at a time, for as long as someone waits for a response. A chain of
+   * callbacks rather than an async loop: no async function started, and no promise of its own, per message (the
+   * pump ends with each response when one command runs at a time; bench/README.md, the T=1 ECHO).
+   */
+  private readBulk(): void {
+    if (this.currentState !== 'open' || this.waiters.size === 0) {
+      this.endBulkPump();
+      return;
     }
+    let read: Promise<USBInTransferResult>;
+    try {
+      read = this.device.transferIn(this.info.bulkIn, this.bulkReadLength);
+    } catch (e) {
+      this.pumpStep(this.onBulkInFailure, e);
+      return;
+    }
+    read.then(
+      (result) => this.pumpStep(this.onBulkIn, result),
+      (e: unknown) => this.pumpStep(this.onBulkInFailure, e),
+    );
+  }
+
+  /** Runs one step of the pump; should it throw, the pump stops (and restarts if someone still waits). */
+  private pumpStep<T>(step: (value: T) => void, value: T): void {
+    try {
+      step.call(this, value);
+    } catch (e) {
+      this.endBulkPump();
+      throw e;
+    }
+  }
+
+  private endBulkPump(): void {
+    this.bulkPumpRunning = false;
+    if (this.currentState === 'open' && this.waiters.size > 0) this.ensureBulkPump();
+  }
+
+  private onBulkInFailure(e: unknown): void {
+    if (this.currentState !== 'open') return this.endBulkPump();
+    if (this.usbErrors(e) !== 'timed-out') {
+      const err = this.transferError(e, 'reading a response');
+      if (this.currentState === 'open') this.failWaiters(err);
+    }
+    this.readBulk();
+  }
+
+  private onBulkIn(result: USBInTransferResult): void {
+    if (this.currentState !== 'open') return this.endBulkPump();
+    if (result.status === 'stall') {
+      // libccid clears a halted endpoint and reads again; a reader that keeps stalling fails the commands.
+      if (++this.bulkStalls > MAX_CONSECUTIVE_STALLS) {
+        this.failWaiters(new DriverError(IFD.COMMUNICATION_ERROR, 'the reader keeps stalling its bulk-IN endpoint'));
+        this.bulkStalls = 0;
+        return this.readBulk();
+      }
+      this.log('warn', 'bulk-IN stalled: clearing the halt and reading again');
+      const clearFailed = (e: unknown): void => {
+        const err = this.transferError(e, 'clearing the bulk-IN halt');
+        if (this.currentState === 'open') this.failWaiters(err);
+      };
+      let cleared: Promise<void>;
+      try {
+        cleared = this.device.clearHalt('in', this.info.bulkIn);
+      } catch (e) {
+        clearFailed(e);
+        return this.readBulk();
+      }
+      cleared.then(
+        () => this.pumpStep(this.readBulk, undefined),
+        (e: unknown) =>
+          this.pumpStep(() => {
+            clearFailed(e);
+            this.readBulk();
+          }, undefined),
+      );
+      return;
+    }
+    this.bulkStalls = 0;
+    if (result.status === 'babble') {
+      // The reader sent more than a whole message: that response is lost, and nothing says whose it was.
+      this.failWaiters(
+        new DriverError(
+          IFD.COMMUNICATION_ERROR,
+          'the reader sent more data than a response may hold (USB babble); the response was lost',
+        ),
+      );
+      return this.readBulk();
+    }
+    const d = result.data;
+    this.handleBulk(d ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : new Uint8Array(0));
+    this.readBulk();
   }
 
   private handleBulk(bytes: Uint8Array): void {
