@@ -39,9 +39,10 @@ function lrcOf(bytes: Uint8Array, end: number): number {
     const head = (4 - (offset & 3)) & 3;
     for (; i < head; i++) x ^= bytes[i]!;
     const count = (end - head) >>> 2;
-    const words = new Int32Array(bytes.buffer, offset + head, count);
+    const first = (offset + head) >>> 2;
+    const words = wordsOver(bytes.buffer, first + count);
     let w = 0;
-    for (let k = 0; k < count; k++) w ^= words[k]!;
+    for (let k = first; k < first + count; k++) w ^= words[k]!;
     x ^= (w ^ (w >>> 8) ^ (w >>> 16) ^ (w >>> 24)) & 0xff;
     i = head + count * 4;
   }
@@ -51,6 +52,21 @@ function lrcOf(bytes: Uint8Array, end: number): number {
 
 /** Blocks from this length on have their LRC computed by words (about twice as fast on a 258-byte block). */
 const WORDWISE_FROM = 128;
+
+// The buffer last folded by words and a word view over the whole of it. Blocks are carved from shared 64 KiB slabs
+// (src/util/fresh-bytes.ts), so consecutive blocks mostly share one buffer and the view is made once per slab instead
+// of once per block (a typed array view costs about as much as folding a third of a block; bench/README.md).
+let wordsBuffer: ArrayBufferLike | undefined;
+let wordsView: Int32Array = new Int32Array(0);
+
+/** An Int32Array over `buffer` from its start, at least `words` long (remade if the buffer is new or has grown). */
+function wordsOver(buffer: ArrayBufferLike, words: number): Int32Array {
+  if (buffer !== wordsBuffer || wordsView.length < words) {
+    wordsBuffer = buffer;
+    wordsView = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
+  }
+  return wordsView;
+}
 
 function crcOf(bytes: Uint8Array, end: number): number {
   let crc = 0xffff;

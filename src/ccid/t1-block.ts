@@ -57,6 +57,8 @@ const S_RESPONSE = 0x20;
 const S_CODES: Record<T1SKind, number> = { resynch: 0x00, ifs: 0x01, abort: 0x02, wtx: 0x03 };
 const S_KINDS: readonly T1SKind[] = ['resynch', 'ifs', 'abort', 'wtx'];
 const R_ERRORS: readonly T1RBlock['error'][] = ['none', 'edc', 'other'];
+/** The INF of R-blocks and of S-blocks without a value: only ever read (copied into the block being built). */
+const NO_INF = new Uint8Array(0);
 
 function pcbOf(block: T1Block): number {
   switch (block.type) {
@@ -77,10 +79,10 @@ function infOf(block: T1Block): Uint8Array {
       }
       return block.inf;
     case 'R':
-      return new Uint8Array(0);
+      return NO_INF;
     case 'S': {
       const needsValue = block.kind === 'ifs' || block.kind === 'wtx';
-      if (!needsValue) return new Uint8Array(0);
+      if (!needsValue) return NO_INF;
       const v = block.value;
       if (v === undefined || !Number.isInteger(v) || v < 0 || v > 0xff) {
         throw new RangeError(`T=1 S(${block.kind}) needs a one-byte value, got ${String(v)}`);
@@ -151,11 +153,12 @@ function decode(bytes: Uint8Array, edc: EdcKind, copyInf: boolean): T1DecodeResu
     return invalid(`LEN says ${len} INF bytes but the block holds ${bytes.length - 3 - edcLen}`);
   }
   if (!checkEdc(bytes, edc)) return invalid(`${edc.toUpperCase()} mismatch`, true);
-  const inf = copyInf ? bytes.slice(3, 3 + len) : bytes.subarray(3, 3 + len);
 
   if ((pcb & 0x80) === 0) {
     // I-block: 0 N(S) M 0 0 0 0 0; b5..b1 are reserved for future use.
     if ((pcb & 0x1f) !== 0) return invalid(`I-block PCB ${hexByte(pcb)} has reserved bits set`);
+    // Only an I-block's INF is handed on, so only an I-block gets an array for it (one view less per R-block).
+    const inf = copyInf ? bytes.slice(3, 3 + len) : bytes.subarray(3, 3 + len);
     return { ok: true, nad, block: { type: 'I', ns: pcb & I_NS ? 1 : 0, more: (pcb & I_MORE) !== 0, inf } };
   }
   if ((pcb & 0xc0) === PCB_R) {
@@ -172,7 +175,7 @@ function decode(bytes: Uint8Array, edc: EdcKind, copyInf: boolean): T1DecodeResu
   const response = (pcb & S_RESPONSE) !== 0;
   if (kind === 'ifs' || kind === 'wtx') {
     if (len !== 1) return invalid(`S(${kind.toUpperCase()}) carries ${len} INF bytes; it must carry exactly 1`);
-    const value = inf[0] ?? 0;
+    const value = bytes[3]!; // LEN is 1: the INF byte
     // §11.4.2: IFSC and IFSD range 0x01..0xFE; 0x00 and 0xFF are reserved.
     if (kind === 'ifs' && (value === 0 || value === 0xff)) return invalid(`S(IFS) value ${hexByte(value)} is reserved`);
     return { ok: true, nad, block: { type: 'S', kind, response, value } };
