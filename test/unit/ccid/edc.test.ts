@@ -46,7 +46,8 @@ describe('lrc', () => {
     }
     // A resizable ArrayBuffer (ES2024; the project's type library predates it).
     type Resizable = ArrayBuffer & { resize(n: number): void };
-    const growing = new (ArrayBuffer as unknown as new (n: number, o: object) => Resizable)(256, { maxByteLength: 1024 });
+    const Resizable = ArrayBuffer as unknown as new (n: number, o: object) => Resizable;
+    const growing = new Resizable(256, { maxByteLength: 1024 });
     fill(new Uint8Array(growing), 7);
     expect(lrc(new Uint8Array(growing, 0, 200))).toBe(bytewise(new Uint8Array(growing, 0, 200)));
     growing.resize(1024);
