@@ -91,6 +91,8 @@ const MAX_CONSECUTIVE_STALLS = 3;
 
 class ResponseTimeout extends Error {}
 
+const DEFAULT_COMMAND_OPTIONS: CommandOptions = Object.freeze({});
+
 interface Waiter {
   slot: number;
   seq: number;
@@ -298,53 +300,118 @@ export class CcidTransport implements ClassRequestChannel {
    * request, then PC_to_RDR_Abort with the same bSeq; CCID 1.1 §5.3.1) and the call fails with IFD_RESPONSE_TIMEOUT;
    * the slot is used again once the reader has answered the abort (or after abortTimeoutMs).
    */
-  async command(
+  command(
     slot: number,
     build: (seq: number) => Uint8Array,
     timeoutMs: number,
-    options: CommandOptions = {},
+    options: CommandOptions = DEFAULT_COMMAND_OPTIONS,
   ): Promise<CcidResponse> {
-    this.checkUsable();
-    if (!Number.isInteger(slot) || slot < 0 || slot > this.maxSlotIndex) {
-      throw new DriverError(
-        IFD.COMMUNICATION_ERROR,
-        `slot ${slot} does not exist: this reader has slot${this.maxSlotIndex ? `s 0..${this.maxSlotIndex}` : ' 0'}`,
-      );
-    }
-    if (!(timeoutMs > 0)) {
-      throw new DriverError(IFD.COMMUNICATION_ERROR, `command timeout ${timeoutMs} ms: a positive number is required`);
-    }
-    // A free slot is taken at once, without a queued ticket; the command still goes on a turn later, as when its
-    // ticket is granted at once (a call made just before the reader goes away fails rather than reaching the reader).
-    if (this.takeFreeSlot(slot)) await Promise.resolve();
-    else await this.acquireSlot(slot);
-    let releaseAfter: Promise<void> | undefined;
+    // Not an async function: the response settles the promise returned here straight from the bulk-IN pump, with no
+    // async frame and no exchange promise between them (two promises and turns less per message; bench/README.md,
+    // the T=1 ECHO). Everything still fails as a rejected promise, never as a throw.
     try {
       this.checkUsable();
-      const seq = this.seq;
-      this.seq = (this.seq + 1) & 0xff;
-      const msg = build(seq);
-      checkBuiltMessage(msg, slot, seq);
-      const scaled = Math.min(timeoutMs * this.scale, MAX_TIMER_MS);
-      try {
-        if (this.info.iccd !== undefined) return await this.iccdCommand(msg, scaled);
-        return await this.exchange(slot, seq, msg, scaled);
-      } catch (e) {
-        if (!(e instanceof ResponseTimeout)) throw e;
-        // ICCD has no Abort (ISO/IEC 7816-12 defines none of CCID's §5.3.1 pair).
-        if (options.abortOnTimeout !== false && this.currentState === 'open' && this.info.iccd === undefined) {
-          releaseAfter = (await this.abortCommand(slot, seq)).finished;
-        }
+      if (!Number.isInteger(slot) || slot < 0 || slot > this.maxSlotIndex) {
         throw new DriverError(
-          IFD.RESPONSE_TIMEOUT,
-          `the reader did not answer ${messageTypeName(msg[0]!)} on slot ${slot} within ${Math.round(scaled)} ms` +
-            (releaseAfter ? '; the command was aborted' : ''),
+          IFD.COMMUNICATION_ERROR,
+          `slot ${slot} does not exist: this reader has slot${this.maxSlotIndex ? `s 0..${this.maxSlotIndex}` : ' 0'}`,
         );
+      }
+      if (!(timeoutMs > 0)) {
+        throw new DriverError(IFD.COMMUNICATION_ERROR, `command timeout ${timeoutMs} ms: a positive number is required`);
+      }
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<CcidResponse>((resolve, reject) => {
+      const start = (): void => this.startCommand(slot, build, timeoutMs, options, resolve, reject);
+      // A free slot is taken at once, without a queued ticket; the command still goes on a turn later, as when its
+      // ticket is granted at once (a call made just before the reader goes away fails rather than reaching the reader).
+      if (this.takeFreeSlot(slot)) void Promise.resolve().then(start);
+      else this.acquireSlot(slot).then(start, reject);
+    });
+  }
+
+  /** The command on its slot: numbered, built, sent; its outcome settles the caller's promise and frees the slot. */
+  private startCommand(
+    slot: number,
+    build: (seq: number) => Uint8Array,
+    timeoutMs: number,
+    options: CommandOptions,
+    resolve: (resp: CcidResponse) => void,
+    reject: (e: unknown) => void,
+  ): void {
+    let seq: number;
+    let msg: Uint8Array;
+    let scaled: number;
+    try {
+      this.checkUsable();
+      seq = this.seq;
+      this.seq = (this.seq + 1) & 0xff;
+      msg = build(seq);
+      checkBuiltMessage(msg, slot, seq);
+      scaled = Math.min(timeoutMs * this.scale, MAX_TIMER_MS);
+    } catch (e) {
+      this.releaseSlot(slot);
+      reject(e);
+      return;
+    }
+    // One outcome per command (as a promise settles once): the slot must not be released twice, since a second
+    // release could free it under the command the first one let in.
+    let over = false;
+    const answered = (resp: CcidResponse): void => {
+      if (over) return;
+      over = true;
+      this.releaseSlot(slot);
+      resolve(resp);
+    };
+    const failed = (e: unknown): void => {
+      if (over) return;
+      over = true;
+      if (!(e instanceof ResponseTimeout)) {
+        this.releaseSlot(slot);
+        reject(e);
+        return;
+      }
+      this.afterTimeout(slot, seq, msg, scaled, options).then(reject, reject);
+    };
+    if (this.info.iccd !== undefined) {
+      this.iccdCommand(msg, scaled).then(answered, failed);
+      return;
+    }
+    try {
+      this.exchange(slot, seq, msg, scaled, answered, failed);
+    } catch (e) {
+      failed(e);
+    }
+  }
+
+  /**
+   * A command timed out: abort it on the reader (unless told not to, or ICCD, which has no Abort: ISO/IEC 7816-12
+   * defines none of CCID's §5.3.1 pair) and free its slot once the reader answered the abort. Resolves with the error
+   * the caller gets.
+   */
+  private async afterTimeout(
+    slot: number,
+    seq: number,
+    msg: Uint8Array,
+    scaled: number,
+    options: CommandOptions,
+  ): Promise<DriverError> {
+    let releaseAfter: Promise<void> | undefined;
+    try {
+      if (options.abortOnTimeout !== false && this.currentState === 'open' && this.info.iccd === undefined) {
+        releaseAfter = (await this.abortCommand(slot, seq)).finished;
       }
     } finally {
       if (releaseAfter) void releaseAfter.then(() => this.releaseSlot(slot));
       else this.releaseSlot(slot);
     }
+    return new DriverError(
+      IFD.RESPONSE_TIMEOUT,
+      `the reader did not answer ${messageTypeName(msg[0]!)} on slot ${slot} within ${Math.round(scaled)} ms` +
+        (releaseAfter ? '; the command was aborted' : ''),
+    );
   }
 
   /**
@@ -490,48 +557,61 @@ export class CcidTransport implements ClassRequestChannel {
   // Internals: one exchange
   // -------------------------------------------------------------------------------------------------------------
 
-  private exchange(slot: number, seq: number, msg: Uint8Array, timeoutMs: number): Promise<CcidResponse> {
-    return new Promise<CcidResponse>((resolve, reject) => {
-      const waiter: Waiter = {
-        slot,
-        seq,
-        kind: 'command',
-        command: msg[0]!,
-        resolve,
-        reject,
-        timer: undefined,
-        timeoutMs,
-        zlpExpected: this.zlpDrain,
-        settled: false,
-      };
-      this.addWaiter(waiter);
-      const written = (): void => {
-        if (!waiter.settled) this.armTimer(waiter, timeoutMs);
-      };
-      const failed = (e: unknown): void => {
-        if (waiter.settled) return;
-        this.settle(waiter);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      };
-      // The first bulk-OUT transfer is made and checked here rather than through write(): one promise and one turn
-      // less per message (bench/README.md, the T=1 ECHO). A stall or a short write goes on in writeAgain, as there.
-      let sent: Promise<USBOutTransferResult>;
-      try {
-        sent = this.device.transferOut(this.info.bulkOut, msg as Uint8Array<ArrayBuffer>);
-      } catch (e) {
-        // A transfer that throws instead of rejecting still fails the command a turn later, as a rejection would.
-        const err = this.transferError(e, messageTypeName(msg[0]!));
-        void Promise.resolve().then(() => failed(err));
-        return;
-      }
-      sent.then(
-        (result) => {
-          if (result.status === 'ok' && result.bytesWritten === msg.length) written();
-          else this.writeAgain(msg, result).then(written, failed);
-        },
-        (e: unknown) => failed(this.transferError(e, messageTypeName(msg[0]!))),
-      );
-    });
+  /** Sends a command and waits for its response: `resolve` or `reject` is called once, by the pump or a timer. */
+  private exchange(
+    slot: number,
+    seq: number,
+    msg: Uint8Array,
+    timeoutMs: number,
+    resolve: (resp: CcidResponse) => void,
+    reject: (e: Error) => void,
+  ): void {
+    const waiter: Waiter = {
+      slot,
+      seq,
+      kind: 'command',
+      command: msg[0]!,
+      resolve,
+      reject,
+      timer: undefined,
+      timeoutMs,
+      zlpExpected: this.zlpDrain,
+      settled: false,
+    };
+    // The pump starts reading after the command is written, not before: a reader that has its response ready by
+    // then (the simulator does at once) hands it to a transferIn that finds it queued, instead of one waiting for it
+    // (bench/README.md, the T=1 ECHO). Nothing else changes: the response is routed by the waiter registered here.
+    this.addWaiter(waiter, false);
+    const written = (): void => {
+      if (!waiter.settled) this.armTimer(waiter, timeoutMs);
+    };
+    const failed = (e: unknown): void => {
+      if (waiter.settled) return;
+      this.settle(waiter);
+      reject(e instanceof Error ? e : new Error(String(e)));
+    };
+    // The first bulk-OUT transfer is made and checked here rather than through write(): one promise and one turn
+    // less per message (bench/README.md, the T=1 ECHO). A stall or a short write goes on in writeAgain, as there.
+    let sent: Promise<USBOutTransferResult>;
+    try {
+      sent = this.device.transferOut(this.info.bulkOut, msg as Uint8Array<ArrayBuffer>);
+    } catch (e) {
+      // A transfer that throws instead of rejecting still fails the command a turn later, as a rejection would.
+      const err = this.transferError(e, messageTypeName(msg[0]!));
+      this.ensureBulkPump();
+      void Promise.resolve().then(() => failed(err));
+      return;
+    }
+    // The read's reaction is queued before the write's: a response already there settles the waiter before the write's
+    // check would arm its timer.
+    this.ensureBulkPump();
+    sent.then(
+      (result) => {
+        if (result.status === 'ok' && result.bytesWritten === msg.length) written();
+        else this.writeAgain(msg, result).then(written, failed);
+      },
+      (e: unknown) => failed(this.transferError(e, messageTypeName(msg[0]!))),
+    );
   }
 
   /**
@@ -608,7 +688,8 @@ export class CcidTransport implements ClassRequestChannel {
     });
   }
 
-  private addWaiter(w: Waiter): void {
+  /** Registers a wait for (slot, seq); the bulk-IN pump is started unless the caller starts it itself (`pump`). */
+  private addWaiter(w: Waiter, pump = true): void {
     const k = key(w.slot, w.seq);
     const previous = this.waiters.get(k);
     if (previous) {
@@ -618,7 +699,7 @@ export class CcidTransport implements ClassRequestChannel {
       previous.reject(new DriverError(IFD.COMMUNICATION_ERROR, 'superseded'));
     }
     this.waiters.set(k, w);
-    this.ensureBulkPump();
+    if (pump) this.ensureBulkPump();
   }
 
   private armTimer(w: Waiter, ms: number): void {
