@@ -107,6 +107,8 @@ interface Waiter {
   timeoutMs: number;
   zlpExpected: boolean;
   settled: boolean;
+  /** When it was registered (WaiterTable keeps the waits in that order, as a Map would). */
+  order: number;
 }
 
 interface SlotTicket {
@@ -116,6 +118,84 @@ interface SlotTicket {
 }
 
 const key = (slot: number, seq: number) => (slot << 8) | seq;
+
+// A Map or Set that goes from empty to one entry and back with every command (the common case: one command at a time)
+// rebuilds its small hash table each time in V8: about 150 bytes of garbage per message for the waits and 120 for the
+// busy slots (bench/README.md, the T=1 ECHO). These two tables are made once per transport instead.
+
+/** The waits by key(slot, seq), in registration order. */
+class WaiterTable {
+  private readonly byKey: (Waiter | undefined)[];
+  private count = 0;
+  private registered = 0;
+
+  constructor(slots: number) {
+    this.byKey = new Array<Waiter | undefined>(slots * 256).fill(undefined);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** The wait for a key; a reader may send any bSlot, so keys beyond this reader's slots simply find none. */
+  get(k: number): Waiter | undefined {
+    return k < this.byKey.length ? this.byKey[k] : undefined;
+  }
+
+  set(k: number, w: Waiter): void {
+    if (this.byKey[k] === undefined) {
+      this.count++;
+      w.order = ++this.registered;
+    } else {
+      w.order = this.byKey[k]!.order; // a Map keeps a replaced entry's place
+    }
+    this.byKey[k] = w;
+  }
+
+  delete(k: number): void {
+    if (this.byKey[k] === undefined) return;
+    this.byKey[k] = undefined;
+    this.count--;
+  }
+
+  /** A snapshot of the waits in the order they were registered (as a Map iterates). */
+  values(): Waiter[] {
+    const out: Waiter[] = [];
+    if (this.count === 0) return out;
+    for (const w of this.byKey) if (w !== undefined) out.push(w);
+    return out.sort((a, b) => a.order - b.order);
+  }
+}
+
+/** The slots with a command in progress. */
+class SlotSet {
+  private readonly flags: boolean[];
+  private count = 0;
+
+  constructor(slots: number) {
+    this.flags = new Array<boolean>(slots).fill(false);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  has(slot: number): boolean {
+    return this.flags[slot] === true;
+  }
+
+  add(slot: number): void {
+    if (this.flags[slot] === true) return;
+    this.flags[slot] = true;
+    this.count++;
+  }
+
+  delete(slot: number): void {
+    if (this.flags[slot] !== true) return;
+    this.flags[slot] = false;
+    this.count--;
+  }
+}
 
 /**
  * The interfaces of each device that transports hold. WebUSB's open/close are per device while a composite device
@@ -148,8 +228,8 @@ export class CcidTransport implements ClassRequestChannel {
   private readonly bulkReadLength: number;
 
   private seq = 0;
-  private readonly waiters = new Map<number, Waiter>();
-  private readonly busySlots = new Set<number>();
+  private readonly waiters: WaiterTable;
+  private readonly busySlots: SlotSet;
   private readonly slotQueue: SlotTicket[] = [];
   private bulkPumpRunning = false;
   /** Consecutive bulk-IN stalls in the pump's current run. */
@@ -174,6 +254,8 @@ export class CcidTransport implements ClassRequestChannel {
     this.usbErrors = options.usbErrors ?? classifyUsbError;
     const d = info.descriptor;
     this.maxSlotIndex = d.bMaxSlotIndex;
+    this.waiters = new WaiterTable(d.bMaxSlotIndex + 1);
+    this.busySlots = new SlotSet(d.bMaxSlotIndex + 1);
     // CCID 1.1 §5.1 bMaxCCIDBusySlots: how many slots may have a command in progress at once (at least one).
     this.maxBusySlots = Math.max(1, Math.min(d.bMaxCCIDBusySlots, d.bMaxSlotIndex + 1));
     // Read enough that no response is cut: the reader's own maximum, or the largest extended APDU response,
@@ -577,6 +659,7 @@ export class CcidTransport implements ClassRequestChannel {
       timeoutMs,
       zlpExpected: this.zlpDrain,
       settled: false,
+      order: 0,
     };
     // The pump starts reading after the command is written, not before: a reader that has its response ready by
     // then (the simulator does at once) hands it to a transferIn that finds it queued, instead of one waiting for it
@@ -810,6 +893,7 @@ export class CcidTransport implements ClassRequestChannel {
       timeoutMs: this.abortTimeoutMs * this.scale,
       zlpExpected: false,
       settled: false,
+      order: 0,
     };
     this.addWaiter(waiter);
     this.log('warn', `slot ${slot}: command seq ${seq} timed out; aborting it`);
@@ -939,7 +1023,7 @@ export class CcidTransport implements ClassRequestChannel {
       // Some Gemalto IDBridge K30/CT30 firmwares send a zero-length packet before a response. libccid drains it
       // with a 10 ms read before each write (--enable-zlp); a WebUSB read cannot time out, so such a read would
       // stay outstanding and swallow the next real response. Instead a ZLP is simply never a response.
-      const expecting = [...this.waiters.values()].find((w) => w.zlpExpected);
+      const expecting = this.waiters.values().find((w) => w.zlpExpected);
       if (expecting) {
         expecting.zlpExpected = false;
         this.log('debug', 'skipped the zero-length packet this reader sends before a response');
@@ -956,7 +1040,7 @@ export class CcidTransport implements ClassRequestChannel {
       const err = e as DriverError;
       // A malformed response still names its command when its header is there; else, with a single command
       // waiting, it can only be that command's.
-      const commands = [...this.waiters.values()].filter((w) => w.kind === 'command');
+      const commands = this.waiters.values().filter((w) => w.kind === 'command');
       const target =
         bytes.length > 6
           ? this.waiters.get(key(bytes[5]!, bytes[6]!))
@@ -1018,7 +1102,7 @@ export class CcidTransport implements ClassRequestChannel {
 
   /** Fails every waiter: commands reject with err, abort waits simply end. */
   private failWaiters(err: DriverError): void {
-    for (const w of [...this.waiters.values()]) {
+    for (const w of this.waiters.values()) {
       this.settle(w);
       w.reject(err);
     }
@@ -1038,7 +1122,7 @@ export class CcidTransport implements ClassRequestChannel {
     this.failure = err;
     this.currentState = state;
     this.watch.stop();
-    for (const w of [...this.waiters.values()]) {
+    for (const w of this.waiters.values()) {
       this.settle(w);
       w.reject(err);
     }
