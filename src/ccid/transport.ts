@@ -665,14 +665,6 @@ export class CcidTransport implements ClassRequestChannel {
     // then (the simulator does at once) hands it to a transferIn that finds it queued, instead of one waiting for it
     // (bench/README.md, the T=1 ECHO). Nothing else changes: the response is routed by the waiter registered here.
     this.addWaiter(waiter, false);
-    const written = (): void => {
-      if (!waiter.settled) this.armTimer(waiter, timeoutMs);
-    };
-    const failed = (e: unknown): void => {
-      if (waiter.settled) return;
-      this.settle(waiter);
-      reject(e instanceof Error ? e : new Error(String(e)));
-    };
     // The first bulk-OUT transfer is made and checked here rather than through write(): one promise and one turn
     // less per message (bench/README.md, the T=1 ECHO). A stall or a short write goes on in writeAgain, as there.
     let sent: Promise<USBOutTransferResult>;
@@ -682,7 +674,7 @@ export class CcidTransport implements ClassRequestChannel {
       // A transfer that throws instead of rejecting still fails the command a turn later, as a rejection would.
       const err = this.transferError(e, messageTypeName(msg[0]!));
       this.ensureBulkPump();
-      void Promise.resolve().then(() => failed(err));
+      void Promise.resolve().then(() => this.writeFailed(waiter, err));
       return;
     }
     // The read's reaction is queued before the write's: a response already there settles the waiter before the write's
@@ -690,11 +682,27 @@ export class CcidTransport implements ClassRequestChannel {
     this.ensureBulkPump();
     sent.then(
       (result) => {
-        if (result.status === 'ok' && result.bytesWritten === msg.length) written();
-        else this.writeAgain(msg, result).then(written, failed);
+        if (result.status === 'ok' && result.bytesWritten === msg.length) this.written(waiter);
+        else {
+          this.writeAgain(msg, result).then(
+            () => this.written(waiter),
+            (e: unknown) => this.writeFailed(waiter, e),
+          );
+        }
       },
-      (e: unknown) => failed(this.transferError(e, messageTypeName(msg[0]!))),
+      (e: unknown) => this.writeFailed(waiter, this.transferError(e, messageTypeName(msg[0]!))),
     );
+  }
+
+  /** The command is written: its timeout starts, unless its response came first. */
+  private written(w: Waiter): void {
+    if (!w.settled) this.armTimer(w, w.timeoutMs);
+  }
+
+  private writeFailed(w: Waiter, e: unknown): void {
+    if (w.settled) return;
+    this.settle(w);
+    w.reject(e instanceof Error ? e : new Error(String(e)));
   }
 
   /**
