@@ -406,18 +406,10 @@ export class CcidTransport implements ClassRequestChannel {
       return Promise.reject(e);
     }
     return new Promise<CcidResponse>((resolve, reject) => {
-      const start = (): void => {
-        try {
-          this.startCommand(slot, build, timeoutMs, options, resolve, reject);
-        } catch (e) {
-          reject(e); // startCommand settles every outcome itself; this only keeps a slip from escaping the microtask
-        }
-      };
+      const start = (): void => this.startCommand(slot, build, timeoutMs, options, resolve, reject);
       // A free slot is taken at once, without a queued ticket; the command still goes on a turn later, as when its
       // ticket is granted at once (a call made just before the reader goes away fails rather than reaching the reader).
-      // queueMicrotask is that turn, queued exactly where a resolved promise's reaction would be, without the two
-      // promises of `Promise.resolve().then` (the standard global of browsers, workers and Node, as setTimeout is).
-      if (this.takeFreeSlot(slot)) queueMicrotask(start);
+      if (this.takeFreeSlot(slot)) void Promise.resolve().then(start);
       else this.acquireSlot(slot).then(start, reject);
     });
   }
