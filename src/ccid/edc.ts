@@ -27,16 +27,16 @@ export function lrc(bytes: Uint8Array): number {
 // The loops below index the bytes rather than iterate them, and take an end so that a block's EDC can be computed and
 // checked in place: a 65,000-byte ECHO through T=1 runs them over 512 blocks each way, and the profile of that figure
 // (bench/README.md) showed the iterator loops and the per-block subarray and EDC arrays among its costs.
-function lrcOf(bytes: Uint8Array, end: number): number {
+function lrcOf(bytes: Uint8Array, end: number, start = 0): number {
   let x = 0;
-  let i = 0;
-  if (end >= WORDWISE_FROM) {
+  let i = start;
+  if (end - start >= WORDWISE_FROM) {
     // A long block (an I-block of a chain) is folded four bytes at a time: the exclusive-or of the bytes is that of the
     // four bytes of the exclusive-or of their 32-bit words, whatever the byte order. The words start at the first
     // 4-aligned byte; the bytes before and after them are taken one by one. (An array this long is never one V8 keeps
     // on its heap, so taking its buffer copies nothing.)
     const offset = bytes.byteOffset;
-    const head = (4 - (offset & 3)) & 3;
+    const head = start + ((4 - ((offset + start) & 3)) & 3);
     for (; i < head; i++) x ^= bytes[i]!;
     const count = (end - head) >>> 2;
     const first = (offset + head) >>> 2;
@@ -68,9 +68,9 @@ function wordsOver(buffer: ArrayBufferLike, words: number): Int32Array {
   return wordsView;
 }
 
-function crcOf(bytes: Uint8Array, end: number): number {
+function crcOf(bytes: Uint8Array, end: number, start = 0): number {
   let crc = 0xffff;
-  for (let i = 0; i < end; i++) crc = (crc >>> 8) ^ CRC_TABLE[(crc ^ bytes[i]!) & 0xff]!;
+  for (let i = start; i < end; i++) crc = (crc >>> 8) ^ CRC_TABLE[(crc ^ bytes[i]!) & 0xff]!;
   return crc;
 }
 
@@ -106,13 +106,16 @@ export function appendEdc(bytes: Uint8Array, kind: EdcKind): Uint8Array {
   return out;
 }
 
-/** Writes the EDC of `block[0, end)` at `block[end]` (and `block[end + 1]` for CRC, high byte first). */
-export function writeEdc(block: Uint8Array, end: number, kind: EdcKind): void {
+/**
+ * Writes the EDC of `block[start, end)` at `block[end]` (and `block[end + 1]` for CRC, high byte first); `start` is 0
+ * unless the block sits after other bytes in the array (room for a CCID header, t1.ts `T1Link.headroom`).
+ */
+export function writeEdc(block: Uint8Array, end: number, kind: EdcKind, start = 0): void {
   if (kind === 'lrc') {
-    block[end] = lrcOf(block, end);
+    block[end] = lrcOf(block, end, start);
     return;
   }
-  const crc = crcOf(block, end);
+  const crc = crcOf(block, end, start);
   block[end] = crc >>> 8;
   block[end + 1] = crc & 0xff;
 }

@@ -5,6 +5,7 @@ import {
   CCID_CLASS_AUTO_IFSD,
   CCID_CLASS_AUTO_VOLTAGE,
   CCID_ERR,
+  CCID_HEADER_SIZE,
   CCID_ICC_ABSENT,
   CCID_ICC_PRESENT_INACTIVE,
 } from './constants.js';
@@ -19,6 +20,7 @@ import {
   encodeIccPowerOn,
   encodeSetParameters,
   encodeXfrBlock,
+  frameXfrBlock,
   responseError,
   type CcidResponse,
 } from './messages.js';
@@ -424,13 +426,15 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
       throw e;
     };
     return {
-      exchange: (block, wtx) => {
+      // The protocol leaves room for the XfrBlock header before each block: the message is framed in place.
+      headroom: CCID_HEADER_SIZE,
+      exchange: (message, wtx) => {
         const bwi = wtx > 1 ? Math.min(wtx, 0xff) : 0;
         let sent: Promise<CcidResponse>;
         try {
           sent = this.channel.command(
             this.slot,
-            (seq) => encodeXfrBlock(this.slot, seq, block, bwi),
+            (seq) => frameXfrBlock(message, this.slot, seq, bwi),
             this.#readTimeoutMs * Math.max(1, wtx),
           );
         } catch (e) {

@@ -99,10 +99,21 @@ function checkSequence(name: string, v: number): void {
   if (v !== 0 && v !== 1) throw new RangeError(`T=1 ${name} must be 0 or 1, got ${String(v)}`);
 }
 
-/** Builds the bytes of one block: prologue, INF, EDC. Throws RangeError for a block that cannot be encoded. */
-export function encodeBlock(block: T1Block, options: { nad?: number; edc: EdcKind }): Uint8Array {
+/**
+ * Builds the bytes of one block: prologue, INF, EDC. Throws RangeError for a block that cannot be encoded. With
+ * `headroom` the array starts with that many zero bytes before the block, for a link to write its own framing into
+ * (t1.ts `T1Link.headroom`: the CCID link's 10-byte XfrBlock header, so that the block is not copied into a message).
+ */
+export function encodeBlock(
+  block: T1Block,
+  options: { nad?: number; edc: EdcKind; headroom?: number },
+): Uint8Array {
   const nad = options.nad ?? 0;
   if (!Number.isInteger(nad) || nad < 0 || nad > 0xff) throw new RangeError(`T=1 NAD must be a byte, got ${nad}`);
+  const room = options.headroom ?? 0;
+  if (!Number.isInteger(room) || room < 0 || room > 64) {
+    throw new RangeError(`T=1 block headroom must be 0..64 bytes, got ${room}`);
+  }
   if (block.type === 'I') checkSequence('N(S)', block.ns);
   if (block.type === 'R') {
     checkSequence('N(R)', block.nr);
@@ -113,12 +124,12 @@ export function encodeBlock(block: T1Block, options: { nad?: number; edc: EdcKin
   }
   const inf = infOf(block);
   // One array for the whole block, its EDC written in place (the profile of T=1 chaining, bench/README.md).
-  const out = freshBytes(3 + inf.length + edcLength(options.edc));
-  out[0] = nad;
-  out[1] = pcbOf(block);
-  out[2] = inf.length;
-  out.set(inf, 3);
-  writeEdc(out, 3 + inf.length, options.edc);
+  const out = freshBytes(room + 3 + inf.length + edcLength(options.edc));
+  out[room] = nad;
+  out[room + 1] = pcbOf(block);
+  out[room + 2] = inf.length;
+  out.set(inf, room + 3);
+  writeEdc(out, room + 3 + inf.length, options.edc, room);
   return out;
 }
 

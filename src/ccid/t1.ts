@@ -34,6 +34,12 @@ import {
 
 /** One block out to the card, one block back (a PC_to_RDR_XfrBlock at TPDU level). */
 export interface T1Link {
+  /**
+   * Bytes the link wants free before each block (0 when absent, at most 64): every array `exchange` then receives
+   * starts with that many zero bytes, the block after them, and is the link's to frame in place (the CCID link writes
+   * its 10-byte PC_to_RDR_XfrBlock header there instead of copying each block into a message; bench/README.md).
+   */
+  readonly headroom?: number;
   /** `wtx` ≥ 1: the waiting-time multiplier granted by the last S(WTX response); the link multiplies its timeout. */
   exchange(block: Uint8Array, wtx: number): Promise<Uint8Array>;
 }
@@ -129,8 +135,8 @@ export class T1Protocol {
   private readonly nad: number;
   /** The NAD the card must answer with: SAD and DAD swapped (§11.3.2.1). */
   private readonly replyNad: number;
-  /** encodeBlock's options, made once: NAD and EDC are fixed for the protocol's life. */
-  private readonly encoding: { readonly nad: number; readonly edc: EdcKind };
+  /** encodeBlock's options, made once: NAD, EDC and the link's headroom are fixed for the protocol's life. */
+  private readonly encoding: { readonly nad: number; readonly edc: EdcKind; readonly headroom: number };
   private readonly atrIfsc: number;
   private readonly wantedIfsd: number;
 
@@ -169,7 +175,11 @@ export class T1Protocol {
     this.edc = params.edc;
     this.nad = nad;
     this.replyNad = ((nad & 0x07) << 4) | ((nad >> 4) & 0x07);
-    this.encoding = { nad, edc: params.edc };
+    const headroom = link.headroom ?? 0;
+    if (!Number.isInteger(headroom) || headroom < 0 || headroom > 64) {
+      throw new DriverError(IFD.ERROR_NOT_SUPPORTED, `T=1: a link's headroom must be 0..64 bytes, got ${headroom}`);
+    }
+    this.encoding = { nad, edc: params.edc, headroom };
     this.atrIfsc = params.ifsc;
     this.currentIfsc = params.ifsc;
     this.wantedIfsd = params.ifsd;
