@@ -104,10 +104,7 @@ function checkSequence(name: string, v: number): void {
  * `headroom` the array starts with that many zero bytes before the block, for a link to write its own framing into
  * (t1.ts `T1Link.headroom`: the CCID link's 10-byte XfrBlock header, so that the block is not copied into a message).
  */
-export function encodeBlock(
-  block: T1Block,
-  options: { nad?: number; edc: EdcKind; headroom?: number },
-): Uint8Array {
+export function encodeBlock(block: T1Block, options: { nad?: number; edc: EdcKind; headroom?: number }): Uint8Array {
   const nad = options.nad ?? 0;
   if (!Number.isInteger(nad) || nad < 0 || nad > 0xff) throw new RangeError(`T=1 NAD must be a byte, got ${nad}`);
   const room = options.headroom ?? 0;

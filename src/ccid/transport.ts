@@ -147,7 +147,7 @@ class WaiterTable {
       this.count++;
       w.order = ++this.registered;
     } else {
-      w.order = this.byKey[k]!.order; // a Map keeps a replaced entry's place
+      w.order = this.byKey[k].order; // a Map keeps a replaced entry's place
     }
     this.byKey[k] = w;
   }
@@ -400,7 +400,10 @@ export class CcidTransport implements ClassRequestChannel {
         );
       }
       if (!(timeoutMs > 0)) {
-        throw new DriverError(IFD.COMMUNICATION_ERROR, `command timeout ${timeoutMs} ms: a positive number is required`);
+        throw new DriverError(
+          IFD.COMMUNICATION_ERROR,
+          `command timeout ${timeoutMs} ms: a positive number is required`,
+        );
       }
     } catch (e) {
       return Promise.reject(e);
@@ -946,19 +949,27 @@ export class CcidTransport implements ClassRequestChannel {
     try {
       read = this.device.transferIn(this.info.bulkIn, this.bulkReadLength);
     } catch (e) {
-      this.pumpStep(this.onBulkInFailure, e);
+      this.pumpStep(() => this.onBulkInFailure(e));
       return;
     }
     read.then(
-      (result) => this.pumpStep(this.onBulkIn, result),
-      (e: unknown) => this.pumpStep(this.onBulkInFailure, e),
+      (result) => {
+        // pumpStep inlined on the path of every response (no closure made for it).
+        try {
+          this.onBulkIn(result);
+        } catch (e) {
+          this.endBulkPump();
+          throw e;
+        }
+      },
+      (e: unknown) => this.pumpStep(() => this.onBulkInFailure(e)),
     );
   }
 
   /** Runs one step of the pump; should it throw, the pump stops (and restarts if someone still waits). */
-  private pumpStep<T>(step: (value: T) => void, value: T): void {
+  private pumpStep(step: () => void): void {
     try {
-      step.call(this, value);
+      step();
     } catch (e) {
       this.endBulkPump();
       throw e;
@@ -1001,12 +1012,12 @@ export class CcidTransport implements ClassRequestChannel {
         return this.readBulk();
       }
       cleared.then(
-        () => this.pumpStep(this.readBulk, undefined),
+        () => this.pumpStep(() => this.readBulk()),
         (e: unknown) =>
           this.pumpStep(() => {
             clearFailed(e);
             this.readBulk();
-          }, undefined),
+          }),
       );
       return;
     }

@@ -285,4 +285,3 @@ describe('frameXfrBlock (PC_to_RDR_XfrBlock framed in place)', () => {
     expect(() => frameXfrBlock(new Uint8Array(9), 0, 1)).toThrow(DriverError);
   });
 });
-

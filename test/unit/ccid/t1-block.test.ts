@@ -200,4 +200,3 @@ describe('encodeBlock with headroom', () => {
     }
   });
 });
-

@@ -682,4 +682,3 @@ describe('T1Protocol: a link with headroom (the CCID link frames each block in p
     }
   });
 });
-
