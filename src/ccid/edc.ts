@@ -27,21 +27,22 @@ export function lrc(bytes: Uint8Array): number {
 // The loops below index the bytes rather than iterate them, and take an end so that a block's EDC can be computed and
 // checked in place: a 65,000-byte ECHO through T=1 runs them over 512 blocks each way, and the profile of that figure
 // (bench/README.md) showed the iterator loops and the per-block subarray and EDC arrays among its costs.
-function lrcOf(bytes: Uint8Array, end: number): number {
+function lrcOf(bytes: Uint8Array, end: number, start = 0): number {
   let x = 0;
-  let i = 0;
-  if (end >= WORDWISE_FROM) {
+  let i = start;
+  if (end - start >= WORDWISE_FROM) {
     // A long block (an I-block of a chain) is folded four bytes at a time: the exclusive-or of the bytes is that of the
     // four bytes of the exclusive-or of their 32-bit words, whatever the byte order. The words start at the first
     // 4-aligned byte; the bytes before and after them are taken one by one. (An array this long is never one V8 keeps
     // on its heap, so taking its buffer copies nothing.)
     const offset = bytes.byteOffset;
-    const head = (4 - (offset & 3)) & 3;
+    const head = start + ((4 - ((offset + start) & 3)) & 3);
     for (; i < head; i++) x ^= bytes[i]!;
     const count = (end - head) >>> 2;
-    const words = new Int32Array(bytes.buffer, offset + head, count);
+    const first = (offset + head) >>> 2;
+    const words = wordsOver(bytes.buffer, first + count);
     let w = 0;
-    for (let k = 0; k < count; k++) w ^= words[k]!;
+    for (let k = first; k < first + count; k++) w ^= words[k]!;
     x ^= (w ^ (w >>> 8) ^ (w >>> 16) ^ (w >>> 24)) & 0xff;
     i = head + count * 4;
   }
@@ -52,10 +53,25 @@ function lrcOf(bytes: Uint8Array, end: number): number {
 /** Blocks from this length on have their LRC computed by words (about twice as fast on a 258-byte block). */
 const WORDWISE_FROM = 128;
 
-function crcOf(bytes: Uint8Array, end: number): number {
+// The buffer last folded by words and a word view over the whole of it. Blocks are carved from shared 64 KiB slabs
+// (src/util/fresh-bytes.ts), so consecutive blocks mostly share one buffer and the view is made once per slab instead
+// of once per block (a typed array view costs about as much as folding a third of a block; bench/README.md).
+let wordsBuffer: ArrayBufferLike | undefined;
+let wordsView: Int32Array = new Int32Array(0);
+
+/** An Int32Array over `buffer` from its start, at least `words` long (remade if the buffer is new or has grown). */
+function wordsOver(buffer: ArrayBufferLike, words: number): Int32Array {
+  if (buffer !== wordsBuffer || wordsView.length < words) {
+    wordsBuffer = buffer;
+    wordsView = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
+  }
+  return wordsView;
+}
+
+function crcOf(bytes: Uint8Array, end: number, start = 0): number {
   const table = crcTable();
   let crc = 0xffff;
-  for (let i = 0; i < end; i++) crc = (crc >>> 8) ^ table[(crc ^ bytes[i]!) & 0xff]!;
+  for (let i = start; i < end; i++) crc = (crc >>> 8) ^ table[(crc ^ bytes[i]!) & 0xff]!;
   return crc;
 }
 
@@ -98,13 +114,16 @@ export function appendEdc(bytes: Uint8Array, kind: EdcKind): Uint8Array {
   return out;
 }
 
-/** Writes the EDC of `block[0, end)` at `block[end]` (and `block[end + 1]` for CRC, high byte first). */
-export function writeEdc(block: Uint8Array, end: number, kind: EdcKind): void {
+/**
+ * Writes the EDC of `block[start, end)` at `block[end]` (and `block[end + 1]` for CRC, high byte first); `start` is 0
+ * unless the block sits after other bytes in the array (room for a CCID header, t1.ts `T1Link.headroom`).
+ */
+export function writeEdc(block: Uint8Array, end: number, kind: EdcKind, start = 0): void {
   if (kind === 'lrc') {
-    block[end] = lrcOf(block, end);
+    block[end] = lrcOf(block, end, start);
     return;
   }
-  const crc = crcOf(block, end);
+  const crc = crcOf(block, end, start);
   block[end] = crc >>> 8;
   block[end + 1] = crc & 0xff;
 }

@@ -43,6 +43,11 @@ import { hexByte } from '../util/hex.js';
 const MAX_DW_LENGTH = 0xffffffff;
 
 function header(type: number, slot: number, seq: number, dataLength: number, b7: number, b8: number, b9: number) {
+  checkHeader(slot, seq, dataLength);
+  return fillHeader(freshBytes(CCID_HEADER_SIZE + dataLength), type, slot, seq, dataLength, b7, b8, b9);
+}
+
+function checkHeader(slot: number, seq: number, dataLength: number): void {
   if (!Number.isInteger(slot) || slot < 0 || slot > 0xff) {
     throw new DriverError(IFD.COMMUNICATION_ERROR, `bSlot ${slot} is not a byte (CCID 1.1 §6.1)`);
   }
@@ -52,7 +57,18 @@ function header(type: number, slot: number, seq: number, dataLength: number, b7:
   if (dataLength > MAX_DW_LENGTH) {
     throw new DriverError(IFD.COMMUNICATION_ERROR, `${dataLength} bytes of abData do not fit dwLength`);
   }
-  const msg = freshBytes(CCID_HEADER_SIZE + dataLength);
+}
+
+function fillHeader(
+  msg: Uint8Array,
+  type: number,
+  slot: number,
+  seq: number,
+  dataLength: number,
+  b7: number,
+  b8: number,
+  b9: number,
+): Uint8Array {
   msg[0] = type;
   msg[1] = dataLength & 0xff;
   msg[2] = (dataLength >>> 8) & 0xff;
@@ -110,6 +126,21 @@ export function encodeXfrBlock(slot: number, seq: number, data: Uint8Array, bBWI
   if ((bBWI & 0xff) !== bBWI) byteField(bBWI, 'bBWI');
   if ((wLevelParameter & 0xffff) !== wLevelParameter) wordField(wLevelParameter, 'wLevelParameter');
   return withData(PC_to_RDR_XfrBlock, slot, seq, data, bBWI, wLevelParameter & 0xff, wLevelParameter >>> 8);
+}
+
+/**
+ * PC_to_RDR_XfrBlock framed in place: `msg` already holds abData from byte 10 on (a T=1 block encoded after room for
+ * the header, t1.ts `T1Link.headroom`), and gets its 10-byte header here; dwLength is the rest of `msg`. The same
+ * checks as encodeXfrBlock; returns `msg`.
+ */
+export function frameXfrBlock(msg: Uint8Array, slot: number, seq: number, bBWI = 0): Uint8Array {
+  if ((bBWI & 0xff) !== bBWI) byteField(bBWI, 'bBWI');
+  if (msg.length < CCID_HEADER_SIZE) {
+    throw new DriverError(IFD.COMMUNICATION_ERROR, `${msg.length} bytes cannot hold the 10-byte CCID header`);
+  }
+  const dataLength = msg.length - CCID_HEADER_SIZE;
+  checkHeader(slot, seq, dataLength);
+  return fillHeader(msg, PC_to_RDR_XfrBlock, slot, seq, dataLength, bBWI, 0, 0);
 }
 
 /** PC_to_RDR_GetParameters (§6.1.5). */

@@ -5,6 +5,7 @@ import {
   CCID_CLASS_AUTO_IFSD,
   CCID_CLASS_AUTO_VOLTAGE,
   CCID_ERR,
+  CCID_HEADER_SIZE,
   CCID_ICC_ABSENT,
   CCID_ICC_PRESENT_INACTIVE,
 } from './constants.js';
@@ -19,6 +20,7 @@ import {
   encodeIccPowerOn,
   encodeSetParameters,
   encodeXfrBlock,
+  frameXfrBlock,
   responseError,
   type CcidResponse,
 } from './messages.js';
@@ -404,31 +406,41 @@ export class CcidSlot implements Omit<IfdSlot, 'control' | 'getAttribute' | 'set
 
   /** The T=1 link over PC_to_RDR_XfrBlock: bBWI carries the WTX multiplier (CCID 1.1 §6.1.4), as libccid does. */
   #t1Link(): T1Link {
+    // What a block's response or failure means for T=1, made once per link: each exchange only chains them onto its
+    // command (no async function per block; bench/README.md, the T=1 ECHO).
+    const answer = (response: CcidResponse): Uint8Array => {
+      if (response.commandStatus === 1) {
+        if (response.error === CCID_ERR.XFR_PARITY_ERROR)
+          throw new T1ReceiveError('parity', 'the reader reported a parity error');
+        if (response.error === CCID_ERR.ICC_MUTE && response.iccStatus !== CCID_ICC_ABSENT) {
+          throw new T1ReceiveError('timeout', 'the card did not answer within the block waiting time');
+        }
+        throw responseError(response, 'T=1 block exchange');
+      }
+      return response.data;
+    };
+    const failure = (e: unknown): never => {
+      if (e instanceof DriverError && e.code === IFD.RESPONSE_TIMEOUT) {
+        throw new T1ReceiveError('timeout', e.message);
+      }
+      throw e;
+    };
     return {
-      exchange: async (block, wtx) => {
+      // The protocol leaves room for the XfrBlock header before each block: the message is framed in place.
+      headroom: CCID_HEADER_SIZE,
+      exchange: (message, wtx) => {
         const bwi = wtx > 1 ? Math.min(wtx, 0xff) : 0;
-        let response: CcidResponse;
+        let sent: Promise<CcidResponse>;
         try {
-          response = await this.channel.command(
+          sent = this.channel.command(
             this.slot,
-            (seq) => encodeXfrBlock(this.slot, seq, block, bwi),
+            (seq) => frameXfrBlock(message, this.slot, seq, bwi),
             this.#readTimeoutMs * Math.max(1, wtx),
           );
         } catch (e) {
-          if (e instanceof DriverError && e.code === IFD.RESPONSE_TIMEOUT) {
-            throw new T1ReceiveError('timeout', e.message);
-          }
-          throw e;
+          sent = Promise.reject(e);
         }
-        if (response.commandStatus === 1) {
-          if (response.error === CCID_ERR.XFR_PARITY_ERROR)
-            throw new T1ReceiveError('parity', 'the reader reported a parity error');
-          if (response.error === CCID_ERR.ICC_MUTE && response.iccStatus !== CCID_ICC_ABSENT) {
-            throw new T1ReceiveError('timeout', 'the card did not answer within the block waiting time');
-          }
-          throw responseError(response, 'T=1 block exchange');
-        }
-        return response.data;
+        return sent.then(answer, failure);
       },
     };
   }

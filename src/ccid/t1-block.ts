@@ -57,6 +57,8 @@ const S_RESPONSE = 0x20;
 const S_CODES: Record<T1SKind, number> = { resynch: 0x00, ifs: 0x01, abort: 0x02, wtx: 0x03 };
 const S_KINDS: readonly T1SKind[] = ['resynch', 'ifs', 'abort', 'wtx'];
 const R_ERRORS: readonly T1RBlock['error'][] = ['none', 'edc', 'other'];
+/** The INF of R-blocks and of S-blocks without a value: only ever read (copied into the block being built). */
+const NO_INF = new Uint8Array(0);
 
 function pcbOf(block: T1Block): number {
   switch (block.type) {
@@ -77,10 +79,10 @@ function infOf(block: T1Block): Uint8Array {
       }
       return block.inf;
     case 'R':
-      return new Uint8Array(0);
+      return NO_INF;
     case 'S': {
       const needsValue = block.kind === 'ifs' || block.kind === 'wtx';
-      if (!needsValue) return new Uint8Array(0);
+      if (!needsValue) return NO_INF;
       const v = block.value;
       if (v === undefined || !Number.isInteger(v) || v < 0 || v > 0xff) {
         throw new RangeError(`T=1 S(${block.kind}) needs a one-byte value, got ${String(v)}`);
@@ -97,10 +99,18 @@ function checkSequence(name: string, v: number): void {
   if (v !== 0 && v !== 1) throw new RangeError(`T=1 ${name} must be 0 or 1, got ${String(v)}`);
 }
 
-/** Builds the bytes of one block: prologue, INF, EDC. Throws RangeError for a block that cannot be encoded. */
-export function encodeBlock(block: T1Block, options: { nad?: number; edc: EdcKind }): Uint8Array {
+/**
+ * Builds the bytes of one block: prologue, INF, EDC. Throws RangeError for a block that cannot be encoded. With
+ * `headroom` the array starts with that many zero bytes before the block, for a link to write its own framing into
+ * (t1.ts `T1Link.headroom`: the CCID link's 10-byte XfrBlock header, so that the block is not copied into a message).
+ */
+export function encodeBlock(block: T1Block, options: { nad?: number; edc: EdcKind; headroom?: number }): Uint8Array {
   const nad = options.nad ?? 0;
   if (!Number.isInteger(nad) || nad < 0 || nad > 0xff) throw new RangeError(`T=1 NAD must be a byte, got ${nad}`);
+  const room = options.headroom ?? 0;
+  if (!Number.isInteger(room) || room < 0 || room > 64) {
+    throw new RangeError(`T=1 block headroom must be 0..64 bytes, got ${room}`);
+  }
   if (block.type === 'I') checkSequence('N(S)', block.ns);
   if (block.type === 'R') {
     checkSequence('N(R)', block.nr);
@@ -111,12 +121,12 @@ export function encodeBlock(block: T1Block, options: { nad?: number; edc: EdcKin
   }
   const inf = infOf(block);
   // One array for the whole block, its EDC written in place (the profile of T=1 chaining, bench/README.md).
-  const out = freshBytes(3 + inf.length + edcLength(options.edc));
-  out[0] = nad;
-  out[1] = pcbOf(block);
-  out[2] = inf.length;
-  out.set(inf, 3);
-  writeEdc(out, 3 + inf.length, options.edc);
+  const out = freshBytes(room + 3 + inf.length + edcLength(options.edc));
+  out[room] = nad;
+  out[room + 1] = pcbOf(block);
+  out[room + 2] = inf.length;
+  out.set(inf, room + 3);
+  writeEdc(out, room + 3 + inf.length, options.edc, room);
   return out;
 }
 
@@ -151,11 +161,12 @@ function decode(bytes: Uint8Array, edc: EdcKind, copyInf: boolean): T1DecodeResu
     return invalid(`LEN says ${len} INF bytes but the block holds ${bytes.length - 3 - edcLen}`);
   }
   if (!checkEdc(bytes, edc)) return invalid(`${edc.toUpperCase()} mismatch`, true);
-  const inf = copyInf ? bytes.slice(3, 3 + len) : bytes.subarray(3, 3 + len);
 
   if ((pcb & 0x80) === 0) {
     // I-block: 0 N(S) M 0 0 0 0 0; b5..b1 are reserved for future use.
     if ((pcb & 0x1f) !== 0) return invalid(`I-block PCB ${hexByte(pcb)} has reserved bits set`);
+    // Only an I-block's INF is handed on, so only an I-block gets an array for it (one view less per R-block).
+    const inf = copyInf ? bytes.slice(3, 3 + len) : bytes.subarray(3, 3 + len);
     return { ok: true, nad, block: { type: 'I', ns: pcb & I_NS ? 1 : 0, more: (pcb & I_MORE) !== 0, inf } };
   }
   if ((pcb & 0xc0) === PCB_R) {
@@ -172,7 +183,7 @@ function decode(bytes: Uint8Array, edc: EdcKind, copyInf: boolean): T1DecodeResu
   const response = (pcb & S_RESPONSE) !== 0;
   if (kind === 'ifs' || kind === 'wtx') {
     if (len !== 1) return invalid(`S(${kind.toUpperCase()}) carries ${len} INF bytes; it must carry exactly 1`);
-    const value = inf[0] ?? 0;
+    const value = bytes[3]!; // LEN is 1: the INF byte
     // §11.4.2: IFSC and IFSD range 0x01..0xFE; 0x00 and 0xFF are reserved.
     if (kind === 'ifs' && (value === 0 || value === 0xff)) return invalid(`S(IFS) value ${hexByte(value)} is reserved`);
     return { ok: true, nad, block: { type: 'S', kind, response, value } };

@@ -23,10 +23,23 @@
  */
 import { DriverError, IFD } from '../ifd/errors.js';
 import type { EdcKind } from './edc.js';
-import { decodeBlockInPlace, describeBlock, encodeBlock, MAX_INF, type T1Block } from './t1-block.js';
+import {
+  decodeBlockInPlace,
+  describeBlock,
+  encodeBlock,
+  MAX_INF,
+  type T1Block,
+  type T1DecodeResult,
+} from './t1-block.js';
 
 /** One block out to the card, one block back (a PC_to_RDR_XfrBlock at TPDU level). */
 export interface T1Link {
+  /**
+   * Bytes the link wants free before each block (0 when absent, at most 64): every array `exchange` then receives
+   * starts with that many zero bytes, the block after them, and is the link's to frame in place (the CCID link writes
+   * its 10-byte PC_to_RDR_XfrBlock header there instead of copying each block into a message; bench/README.md).
+   */
+  readonly headroom?: number;
   /** `wtx` ≥ 1: the waiting-time multiplier granted by the last S(WTX response); the link multiplies its timeout. */
   exchange(block: Uint8Array, wtx: number): Promise<Uint8Array>;
 }
@@ -102,7 +115,9 @@ export const T1_MAX_RESPONSE = 65538;
 /** Internal signal: recovery by retransmission failed, resynchronise. */
 const RESYNCH = Symbol('resynch');
 
-type Reception = { valid: true; block: T1Block } | { valid: false; edcError: boolean; reason: string };
+/** A reply as the protocol sees it: a decoded block meant for us, or an invalid reception (T1DecodeResult's shape, so
+ *  that a valid reply is the decoder's own result, not a copy of it: one object less per block). */
+type Reception = T1DecodeResult;
 
 function failure(message: string, cause?: unknown): DriverError {
   return new DriverError(IFD.COMMUNICATION_ERROR, `T=1: ${message}`, cause === undefined ? undefined : { cause });
@@ -120,6 +135,8 @@ export class T1Protocol {
   private readonly nad: number;
   /** The NAD the card must answer with: SAD and DAD swapped (§11.3.2.1). */
   private readonly replyNad: number;
+  /** encodeBlock's options, made once: NAD, EDC and the link's headroom are fixed for the protocol's life. */
+  private readonly encoding: { readonly nad: number; readonly edc: EdcKind; readonly headroom: number };
   private readonly atrIfsc: number;
   private readonly wantedIfsd: number;
 
@@ -158,6 +175,11 @@ export class T1Protocol {
     this.edc = params.edc;
     this.nad = nad;
     this.replyNad = ((nad & 0x07) << 4) | ((nad >> 4) & 0x07);
+    const headroom = link.headroom ?? 0;
+    if (!Number.isInteger(headroom) || headroom < 0 || headroom > 64) {
+      throw new DriverError(IFD.ERROR_NOT_SUPPORTED, `T=1: a link's headroom must be 0..64 bytes, got ${headroom}`);
+    }
+    this.encoding = { nad, edc: params.edc, headroom };
     this.atrIfsc = params.ifsc;
     this.currentIfsc = params.ifsc;
     this.wantedIfsd = params.ifsd;
@@ -230,12 +252,12 @@ export class T1Protocol {
       let cardRequests = 0;
       for (;;) {
         const rx = await this.exchange(out);
-        if (rx.valid && rx.block.type === 'S' && rx.block.kind === 'ifs' && rx.block.response) {
+        if (rx.ok && rx.block.type === 'S' && rx.block.kind === 'ifs' && rx.block.response) {
           if (rx.block.value === ifsd) {
             this.currentIfsd = ifsd;
             return;
           }
-        } else if (rx.valid && rx.block.type === 'S' && rx.block.kind === 'wtx' && !rx.block.response) {
+        } else if (rx.ok && rx.block.type === 'S' && rx.block.kind === 'wtx' && !rx.block.response) {
           // The card may ask for time before answering; grant it and wait for the answer.
           if (++cardRequests > T1_MAX_CARD_REQUESTS) throw this.stuck();
           out = this.answerWtx(rx.block.value ?? 1);
@@ -243,7 +265,7 @@ export class T1Protocol {
         }
         // Rule 7.3: anything but the matching S(IFS response) → send the request again.
         if (++failures > T1_MAX_RETRIES) {
-          this.lastError = rx.valid ? `unexpected ${describeBlock(rx.block)}` : rx.reason;
+          this.lastError = rx.ok ? `unexpected ${describeBlock(rx.block)}` : rx.reason;
           await this.resynchronise(budget);
           throw failure(
             `the card did not accept S(IFS request, ${ifsd}) after ${T1_MAX_RETRIES} retransmissions ` +
@@ -285,7 +307,7 @@ export class T1Protocol {
   }
 
   private encode(block: T1Block): Uint8Array {
-    return encodeBlock(block, { nad: this.nad, edc: this.edc });
+    return encodeBlock(block, this.encoding);
   }
 
   /**
@@ -293,28 +315,46 @@ export class T1Protocol {
    * removed) propagates at once, and since the card may have seen our block, the next call resynchronises first.
    */
   private async exchange(block: Uint8Array): Promise<Reception> {
+    let reply: Uint8Array;
+    try {
+      reply = await this.send(block);
+    } catch (e) {
+      return this.linkFailed(e);
+    }
+    return this.received(reply);
+  }
+
+  /**
+   * The first half of `exchange`, for runCommand's loop to await the link itself (an async function and a turn less
+   * per block; bench/README.md, the T=1 ECHO): the block goes out with the pending WTX grant.
+   */
+  private send(block: Uint8Array): Promise<Uint8Array> {
     const wtx = this.wtx;
     this.wtx = 1; // a WTX grant covers only the block that answers it (§11.6.2, rule 3)
     this.counters.exchanges++;
-    let reply: Uint8Array;
-    try {
-      reply = await this.link.exchange(block, wtx);
-    } catch (e) {
-      if (e instanceof T1ReceiveError) {
-        // libccid treats anything but a parity error as fatal; a BWT time-out is recoverable per rule 7.1.
-        return { valid: false, edcError: e.kind === 'parity', reason: e.message };
-      }
-      this.status = 'needs-resynch';
-      throw e;
+    return this.link.exchange(block, wtx);
+  }
+
+  /** What a link error means: a reception problem to recover from, or the end of the call. */
+  private linkFailed(e: unknown): Reception {
+    if (e instanceof T1ReceiveError) {
+      // libccid treats anything but a parity error as fatal; a BWT time-out is recoverable per rule 7.1.
+      return { ok: false, edcError: e.kind === 'parity', reason: e.message };
     }
+    this.status = 'needs-resynch';
+    throw e;
+  }
+
+  /** The card's reply, checked. */
+  private received(reply: Uint8Array): Reception {
     // The INF of an I-block stays a view into the reply: runCommand copies it into the answer (concat).
     const decoded = decodeBlockInPlace(reply, this.edc);
-    if (!decoded.ok) return { valid: false, edcError: decoded.edcError, reason: decoded.reason };
+    if (!decoded.ok) return decoded;
     // §11.3.2.1: a reply whose NAD is not ours with SAD/DAD swapped is not meant for us: an invalid block.
     if (decoded.nad !== this.replyNad) {
-      return { valid: false, edcError: false, reason: `reply NAD ${decoded.nad} where ${this.replyNad} was expected` };
+      return { ok: false, edcError: false, reason: `reply NAD ${decoded.nad} where ${this.replyNad} was expected` };
     }
-    return { valid: true, block: decoded.block };
+    return decoded;
   }
 
   private answerWtx(value: number): Uint8Array {
@@ -340,7 +380,7 @@ export class T1Protocol {
       budget.left--;
       this.counters.resynchs++;
       const rx = await this.exchange(request);
-      if (rx.valid && rx.block.type === 'S' && rx.block.kind === 'resynch' && rx.block.response) {
+      if (rx.ok && rx.block.type === 'S' && rx.block.kind === 'resynch' && rx.block.response) {
         this.ns = 0;
         this.nr = 0;
         // libccid keeps IFSC/IFSD across a resynch; the standard resets them with the rest of the state.
@@ -349,7 +389,7 @@ export class T1Protocol {
         this.status = 'ready';
         return;
       }
-      this.lastError = rx.valid ? `unexpected ${describeBlock(rx.block)}` : rx.reason;
+      this.lastError = rx.ok ? `unexpected ${describeBlock(rx.block)}` : rx.reason;
     }
     this.status = 'dead';
     throw failure(
@@ -399,10 +439,18 @@ export class T1Protocol {
 
     let out = iBlock();
     for (;;) {
-      const rx = await this.exchange(out);
+      // this.exchange(out), with the link awaited here (see send).
+      let rx: Reception | undefined;
+      let reply: Uint8Array | undefined;
+      try {
+        reply = await this.send(out);
+      } catch (e) {
+        rx = this.linkFailed(e);
+      }
+      rx ??= this.received(reply!);
 
       let next: Uint8Array | undefined;
-      if (!rx.valid) {
+      if (!rx.ok) {
         next = retry(recover(rx.edcError), rx.reason);
       } else {
         const b = rx.block;

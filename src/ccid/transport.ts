@@ -91,6 +91,8 @@ const MAX_CONSECUTIVE_STALLS = 3;
 
 class ResponseTimeout extends Error {}
 
+const DEFAULT_COMMAND_OPTIONS: CommandOptions = Object.freeze({});
+
 interface Waiter {
   slot: number;
   seq: number;
@@ -105,6 +107,8 @@ interface Waiter {
   timeoutMs: number;
   zlpExpected: boolean;
   settled: boolean;
+  /** When it was registered (WaiterTable keeps the waits in that order, as a Map would). */
+  order: number;
 }
 
 interface SlotTicket {
@@ -114,6 +118,84 @@ interface SlotTicket {
 }
 
 const key = (slot: number, seq: number) => (slot << 8) | seq;
+
+// A Map or Set that goes from empty to one entry and back with every command (the common case: one command at a time)
+// rebuilds its small hash table each time in V8: about 150 bytes of garbage per message for the waits and 120 for the
+// busy slots (bench/README.md, the T=1 ECHO). These two tables are made once per transport instead.
+
+/** The waits by key(slot, seq), in registration order. */
+class WaiterTable {
+  private readonly byKey: (Waiter | undefined)[];
+  private count = 0;
+  private registered = 0;
+
+  constructor(slots: number) {
+    this.byKey = new Array<Waiter | undefined>(slots * 256).fill(undefined);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** The wait for a key; a reader may send any bSlot, so keys beyond this reader's slots simply find none. */
+  get(k: number): Waiter | undefined {
+    return k < this.byKey.length ? this.byKey[k] : undefined;
+  }
+
+  set(k: number, w: Waiter): void {
+    if (this.byKey[k] === undefined) {
+      this.count++;
+      w.order = ++this.registered;
+    } else {
+      w.order = this.byKey[k].order; // a Map keeps a replaced entry's place
+    }
+    this.byKey[k] = w;
+  }
+
+  delete(k: number): void {
+    if (this.byKey[k] === undefined) return;
+    this.byKey[k] = undefined;
+    this.count--;
+  }
+
+  /** A snapshot of the waits in the order they were registered (as a Map iterates). */
+  values(): Waiter[] {
+    const out: Waiter[] = [];
+    if (this.count === 0) return out;
+    for (const w of this.byKey) if (w !== undefined) out.push(w);
+    return out.sort((a, b) => a.order - b.order);
+  }
+}
+
+/** The slots with a command in progress. */
+class SlotSet {
+  private readonly flags: boolean[];
+  private count = 0;
+
+  constructor(slots: number) {
+    this.flags = new Array<boolean>(slots).fill(false);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  has(slot: number): boolean {
+    return this.flags[slot] === true;
+  }
+
+  add(slot: number): void {
+    if (this.flags[slot] === true) return;
+    this.flags[slot] = true;
+    this.count++;
+  }
+
+  delete(slot: number): void {
+    if (this.flags[slot] !== true) return;
+    this.flags[slot] = false;
+    this.count--;
+  }
+}
 
 /**
  * The interfaces of each device that transports hold. WebUSB's open/close are per device while a composite device
@@ -146,10 +228,12 @@ export class CcidTransport implements ClassRequestChannel {
   private readonly bulkReadLength: number;
 
   private seq = 0;
-  private readonly waiters = new Map<number, Waiter>();
-  private readonly busySlots = new Set<number>();
+  private readonly waiters: WaiterTable;
+  private readonly busySlots: SlotSet;
   private readonly slotQueue: SlotTicket[] = [];
   private bulkPumpRunning = false;
+  /** Consecutive bulk-IN stalls in the pump's current run. */
+  private bulkStalls = 0;
   private failure: DriverError | undefined;
   private currentState: TransportState = 'open';
 
@@ -170,6 +254,8 @@ export class CcidTransport implements ClassRequestChannel {
     this.usbErrors = options.usbErrors ?? classifyUsbError;
     const d = info.descriptor;
     this.maxSlotIndex = d.bMaxSlotIndex;
+    this.waiters = new WaiterTable(d.bMaxSlotIndex + 1);
+    this.busySlots = new SlotSet(d.bMaxSlotIndex + 1);
     // CCID 1.1 §5.1 bMaxCCIDBusySlots: how many slots may have a command in progress at once (at least one).
     this.maxBusySlots = Math.max(1, Math.min(d.bMaxCCIDBusySlots, d.bMaxSlotIndex + 1));
     // Read enough that no response is cut: the reader's own maximum, or the largest extended APDU response,
@@ -296,53 +382,121 @@ export class CcidTransport implements ClassRequestChannel {
    * request, then PC_to_RDR_Abort with the same bSeq; CCID 1.1 §5.3.1) and the call fails with IFD_RESPONSE_TIMEOUT;
    * the slot is used again once the reader has answered the abort (or after abortTimeoutMs).
    */
-  async command(
+  command(
     slot: number,
     build: (seq: number) => Uint8Array,
     timeoutMs: number,
-    options: CommandOptions = {},
+    options: CommandOptions = DEFAULT_COMMAND_OPTIONS,
   ): Promise<CcidResponse> {
-    this.checkUsable();
-    if (!Number.isInteger(slot) || slot < 0 || slot > this.maxSlotIndex) {
-      throw new DriverError(
-        IFD.COMMUNICATION_ERROR,
-        `slot ${slot} does not exist: this reader has slot${this.maxSlotIndex ? `s 0..${this.maxSlotIndex}` : ' 0'}`,
-      );
-    }
-    if (!(timeoutMs > 0)) {
-      throw new DriverError(IFD.COMMUNICATION_ERROR, `command timeout ${timeoutMs} ms: a positive number is required`);
-    }
-    // A free slot is taken at once, without a queued ticket; the command still goes on a turn later, as when its
-    // ticket is granted at once (a call made just before the reader goes away fails rather than reaching the reader).
-    if (this.takeFreeSlot(slot)) await Promise.resolve();
-    else await this.acquireSlot(slot);
-    let releaseAfter: Promise<void> | undefined;
+    // Not an async function: the response settles the promise returned here straight from the bulk-IN pump, with no
+    // async frame and no exchange promise between them (two promises and turns less per message; bench/README.md,
+    // the T=1 ECHO). Everything still fails as a rejected promise, never as a throw.
     try {
       this.checkUsable();
-      const seq = this.seq;
-      this.seq = (this.seq + 1) & 0xff;
-      const msg = build(seq);
-      checkBuiltMessage(msg, slot, seq);
-      const scaled = Math.min(timeoutMs * this.scale, MAX_TIMER_MS);
-      try {
-        if (this.info.iccd !== undefined) return await this.iccdCommand(msg, scaled);
-        return await this.exchange(slot, seq, msg, scaled);
-      } catch (e) {
-        if (!(e instanceof ResponseTimeout)) throw e;
-        // ICCD has no Abort (ISO/IEC 7816-12 defines none of CCID's §5.3.1 pair).
-        if (options.abortOnTimeout !== false && this.currentState === 'open' && this.info.iccd === undefined) {
-          releaseAfter = (await this.abortCommand(slot, seq)).finished;
-        }
+      if (!Number.isInteger(slot) || slot < 0 || slot > this.maxSlotIndex) {
         throw new DriverError(
-          IFD.RESPONSE_TIMEOUT,
-          `the reader did not answer ${messageTypeName(msg[0]!)} on slot ${slot} within ${Math.round(scaled)} ms` +
-            (releaseAfter ? '; the command was aborted' : ''),
+          IFD.COMMUNICATION_ERROR,
+          `slot ${slot} does not exist: this reader has slot${this.maxSlotIndex ? `s 0..${this.maxSlotIndex}` : ' 0'}`,
         );
+      }
+      if (!(timeoutMs > 0)) {
+        throw new DriverError(
+          IFD.COMMUNICATION_ERROR,
+          `command timeout ${timeoutMs} ms: a positive number is required`,
+        );
+      }
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<CcidResponse>((resolve, reject) => {
+      const start = (): void => this.startCommand(slot, build, timeoutMs, options, resolve, reject);
+      // A free slot is taken at once, without a queued ticket; the command still goes on a turn later, as when its
+      // ticket is granted at once (a call made just before the reader goes away fails rather than reaching the reader).
+      if (this.takeFreeSlot(slot)) void Promise.resolve().then(start);
+      else this.acquireSlot(slot).then(start, reject);
+    });
+  }
+
+  /** The command on its slot: numbered, built, sent; its outcome settles the caller's promise and frees the slot. */
+  private startCommand(
+    slot: number,
+    build: (seq: number) => Uint8Array,
+    timeoutMs: number,
+    options: CommandOptions,
+    resolve: (resp: CcidResponse) => void,
+    reject: (e: unknown) => void,
+  ): void {
+    let seq: number;
+    let msg: Uint8Array;
+    let scaled: number;
+    try {
+      this.checkUsable();
+      seq = this.seq;
+      this.seq = (this.seq + 1) & 0xff;
+      msg = build(seq);
+      checkBuiltMessage(msg, slot, seq);
+      scaled = Math.min(timeoutMs * this.scale, MAX_TIMER_MS);
+    } catch (e) {
+      this.releaseSlot(slot);
+      reject(e);
+      return;
+    }
+    // One outcome per command (as a promise settles once): the slot must not be released twice, since a second
+    // release could free it under the command the first one let in.
+    let over = false;
+    const answered = (resp: CcidResponse): void => {
+      if (over) return;
+      over = true;
+      this.releaseSlot(slot);
+      resolve(resp);
+    };
+    const failed = (e: unknown): void => {
+      if (over) return;
+      over = true;
+      if (!(e instanceof ResponseTimeout)) {
+        this.releaseSlot(slot);
+        reject(e);
+        return;
+      }
+      this.afterTimeout(slot, seq, msg, scaled, options).then(reject, reject);
+    };
+    if (this.info.iccd !== undefined) {
+      this.iccdCommand(msg, scaled).then(answered, failed);
+      return;
+    }
+    try {
+      this.exchange(slot, seq, msg, scaled, answered, failed);
+    } catch (e) {
+      failed(e);
+    }
+  }
+
+  /**
+   * A command timed out: abort it on the reader (unless told not to, or ICCD, which has no Abort: ISO/IEC 7816-12
+   * defines none of CCID's §5.3.1 pair) and free its slot once the reader answered the abort. Resolves with the error
+   * the caller gets.
+   */
+  private async afterTimeout(
+    slot: number,
+    seq: number,
+    msg: Uint8Array,
+    scaled: number,
+    options: CommandOptions,
+  ): Promise<DriverError> {
+    let releaseAfter: Promise<void> | undefined;
+    try {
+      if (options.abortOnTimeout !== false && this.currentState === 'open' && this.info.iccd === undefined) {
+        releaseAfter = (await this.abortCommand(slot, seq)).finished;
       }
     } finally {
       if (releaseAfter) void releaseAfter.then(() => this.releaseSlot(slot));
       else this.releaseSlot(slot);
     }
+    return new DriverError(
+      IFD.RESPONSE_TIMEOUT,
+      `the reader did not answer ${messageTypeName(msg[0]!)} on slot ${slot} within ${Math.round(scaled)} ms` +
+        (releaseAfter ? '; the command was aborted' : ''),
+    );
   }
 
   /**
@@ -488,32 +642,70 @@ export class CcidTransport implements ClassRequestChannel {
   // Internals: one exchange
   // -------------------------------------------------------------------------------------------------------------
 
-  private exchange(slot: number, seq: number, msg: Uint8Array, timeoutMs: number): Promise<CcidResponse> {
-    return new Promise<CcidResponse>((resolve, reject) => {
-      const waiter: Waiter = {
-        slot,
-        seq,
-        kind: 'command',
-        command: msg[0]!,
-        resolve,
-        reject,
-        timer: undefined,
-        timeoutMs,
-        zlpExpected: this.zlpDrain,
-        settled: false,
-      };
-      this.addWaiter(waiter);
-      this.write(msg).then(
-        () => {
-          if (!waiter.settled) this.armTimer(waiter, timeoutMs);
-        },
-        (e: unknown) => {
-          if (waiter.settled) return;
-          this.settle(waiter);
-          reject(e instanceof Error ? e : new Error(String(e)));
-        },
-      );
-    });
+  /** Sends a command and waits for its response: `resolve` or `reject` is called once, by the pump or a timer. */
+  private exchange(
+    slot: number,
+    seq: number,
+    msg: Uint8Array,
+    timeoutMs: number,
+    resolve: (resp: CcidResponse) => void,
+    reject: (e: Error) => void,
+  ): void {
+    const waiter: Waiter = {
+      slot,
+      seq,
+      kind: 'command',
+      command: msg[0]!,
+      resolve,
+      reject,
+      timer: undefined,
+      timeoutMs,
+      zlpExpected: this.zlpDrain,
+      settled: false,
+      order: 0,
+    };
+    // The pump starts reading after the command is written, not before: a reader that has its response ready by
+    // then (the simulator does at once) hands it to a transferIn that finds it queued, instead of one waiting for it
+    // (bench/README.md, the T=1 ECHO). Nothing else changes: the response is routed by the waiter registered here.
+    this.addWaiter(waiter, false);
+    // The first bulk-OUT transfer is made and checked here rather than through write(): one promise and one turn
+    // less per message (bench/README.md, the T=1 ECHO). A stall or a short write goes on in writeAgain, as there.
+    let sent: Promise<USBOutTransferResult>;
+    try {
+      sent = this.device.transferOut(this.info.bulkOut, msg as Uint8Array<ArrayBuffer>);
+    } catch (e) {
+      // A transfer that throws instead of rejecting still fails the command a turn later, as a rejection would.
+      const err = this.transferError(e, messageTypeName(msg[0]!));
+      this.ensureBulkPump();
+      void Promise.resolve().then(() => this.writeFailed(waiter, err));
+      return;
+    }
+    // The read's reaction is queued before the write's: a response already there settles the waiter before the write's
+    // check would arm its timer.
+    this.ensureBulkPump();
+    sent.then(
+      (result) => {
+        if (result.status === 'ok' && result.bytesWritten === msg.length) this.written(waiter);
+        else {
+          this.writeAgain(msg, result).then(
+            () => this.written(waiter),
+            (e: unknown) => this.writeFailed(waiter, e),
+          );
+        }
+      },
+      (e: unknown) => this.writeFailed(waiter, this.transferError(e, messageTypeName(msg[0]!))),
+    );
+  }
+
+  /** The command is written: its timeout starts, unless its response came first. */
+  private written(w: Waiter): void {
+    if (!w.settled) this.armTimer(w, w.timeoutMs);
+  }
+
+  private writeFailed(w: Waiter, e: unknown): void {
+    if (w.settled) return;
+    this.settle(w);
+    w.reject(e instanceof Error ? e : new Error(String(e)));
   }
 
   /**
@@ -590,7 +782,8 @@ export class CcidTransport implements ClassRequestChannel {
     });
   }
 
-  private addWaiter(w: Waiter): void {
+  /** Registers a wait for (slot, seq); the bulk-IN pump is started unless the caller starts it itself (`pump`). */
+  private addWaiter(w: Waiter, pump = true): void {
     const k = key(w.slot, w.seq);
     const previous = this.waiters.get(k);
     if (previous) {
@@ -600,7 +793,7 @@ export class CcidTransport implements ClassRequestChannel {
       previous.reject(new DriverError(IFD.COMMUNICATION_ERROR, 'superseded'));
     }
     this.waiters.set(k, w);
-    this.ensureBulkPump();
+    if (pump) this.ensureBulkPump();
   }
 
   private armTimer(w: Waiter, ms: number): void {
@@ -711,6 +904,7 @@ export class CcidTransport implements ClassRequestChannel {
       timeoutMs: this.abortTimeoutMs * this.scale,
       zlpExpected: false,
       settled: false,
+      order: 0,
     };
     this.addWaiter(waiter);
     this.log('warn', `slot ${slot}: command seq ${seq} timed out; aborting it`);
@@ -737,61 +931,110 @@ export class CcidTransport implements ClassRequestChannel {
   private ensureBulkPump(): void {
     if (this.bulkPumpRunning || this.currentState !== 'open') return;
     this.bulkPumpRunning = true;
-    void this.runBulkPump();
+    this.bulkStalls = 0;
+    this.readBulk();
   }
 
-  /** The only reader of bulk-IN: one transferIn at a time, for as long as someone waits for a response. */
-  private async runBulkPump(): Promise<void> {
-    let stalls = 0;
-    try {
-      while (this.currentState === 'open' && this.waiters.size > 0) {
-        let result: USBInTransferResult;
-        try {
-          result = await this.device.transferIn(this.info.bulkIn, this.bulkReadLength);
-        } catch (e) {
-          if (this.currentState !== 'open') return;
-          if (this.usbErrors(e) === 'timed-out') continue;
-          const err = this.transferError(e, 'reading a response');
-          if (this.currentState === 'open') this.failWaiters(err);
-          continue;
-        }
-        if (this.currentState !== 'open') return;
-        if (result.status === 'stall') {
-          // libccid clears a halted endpoint and reads again; a reader that keeps stalling fails the commands.
-          if (++stalls > MAX_CONSECUTIVE_STALLS) {
-            this.failWaiters(
-              new DriverError(IFD.COMMUNICATION_ERROR, 'the reader keeps stalling its bulk-IN endpoint'),
-            );
-            stalls = 0;
-            continue;
-          }
-          this.log('warn', 'bulk-IN stalled: clearing the halt and reading again');
-          try {
-            await this.device.clearHalt('in', this.info.bulkIn);
-          } catch (e) {
-            const err = this.transferError(e, 'clearing the bulk-IN halt');
-            if (this.currentState === 'open') this.failWaiters(err);
-          }
-          continue;
-        }
-        stalls = 0;
-        if (result.status === 'babble') {
-          // The reader sent more than a whole message: that response is lost, and nothing says whose it was.
-          this.failWaiters(
-            new DriverError(
-              IFD.COMMUNICATION_ERROR,
-              'the reader sent more data than a response may hold (USB babble); the response was lost',
-            ),
-          );
-          continue;
-        }
-        const d = result.data;
-        this.handleBulk(d ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : new Uint8Array(0));
-      }
-    } finally {
-      this.bulkPumpRunning = false;
-      if (this.currentState === 'open' && this.waiters.size > 0) this.ensureBulkPump();
+  /**
+   * The only reader of bulk-IN: one transferIn at a time, for as long as someone waits for a response. A chain of
+   * callbacks rather than an async loop: no async function started, and no promise of its own, per message (the
+   * pump ends with each response when one command runs at a time; bench/README.md, the T=1 ECHO).
+   */
+  private readBulk(): void {
+    if (this.currentState !== 'open' || this.waiters.size === 0) {
+      this.endBulkPump();
+      return;
     }
+    let read: Promise<USBInTransferResult>;
+    try {
+      read = this.device.transferIn(this.info.bulkIn, this.bulkReadLength);
+    } catch (e) {
+      this.pumpStep(() => this.onBulkInFailure(e));
+      return;
+    }
+    read.then(
+      (result) => {
+        // pumpStep inlined on the path of every response (no closure made for it).
+        try {
+          this.onBulkIn(result);
+        } catch (e) {
+          this.endBulkPump();
+          throw e;
+        }
+      },
+      (e: unknown) => this.pumpStep(() => this.onBulkInFailure(e)),
+    );
+  }
+
+  /** Runs one step of the pump; should it throw, the pump stops (and restarts if someone still waits). */
+  private pumpStep(step: () => void): void {
+    try {
+      step();
+    } catch (e) {
+      this.endBulkPump();
+      throw e;
+    }
+  }
+
+  private endBulkPump(): void {
+    this.bulkPumpRunning = false;
+    if (this.currentState === 'open' && this.waiters.size > 0) this.ensureBulkPump();
+  }
+
+  private onBulkInFailure(e: unknown): void {
+    if (this.currentState !== 'open') return this.endBulkPump();
+    if (this.usbErrors(e) !== 'timed-out') {
+      const err = this.transferError(e, 'reading a response');
+      if (this.currentState === 'open') this.failWaiters(err);
+    }
+    this.readBulk();
+  }
+
+  private onBulkIn(result: USBInTransferResult): void {
+    if (this.currentState !== 'open') return this.endBulkPump();
+    if (result.status === 'stall') {
+      // libccid clears a halted endpoint and reads again; a reader that keeps stalling fails the commands.
+      if (++this.bulkStalls > MAX_CONSECUTIVE_STALLS) {
+        this.failWaiters(new DriverError(IFD.COMMUNICATION_ERROR, 'the reader keeps stalling its bulk-IN endpoint'));
+        this.bulkStalls = 0;
+        return this.readBulk();
+      }
+      this.log('warn', 'bulk-IN stalled: clearing the halt and reading again');
+      const clearFailed = (e: unknown): void => {
+        const err = this.transferError(e, 'clearing the bulk-IN halt');
+        if (this.currentState === 'open') this.failWaiters(err);
+      };
+      let cleared: Promise<void>;
+      try {
+        cleared = this.device.clearHalt('in', this.info.bulkIn);
+      } catch (e) {
+        clearFailed(e);
+        return this.readBulk();
+      }
+      cleared.then(
+        () => this.pumpStep(() => this.readBulk()),
+        (e: unknown) =>
+          this.pumpStep(() => {
+            clearFailed(e);
+            this.readBulk();
+          }),
+      );
+      return;
+    }
+    this.bulkStalls = 0;
+    if (result.status === 'babble') {
+      // The reader sent more than a whole message: that response is lost, and nothing says whose it was.
+      this.failWaiters(
+        new DriverError(
+          IFD.COMMUNICATION_ERROR,
+          'the reader sent more data than a response may hold (USB babble); the response was lost',
+        ),
+      );
+      return this.readBulk();
+    }
+    const d = result.data;
+    this.handleBulk(d ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : new Uint8Array(0));
+    this.readBulk();
   }
 
   private handleBulk(bytes: Uint8Array): void {
@@ -799,7 +1042,7 @@ export class CcidTransport implements ClassRequestChannel {
       // Some Gemalto IDBridge K30/CT30 firmwares send a zero-length packet before a response. libccid drains it
       // with a 10 ms read before each write (--enable-zlp); a WebUSB read cannot time out, so such a read would
       // stay outstanding and swallow the next real response. Instead a ZLP is simply never a response.
-      const expecting = [...this.waiters.values()].find((w) => w.zlpExpected);
+      const expecting = this.waiters.values().find((w) => w.zlpExpected);
       if (expecting) {
         expecting.zlpExpected = false;
         this.log('debug', 'skipped the zero-length packet this reader sends before a response');
@@ -816,7 +1059,7 @@ export class CcidTransport implements ClassRequestChannel {
       const err = e as DriverError;
       // A malformed response still names its command when its header is there; else, with a single command
       // waiting, it can only be that command's.
-      const commands = [...this.waiters.values()].filter((w) => w.kind === 'command');
+      const commands = this.waiters.values().filter((w) => w.kind === 'command');
       const target =
         bytes.length > 6
           ? this.waiters.get(key(bytes[5]!, bytes[6]!))
@@ -878,7 +1121,7 @@ export class CcidTransport implements ClassRequestChannel {
 
   /** Fails every waiter: commands reject with err, abort waits simply end. */
   private failWaiters(err: DriverError): void {
-    for (const w of [...this.waiters.values()]) {
+    for (const w of this.waiters.values()) {
       this.settle(w);
       w.reject(err);
     }
@@ -898,7 +1141,7 @@ export class CcidTransport implements ClassRequestChannel {
     this.failure = err;
     this.currentState = state;
     this.watch.stop();
-    for (const w of [...this.waiters.values()]) {
+    for (const w of this.waiters.values()) {
       this.settle(w);
       w.reject(err);
     }

@@ -38,7 +38,8 @@ export function copyOfBytes(bytes: Uint8Array, start = 0, end = bytes.length): U
   const n = Math.max(0, Math.min(end, bytes.length) - start);
   const out = freshBytes(n);
   if (n > 64) {
-    out.set(bytes.subarray(start, end));
+    // The whole array is copied as it is, without a view of it made for the copy.
+    out.set(start === 0 && n === bytes.length ? bytes : bytes.subarray(start, end));
   } else {
     // Short: copied byte by byte, so that an array still kept on the heap is not moved out of it by `subarray`.
     for (let i = 0; i < n; i++) out[i] = bytes[start + i]!;

@@ -14,6 +14,19 @@ export function edcLength(kind: EdcKind): 1 | 2 {
   return kind === 'crc' ? 2 : 1;
 }
 
+// A word view over the whole of the buffer last folded, kept for the next block: frames are carved from shared slabs
+// (src/util/fresh-bytes.ts), so one view serves a slab's many frames instead of a view made per frame.
+let lastBuffer: ArrayBufferLike | null = null;
+let lastWords: Int32Array = new Int32Array(0);
+
+function wordView(buffer: ArrayBufferLike, wordsNeeded: number): Int32Array {
+  if (buffer !== lastBuffer || lastWords.length < wordsNeeded) {
+    lastBuffer = buffer;
+    lastWords = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
+  }
+  return lastWords;
+}
+
 /** LRC over bytes[start, end). */
 export function lrc(bytes: Uint8Array, start = 0, end = bytes.length): number {
   let x = 0;
@@ -26,9 +39,10 @@ export function lrc(bytes: Uint8Array, start = 0, end = bytes.length): number {
     const head = Math.min(end, start + ((4 - ((base + start) & 3)) & 3));
     for (; i < head; i++) x ^= bytes[i]!;
     const count = (end - i) >>> 2;
-    const words = new Int32Array(bytes.buffer, base + i, count);
+    const first = (base + i) >>> 2;
+    const words = wordView(bytes.buffer, first + count);
     let w = 0;
-    for (let k = 0; k < count; k++) w ^= words[k]!;
+    for (let k = first; k < first + count; k++) w ^= words[k]!;
     x ^= (w ^ (w >>> 8) ^ (w >>> 16) ^ (w >>> 24)) & 0xff;
     i += count * 4;
   }

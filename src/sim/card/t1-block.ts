@@ -58,13 +58,16 @@ export type FrameReading = { ok: true; block: ReceivedBlock } | { ok: false; err
  * Reads one frame. The length is checked before the EDC: a frame whose size disagrees with its LEN cannot have a
  * meaningful EDC position.
  */
+const NO_INF = new Uint8Array(0);
+
 export function readFrame(bytes: Uint8Array, edc: EdcKind): FrameReading {
   const n = edcLength(edc);
   if (bytes.length < 3 + n) return { ok: false, error: 'length' };
   const len = bytes[2]!;
   if (len === 0xff || bytes.length !== 3 + len + n) return { ok: false, error: 'length' };
   if (!edcMatches(edc, bytes)) return { ok: false, error: 'edc' };
-  return { ok: true, block: { nad: bytes[0]!, pcb: bytes[1]!, inf: bytes.subarray(3, 3 + len) } };
+  // An empty INF (every R-block, most S-blocks) is a shared empty array rather than a view made for it.
+  return { ok: true, block: { nad: bytes[0]!, pcb: bytes[1]!, inf: len === 0 ? NO_INF : bytes.subarray(3, 3 + len) } };
 }
 
 /**

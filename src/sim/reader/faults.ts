@@ -45,6 +45,8 @@ interface Planned {
   fireAt: number | null;
 }
 
+const NONE_FIRED: readonly ResponseFaultSpec[] = Object.freeze([]);
+
 export class FaultPlan {
   private planned: Planned[] = [];
   readonly log: FiredFault[] = [];
@@ -81,9 +83,10 @@ export class FaultPlan {
   }
 
   /** @internal The faults that fire on the response to this command (removed from the plan, logged). */
-  take(commandIndex: number, messageType: number): ResponseFaultSpec[] {
+  take(commandIndex: number, messageType: number): readonly ResponseFaultSpec[] {
+    // Nothing planned (every response but a test's few): one shared empty list, no array made per response.
+    if (this.planned.length === 0) return NONE_FIRED;
     const fired: ResponseFaultSpec[] = [];
-    if (this.planned.length === 0) return fired;
     this.planned = this.planned.filter((p) => {
       const t = p.spec.target ?? { on: 'next-response' };
       const hit =

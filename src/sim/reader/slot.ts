@@ -45,17 +45,20 @@ export interface Outcome {
   byte9: number;
   data: Uint8Array;
   /** Time extensions (bError multipliers) the reader sends before this answer, e.g. while the card asked for WTX. */
-  timeExtensions: number[];
+  timeExtensions: readonly number[];
 }
 
 export type EscapeHandler = (slot: number, data: Uint8Array) => Uint8Array | null;
 
 const EMPTY = new Uint8Array(0);
 
-function ok(data: Uint8Array = EMPTY, byte9 = 0, timeExtensions: number[] = []): Outcome {
+/** No time extension before the answer: shared by the outcomes that have none (never changed, only replaced). */
+const NO_TIME_EXTENSIONS: readonly number[] = Object.freeze([]);
+
+function ok(data: Uint8Array = EMPTY, byte9 = 0, timeExtensions: readonly number[] = NO_TIME_EXTENSIONS): Outcome {
   return { commandStatus: COMMAND_STATUS.PROCESSED, error: 0, byte9, data, timeExtensions };
 }
-function fail(error: number, byte9 = 0, timeExtensions: number[] = []): Outcome {
+function fail(error: number, byte9 = 0, timeExtensions: readonly number[] = NO_TIME_EXTENSIONS): Outcome {
   return { commandStatus: COMMAND_STATUS.FAILED, error, byte9, data: EMPTY, timeExtensions };
 }
 

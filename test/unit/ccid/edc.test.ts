@@ -33,6 +33,29 @@ describe('lrc', () => {
     }
   });
 
+  it('is right for long blocks of different buffers in turn, and of a buffer that grew since its last block', () => {
+    const bytewise = (block: Uint8Array) => block.reduce((x, b) => x ^ b, 0);
+    const fill = (a: Uint8Array, seed: number) => a.forEach((_, i) => (a[i] = (i * seed + 3) & 0xff));
+    const a = new Uint8Array(300);
+    const b = new Uint8Array(400);
+    fill(a, 17);
+    fill(b, 29);
+    for (let round = 0; round < 3; round++) {
+      expect(lrc(a.subarray(0, 259))).toBe(bytewise(a.subarray(0, 259)));
+      expect(lrc(b.subarray(5, 305))).toBe(bytewise(b.subarray(5, 305)));
+    }
+    // A resizable ArrayBuffer (ES2024; the project's type library predates it).
+    type Resizable = ArrayBuffer & { resize(n: number): void };
+    const Resizable = ArrayBuffer as unknown as new (n: number, o: object) => Resizable;
+    const growing = new Resizable(256, { maxByteLength: 1024 });
+    fill(new Uint8Array(growing), 7);
+    expect(lrc(new Uint8Array(growing, 0, 200))).toBe(bytewise(new Uint8Array(growing, 0, 200)));
+    growing.resize(1024);
+    const far = new Uint8Array(growing, 600, 300);
+    fill(far, 11);
+    expect(lrc(far)).toBe(bytewise(far));
+  });
+
   // Blocks from ANSSI-FR/Open-ISO7816-Stack tests/reader_tests_apdu_t1.c (ISO 7816-3 Annex A examples).
   it.each([
     ['00 00 0F 00 A4 04 00 0A 45 75 74 77 74 75 36 41 70 70', 0xe0],

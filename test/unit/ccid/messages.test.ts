@@ -20,6 +20,7 @@ import {
   encodeSetParameters,
   encodeT0APDU,
   encodeXfrBlock,
+  frameXfrBlock,
   pinFailureStatusWord,
   responseError,
   type CcidResponse,
@@ -260,5 +261,27 @@ describe('failed responses', () => {
   it('names message types', () => {
     expect(messageTypeName(0x6f)).toBe('PC_to_RDR_XfrBlock');
     expect(messageTypeName(0x99)).toBe('unknown message type 0x99');
+  });
+});
+
+describe('frameXfrBlock (PC_to_RDR_XfrBlock framed in place)', () => {
+  it('writes the header encodeXfrBlock would, over the data already after it', () => {
+    for (const length of [0, 1, 4, 259]) {
+      const data = Uint8Array.from({ length }, (_, i) => (i * 31 + 5) & 0xff);
+      for (const bwi of [0, 1, 255]) {
+        const msg = new Uint8Array(10 + length);
+        msg.set(data, 10);
+        expect(frameXfrBlock(msg, 0, 0x42, bwi)).toBe(msg);
+        expect(hex(msg)).toBe(hex(encodeXfrBlock(0, 0x42, data, bwi)));
+      }
+    }
+  });
+
+  it('refuses what encodeXfrBlock refuses, and an array too short for the header', () => {
+    const msg = new Uint8Array(12);
+    expect(() => frameXfrBlock(msg, 0, 1, 256)).toThrow(DriverError);
+    expect(() => frameXfrBlock(msg, 256, 1)).toThrow(DriverError);
+    expect(() => frameXfrBlock(msg, 0, -1)).toThrow(DriverError);
+    expect(() => frameXfrBlock(new Uint8Array(9), 0, 1)).toThrow(DriverError);
   });
 });

@@ -172,3 +172,31 @@ describe('describeBlock', () => {
     expect(describeBlock({ type: 'S', kind: 'wtx', response: false, value: 2 })).toBe('S(WTX request, 2)');
   });
 });
+
+describe('encodeBlock with headroom', () => {
+  it('puts the same block after that many zero bytes (LRC and CRC, short and long, every alignment)', () => {
+    const blocks: T1Block[] = [
+      { type: 'I', ns: 1, more: true, inf: Uint8Array.from({ length: 254 }, (_, i) => (i * 13 + 1) & 0xff) },
+      { type: 'I', ns: 0, more: false, inf: Uint8Array.of(0x90, 0x00) },
+      { type: 'R', nr: 1, error: 'none' },
+      { type: 'S', kind: 'ifs', response: false, value: 254 },
+    ];
+    for (const edc of ['lrc', 'crc'] as const) {
+      for (const block of blocks) {
+        const plain = encodeBlock(block, { edc, nad: 0 });
+        for (let headroom = 0; headroom <= 13; headroom++) {
+          const roomy = encodeBlock(block, { edc, nad: 0, headroom });
+          expect(roomy.length).toBe(headroom + plain.length);
+          expect(Array.from(roomy.subarray(0, headroom))).toEqual(new Array(headroom).fill(0));
+          expect(Array.from(roomy.subarray(headroom))).toEqual(Array.from(plain));
+        }
+      }
+    }
+  });
+
+  it('rejects a headroom that is not 0..64 bytes', () => {
+    for (const headroom of [-1, 2.5, 65]) {
+      expect(() => encodeBlock({ type: 'R', nr: 0, error: 'none' }, { edc: 'lrc', headroom })).toThrow(RangeError);
+    }
+  });
+});

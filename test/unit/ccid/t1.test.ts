@@ -636,3 +636,49 @@ describe('T1Protocol: aborts, link failures and bad input', () => {
     expect(t1.state).toBe('needs-resynch');
   });
 });
+
+describe('T1Protocol: a link with headroom (the CCID link frames each block in place)', () => {
+  /** Expects `room` zero bytes before every block, and forwards the block itself to a scripted link. */
+  class RoomyLink implements T1Link {
+    readonly inner: ScriptedLink;
+    constructor(
+      readonly headroom: number,
+      steps: Step[],
+    ) {
+      this.inner = new ScriptedLink(steps);
+    }
+    exchange(message: Uint8Array, wtx: number): Promise<Uint8Array> {
+      expect(Array.from(message.subarray(0, this.headroom))).toEqual(new Array(this.headroom).fill(0));
+      return this.inner.exchange(message.subarray(this.headroom), wtx);
+    }
+  }
+
+  it('sends the same blocks after the headroom, chained and with CRC too', async () => {
+    const apdu = Uint8Array.from({ length: 300 }, (_, i) => (i * 7) & 0xff);
+    for (const edc of ['lrc', 'crc'] as const) {
+      // The card acknowledges a chained block with R(N(S)+1) and answers the last one with I(0) carrying 90 00.
+      const answer = (block: Uint8Array): Uint8Array =>
+        appendEdc(block[1]! & 0x20 ? h(`00 ${block[1]! & 0x40 ? '80' : '90'} 00`) : h('00 00 02 90 00'), edc);
+      // What a link without headroom is sent, then the same exchange scripted for a link with 10 bytes of room.
+      const recorded: Step[] = [];
+      const plain: T1Link = {
+        exchange: async (block) => {
+          recorded.push({ out: hex(block), reply: hex(answer(block)) });
+          return answer(block);
+        },
+      };
+      expect(hex(await new T1Protocol(plain, { ifsc: 254, ifsd: 254, edc }).transceive(apdu))).toBe('90 00');
+      expect(recorded.length).toBe(2); // 254 bytes, then 46
+      const roomy = new RoomyLink(10, recorded);
+      expect(hex(await new T1Protocol(roomy, { ifsc: 254, ifsd: 254, edc }).transceive(apdu))).toBe('90 00');
+      expect(roomy.inner.finished).toBe(true);
+    }
+  });
+
+  it('refuses a headroom that is not 0..64 bytes', () => {
+    for (const headroom of [-1, 1.5, 65]) {
+      const link: T1Link = { headroom, exchange: async () => h('00') };
+      expect(() => new T1Protocol(link, { ifsc: 32, ifsd: 32, edc: 'lrc' })).toThrow(DriverError);
+    }
+  });
+});

@@ -25,6 +25,29 @@ describe('T=1 epilogue (ISO 7816-3 §11.4.4)', () => {
     }
   });
 
+  it('LRC of long frames is right for frames of different buffers in turn, and of a buffer that grew meanwhile', () => {
+    const bytewise = (f: Uint8Array) => f.reduce((x, b) => x ^ b, 0);
+    const fill = (f: Uint8Array, seed: number) => f.forEach((_, i) => (f[i] = (i * seed + 5) & 0xff));
+    const a = new Uint8Array(300);
+    const b = new Uint8Array(400);
+    fill(a, 13);
+    fill(b, 23);
+    for (let round = 0; round < 3; round++) {
+      expect(lrc(a, 0, 258)).toBe(bytewise(a.subarray(0, 258)));
+      expect(lrc(b, 7, 307)).toBe(bytewise(b.subarray(7, 307)));
+    }
+    // A resizable ArrayBuffer (ES2024; the project's type library predates it).
+    type Resizable = ArrayBuffer & { resize(n: number): void };
+    const Resizable = ArrayBuffer as unknown as new (n: number, o: object) => Resizable;
+    const growing = new Resizable(256, { maxByteLength: 1024 });
+    fill(new Uint8Array(growing), 3);
+    expect(lrc(new Uint8Array(growing, 0, 200))).toBe(bytewise(new Uint8Array(growing, 0, 200)));
+    growing.resize(1024);
+    const far = new Uint8Array(growing, 600, 300);
+    fill(far, 19);
+    expect(lrc(far)).toBe(bytewise(far));
+  });
+
   it('CRC is the reflected x^16+x^12+x^5+1 from FFFF without final xor (check value of "123456789" is 6F91)', () => {
     expect(crc16(ascii('123456789'))).toBe(0x6f91);
     expect(crc16(new Uint8Array(0))).toBe(0xffff);
