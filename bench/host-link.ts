@@ -25,6 +25,11 @@
  * CDP's Profiler: DIR gets `connector-worker.cpuprofile`, `client-page.cpuprofile` and the host's `CPU.*.cpuprofile`;
  * the floor's hops of that round likewise (`floor-relay-worker.cpuprofile`, `floor-client-page.cpuprofile`, and each
  * echo host's `echo-PID.cpuprofile`), so every hop has its counterpart.
+ *
+ * Diagnosis under load (wall figures swing by a factor of two when the machine is shared): `BENCH_HOST_LINK_CPU=1`
+ * prints, for every timed run, each process's CPU µs per call (Chromium's browser and renderers, the hosts, pcscd; from
+ * /proc), so ours and the floor compare process by process; `BENCH_HOST_LINK_TRANSMIT_ECHO=1` puts
+ * bench/host-transmit-echo.mjs in front of the host, answering SCardTransmit itself (ours without the host's PC/SC work).
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
