@@ -434,7 +434,11 @@ export async function hostLinkFigures(root: string): Promise<Figure[]> {
     registerNativeHost(profile, {
       name: ECHO_HOST_NAME,
       path: echo,
-      allowedOrigins: [`chrome-extension://${relayId}/`],
+      // The connector too, under BENCH_HOST_LINK_CPU: the same bare round trips timed from its worker (below).
+      allowedOrigins: [
+        `chrome-extension://${relayId}/`,
+        ...(CPU_REPORT ? [`chrome-extension://${CONNECTOR_ID}/`] : []),
+      ],
     });
     if (noHost === null) installHost(profile);
     if (noHost === null && TRANSMIT_ECHO) {
@@ -499,14 +503,48 @@ export async function hostLinkFigures(root: string): Promise<Figure[]> {
         await floorProfiling.page.stop(join(PROFILE_DIR, 'floor-client-page.cpuprofile'));
       }
       const relay = await waitForWorker(rig.context, relayId);
-      const nm = (await relay.evaluate(
-        ([perRun, call]) =>
-          (globalThis as unknown as { timeNative: (n: number, c: unknown) => Promise<number> }).timeNative(
-            perRun,
-            call,
-          ),
-        [PER_RUN, CALL] as const,
+      const nm = (await withCpu('bare native messaging, relay worker', PER_RUN + 50, () =>
+        relay.evaluate(
+          ([perRun, call]) =>
+            (globalThis as unknown as { timeNative: (n: number, c: unknown) => Promise<number> }).timeNative(
+              perRun,
+              call,
+            ),
+          [PER_RUN, CALL] as const,
+        ),
       )) as number;
+      if (CPU_REPORT) {
+        // The same bare round trips from the connector's worker (none of our code on the path): whether the extra
+        // CPU per message of ours belongs to the connector's worker itself rather than to what it does per call.
+        const connector = await waitForWorker(rig.context, CONNECTOR_ID);
+        const us = await withCpu('bare native messaging, connector worker', PER_RUN + 50, () =>
+          connector.evaluate(
+            async ([host, perRun, call]) => {
+              const port = chrome.runtime.connectNative(host);
+              let answer: ((m: unknown) => void) | null = null;
+              port.onMessage.addListener((m: unknown) => {
+                const a = answer;
+                answer = null;
+                a?.(m);
+              });
+              const once = (id: number) =>
+                new Promise((r) => {
+                  answer = r;
+                  port.postMessage({ ...call, id });
+                });
+              for (let i = 0; i < 50; i++) await once(i);
+              const t0 = performance.now();
+              for (let i = 0; i < perRun; i++) await once(i);
+              port.disconnect();
+              return ((performance.now() - t0) * 1000) / perRun;
+            },
+            [ECHO_HOST_NAME, PER_RUN, CALL] as const,
+          ),
+        );
+        console.error(
+          `[cpu] bare native messaging µs per round trip: relay worker ${nm.toFixed(0)}, connector worker ${us.toFixed(0)}`,
+        );
+      }
       const profiling =
         noHost === null && PROFILE_DIR !== undefined && round === RUNS - 1
           ? await rig.context.newCDPSession(page).then(async (cdp) => ({
