@@ -124,7 +124,8 @@ export async function openWorkerPath(d: WorkerPathDeps): Promise<WorkerPath> {
     async time(calls) {
       for (let i = 0; i < 200; i++) await once();
       // (Also runs in a browser page, for comparison: there without process.cpuUsage.)
-      const cpuUsage = typeof process === 'undefined' ? () => ({ user: 0, system: 0 }) : process.cpuUsage;
+      const cpuUsage = (): NodeJS.CpuUsage =>
+        typeof process === 'undefined' ? { user: 0, system: 0 } : process.cpuUsage();
       const c0 = cpuUsage();
       const t0 = performance.now();
       for (let i = 0; i < calls; i++) await once();
@@ -133,7 +134,7 @@ export async function openWorkerPath(d: WorkerPathDeps): Promise<WorkerPath> {
       return { cpu: cpu / calls, wall: ((performance.now() - t0) * 1000) / calls };
     },
     async close() {
-      await app.close();
+      app.close();
       await service.shutdown();
       await host.close();
     },
