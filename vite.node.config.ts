@@ -21,6 +21,7 @@ export default defineConfig({
         'profile-chromium': 'bench/profile-chromium.ts',
         'profile-cold': 'bench/profile-cold.ts',
         'host-pipe': 'bench/host-pipe.ts',
+        'host-worker': 'bench/host-worker.ts',
       },
       // scripts/chromium.mjs finds the project from its own location: it must stay where it is, not be inlined.
       external: (id: string) => /(^|\/)scripts\/chromium\.mjs$/.test(id) || id === 'playwright-core',

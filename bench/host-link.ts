@@ -25,10 +25,24 @@
  * CDP's Profiler: DIR gets `connector-worker.cpuprofile`, `client-page.cpuprofile` and the host's `CPU.*.cpuprofile`;
  * the floor's hops of that round likewise (`floor-relay-worker.cpuprofile`, `floor-client-page.cpuprofile`, and each
  * echo host's `echo-PID.cpuprofile`), so every hop has its counterpart.
+ *
+ * Diagnosis under load (wall figures swing by a factor of two when the machine is shared): `BENCH_HOST_LINK_CPU=1`
+ * prints, for every timed run, each process's CPU µs per call (Chromium's browser and renderers, the hosts, pcscd; from
+ * /proc), so ours and the floor compare process by process; `BENCH_HOST_LINK_TRANSMIT_ECHO=1` puts
+ * bench/host-transmit-echo.mjs in front of the host, answering SCardTransmit itself (ours without the host's PC/SC work).
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { CDPSession, Page } from 'playwright-core';
@@ -49,6 +63,8 @@ import { RUNS, summarise, type Figure } from './measure.js';
 const PER_RUN = Number(process.env.BENCH_HOST_LINK_APDUS ?? 500);
 /** A directory for CPU profiles of every hop of the last round's "ours" (see the module comment), or undefined. */
 const PROFILE_DIR = process.env.BENCH_HOST_LINK_PROFILE ? resolve(process.env.BENCH_HOST_LINK_PROFILE) : undefined;
+/** Diagnosis: SCardTransmit answered by bench/host-transmit-echo.mjs in front of the host (no PC/SC work behind it). */
+const TRANSMIT_ECHO = process.env.BENCH_HOST_LINK_TRANSMIT_ECHO === '1';
 const NATIVE_PER_RUN = 2000;
 const ECHO_HOST_NAME = 'org.smart_card_connector.bench_echo';
 /** The anchor's reader, as pcscd names it (FRIENDLYNAME "Memory Card Reader", slot 00 00). */
@@ -118,6 +134,73 @@ globalThis.timeNative = async (perRun, call) => {
 `,
   );
   return extensionIdFromKey(new Uint8Array(publicKey));
+}
+
+/**
+ * BENCH_HOST_LINK_CPU=1: CPU time (utime + stime from /proc, robust under load) of every process under this one
+ * (Chromium's browser, renderers, utilities; the native hosts and pcscd), per timed run, to tell which process the
+ * difference between ours and the floor is spent in.
+ */
+const CPU_REPORT = process.env.BENCH_HOST_LINK_CPU === '1';
+
+/**
+ * pid → [label, CPU µs] for every descendant of this process; also, as `label (exited children)`, the CPU of its
+ * children that ended and were waited for (an echo host lives for one timed run only).
+ */
+function descendantsCpu(): Map<string, [string, number]> {
+  const info = new Map<number, { ppid: number; cpu: number; reaped: number; label: string }>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // Chromium rewrites its processes' titles: the arguments may come as one string.
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').split(/[\0 ]/);
+      const type = cmd.find((a) => a.startsWith('--type='))?.slice(7);
+      const client = cmd.find((a) => a.startsWith('--renderer-client-id='))?.slice(21);
+      const script = cmd
+        .find((a) => /\.(m?js|sh)$/.test(a))
+        ?.split('/')
+        .pop();
+      const label =
+        type === 'renderer'
+          ? `renderer${cmd.includes('--extension-process') ? '(ext)' : ''}#${client ?? '?'}`
+          : (type ?? (script !== undefined ? `node ${script}` : cmd[0]!.split('/').pop()!));
+      const ticks = (i: number): number => Number(f[i]) * 10_000;
+      info.set(Number(name), { ppid: Number(f[1]), cpu: ticks(11) + ticks(12), reaped: ticks(13) + ticks(14), label });
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  const out = new Map<string, [string, number]>();
+  const under = (pid: number): boolean => {
+    for (let p = info.get(pid)?.ppid; p !== undefined && p > 1; p = info.get(p)?.ppid)
+      if (p === process.pid) return true;
+    return false;
+  };
+  for (const [pid, i] of info) {
+    if (!under(pid)) continue;
+    out.set(String(pid), [`${i.label}:${pid}`, i.cpu]);
+    out.set(`${pid}+`, [`${i.label}:${pid} (exited children)`, i.reaped]);
+  }
+  return out;
+}
+
+/** Runs `timed` and prints each process's CPU µs per call during it (those above 1 µs). */
+async function withCpu<T>(what: string, calls: number, timed: () => Promise<T>): Promise<T> {
+  if (!CPU_REPORT) return timed();
+  const before = descendantsCpu();
+  const r = await timed();
+  const after = descendantsCpu();
+  const rows: string[] = [];
+  let total = 0;
+  for (const [key, [label, cpu]] of after) {
+    const d = (cpu - (before.get(key)?.[1] ?? 0)) / calls;
+    total += d;
+    if (d >= 1) rows.push(`${label} ${d.toFixed(0)}`);
+  }
+  console.error(`[cpu] ${what}: total ${total.toFixed(0)} µs/call; ${rows.join(', ')}`);
+  return r;
 }
 
 /** In the client page: one timed run through the relay (page → relay worker → echo host), µs per round trip. */
@@ -351,10 +434,28 @@ export async function hostLinkFigures(root: string): Promise<Figure[]> {
     registerNativeHost(profile, {
       name: ECHO_HOST_NAME,
       path: echo,
-      allowedOrigins: [`chrome-extension://${relayId}/`],
+      // The connector too, under BENCH_HOST_LINK_CPU: the same bare round trips timed from its worker (below).
+      allowedOrigins: [
+        `chrome-extension://${relayId}/`,
+        ...(CPU_REPORT ? [`chrome-extension://${CONNECTOR_ID}/`] : []),
+      ],
     });
     if (noHost === null) installHost(profile);
-    if (noHost === null && PROFILE_DIR !== undefined) {
+    if (noHost === null && TRANSMIT_ECHO) {
+      // Diagnosis: SCardTransmit answered in front of the host (bench/host-transmit-echo.mjs), the rest by the host.
+      const wrapper = join(dir, 'host-transmit-echo.sh');
+      writeFileSync(
+        wrapper,
+        `#!/bin/sh\nexec '${process.execPath}' '${join(root, 'bench', 'host-transmit-echo.mjs')}' '${HOST_CLI}' ` +
+          '--native-messaging "$@"\n',
+      );
+      chmodSync(wrapper, 0o755);
+      registerNativeHost(profile, {
+        name: NATIVE_HOST_NAME,
+        path: wrapper,
+        allowedOrigins: [`chrome-extension://${CONNECTOR_ID}/`],
+      });
+    } else if (noHost === null && PROFILE_DIR !== undefined) {
       // The host under --cpu-prof (Node refuses it in NODE_OPTIONS): a wrapper in place of the installed launcher.
       mkdirSync(PROFILE_DIR, { recursive: true });
       const wrapper = join(dir, 'host-profiled.sh');
@@ -396,20 +497,54 @@ export async function hostLinkFigures(root: string): Promise<Figure[]> {
               worker: await profileWorker(cdp, relayId),
             }))
           : undefined;
-      const hops = await timeHops(page, relayId);
+      const hops = await withCpu('floor hops', PER_RUN + 50, () => timeHops(page, relayId));
       if (floorProfiling !== undefined && PROFILE_DIR !== undefined) {
         await floorProfiling.worker.stop(join(PROFILE_DIR, 'floor-relay-worker.cpuprofile'));
         await floorProfiling.page.stop(join(PROFILE_DIR, 'floor-client-page.cpuprofile'));
       }
       const relay = await waitForWorker(rig.context, relayId);
-      const nm = (await relay.evaluate(
-        ([perRun, call]) =>
-          (globalThis as unknown as { timeNative: (n: number, c: unknown) => Promise<number> }).timeNative(
-            perRun,
-            call,
-          ),
-        [PER_RUN, CALL] as const,
+      const nm = (await withCpu('bare native messaging, relay worker', PER_RUN + 50, () =>
+        relay.evaluate(
+          ([perRun, call]) =>
+            (globalThis as unknown as { timeNative: (n: number, c: unknown) => Promise<number> }).timeNative(
+              perRun,
+              call,
+            ),
+          [PER_RUN, CALL] as const,
+        ),
       )) as number;
+      if (CPU_REPORT) {
+        // The same bare round trips from the connector's worker (none of our code on the path): whether the extra
+        // CPU per message of ours belongs to the connector's worker itself rather than to what it does per call.
+        const connector = await waitForWorker(rig.context, CONNECTOR_ID);
+        const us = await withCpu('bare native messaging, connector worker', PER_RUN + 50, () =>
+          connector.evaluate(
+            async ([host, perRun, call]) => {
+              const port = chrome.runtime.connectNative(host);
+              let answer: ((m: unknown) => void) | null = null;
+              port.onMessage.addListener((m: unknown) => {
+                const a = answer;
+                answer = null;
+                a?.(m);
+              });
+              const once = (id: number) =>
+                new Promise((r) => {
+                  answer = r;
+                  port.postMessage({ ...call, id });
+                });
+              for (let i = 0; i < 50; i++) await once(i);
+              const t0 = performance.now();
+              for (let i = 0; i < perRun; i++) await once(i);
+              port.disconnect();
+              return ((performance.now() - t0) * 1000) / perRun;
+            },
+            [ECHO_HOST_NAME, PER_RUN, CALL] as const,
+          ),
+        );
+        console.error(
+          `[cpu] bare native messaging µs per round trip: relay worker ${nm.toFixed(0)}, connector worker ${us.toFixed(0)}`,
+        );
+      }
       const profiling =
         noHost === null && PROFILE_DIR !== undefined && round === RUNS - 1
           ? await rig.context.newCDPSession(page).then(async (cdp) => ({
@@ -417,7 +552,7 @@ export async function hostLinkFigures(root: string): Promise<Figure[]> {
               worker: await profileWorker(cdp, CONNECTOR_ID),
             }))
           : undefined;
-      const ours = noHost === null ? await timeOurs(page) : null;
+      const ours = noHost === null ? await withCpu('ours', PER_RUN + 50, () => timeOurs(page)) : null;
       if (profiling !== undefined && PROFILE_DIR !== undefined) {
         await profiling.worker.stop(join(PROFILE_DIR, 'connector-worker.cpuprofile'));
         await profiling.page.stop(join(PROFILE_DIR, 'client-page.cpuprofile'));

@@ -111,6 +111,7 @@ export async function nativeMain(argv: readonly string[], deps: CliDeps): Promis
     version: deps.version,
     log: deps.stderrLog(o.logLevel),
     logApdus: o.logApdus,
+    logLevel: o.logLevel,
   });
 }
 

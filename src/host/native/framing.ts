@@ -73,6 +73,9 @@ export class FrameDecoder {
    */
   push(chunk: Uint8Array): unknown[] {
     if (this.#failed) throw new FramingError('the stream already failed: no frame boundary to resume at');
+    // The usual case, one or more whole messages in a chunk and nothing held: read them where they are, keeping a copy
+    // of an unfinished tail only (Chrome writes each message whole; Node reads the pipe 64 KiB at a time).
+    if (this.#buffered === 0 && chunk.length >= 4) return this.#pushWhole(chunk);
     if (chunk.length > 0) {
       // A copy: the caller may reuse its buffer.
       this.#chunks.push(Buffer.from(chunk));
@@ -83,19 +86,41 @@ export class FrameDecoder {
       if (this.#buffered < 4) break;
       const head = this.#head(4);
       const length = readLength(head, 0, this.littleEndian);
-      if (length > this.limit) {
-        this.#failed = true;
-        throw new FramingError(
-          `a frame announces ${length} bytes, beyond the limit of ${this.limit} bytes ` +
-            '(not a native messaging stream, or a length in another byte order than this machine uses)',
-        );
-      }
+      if (length > this.limit) this.#tooLarge(length);
       if (this.#buffered < 4 + length) break;
       const whole = this.#head(4 + length);
       this.#consume(4 + length);
       out.push(this.#parse(whole.subarray(4)));
     }
     return out;
+  }
+
+  /** push() with nothing held: frames parsed from `chunk` in place; a partial frame at its end is copied and held. */
+  #pushWhole(chunk: Uint8Array): unknown[] {
+    const out: unknown[] = [];
+    const view = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    let at = 0;
+    while (chunk.length - at >= 4) {
+      const length = readLength(view, at, this.littleEndian);
+      if (length > this.limit) this.#tooLarge(length);
+      if (chunk.length - at < 4 + length) break;
+      out.push(this.#parse(view.subarray(at + 4, at + 4 + length)));
+      at += 4 + length;
+    }
+    if (at < chunk.length) {
+      // A copy: the caller may reuse its buffer.
+      this.#chunks.push(Buffer.from(view.subarray(at)));
+      this.#buffered = chunk.length - at;
+    }
+    return out;
+  }
+
+  #tooLarge(length: number): never {
+    this.#failed = true;
+    throw new FramingError(
+      `a frame announces ${length} bytes, beyond the limit of ${this.limit} bytes ` +
+        '(not a native messaging stream, or a length in another byte order than this machine uses)',
+    );
   }
 
   /** Whether the stream ended between frames (bytes left over mean a message was cut short). */

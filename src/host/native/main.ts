@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import type { HostBackendChoice } from '../../protocol/native.js';
 import type { OpenPcscOptions } from '../index.js';
-import type { HostLog } from '../readers/index.js';
+import type { HostLog, HostLogLevel } from '../readers/index.js';
 import { defaultBackendProvider, type BackendProvider } from './backends.js';
 import { CONNECTOR_ID, extensionOrigin } from './connector-id.js';
 import { FrameDecoder, FramingError, encodeFrame } from './framing.js';
@@ -30,6 +30,8 @@ export interface NativeHostOptions {
   log: HostLog;
   /** --log-apdus: APDUs in the call log (debug level) as hex, PIN data never. */
   logApdus?: boolean;
+  /** --log-level: the lowest level `log` keeps (default 'debug'); below debug, the per-call lines are not built. */
+  logLevel?: HostLogLevel;
   /** For tests: another provider, other streams. */
   provider?: BackendProvider;
   stdin?: NodeJS.ReadableStream;
@@ -71,6 +73,7 @@ export async function runNativeHost(options: NativeHostOptions): Promise<number>
     instance: randomBytes(8).toString('hex'),
     defaultBackend: options.backend,
     logApdus: options.logApdus === true,
+    ...(options.logLevel !== undefined ? { logLevel: options.logLevel } : {}),
   });
   log('info', `native messaging host ${options.version} started for ${options.origin ?? 'an unnamed caller'}`);
 

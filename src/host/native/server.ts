@@ -41,7 +41,7 @@ import {
   type HostBackendState,
 } from '../../protocol/native.js';
 import { ReaderWatcher } from '../../protocol/reader-watcher.js';
-import type { HostLog } from '../readers/index.js';
+import type { HostLog, HostLogLevel } from '../readers/index.js';
 import type { Backend, BackendClient, BackendProvider } from './backends.js';
 
 export interface NativeServerOptions {
@@ -61,6 +61,11 @@ export interface NativeServerOptions {
   platform?: string;
   /** Command and response APDUs in the call log (debug level) as hex, PIN data never (default: lengths only). */
   logApdus?: boolean;
+  /**
+   * The lowest level `log` keeps (default 'debug': all). Below debug, the per-call line ("SCardTransmit →
+   * SCARD_S_SUCCESS (APDU …)") is not built at all: its descriptions are about 1 % of the host's CPU per APDU.
+   */
+  logLevel?: HostLogLevel;
 }
 
 interface Session {
@@ -75,6 +80,8 @@ const NO_HELLO =
 export class NativeHostServer {
   readonly #o: NativeServerOptions;
   readonly #maxBytes: number;
+  /** Whether the per-call debug line is written (and so built). */
+  readonly #logCalls: boolean;
   #session: Session | null = null;
   /** Why calls fail when no session: before any hello, or the chosen backend's problem. */
   #noService = NO_HELLO;
@@ -89,6 +96,7 @@ export class NativeHostServer {
   constructor(options: NativeServerOptions) {
     this.#o = options;
     this.#maxBytes = options.maxMessageBytes ?? MAX_NATIVE_MESSAGE_TO_BROWSER;
+    this.#logCalls = (options.logLevel ?? 'debug') === 'debug';
   }
 
   /** The backend now serving, or null. */
@@ -289,10 +297,10 @@ export class NativeHostServer {
       if (!session) throw new PcscError(SCARD_E_NO_SERVICE, this.#noService);
       const value = await invoke(session.client, call.fn, call.args);
       answer = encodeOkResult(call.id, call.fn, value);
-      this.#logCall(call, value, undefined);
+      if (this.#logCalls) this.#logCall(call, value, undefined);
     } catch (e) {
       answer = encodeErrResult(call.id, e);
-      this.#logCall(call, undefined, e);
+      if (this.#logCalls) this.#logCall(call, undefined, e);
     }
     this.#answer(call.id, answer);
   }

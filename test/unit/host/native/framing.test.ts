@@ -85,6 +85,12 @@ describe('FrameDecoder', () => {
     expect(d.push(chunk)).toEqual([]);
     chunk.fill(0);
     expect(d.push(f.subarray(6))).toEqual([{ a: 1 }]);
+    // A whole message read in place, then the start of the next one held as a copy.
+    const g = encodeFrame('{"b":2}');
+    const both = Buffer.concat([f, g.subarray(0, 5)]);
+    expect(d.push(both)).toEqual([{ a: 1 }]);
+    both.fill(0);
+    expect(d.push(g.subarray(5))).toEqual([{ b: 2 }]);
   });
 
   it('refuses a hostile length at once, before its bytes arrive, and stays failed (fast-check)', () => {

@@ -122,6 +122,23 @@ describe('NativeHostServer', () => {
     expect(await answer(2)).toMatchObject({ ok: true });
   });
 
+  it('writes the per-call debug line at --log-level debug (the default) and builds none above it', async () => {
+    const lines = async (logLevel?: 'debug' | 'info') => {
+      const logged: string[] = [];
+      const { server, answer } = serve(fake(true), {
+        log: (level, message) => logged.push(`${level} ${message}`),
+        ...(logLevel !== undefined ? { logLevel } : {}),
+      });
+      server.handle({ v: 1, kind: 'hello', id: 1, backend: 'own' });
+      server.handle({ v: 1, kind: 'call', id: 2, fn: 'SCardListReaders', args: [1, null, null] });
+      await answer(2);
+      return logged.filter((l) => l.startsWith('debug connector:'));
+    };
+    expect(await lines()).toEqual(['debug connector: SCardListReaders → SCARD_S_SUCCESS']);
+    expect(await lines('debug')).toEqual(['debug connector: SCardListReaders → SCARD_S_SUCCESS']);
+    expect(await lines('info')).toEqual([]);
+  });
+
   it('fails calls before hello with SCARD_E_NO_SERVICE', async () => {
     const { server, answer } = serve(fake(true));
     server.handle({ v: 1, kind: 'call', id: 5, fn: 'SCardEstablishContext', args: [2] });
