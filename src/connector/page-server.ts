@@ -8,7 +8,7 @@
  * crosses a JSON port: each argument is checked before it is used.
  */
 import { exposeOnPort, pushOnPort, type LinkPort } from './comlink-port.js';
-import type { LogEntry, LogLevel } from './log.js';
+import { plainEntry, type LogEntry, type LogLevel } from './log.js';
 import type { Decision, Permissions } from './permissions.js';
 import type { ConnectorStatus, PagePush, PageService } from './pages/messages.js';
 import { HOST_BACKEND_CHOICES, type HostBackendChoice } from '../protocol/native.js';
@@ -201,7 +201,8 @@ export class PageServer {
     this.#logBatch.push(entry);
     this.#logTimer ??= setTimeout(() => {
       this.#logTimer = null;
-      const entries = this.#logBatch;
+      // Made here, once per batch, and only while a page watches: a call's line is built when it is shown.
+      const entries = this.#logBatch.map(plainEntry);
       this.#logBatch = [];
       const dropped = this.#backend.logs.dropped;
       for (const page of [...this.#logWatchers]) this.#push(page, { type: 'log', entries, reset: false, dropped });

@@ -31,6 +31,8 @@ describe('LogBuffer', () => {
     expect(JSON.parse(JSON.stringify(log.entries()))).toEqual([
       { seq: 1, time: 7, level: 'info', source: 'router', message: text },
     ]);
+    // What leaves the buffer is a plain object (a port or a test's evaluate copies own properties only).
+    expect({ ...log.entries()[0] }).toEqual({ seq: 1, time: 7, level: 'info', source: 'router', message: text });
     // What crosses a port is JSON: the window gets the same five fields as for a plain entry.
     expect(JSON.parse(JSON.stringify(entry))).toEqual({
       seq: 1,
