@@ -668,32 +668,13 @@ export class CcidTransport implements ClassRequestChannel {
     // then (the simulator does at once) hands it to a transferIn that finds it queued, instead of one waiting for it
     // (bench/README.md, the T=1 ECHO). Nothing else changes: the response is routed by the waiter registered here.
     this.addWaiter(waiter, false);
-    // The first bulk-OUT transfer is made and checked here rather than through write(): one promise and one turn
-    // less per message (bench/README.md, the T=1 ECHO). A stall or a short write goes on in writeAgain, as there.
-    let sent: Promise<USBOutTransferResult>;
-    try {
-      sent = this.device.transferOut(this.info.bulkOut, msg as Uint8Array<ArrayBuffer>);
-    } catch (e) {
-      // A transfer that throws instead of rejecting still fails the command a turn later, as a rejection would.
-      const err = this.transferError(e, messageTypeName(msg[0]!));
-      this.ensureBulkPump();
-      void Promise.resolve().then(() => this.writeFailed(waiter, err));
-      return;
-    }
-    // The read's reaction is queued before the write's: a response already there settles the waiter before the write's
-    // check would arm its timer.
-    this.ensureBulkPump();
-    sent.then(
-      (result) => {
-        if (result.status === 'ok' && result.bytesWritten === msg.length) this.written(waiter);
-        else {
-          this.writeAgain(msg, result).then(
-            () => this.written(waiter),
-            (e: unknown) => this.writeFailed(waiter, e),
-          );
-        }
-      },
-      (e: unknown) => this.writeFailed(waiter, this.transferError(e, messageTypeName(msg[0]!))),
+    this.send(
+      msg,
+      () => this.written(waiter),
+      (e) => this.writeFailed(waiter, e),
+      // The read's reaction is queued before the write's: a response already there settles the waiter before the
+      // write's check would arm its timer.
+      () => this.ensureBulkPump(),
     );
   }
 
@@ -816,24 +797,35 @@ export class CcidTransport implements ClassRequestChannel {
     if (this.waiters.get(k) === w) this.waiters.delete(k);
   }
 
-  /**
-   * One bulk-OUT message. The first transfer is made here without an async function around it (a turn and a promise
-   * less per message); a stall or a short write goes on in writeAgain, as the loop there always did.
-   */
+  /** One bulk-OUT message, as a promise (the abort's; a command's goes through `send` itself). */
   private write(msg: Uint8Array): Promise<void> {
+    return new Promise((resolve, reject) => this.send(msg, resolve, reject));
+  }
+
+  /**
+   * One bulk-OUT message: `done` once it is written whole, else `failed` with the error. The first transfer is made and
+   * checked here without an async function or a promise of its own (a turn and a promise less on every command;
+   * bench/README.md, the T=1 ECHO); a stall or a short write goes on in writeAgain. `issued` runs once the transfer
+   * is issued, before its outcome can be seen. A transfer that throws instead of rejecting fails a turn later, as a
+   * rejection would.
+   */
+  private send(msg: Uint8Array, done: () => void, failed: (e: unknown) => void, issued?: () => void): void {
     let sent: Promise<USBOutTransferResult>;
     try {
       sent = this.device.transferOut(this.info.bulkOut, msg as Uint8Array<ArrayBuffer>);
     } catch (e) {
-      return Promise.reject(this.transferError(e, messageTypeName(msg[0]!)));
+      const err = this.transferError(e, messageTypeName(msg[0]!));
+      issued?.();
+      void Promise.resolve().then(() => failed(err));
+      return;
     }
-    return sent.then(
+    issued?.();
+    sent.then(
       (result) => {
-        if (result.status !== 'ok' || result.bytesWritten !== msg.length) return this.writeAgain(msg, result);
+        if (result.status === 'ok' && result.bytesWritten === msg.length) done();
+        else this.writeAgain(msg, result).then(done, failed);
       },
-      (e: unknown) => {
-        throw this.transferError(e, messageTypeName(msg[0]!));
-      },
+      (e: unknown) => failed(this.transferError(e, messageTypeName(msg[0]!))),
     );
   }
 
