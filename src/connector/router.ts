@@ -688,7 +688,11 @@ function callLine(who: string, call: DecodedCall, value: unknown, error: unknown
   const fn = call.fn;
   const make = (apdu: Uint8Array): string => {
     const name = code === 'ok' ? 'SCARD_S_SUCCESS' : code === 'internal' ? 'SCARD_F_INTERNAL_ERROR' : errorName(code);
-    const details = shown.map(([v, x]) => describeValue(v, v.log, x, r, apdu));
+    // A kept length stands in as that many zero bytes: with APDU logging off, redact.ts describes bytes by their
+    // length alone, so the line is the one the bytes themselves would have given.
+    const details = shown.map(([v, x]) =>
+      describeValue(v, v.log, v.kind === 'hex' && typeof x === 'number' ? new Uint8Array(x) : x, r, apdu),
+    );
     return `${who}: ${fn} → ${name}${details.length ? ` (${details.join(', ')})` : ''}`;
   };
   if (r.apdus) {
@@ -710,18 +714,12 @@ function bytesOf(v: unknown): Uint8Array {
   return v instanceof Uint8Array ? v : new Uint8Array(0);
 }
 
-/**
- * One logged value: a string quoted, a number in hex after its label, bytes as their `carries` allows (log.ts). Bytes
- * given as a number are their length (kept so with APDU logging off, callLine): shown as log.ts shows any bytes then,
- * "APDU (5 bytes)", "response (2 bytes)", "<label> (n bytes)".
- */
+/** One logged value: a string quoted, a number in hex after its label, bytes as their `carries` allows (log.ts). */
 function describeValue(value: Value, label: string, v: unknown, r: Redaction, apdu: Uint8Array): string {
   switch (value.kind) {
     case 'string':
       return quoteUntrusted(String(v), 128);
     case 'hex':
-      if (typeof v === 'number')
-        return lengthOnly(value.carries === 'apdu' ? 'APDU' : value.carries === 'response' ? 'response' : label, v);
       switch (value.carries) {
         case 'apdu':
           return describeCommandApdu(bytesOf(v), r);
