@@ -76,6 +76,31 @@ async function launch(connectorDir: string): Promise<{ rig: Rig; client: Page }>
   return { rig, client };
 }
 
+/**
+ * The A/B rounds: each round launches each build in turn (as `launch` leaves it, with CDP's ServiceWorker domain on)
+ * and runs `measure` on it; returns, per build, what `measure` returned in each round.
+ */
+async function alternate<T>(
+  dirs: string[],
+  rounds: number,
+  measure: (cdp: CDPSession, client: Page, rig: Rig, label: string) => Promise<T>,
+): Promise<T[][]> {
+  const results: T[][] = dirs.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    for (let d = 0; d < dirs.length; d++) {
+      const { rig, client } = await launch(dirs[d]!);
+      try {
+        const cdp = await rig.context.newCDPSession(client);
+        await cdp.send('ServiceWorker.enable');
+        results[d]!.push(await measure(cdp, client, rig, `round ${round + 1} ${String.fromCharCode(65 + d)}`));
+      } finally {
+        await rig.close();
+      }
+    }
+  }
+  return results;
+}
+
 /** One restart: stop every worker, then the client's reconnect and first answered call; ms. */
 async function restart(cdp: CDPSession, client: Page): Promise<number> {
   await client.evaluate('performance.mark("cold:stop")');
@@ -176,28 +201,16 @@ function workerCpu(events: TraceEvent[]): number | null {
 async function abCpu(dirs: string[], rounds: number): Promise<void> {
   const runs = Number(process.env.BENCH_RUNS ?? 5);
   const categories = CATEGORIES.split(',').filter((c) => !c.startsWith('disabled-by-default'));
-  const medians: number[][] = dirs.map(() => []);
-  for (let round = 0; round < rounds; round++) {
-    for (let d = 0; d < dirs.length; d++) {
-      const { rig, client } = await launch(dirs[d]!);
-      try {
-        const cdp = await rig.context.newCDPSession(client);
-        await cdp.send('ServiceWorker.enable');
-        for (let i = 0; i < 2; i++) await restart(cdp, client);
-        const cpus: number[] = [];
-        for (let r = 0; r < runs; r++) {
-          const cpu = workerCpu((await tracedRestart(rig, cdp, client, categories)).events);
-          if (cpu !== null) cpus.push(cpu / 1000);
-        }
-        medians[d]!.push(median(cpus));
-        console.log(
-          `round ${round + 1} ${String.fromCharCode(65 + d)}: worker on CPU ${cpus.map((c) => c.toFixed(1)).join(' ')} ms`,
-        );
-      } finally {
-        await rig.close();
-      }
+  const medians = await alternate(dirs, rounds, async (cdp, client, rig, label) => {
+    for (let i = 0; i < 2; i++) await restart(cdp, client);
+    const cpus: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      const cpu = workerCpu((await tracedRestart(rig, cdp, client, categories)).events);
+      if (cpu !== null) cpus.push(cpu / 1000);
     }
-  }
+    console.log(`${label}: worker on CPU ${cpus.map((c) => c.toFixed(1)).join(' ')} ms`);
+    return median(cpus);
+  });
   dirs.forEach((dir, d) =>
     console.log(
       `${String.fromCharCode(65 + d)} ${dir}: median worker CPU stop → answer ${median(medians[d]!).toFixed(1)} ms ` +
@@ -402,32 +415,21 @@ function loadMap(file: string): SourceMap | null {
 
 async function ab(dirs: string[], rounds: number): Promise<void> {
   const runs = Number(process.env.BENCH_RUNS ?? 7);
-  const ratios: number[][] = dirs.map(() => []);
-  const ms: number[][] = dirs.map(() => []);
-  for (let round = 0; round < rounds; round++) {
-    for (let d = 0; d < dirs.length; d++) {
-      const { rig, client } = await launch(dirs[d]!);
-      try {
-        const cdp = await rig.context.newCDPSession(client);
-        await cdp.send('ServiceWorker.enable');
-        const ours: number[] = [];
-        const floor: number[] = [];
-        for (let r = 0; r < runs; r++) {
-          ours.push(await restart(cdp, client));
-          floor.push(await floorRestart(cdp, client));
-        }
-        const ratio = median(ours) / median(floor);
-        ratios[d]!.push(ratio);
-        ms[d]!.push(median(ours));
-        console.log(
-          `round ${round + 1} ${String.fromCharCode(65 + d)}: ours ${median(ours).toFixed(1)} ms, ` +
-            `floor ${median(floor).toFixed(1)} ms, ${ratio.toFixed(2)}×`,
-        );
-      } finally {
-        await rig.close();
-      }
+  const results = await alternate(dirs, rounds, async (cdp, client, _rig, label) => {
+    const ours: number[] = [];
+    const floor: number[] = [];
+    for (let r = 0; r < runs; r++) {
+      ours.push(await restart(cdp, client));
+      floor.push(await floorRestart(cdp, client));
     }
-  }
+    const ratio = median(ours) / median(floor);
+    console.log(
+      `${label}: ours ${median(ours).toFixed(1)} ms, floor ${median(floor).toFixed(1)} ms, ${ratio.toFixed(2)}×`,
+    );
+    return { ratio, ms: median(ours) };
+  });
+  const ratios = results.map((r) => r.map((x) => x.ratio));
+  const ms = results.map((r) => r.map((x) => x.ms));
   dirs.forEach((dir, d) =>
     console.log(
       `${String.fromCharCode(65 + d)} ${dir}: median ours/floor ${median(ratios[d]!).toFixed(2)}× ` +
